@@ -1,0 +1,290 @@
+"""Render Asterisk's configuration from Jinja2 templates.
+
+Every value that reaches a config file passes one of three filters, and
+StrictUndefined makes a missing value an error rather than an empty string:
+
+- ``ident``: identifiers, numbers, addresses, passwords — refused (not
+  mangled) unless made only of ``[A-Za-z0-9_.+-/@:]``; nothing in that set can
+  end a line, start a comment (``;``), open a section (``[``), separate
+  application arguments (``,``) or start a dialplan expression (``$``).
+- ``display_name``: free text a subscriber controls — reduced to letters,
+  digits, spaces and ``.-_'`` so it can neither break out of its quotes nor
+  carry dialplan or config syntax.
+- ``crypt_hash``: a crypt(3) hash, checked for shape.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+DIALPLAN_TEMPLATE = "extensions.conf.j2"
+
+# The modules the control plane needs, and nothing else.
+MODULES: tuple[str, ...] = (
+    # configuration, timing, media
+    "res_sorcery_config.so", "res_sorcery_memory.so", "res_sorcery_astdb.so",
+    "res_timing_timerfd.so", "res_rtp_asterisk.so", "res_crypto.so",
+    "codec_ulaw.so", "codec_alaw.so", "codec_gsm.so", "codec_resample.so",
+    "format_wav.so", "format_gsm.so", "format_pcm.so", "format_sln.so",
+    # SIP
+    "res_pjproject.so", "res_pjsip.so", "res_pjsip_session.so", "chan_pjsip.so",
+    "res_pjsip_authenticator_digest.so", "res_pjsip_outbound_authenticator_digest.so",
+    "res_pjsip_endpoint_identifier_ip.so", "res_pjsip_endpoint_identifier_user.so",
+    "res_pjsip_registrar.so", "res_pjsip_sdp_rtp.so", "res_pjsip_caller_id.so",
+    "res_pjsip_acl.so", "res_pjsip_nat.so", "res_pjsip_logger.so",
+    "res_pjsip_header_funcs.so", "res_pjsip_dtmf_info.so", "res_pjsip_pubsub.so",
+    "res_pjsip_messaging.so", "res_pjsip_dlg_options.so",
+    # dialplan, applications, functions
+    "pbx_config.so", "app_dial.so", "app_playback.so", "app_echo.so",
+    "app_stasis.so", "app_record.so", "app_playtones.so", "app_verbose.so",
+    "res_speech.so", "res_agi.so", "func_callerid.so", "func_cdr.so", "func_channel.so",
+    "func_timeout.so", "func_strings.so", "func_logic.so", "func_hangupcause.so",
+    "bridge_simple.so", "bridge_native_rtp.so", "bridge_softmix.so",
+    "bridge_holding.so",
+    # ARI
+    "res_http_websocket.so", "res_websocket_client.so", "res_stasis.so", "res_stasis_answer.so",
+    "res_stasis_playback.so", "res_stasis_recording.so", "res_stasis_snoop.so",
+    "res_stasis_device_state.so", "res_ari.so", "res_ari_model.so",
+    "res_ari_applications.so", "res_ari_asterisk.so", "res_ari_bridges.so",
+    "res_ari_channels.so", "res_ari_endpoints.so", "res_ari_events.so",
+    "res_ari_playbacks.so", "res_ari_recordings.so", "res_ari_sounds.so",
+    "res_ari_device_states.so",
+    # CDRs
+    "cdr_csv.so", "res_cdrel_custom.so", "cdr_custom.so",
+)
+
+# The project's CDR columns (billing/cdr_format.py parses this order).
+CDR_CUSTOM_FILENAME = "clickphone.csv"
+CDR_CUSTOM_COLUMNS: tuple[str, ...] = (
+    "SYSTEMNAME", "CDR(uniqueid)", "CDR(linkedid)", "CDR(accountcode)",
+    "CDR(src)", "CDR(dst)", "CDR(dcontext)", "CDR(clid)", "CDR(channel)",
+    "CDR(dstchannel)", "CDR(lastapp)", "CDR(start)", "CDR(answer)", "CDR(end)",
+    "CDR(duration)", "CDR(billsec)", "CDR(disposition)", "CDR(userfield)",
+    "CDR(cp_dialled)", "CDR(cp_class)",
+)
+
+_IDENT = re.compile(r"[A-Za-z0-9_.+\-/@:]{1,200}\Z")
+_CRYPT = re.compile(r"\$[0-9a-z]+\$[./A-Za-z0-9$]{8,200}\Z")
+_CDR_COLUMN = re.compile(r"(?:[A-Z]+|CDR\([a-z_]+\))\Z")
+_DISPLAY_PUNCTUATION = frozenset(" .-_'")
+DISPLAY_NAME_MAX = 40
+
+
+# Files Asterisk reads at start whose defaults are right for us: rendered
+# empty so the log shows real errors only.
+DEFAULTS_ONLY_FILES: tuple[str, ...] = (
+    "acl.conf", "ccss.conf", "cel.conf", "features.conf", "pjproject.conf",
+    "udptl.conf", "websocket_client.conf",
+)
+
+
+class ConfigValueError(ValueError):
+    """A value cannot be put into Asterisk's config safely."""
+
+
+class TemplateError(ValueError):
+    """A dialplan template was refused; ``lineno`` says where."""
+
+    def __init__(self, message: str, lineno: int | None):
+        super().__init__(f"line {lineno}: {message}" if lineno else message)
+        self.lineno = lineno
+
+
+def ident(value: object) -> str:
+    """Return ``value`` as text if it is a safe config identifier, else raise."""
+    text = str(value)
+    if not _IDENT.match(text):
+        raise ConfigValueError(f"unsafe value for Asterisk config: {text!r}")
+    return text
+
+
+def display_name(value: object) -> str:
+    """Return free text reduced to characters that are inert in config and
+    dialplan (letters, digits, space and ``.-_'``), trimmed to 40 chars."""
+    kept = "".join(
+        ch if ch in _DISPLAY_PUNCTUATION or unicodedata.category(ch)[0] in "LN"
+        else " " if ch.isspace() or unicodedata.category(ch) == "Cc"
+        else ""
+        for ch in unicodedata.normalize("NFC", str(value))
+    )
+    return " ".join(kept.split())[:DISPLAY_NAME_MAX]
+
+
+def crypt_hash(value: object) -> str:
+    """Return ``value`` if it has the shape of a crypt(3) hash, else raise."""
+    text = str(value)
+    if not _CRYPT.match(text):
+        raise ConfigValueError("ARI password must be rendered crypt-hashed")
+    return text
+
+
+def cdr_columns(columns: tuple[str, ...]) -> str:
+    """Return the cdr_custom mapping: each column CSV-quoted."""
+    for column in columns:
+        if not _CDR_COLUMN.match(column):
+            raise ConfigValueError(f"bad CDR column {column!r}")
+    return ",".join(f"${{CSV_QUOTE(${{{c}}})}}" for c in columns)
+
+
+@dataclass(frozen=True)
+class AsteriskDirs:
+    """Paths as Asterisk sees them (inside its root)."""
+
+    etc: str
+    run: str
+    log: str
+    spool: str
+    varlib: str
+    db: str
+    cache: str
+    modules: str = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+    data: str = "/usr/share/asterisk"
+
+    @classmethod
+    def under(cls, base: str) -> "AsteriskDirs":
+        return cls(
+            etc=f"{base}/etc", run=f"{base}/run", log=f"{base}/log",
+            spool=f"{base}/spool", varlib=f"{base}/lib", db=f"{base}/lib",
+            cache=f"{base}/cache",
+        )
+
+
+@dataclass(frozen=True)
+class EndpointConf:
+    """One subscriber SIP endpoint (pjsip endpoint + auth + aor)."""
+
+    username: str
+    password: str
+    display_name: str
+    caller_id_number: str
+    account_code: str
+    max_contacts: int = 5
+
+
+@dataclass(frozen=True)
+class CarrierConf:
+    """The carrier trunk: where outbound calls go, whose address identifies
+    inbound calls."""
+
+    host: str  # host[:port]
+    match: str  # address or CIDR identifying the carrier's requests
+
+
+@dataclass(frozen=True)
+class AsteriskConfig:
+    system_name: str
+    dirs: AsteriskDirs
+    ari_username: str
+    ari_password_crypt: str
+    ari_app: str
+    http_port: int
+    sip_port: int
+    rtp_start: int
+    rtp_end: int
+    http_bind_address: str = "127.0.0.1"
+    sip_bind_address: str = "127.0.0.1"
+    endpoints: tuple[EndpointConf, ...] = ()
+    carrier: CarrierConf | None = None
+    modules: tuple[str, ...] = MODULES
+    contexts: dict[str, str] = field(
+        default_factory=lambda: {
+            "from_subscribers": "from-subscribers",
+            "from_carrier": "from-carrier",
+            "internal": "clickphone-internal",
+        }
+    )
+
+
+def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # config files, not HTML: the filters above escape
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        ident=ident, display_name=display_name, crypt_hash=crypt_hash,
+        cdr_columns=cdr_columns,
+    )
+    return env
+
+
+def _context(cfg: AsteriskConfig) -> dict[str, object]:
+    return {
+        "system_name": cfg.system_name,
+        "dirs": cfg.dirs,
+        "modules": cfg.modules,
+        "http": {"bind_address": cfg.http_bind_address, "port": cfg.http_port},
+        "ari": {
+            "username": cfg.ari_username,
+            "password_crypt": cfg.ari_password_crypt,
+            "app": cfg.ari_app,
+        },
+        "rtp": {"start": cfg.rtp_start, "end": cfg.rtp_end},
+        "sip": {"bind_address": cfg.sip_bind_address, "port": cfg.sip_port},
+        "endpoints": cfg.endpoints,
+        "carrier": cfg.carrier,
+        "contexts": cfg.contexts,
+        "cdr_custom": {"filename": CDR_CUSTOM_FILENAME, "columns": CDR_CUSTOM_COLUMNS},
+    }
+
+
+def render_config(
+    cfg: AsteriskConfig, dialplan_template: str | None = None
+) -> dict[str, str]:
+    """Return {file name: text} for the whole config set.
+
+    ``dialplan_template`` replaces the shipped extensions.conf template (an
+    admin's edit); a template that does not compile or render is refused with
+    a TemplateError naming its line.
+    """
+    env = _environment(jinja2.FileSystemLoader(TEMPLATES_DIR))
+    context = _context(cfg)
+    files = {name: "; Rendered by ClickPhone: Asterisk's defaults apply.\n" for name in DEFAULTS_ONLY_FILES}
+    for template in sorted(TEMPLATES_DIR.glob("*.conf.j2")):
+        name = template.name.removesuffix(".j2")
+        if template.name == DIALPLAN_TEMPLATE and dialplan_template is not None:
+            files[name] = render_dialplan(dialplan_template, context)
+        else:
+            files[name] = env.get_template(template.name).render(context)
+    return files
+
+
+def render_dialplan(source: str, context: dict[str, object]) -> str:
+    """Render an admin-supplied dialplan template, refusing it with the line
+    number of the first error."""
+    env = _environment(jinja2.BaseLoader())
+    try:
+        return env.from_string(source).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(exc.message or "syntax error", exc.lineno) from exc
+    except (jinja2.UndefinedError, ConfigValueError) as exc:
+        raise TemplateError(str(exc), _template_lineno(exc)) from exc
+
+
+def _template_lineno(exc: BaseException) -> int | None:
+    tb = exc.__traceback__
+    lineno = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    return lineno
+
+
+def write_config(files: dict[str, str], etc_dir: Path) -> None:
+    """Write the rendered files, replacing each atomically."""
+    etc_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        tmp = etc_dir / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.chmod(0o640)
+        tmp.replace(etc_dir / name)

@@ -1,0 +1,351 @@
+"""The local Asterisk testbed: Debian's asterisk package (Asterisk 22) in a
+Debian sid root built by mmdebstrap, started as root with the rendered
+config on loopback ports.
+
+Facts this module is built on (measured on our machines):
+
+- ``mmdebstrap --variant=apt --aptopt='Acquire::Check-Valid-Until "false"'
+  --include=asterisk,asterisk-modules sid DIR`` builds the root in ~20 s; the
+  mirror's sid Release file is past its Valid-Until date, hence the option.
+- /dev is bind-mounted and proc mounted inside the root.
+- Asterisk is started as root **without** ``-U``: with ``-U root`` it drops
+  capabilities and cannot read its 0640 configs.
+- ARI answers ~12 s after start.
+
+Several instances may share one root; each has its own folder
+``/srv/clickphone/<instance>`` inside it (config, run, log, spool, db). The
+mounts are made by the first instance to start and removed when the last
+Asterisk process inside the root has gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .render import AsteriskConfig, AsteriskDirs, render_config, write_config
+
+SUITE = "sid"
+PACKAGES = ("asterisk", "asterisk-modules")
+BUILD_TIMEOUT_S = 900
+STOP_TIMEOUT_S = 15
+
+
+class TestbedError(RuntimeError):
+    """The testbed cannot be built, started or stopped; the message says how
+    to fix it."""
+
+    __test__ = False  # not a pytest test class
+
+
+def instance_base(instance: str) -> str:
+    """Return the instance's folder as Asterisk sees it inside the root."""
+    return f"/srv/clickphone/{instance}"
+
+
+def instance_dirs(instance: str) -> AsteriskDirs:
+    return AsteriskDirs.under(instance_base(instance))
+
+
+def _require_root_user() -> None:
+    if os.geteuid() != 0:
+        raise TestbedError(
+            "the Asterisk testbed needs root (chroot and mounts): run as root, "
+            "or set CLICKPHONE_ASTERISK_MODE=external with CLICKPHONE_ARI_URL"
+        )
+
+
+def ensure_root(root: Path, log=print) -> None:
+    """Build the Debian sid root with Asterisk at ``root`` unless it is
+    already there. Built into a temporary folder, then renamed, so an
+    interrupted build never leaves a half root in place."""
+    if (root / "usr/sbin/asterisk").exists():
+        return
+    _require_root_user()
+    mmdebstrap = shutil.which("mmdebstrap")
+    if mmdebstrap is None:
+        raise TestbedError(
+            "mmdebstrap is not installed: apt-get install mmdebstrap "
+            "(`make test` and `make run` install it through scripts/install-system-deps.sh)"
+        )
+    tmp = root.with_name(root.name + ".building")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building the Asterisk root at {root} (Debian {SUITE}, about 20 s)")
+    command = [
+        mmdebstrap, "--variant=apt", "--quiet",
+        "--aptopt=Acquire::Check-Valid-Until \"false\"",
+        f"--include={','.join(PACKAGES)}", SUITE, str(tmp),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    if done.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise TestbedError(f"mmdebstrap failed ({done.returncode}): {done.stderr[-2000:]}")
+    tmp.rename(root)
+
+
+def _mountpoints() -> set[str]:
+    with open("/proc/self/mountinfo") as fh:
+        return {line.split()[4] for line in fh}
+
+
+def processes_in_root(root: Path) -> list[int]:
+    """Return the pids of processes whose root directory is ``root``."""
+    target = os.path.realpath(root)
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/root") == target:
+                pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+@contextmanager
+def _root_lock(root: Path) -> Iterator[None]:
+    lock_path = root.with_name(root.name + ".lock")
+    with open(lock_path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def mount_root(root: Path) -> None:
+    """Bind /dev and mount proc inside the root (idempotent)."""
+    mounted = _mountpoints()
+    dev, proc = os.path.realpath(root / "dev"), os.path.realpath(root / "proc")
+    if dev not in mounted:
+        subprocess.run(["mount", "--bind", "/dev", dev], check=True)
+    if proc not in mounted:
+        subprocess.run(["mount", "-t", "proc", "proc", proc], check=True)
+
+
+def unmount_root(root: Path) -> None:
+    """Remove the root's mounts if they are there."""
+    mounted = _mountpoints()
+    for sub in ("proc", "dev"):
+        path = os.path.realpath(root / sub)
+        if path in mounted:
+            subprocess.run(["umount", "--lazy", path], check=True)
+
+
+@dataclass
+class Testbed:
+    """One Asterisk instance inside the shared root.
+
+    ``config`` must use ``instance_dirs(instance)``; ``ari_password`` is the
+    clear password whose crypt hash is in the config.
+    """
+
+    __test__ = False
+
+    root: Path
+    instance: str
+    config: AsteriskConfig
+    ari_password: str
+    dialplan_template: str | None = None
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def host_base(self) -> Path:
+        return self.root / instance_base(self.instance).lstrip("/")
+
+    @property
+    def pid_file(self) -> Path:
+        return self.host_base / "testbed.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.host_base / "log" / "console.log"
+
+    @property
+    def cdr_dir(self) -> Path:
+        return self.host_base / "log" / "cdr-custom"
+
+    @property
+    def cdr_csv_dir(self) -> Path:
+        return self.host_base / "log" / "cdr-csv"
+
+    @property
+    def ari_url(self) -> str:
+        return f"http://{self.config.http_bind_address}:{self.config.http_port}"
+
+    # -- lifecycle -----------------------------------------------------------
+    def write_config(self) -> None:
+        """Render the config set into the instance's etc folder."""
+        files = render_config(self.config, self.dialplan_template)
+        write_config(files, self.root / self.config.dirs.etc.lstrip("/"))
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Build the root if needed, mount, start Asterisk and wait for ARI."""
+        _require_root_user()
+        ensure_root(self.root)
+        if self.pid() is not None:
+            raise TestbedError(f"testbed {self.instance} is already running (pid {self.pid()})")
+        for sub in ("etc", "run", "log", "spool", "lib", "lib/keys", "cache", "log/cdr-custom", "log/cdr-csv"):
+            (self.host_base / sub).mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        with _root_lock(self.root):
+            mount_root(self.root)
+            with open(self.log_file, "ab") as log:
+                process = subprocess.Popen(
+                    [
+                        "chroot", str(self.root), "/usr/sbin/asterisk", "-f", "-n",
+                        "-C", f"{self.config.dirs.etc}/asterisk.conf",
+                    ],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C on our terminal is ours to handle
+                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TZ": "UTC", "HOME": "/root"},
+                )
+        self.pid_file.write_text(str(process.pid))
+        try:
+            self.wait_ready(timeout)
+        except TestbedError:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Return once ARI answers a ping; raise TestbedError after
+        ``timeout`` seconds or if Asterisk exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                raise TestbedError(f"Asterisk exited during start; see {self.log_file}")
+            if self.ari_ping():
+                return
+            time.sleep(0.25)
+        raise TestbedError(f"ARI did not answer within {timeout:.0f} s; see {self.log_file}")
+
+    def ari_ping(self) -> bool:
+        """Return True if ARI answers an authenticated ping."""
+        request = urllib.request.Request(f"{self.ari_url}/ari/asterisk/ping")
+        token = base64.b64encode(
+            f"{self.config.ari_username}:{self.ari_password}".encode()
+        ).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def pid(self) -> int | None:
+        """Return the running Asterisk's pid, or None."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) and _is_testbed_process(pid, self.root) else None
+
+    def stop(self) -> None:
+        """Stop Asterisk (TERM, then KILL) and unmount the root when no other
+        instance runs in it."""
+        pid = self.pid()
+        if pid is not None:
+            _terminate(pid)
+        self.pid_file.unlink(missing_ok=True)
+        release_root_if_idle(self.root)
+
+    def cli(self, command: str, timeout: float = 20.0) -> str:
+        """Run an Asterisk CLI command through the remote console."""
+        done = subprocess.run(
+            [
+                "chroot", str(self.root), "/usr/sbin/asterisk",
+                "-C", f"{self.config.dirs.etc}/asterisk.conf", "-rx", command,
+            ],
+            capture_output=True, text=True, timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise TestbedError(f"asterisk -rx {command!r} failed: {done.stderr or done.stdout}")
+        return done.stdout
+
+    def reload(self, config: AsteriskConfig | None = None) -> None:
+        """Re-render the config (optionally a new one) and reload Asterisk's
+        modules that read it, without a restart."""
+        if config is not None:
+            self.config = config
+        self.write_config()
+        for command in ("module reload res_pjsip.so", "dialplan reload", "module reload cdr_custom.so"):
+            self.cli(command)
+
+
+def _terminate(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while _alive(pid):
+        time.sleep(0.05)
+
+
+def _is_testbed_process(pid: int, root: Path) -> bool:
+    # Right after Popen the process may still be `chroot`, not yet inside.
+    try:
+        if os.readlink(f"/proc/{pid}/root") == os.path.realpath(root):
+            return True
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().split(b"\0")[0].endswith(b"chroot")
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def release_root_if_idle(root: Path) -> None:
+    """Unmount the root's /dev and /proc if no process runs inside it."""
+    with _root_lock(root):
+        if not processes_in_root(root):
+            unmount_root(root)
+
+
+def stop_everything_in(root: Path) -> int:
+    """Kill every process inside the root and unmount it — the cleanup for a
+    run that died without stopping its testbed. Returns how many were
+    killed."""
+    pids = processes_in_root(root)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while processes_in_root(root) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    release_root_if_idle(root)
+    return len(pids)

@@ -1,0 +1,62 @@
+"""Wiring between the settings, the subscriber directory and asterisk_conf:
+builds the Asterisk config and the testbed the control plane runs against."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from asterisk_conf.password import crypt_sha512
+from asterisk_conf.render import AsteriskConfig, AsteriskDirs, CarrierConf, EndpointConf
+from asterisk_conf.testbed import Testbed, instance_dirs
+
+from .settings import Settings
+
+DEFAULT_INSTANCE = "main"
+
+# Debian's own paths, for an Asterisk installed from the package (production).
+DEBIAN_DIRS = AsteriskDirs(
+    etc="/etc/asterisk", run="/var/run/asterisk", log="/var/log/asterisk",
+    spool="/var/spool/asterisk", varlib="/var/lib/asterisk", db="/var/lib/asterisk",
+    cache="/var/cache/asterisk",
+)
+
+
+def carrier_conf(settings: Settings) -> CarrierConf | None:
+    """Return the carrier trunk from ``carrier_host`` (host[:port]), or None."""
+    if not settings.carrier_host:
+        return None
+    host = settings.carrier_host.rsplit(":", 1)[0] if settings.carrier_host.count(":") == 1 else settings.carrier_host
+    return CarrierConf(host=settings.carrier_host, match=host)
+
+
+def asterisk_config(
+    settings: Settings, endpoints: Iterable[EndpointConf], instance: str = DEFAULT_INSTANCE
+) -> AsteriskConfig:
+    """Return the config set's inputs for ``settings`` and these endpoints."""
+    return AsteriskConfig(
+        system_name=settings.asterisk_system_name,
+        dirs=instance_dirs(instance),
+        ari_username=settings.ari_username,
+        ari_password_crypt=crypt_sha512(settings.ari_password),
+        ari_app=settings.ari_app,
+        http_bind_address=settings.asterisk_http_bind_address,
+        http_port=settings.asterisk_http_port,
+        sip_port=settings.sip_port,
+        sip_bind_address=settings.sip_bind_address,
+        rtp_start=settings.rtp_port_start,
+        rtp_end=settings.rtp_port_end,
+        endpoints=tuple(endpoints),
+        carrier=carrier_conf(settings),
+    )
+
+
+def testbed_for(
+    settings: Settings, endpoints: Iterable[EndpointConf], instance: str = DEFAULT_INSTANCE
+) -> Testbed:
+    """Return the local testbed Asterisk for these settings (not started)."""
+    return Testbed(
+        root=settings.effective_asterisk_root.resolve(),
+        instance=instance,
+        config=asterisk_config(settings, endpoints, instance),
+        ari_password=settings.ari_password,
+    )

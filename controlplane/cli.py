@@ -1,0 +1,191 @@
+"""The ``clickphone`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from asterisk_conf.render import render_config, write_config
+from asterisk_conf.testbed import TestbedError, stop_everything_in
+from provisioning import services as provisioning
+
+from . import db, migrate
+from .asterisk_setup import DEBIAN_DIRS, asterisk_config, testbed_for
+from .logs import configure_logging
+from .runtime import ControlPlane, endpoint_conf
+from .settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("clickphone")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """ClickPhone control plane."""
+
+
+# -- run ---------------------------------------------------------------------
+@main.command()
+def run() -> None:
+    """Start the whole control plane (and the testbed Asterisk) until Ctrl-C."""
+    settings = _settings()
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(_run(settings))
+    except (TestbedError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+async def _run(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    plane = ControlPlane(settings)
+    await plane.start()
+    try:
+        click.echo(_banner(plane), err=True)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await plane.stop()
+        log.info("stopped")
+
+
+def _banner(plane: ControlPlane) -> str:
+    s = plane.settings
+    demo = plane.demo_endpoint
+    lines = [
+        "ClickPhone control plane is running (Ctrl-C stops everything).",
+        f"  admin API   {plane.admin_url}  (GET /health)",
+        f"  ARI         {s.effective_ari_url}  app={s.ari_app}",
+        f"  FastAGI     agi://{s.agi_host}:{s.agi_port}/",
+        f"  SIP         {s.sip_bind_address}:{s.sip_port} (UDP and TCP)",
+        f"  database    {s.effective_database_url}",
+    ]
+    if plane.testbed is not None:
+        lines.append(f"  Asterisk    testbed in {plane.testbed.root}, logs {plane.testbed.log_file.parent}")
+    if demo is not None:
+        lines.append(
+            f"  demo phone  user={demo.username} password={demo.password} "
+            f"server={s.sip_bind_address}:{s.sip_port}"
+        )
+    return "\n".join(lines)
+
+
+# -- db ----------------------------------------------------------------------
+@main.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the database schema to REVISION (default: head)."""
+    url = _settings().effective_database_url
+    asyncio.run(migrate.upgrade(url, revision))
+    click.echo(f"database at {asyncio.run(migrate.current(url))}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Downgrade the database schema to REVISION (`base` removes everything)."""
+    url = _settings().effective_database_url
+    asyncio.run(migrate.downgrade(url, revision))
+    click.echo(f"database at {asyncio.run(migrate.current(url))}")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Print the schema revision."""
+    click.echo(asyncio.run(migrate.current(_settings().effective_database_url)) or "empty")
+
+
+# -- asterisk ----------------------------------------------------------------
+@main.group("asterisk")
+def asterisk_group() -> None:
+    """The local Asterisk testbed (Debian sid root with Asterisk 22)."""
+
+
+async def _endpoints(settings: Settings):
+    url = settings.effective_database_url
+    await migrate.upgrade(url)
+    engine = db.create_engine(url)
+    try:
+        await provisioning.ensure_demo_subscriber(engine)
+        return [endpoint_conf(e) for e in await provisioning.list_endpoints(engine)]
+    finally:
+        await engine.dispose()
+
+
+@asterisk_group.command("up")
+def asterisk_up() -> None:
+    """Build the root once, mount, start Asterisk and wait for ARI."""
+    settings = _settings()
+    testbed = testbed_for(settings, asyncio.run(_endpoints(settings)))
+    try:
+        testbed.start()
+    except TestbedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Asterisk is up: ARI {testbed.ari_url}, SIP {settings.sip_bind_address}:{settings.sip_port}, pid {testbed.pid()}")
+
+
+@asterisk_group.command("down")
+def asterisk_down() -> None:
+    """Stop the testbed Asterisk and unmount its root."""
+    settings = _settings()
+    testbed = testbed_for(settings, [])
+    testbed.stop()
+    root = settings.effective_asterisk_root.resolve()
+    if root.exists():
+        stop_everything_in(root)
+    click.echo("Asterisk is down")
+
+
+@asterisk_group.command("status")
+def asterisk_status() -> None:
+    """Say whether the testbed Asterisk runs and ARI answers."""
+    settings = _settings()
+    testbed = testbed_for(settings, [])
+    pid = testbed.pid()
+    status = {
+        "running": pid is not None,
+        "pid": pid,
+        "ari_url": testbed.ari_url,
+        "ari_answers": bool(pid and testbed.ari_ping()),
+        "root": str(testbed.root),
+        "root_built": (testbed.root / "usr/sbin/asterisk").exists(),
+    }
+    click.echo(json.dumps(status, indent=2))
+    if not status["running"]:
+        sys.exit(3)
+
+
+@asterisk_group.command("render")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the config files into.")
+def asterisk_render(out_dir: Path) -> None:
+    """Render the config set for a production Asterisk (Debian's paths)."""
+    settings = _settings()
+    config = replace(asterisk_config(settings, asyncio.run(_endpoints(settings))), dirs=DEBIAN_DIRS)
+    write_config(render_config(config), out_dir)
+    click.echo(f"wrote the Asterisk config to {out_dir}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

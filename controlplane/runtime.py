@@ -1,0 +1,119 @@
+"""The running control plane: database, Asterisk (testbed or external), the
+ARI app, the FastAGI server, the admin HTTP API and the scheduler, in one
+process, started in order and stopped in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agi.server import AgiServer
+from ari_app.client import AriClient
+from ari_app.stasis import StasisApp
+from asterisk_conf.render import EndpointConf
+from asterisk_conf.testbed import Testbed
+from provisioning import services as provisioning
+
+from . import db, migrate
+from .asterisk_setup import testbed_for
+from .http_api import build_admin_app
+from .scheduler import build_scheduler
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def endpoint_conf(endpoint: provisioning.Endpoint) -> EndpointConf:
+    """Return the Asterisk view of a subscriber's SIP endpoint."""
+    return EndpointConf(
+        username=endpoint.username,
+        password=endpoint.password,
+        display_name=endpoint.display_name,
+        caller_id_number=endpoint.caller_id_number,
+        account_code=f"sub{endpoint.subscriber_id}",
+    )
+
+
+@dataclass
+class ControlPlane:
+    """Owns every long-running part; ``start`` then ``stop``."""
+
+    settings: Settings
+    engine: AsyncEngine | None = None
+    testbed: Testbed | None = None
+    ari: AriClient | None = None
+    agi: AgiServer | None = None
+    demo_endpoint: provisioning.Endpoint | None = None
+    admin_url: str = ""
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    async def start(self) -> None:
+        """Start every part; on failure, stop what was started and raise."""
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_parts(self) -> None:
+        s = self.settings
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        await migrate.upgrade(s.effective_database_url)
+        self.engine = db.create_engine(s.effective_database_url)
+        self._stack.push_async_callback(self.engine.dispose)
+        self.demo_endpoint = await provisioning.ensure_demo_subscriber(self.engine)
+        endpoints = [endpoint_conf(e) for e in await provisioning.list_endpoints(self.engine)]
+
+        if s.asterisk_mode == "testbed":
+            self.testbed = testbed_for(s, endpoints)
+            log.info("starting the Asterisk testbed", extra={"root": str(self.testbed.root)})
+            await asyncio.to_thread(self.testbed.start)
+            self._stack.push_async_callback(asyncio.to_thread, self.testbed.stop)
+
+        self.ari = AriClient(s.effective_ari_url, s.ari_username, s.ari_password, s.ari_app)
+        StasisApp(self.ari)
+        self._stack.push_async_callback(self.ari.close)
+        self.ari.start()
+        await self.ari.wait_connected(timeout=30)
+
+        self.agi = AgiServer(routes={})
+        await self.agi.start(s.agi_host, s.agi_port)
+        self._stack.push_async_callback(self.agi.stop)
+
+        runner = web.AppRunner(build_admin_app(self), access_log=None)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, s.admin_host, s.admin_port)
+        await site.start()
+        self.admin_url = f"http://{s.admin_host}:{s.admin_port}"
+
+        scheduler = build_scheduler(s)
+        scheduler.start()
+        self._stack.callback(scheduler.shutdown, wait=False)
+
+    async def stop(self) -> None:
+        """Stop every started part, the testbed last."""
+        await self._stack.aclose()
+
+    async def health(self) -> dict[str, object]:
+        """Return database and Asterisk connectivity for /health."""
+        database_ok = False
+        if self.engine is not None:
+            try:
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                database_ok = True
+            except Exception as exc:  # health reports, never raises
+                log.warning("database ping failed", extra={"error": str(exc)})
+        asterisk_ok = bool(self.ari and self.ari.connected.is_set())
+        return {
+            "status": "ok" if database_ok and asterisk_ok else "degraded",
+            "database": {"connected": database_ok},
+            "asterisk": {"connected": asterisk_ok, "mode": self.settings.asterisk_mode},
+        }

@@ -1,0 +1,184 @@
+"""One settings object, read from CLICKPHONE_* environment variables and an
+optional TOML file.
+
+Precedence: environment > TOML file (``CLICKPHONE_CONFIG``) > default.
+Every field is documented in the README; a test keeps the two in step.
+Secrets are never defaults: the embedded default generates the ARI password
+on first run and keeps it in ``<state_dir>/secrets.toml`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "CLICKPHONE_"
+CONFIG_ENV = "CLICKPHONE_CONFIG"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _doc(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"doc": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path = _doc(
+        "Git-ignored folder for generated secrets, the SQLite database, the "
+        "testbed's Asterisk root and runtime files.",
+        default=REPO_ROOT / ".state",
+    )
+    database_url: str = _doc(
+        "SQLAlchemy async URL. Empty: SQLite at <state_dir>/clickphone.sqlite3. "
+        "PostgreSQL: postgresql+asyncpg://user:pass@host/db.",
+        default="",
+    )
+    asterisk_mode: str = _doc(
+        "`testbed` starts the local Asterisk in a Debian sid root; `external` "
+        "uses the Asterisk at ari_url.",
+        default="testbed",
+    )
+    asterisk_root: Path | None = _doc(
+        "Where the testbed's Debian sid root is built and cached. Empty: "
+        "<state_dir>/asterisk-root.",
+        default=None,
+    )
+    asterisk_system_name: str = _doc(
+        "Asterisk's systemname; with the uniqueid it is the CDR's idempotency key.",
+        default="clickphone1",
+    )
+    asterisk_http_bind_address: str = _doc(
+        "Address Asterisk's HTTP server (ARI) binds. Keep loopback unless "
+        "Asterisk runs on another host or container.",
+        default="127.0.0.1",
+    )
+    asterisk_http_port: int = _doc("Port of Asterisk's HTTP server (ARI).", default=8088)
+    ari_url: str = _doc(
+        "Base URL of ARI. Empty in testbed mode: http://127.0.0.1:<asterisk_http_port>.",
+        default="",
+    )
+    ari_username: str = _doc("ARI user.", default="clickphone")
+    ari_password: str = _doc(
+        "ARI password. Empty: generated on first run into <state_dir>/secrets.toml.",
+        default="",
+    )
+    ari_app: str = _doc("Name of the Stasis application.", default="clickphone")
+    sip_bind_address: str = _doc(
+        "Address Asterisk's SIP transport binds (UDP and TCP).", default="127.0.0.1"
+    )
+    sip_port: int = _doc("SIP port of Asterisk's transport.", default=5060)
+    rtp_port_start: int = _doc("First RTP port.", default=10000)
+    rtp_port_end: int = _doc("Last RTP port.", default=10199)
+    carrier_host: str = _doc(
+        "host[:port] of the carrier trunk that outbound calls go to. Empty: no trunk.",
+        default="",
+    )
+    agi_host: str = _doc("FastAGI server listen address.", default="127.0.0.1")
+    agi_port: int = _doc("FastAGI server port.", default=4573)
+    admin_host: str = _doc("Admin HTTP API listen address.", default="127.0.0.1")
+    admin_port: int = _doc("Admin HTTP API port.", default=8080)
+    timezone: str = _doc("The operator's time zone.", default="Europe/Bucharest")
+    log_level: str = _doc("DEBUG, INFO, WARNING or ERROR.", default="INFO")
+
+    # -- derived values ----------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.state_dir / 'clickphone.sqlite3'}"
+
+    @property
+    def effective_asterisk_root(self) -> Path:
+        return self.asterisk_root or self.state_dir / "asterisk-root"
+
+    @property
+    def effective_ari_url(self) -> str:
+        if self.ari_url:
+            return self.ari_url.rstrip("/")
+        if self.asterisk_mode == "external":
+            raise SettingsError("asterisk_mode=external needs CLICKPHONE_ARI_URL")
+        return f"http://{self.asterisk_http_bind_address}:{self.asterisk_http_port}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def setting_docs() -> dict[str, tuple[str, Any]]:
+    """Name → (doc, default) for every setting, for the README check."""
+    return {
+        f.name: (f.metadata["doc"], f.default) for f in dataclasses.fields(Settings)
+    }
+
+
+def _convert(name: str, raw: Any, kind: Any) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if "Path" in kind:
+            return Path(raw).expanduser() if raw not in ("", None) else None
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: {raw!r} is not a valid {kind}") from exc
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Build Settings from the environment and the optional TOML file, then
+    fill the generated secrets from the state folder."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(environ[CONFIG_ENV]) if environ.get(CONFIG_ENV) else None)
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc}") from exc
+        for key, raw in data.items():
+            if key not in fields:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            values[key] = raw
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in fields:
+            raise SettingsError(f"unknown setting in environment: {key}")
+        values[name] = raw
+    converted = {k: _convert(k, v, fields[k].type) for k, v in values.items()}
+    if converted.get("state_dir") is None:
+        converted.pop("state_dir", None)
+    settings = Settings(**converted)
+    if settings.asterisk_mode not in ("testbed", "external"):
+        raise SettingsError("asterisk_mode must be 'testbed' or 'external'")
+    return with_generated_secrets(settings)
+
+
+def with_generated_secrets(settings: Settings) -> Settings:
+    """Fill empty secrets from <state_dir>/secrets.toml, generating them on
+    first use (file mode 0600)."""
+    if settings.ari_password:
+        return settings
+    path = settings.state_dir / "secrets.toml"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = tomllib.loads(path.read_text())
+    if "ari_password" not in stored:
+        stored["ari_password"] = secrets.token_urlsafe(24)
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            for key, value in stored.items():
+                fh.write(f'{key} = "{value}"\n')
+    return settings.replace(ari_password=stored["ari_password"])

@@ -1,0 +1,15 @@
+# Production control plane.
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY billing billing
+COPY admission admission
+COPY ari_app ari_app
+COPY agi agi
+COPY asterisk_conf asterisk_conf
+COPY notify notify
+COPY controlplane controlplane
+COPY provisioning provisioning
+RUN pip install --no-cache-dir .
+ENTRYPOINT ["clickphone"]
+CMD ["run"]

@@ -1,0 +1,137 @@
+"""The FastAGI server on a real socket against connections Asterisk never
+makes on purpose: garbage, header-less, half-sent and slow ones must be
+closed without hanging or spinning, and must not stop the server serving
+the next connection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from agi.server import AgiServer, AgiSession
+
+HEADER = (
+    "agi_network: yes\n"
+    "agi_network_script: admit\n"
+    "agi_request: agi://127.0.0.1/admit?mode=test\n"
+    "agi_channel: PJSIP/test1001-00000001\n"
+    "agi_uniqueid: 1700000000.1\n"
+    "agi_arg_1: 0712345678\n"
+    "agi_arg_2: second\n"
+    "\n"
+)
+
+
+@pytest.fixture
+async def server():
+    seen: list[AgiSession] = []
+
+    async def admit(session: AgiSession) -> None:
+        seen.append(session)
+        await session.set_variable("CP_REASON", 'evil"\r\nEXEC System rm')
+
+    agi = AgiServer(routes={"admit": admit}, header_timeout=0.5)
+    await agi.start("127.0.0.1", 0)
+    agi.seen = seen
+    try:
+        yield agi
+    finally:
+        await agi.stop()
+
+
+async def closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
+    """Return how long the server took to close the connection."""
+    start = time.monotonic()
+    async with asyncio.timeout(seconds):
+        while await reader.read(1024):
+            pass
+    return time.monotonic() - start
+
+
+async def test_header_less_connection_is_closed_after_the_header_timeout(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    cpu_before = time.process_time()
+    took = await closed_within(reader, 3)
+    assert 0.4 <= took <= 2
+    assert time.process_time() - cpu_before < 0.2
+    writer.close()
+
+
+async def test_connection_closed_before_the_blank_line_is_closed_at_once_without_spinning(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"agi_network: yes\nagi_request: agi://x/admit\n")
+    writer.write_eof()
+    cpu_before = time.process_time()
+    took = await closed_within(reader, 3)
+    assert took < 0.4  # well before the header timeout: EOF ends it
+    await asyncio.sleep(0.5)  # a spinning session would burn CPU here
+    assert time.process_time() - cpu_before < 0.2
+    writer.close()
+
+
+async def test_garbage_is_closed_at_once(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert await closed_within(reader, 3) < 0.4
+    writer.close()
+
+
+async def test_oversized_header_line_is_closed(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"agi_request: " + b"x" * 100_000 + b"\n")
+    assert await closed_within(reader, 3) < 1
+    writer.close()
+
+
+async def test_slow_sender_is_closed_after_the_header_timeout(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+
+    async def dribble():
+        for line in HEADER.splitlines(keepends=True)[:3]:
+            writer.write(line.encode())
+            await asyncio.sleep(0.3)
+
+    dribbler = asyncio.create_task(dribble())
+    took = await closed_within(reader, 3)
+    dribbler.cancel()
+    assert took < 1.5
+    assert server.seen == []
+    writer.close()
+
+
+async def test_valid_header_is_routed_and_values_cannot_add_commands(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(HEADER.encode())
+    command = await asyncio.wait_for(reader.readline(), 2)
+    assert command == b'SET VARIABLE CP_REASON "evil\\"EXEC System rm"\n'
+    writer.write(b"200 result=1\n")
+    assert await closed_within(reader, 2) < 1
+    request = server.seen[0].request
+    assert request.script == "admit"
+    assert request.params == {"mode": "test"}
+    assert request.args == ["0712345678", "second"]
+    assert request.channel == "PJSIP/test1001-00000001"
+    writer.close()
+
+
+async def test_server_keeps_serving_after_bad_connections(server):
+    for payload in (b"\x00\xff garbage\n", b"agi_request: x\n"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(payload)
+        writer.write_eof()
+        await closed_within(reader, 3)
+        writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(HEADER.encode())
+    assert (await asyncio.wait_for(reader.readline(), 2)).startswith(b"SET VARIABLE")
+    writer.write(b"200 result=1\n")
+    writer.close()
+
+
+async def test_unknown_script_is_closed(server):
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(HEADER.replace("admit", "nosuch").encode())
+    assert await closed_within(reader, 2) < 1
+    writer.close()

@@ -1,0 +1,159 @@
+"""The rendered Asterisk config set (asterisk_conf.render).
+
+Invariant 7: no subscriber-controlled string can inject dialplan syntax or
+config lines."""
+
+from __future__ import annotations
+
+import crypt
+from dataclasses import replace
+
+import pytest
+
+from asterisk_conf.render import (
+    MODULES,
+    AsteriskConfig,
+    AsteriskDirs,
+    ConfigValueError,
+    EndpointConf,
+    TemplateError,
+    display_name,
+    render_config,
+)
+
+HOSTILE_NAMES = [
+    'Evil" <666>',
+    "Eve;comment",
+    "Eve,with,commas",
+    "Eve\n[evil]\ntype=endpoint",
+    "Eve\r\nexten => _X.,1,System(rm -rf /)",
+    "${SHELL(id)}",
+    "$[1+1] ${CALLERID(num)}",
+    "Eve\\\"quote",
+    "<script>alert(1)</script>",
+]
+
+
+def config(**changes) -> AsteriskConfig:
+    base = AsteriskConfig(
+        system_name="cp1",
+        dirs=AsteriskDirs.under("/srv/clickphone/unit"),
+        ari_username="clickphone",
+        ari_password_crypt=crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_SHA512)),
+        ari_app="clickphone",
+        http_port=8088,
+        sip_port=5060,
+        rtp_start=10000,
+        rtp_end=10199,
+        endpoints=(EndpointConf("alice", "pw-123", "Alice", "1000", "sub1"),),
+    )
+    return replace(base, **changes)
+
+
+def with_display_name(name: str) -> AsteriskConfig:
+    return config(endpoints=(EndpointConf("alice", "pw-123", name, "1000", "sub1"),))
+
+
+def test_the_whole_config_set_is_rendered():
+    files = render_config(config())
+    for name in ("asterisk.conf", "modules.conf", "http.conf", "ari.conf", "pjsip.conf",
+                 "extensions.conf", "cdr.conf", "cdr_custom.conf", "logger.conf", "rtp.conf"):
+        assert files[name].strip(), name
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES)
+def test_hostile_display_name_adds_no_config_line(hostile):
+    """A display name cannot add lines, sections or options to pjsip.conf."""
+    benign = render_config(with_display_name("Alice"))["pjsip.conf"].splitlines()
+    rendered = render_config(with_display_name(hostile))["pjsip.conf"].splitlines()
+    assert len(rendered) == len(benign)
+    changed = [(a, b) for a, b in zip(benign, rendered) if a != b]
+    assert len(changed) == 1 and changed[0][1].startswith("callerid = ")
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES)
+def test_hostile_display_name_is_reduced_to_inert_characters(hostile):
+    """Quotes, angle brackets, ;, ,, $, {}, [], \\ and line breaks never
+    reach the config."""
+    cleaned = display_name(hostile)
+    assert not set(cleaned) & set('"<>;,${}[]()\\\r\n=')
+
+
+def test_display_name_keeps_letters_of_any_script():
+    assert display_name("Ștefan Țăran-O'Neil") == "Ștefan Țăran-O'Neil"
+
+
+@pytest.mark.parametrize("field", ["username", "password", "caller_id_number", "account_code"])
+@pytest.mark.parametrize("hostile", ["a;b", "a,b", "a\nb", "${X}", "a b", "a]b", 'a"b', ""])
+def test_hostile_identifier_is_refused(field, hostile):
+    """Identifiers are refused, not mangled: a changed username would be a
+    different account."""
+    endpoint = replace(EndpointConf("alice", "pw", "Alice", "1000", "sub1"), **{field: hostile})
+    with pytest.raises(ConfigValueError):
+        render_config(config(endpoints=(endpoint,)))
+
+
+def test_hostile_app_name_cannot_change_the_dialplan():
+    with pytest.raises(ConfigValueError):
+        render_config(config(ari_app="app)\nexten => s,1,System(id"))
+
+
+def test_ari_password_is_stored_crypt_hashed():
+    files = render_config(config())
+    assert "s3cret" not in files["ari.conf"]
+    line = next(l for l in files["ari.conf"].splitlines() if l.startswith("password ="))
+    stored = line.split("=", 1)[1].strip()
+    assert crypt.crypt("s3cret", stored) == stored
+    assert "password_format = crypt" in files["ari.conf"]
+
+
+def test_clear_ari_password_is_refused():
+    with pytest.raises(ConfigValueError):
+        render_config(config(ari_password_crypt="plain-password"))
+
+
+def test_modules_conf_loads_only_the_listed_modules():
+    lines = render_config(config())["modules.conf"].splitlines()
+    assert "autoload = no" in lines
+    loaded = [l.split("=", 1)[1].strip() for l in lines if l.startswith("load =")]
+    assert loaded == list(MODULES)
+
+
+def test_http_binds_loopback_by_default():
+    assert "bindaddr = 127.0.0.1" in render_config(config())["http.conf"]
+
+
+def test_cdr_custom_mapping_quotes_every_column_including_ids():
+    mapping = render_config(config())["cdr_custom.conf"].splitlines()[-1]
+    name, columns = mapping.split(" => ")
+    assert name == "clickphone.csv"
+    assert columns.count("${CSV_QUOTE(") == 20
+    for column in ("CDR(uniqueid)", "CDR(linkedid)", "CDR(accountcode)", "SYSTEMNAME"):
+        assert "${CSV_QUOTE(${" + column + "})}" in columns
+
+
+def test_every_call_context_enters_the_stasis_app():
+    dialplan = render_config(config())["extensions.conf"]
+    assert "[from-subscribers]" in dialplan and "Stasis(clickphone,outbound)" in dialplan
+    assert "[from-carrier]" in dialplan and "Stasis(clickphone,inbound)" in dialplan
+
+
+def test_dialplan_template_with_syntax_error_is_refused_with_its_line():
+    template = "[ctx]\nexten => s,1,NoOp()\n same => n,Stasis({{ ari.app | ident }\n"
+    with pytest.raises(TemplateError) as refused:
+        render_config(config(), dialplan_template=template)
+    assert refused.value.lineno == 3
+
+
+def test_dialplan_template_with_unknown_variable_is_refused_with_its_line():
+    template = "[ctx]\n\nexten => s,1,Stasis({{ no_such_thing }})\n"
+    with pytest.raises(TemplateError) as refused:
+        render_config(config(), dialplan_template=template)
+    assert refused.value.lineno == 3
+
+
+def test_dialplan_template_edit_is_rendered():
+    template = "[my-ctx]\nexten => _X.,1,Stasis({{ ari.app | ident }},outbound)\n"
+    assert render_config(config(), dialplan_template=template)["extensions.conf"] == (
+        "[my-ctx]\nexten => _X.,1,Stasis(clickphone,outbound)\n"
+    )
