@@ -13,6 +13,11 @@ from pathlib import Path
 import click
 
 from asterisk_conf.render import render_config, write_config
+from billing import money
+from billing._datafile import DataFileError
+from billing.batch import FORMATS, rate_cdr_file
+from billing.numbering import default_numbering_plan
+from billing.tariffs import default_tariff, load_tariff
 from asterisk_conf.testbed import TestbedError, stop_everything_in
 from provisioning import services as provisioning
 
@@ -185,6 +190,33 @@ def asterisk_render(out_dir: Path) -> None:
     config = replace(asterisk_config(settings, asyncio.run(_endpoints(settings))), dirs=DEBIAN_DIRS)
     write_config(render_config(config), out_dir)
     click.echo(f"wrote the Asterisk config to {out_dir}")
+
+
+# -- rating ------------------------------------------------------------------
+@main.command("rate")
+@click.option("--cdr", "cdr_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="Master.csv (cdr_csv) or clickphone.csv (cdr_custom) file.")
+@click.option("--tariff", "tariff_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Tariff CSV (default: the shipped Annex B plan).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("--on-net", "on_net", multiple=True, metavar="NUMBER",
+              help="A number of our own subscribers (repeatable): rated as on-net.")
+def rate(cdr_path: Path, tariff_path: Path | None, fmt: str, on_net: tuple[str, ...]) -> None:
+    """Rate a CDR file: one row per CDR on stdout, columns
+    uniqueid,account,dialled,normalised,class,billsec,billable_seconds,cost_eur,error."""
+    try:
+        tariff = load_tariff(tariff_path) if tariff_path else default_tariff()
+    except DataFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    numbering = default_numbering_plan()
+    our_numbers = frozenset(numbering.normalise(n) for n in on_net)
+    with open(cdr_path, "rb") as lines:
+        summary = rate_cdr_file(lines, tariff, sys.stdout, fmt, on_net=our_numbers, numbering=numbering)
+    click.echo(
+        f"{summary.lines} CDRs, {summary.rated} rated, {summary.errors} with errors, "
+        f"total {money.format_micro(summary.cost_micro)} EUR",
+        err=True,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
