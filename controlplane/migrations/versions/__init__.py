@@ -1,0 +1,1 @@
+"""Revision files; a package so that setuptools ships them."""

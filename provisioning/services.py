@@ -1,0 +1,173 @@
+"""Subscribers and their SIP endpoints: create, list, and the demo account.
+
+Every function takes either an ``AsyncEngine`` or an ``AsyncConnection``:
+
+- given an engine, it runs in its own transaction and commits it;
+- given a connection, it joins that connection's transaction and the caller
+  commits or rolls back (several calls then form one unit of work).
+
+Refusals raise the errors of ``provisioning.errors``; a refused call leaves
+the caller's transaction usable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, TypeAlias
+
+from sqlalchemy import Row, Table, exists, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from provisioning.errors import UnknownSubscriberError, UsernameTakenError
+from provisioning.records import Endpoint, Subscriber
+from provisioning.tables import sip_endpoints, subscribers, utc_now
+from provisioning.validation import validated
+
+Db: TypeAlias = AsyncEngine | AsyncConnection
+
+DEMO_USERNAME = "demo1000"
+DEMO_CALLER_ID_NUMBER = "1000"
+DEMO_DISPLAY_NAME = "Demo 1000"
+DEMO_SUBSCRIBER_NAME = "Demo subscriber"
+DEMO_SUBSCRIBER_EMAIL = "demo@example.com"
+
+# 18 random bytes: 144 bits, 24 URL-safe characters
+PASSWORD_BYTES = 18
+
+# sip_endpoints columns that make an Endpoint, by the same names
+_ENDPOINT_COLUMNS = tuple(field.name for field in dataclasses.fields(Endpoint))
+
+# INSERT ... ON CONFLICT DO NOTHING, which both databases speak through
+# their own dialect's insert()
+_DIALECT_INSERTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def new_password() -> str:
+    """Return a fresh random SIP password from ``secrets``."""
+    return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+async def create_subscriber(db: Db, *, name: str, email: str, language: str = "ro") -> Subscriber:
+    """Create a subscriber and return it."""
+    values = {
+        "name": validated("name", name),
+        "email": validated("email", email),
+        "language": validated("language", language),
+        "created_at": utc_now(),
+    }
+    async with _transaction(db) as conn:
+        row = (
+            await conn.execute(insert(subscribers).values(values).returning(*subscribers.c))
+        ).one()
+    return _subscriber(row)
+
+
+async def add_endpoint(
+    db: Db,
+    *,
+    subscriber_id: int,
+    username: str,
+    caller_id_number: str,
+    display_name: str | None = None,
+    password: str | None = None,
+) -> Endpoint:
+    """Give a subscriber a SIP endpoint and return it.
+
+    Without a password, a strong random one is generated (``new_password``);
+    without a display name, the username is shown. Raises UsernameTakenError
+    if the username exists, UnknownSubscriberError if the subscriber does not.
+    """
+    endpoint = Endpoint(
+        username=validated("username", username),
+        password=new_password() if password is None else validated("password", password),
+        display_name=validated("display_name", username if display_name is None else display_name),
+        caller_id_number=validated("caller_id_number", caller_id_number),
+        subscriber_id=subscriber_id,
+    )
+    async with _transaction(db) as conn:
+        if not await conn.scalar(select(exists().where(subscribers.c.id == subscriber_id))):
+            raise UnknownSubscriberError(subscriber_id)
+        # DO NOTHING rather than catching IntegrityError: PostgreSQL would
+        # abort the caller's whole transaction on a unique violation.
+        statement = (
+            _DIALECT_INSERTS[conn.dialect.name](sip_endpoints)
+            .values(**_endpoint_values(endpoint), created_at=utc_now())
+            .on_conflict_do_nothing(index_elements=[sip_endpoints.c.username])
+            .returning(sip_endpoints.c.id)
+        )
+        if (await conn.execute(statement)).first() is None:
+            raise UsernameTakenError(username)
+    return endpoint
+
+
+async def list_endpoints(db: Db) -> list[Endpoint]:
+    """Return every SIP endpoint, ordered by username."""
+    async with _transaction(db) as conn:
+        rows = await conn.execute(_endpoint_query().order_by(sip_endpoints.c.username))
+        return [_endpoint(row) for row in rows]
+
+
+async def find_endpoint(db: Db, username: str) -> Endpoint | None:
+    """Return the SIP endpoint with this username, or None."""
+    async with _transaction(db) as conn:
+        row = (
+            await conn.execute(_endpoint_query().where(sip_endpoints.c.username == username))
+        ).first()
+    return None if row is None else _endpoint(row)
+
+
+async def ensure_demo_subscriber(engine: AsyncEngine) -> Endpoint:
+    """Return the demo endpoint ``demo1000`` (caller ID 1000), creating it and
+    its subscriber the first time. Safe to call on every start, and from
+    several processes at once: concurrent first calls create one subscriber."""
+    existing = await find_endpoint(engine, DEMO_USERNAME)
+    if existing is not None:
+        return existing
+    try:
+        async with engine.begin() as conn:
+            subscriber = await create_subscriber(
+                conn, name=DEMO_SUBSCRIBER_NAME, email=DEMO_SUBSCRIBER_EMAIL
+            )
+            return await add_endpoint(
+                conn,
+                subscriber_id=subscriber.id,
+                username=DEMO_USERNAME,
+                caller_id_number=DEMO_CALLER_ID_NUMBER,
+                display_name=DEMO_DISPLAY_NAME,
+            )
+    except UsernameTakenError:
+        pass  # another process won the race; its subscriber is the demo one
+    created = await find_endpoint(engine, DEMO_USERNAME)
+    assert created is not None, "the demo endpoint vanished right after a conflict"
+    return created
+
+
+@asynccontextmanager
+async def _transaction(db: Db) -> AsyncIterator[AsyncConnection]:
+    if isinstance(db, AsyncEngine):
+        async with db.begin() as conn:
+            yield conn
+    else:
+        yield db
+
+
+def _endpoint_query() -> Any:
+    return select(*(sip_endpoints.c[name] for name in _ENDPOINT_COLUMNS))
+
+
+def _endpoint_values(endpoint: Endpoint) -> dict[str, Any]:
+    return {name: getattr(endpoint, name) for name in _ENDPOINT_COLUMNS}
+
+
+def _endpoint(row: Row[Any]) -> Endpoint:
+    return Endpoint(**row._mapping)
+
+
+def _subscriber(row: Row[Any]) -> Subscriber:
+    return Subscriber(**row._mapping)

@@ -1,0 +1,102 @@
+"""The tables provisioning owns: subscribers and their SIP endpoints.
+
+Schema changes go through a migration in controlplane/migrations/versions;
+a test checks that the migrated schema matches what is declared here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+    func,
+)
+
+# Named constraints: Alembic's batch mode (SQLite rebuilds tables to alter
+# them) can only drop or alter a constraint it can name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime in and out, on both databases.
+
+    SQLite stores no UTC offset, so without this it would hand back naive
+    datetimes where PostgreSQL hands back aware ones.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must carry a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC, read back naive
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _created_at() -> Column[datetime]:
+    # server default too, so rows inserted outside these services get one
+    return Column(
+        "created_at", UtcDateTime(), nullable=False, default=utc_now, server_default=func.now()
+    )
+
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("language", String(8), nullable=False, default="ro", server_default="ro"),
+    _created_at(),
+)
+
+sip_endpoints = Table(
+    "sip_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        # an endpoint has no meaning without its subscriber
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("username", String(64), nullable=False, unique=True),
+    # clear text: Asterisk's pjsip userpass auth needs it
+    Column("password", String(128), nullable=False),
+    Column("display_name", String(64), nullable=False),
+    Column("caller_id_number", String(20), nullable=False),
+    _created_at(),
+)
