@@ -197,9 +197,9 @@ class Testbed:
         """Build the root if needed, mount, start Asterisk and wait for ARI."""
         _require_root_user()
         ensure_root(self.root)
-        if self.pid() is not None:
-            raise TestbedError(f"testbed {self.instance} is already running (pid {self.pid()})")
-        for sub in ("etc", "run", "log", "spool", "lib", "lib/keys", "cache", "log/cdr-custom", "log/cdr-csv"):
+        if self.pid() is not None or self.instance_processes():
+            raise TestbedError(f"testbed {self.instance} is already running")
+        for sub in ("etc", "run", "log", "spool", "spool/recording", "lib", "lib/keys", "cache", "log/cdr-custom", "log/cdr-csv"):
             (self.host_base / sub).mkdir(parents=True, exist_ok=True)
         self.write_config()
         with _root_lock(self.root):
@@ -255,13 +255,35 @@ class Testbed:
         return pid if _alive(pid) and _is_testbed_process(pid, self.root) else None
 
     def stop(self) -> None:
-        """Stop Asterisk (TERM, then KILL) and unmount the root when no other
-        instance runs in it."""
+        """Stop this instance's Asterisk (TERM, then KILL) and unmount the
+        root when no other instance runs in it."""
+        pids = set(self.instance_processes())
         pid = self.pid()
         if pid is not None:
-            _terminate(pid)
+            pids.add(pid)
+        for each in pids:
+            _terminate(each)
         self.pid_file.unlink(missing_ok=True)
         release_root_if_idle(self.root)
+
+    def instance_processes(self) -> list[int]:
+        """Return the pids of Asterisk processes running this instance's
+        config — also those a lost pid file no longer names."""
+        marker = f"{self.config.dirs.etc}/asterisk.conf".encode()
+        found = []
+        for pid in processes_in_root(self.root):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if marker in fh.read().split(b"\0"):
+                        found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    def remove_instance_folder(self) -> None:
+        """Delete the instance's folder (config, logs, CDRs); only when stopped."""
+        if self.pid() is None and not self.instance_processes():
+            shutil.rmtree(self.host_base, ignore_errors=True)
 
     def cli(self, command: str, timeout: float = 20.0) -> str:
         """Run an Asterisk CLI command through the remote console."""
@@ -287,21 +309,24 @@ class Testbed:
 
 
 def _terminate(pid: int) -> None:
+    """TERM the process (and its group, which it leads), KILL after a while."""
+    for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, STOP_TIMEOUT_S)):
+        _signal(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
+
+
+def _signal(pid: int, sig: int) -> None:
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, sig)
     except ProcessLookupError:
-        return
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    while _alive(pid):
-        time.sleep(0.05)
+        try:  # not a group leader (found by scanning, not started by us)
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _is_testbed_process(pid: int, root: Path) -> bool:

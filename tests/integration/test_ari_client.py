@@ -1,0 +1,610 @@
+"""The thin ARI client against the real Asterisk 22 testbed.
+
+Faults a real part cannot produce on demand — a websocket cut while
+Asterisk stays up, an HTTP server that never answers — come from small
+asyncio stand-ins in this file; everything else is the real Asterisk and
+real pjsua2 phones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import math
+import os
+import signal
+import socket
+import struct
+import time
+import wave
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import pytest
+
+from ari_app.client import ANY_EVENT, RESYNC, AriClient
+from ari_app.errors import AriConnectionError, AriError, AriTimeout
+from asterisk_conf.testbed import instance_base, processes_in_root
+from tests.fixtures.ports import free_port
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
+
+INTERNAL = "clickphone-internal"
+RECONNECT_PROMISE_S = 5.0
+DOWN_WINDOW_S = 5.0
+CPU_WHILE_DOWN_LIMIT_S = 0.3
+
+
+class EventLog:
+    """An event handler that keeps every event and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.times: list[float] = []
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self.times.append(time.monotonic())
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(
+        self, event_type: str, predicate: Callable[[dict], bool] = lambda e: True, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Return the first event of ``event_type`` matching ``predicate``."""
+
+        def found() -> dict | None:
+            return next((e for e in self.events if e["type"] == event_type and predicate(e)), None)
+
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._changed:
+                    await self._changed.wait_for(found)
+        except TimeoutError:
+            seen = [e["type"] for e in self.events]
+            raise AssertionError(f"no matching {event_type} within {timeout} s; saw {seen}") from None
+        return found()
+
+    def time_of(self, event: dict) -> float:
+        return next(t for e, t in zip(self.events, self.times) if e is event)
+
+
+def on_channel(channel_id: str) -> Callable[[dict], bool]:
+    return lambda event: event.get("channel", {}).get("id") == channel_id
+
+
+def resync_number(n: int) -> Callable[[dict], bool]:
+    return lambda event: event["connection"] == n
+
+
+async def hang_up_quietly(client: AriClient, *channel_ids: str) -> None:
+    for channel_id in channel_ids:
+        with contextlib.suppress(AriError):
+            await client.hangup(channel_id)
+
+
+async def channel_is_gone(client: AriClient, channel_id: str, timeout: float = 2.0) -> bool:
+    """True once GET /channels/{id} answers 404 (the app hears no
+    ChannelDestroyed after StasisEnd, so ask)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await client.get_channel(channel_id)
+        except AriError as error:
+            if error.status == 404:
+                return True
+            raise
+        await asyncio.sleep(0.02)
+    return False
+
+
+def new_client(asterisk, base_url: str | None = None, **kwargs) -> AriClient:
+    return AriClient(base_url or asterisk.ari_url, asterisk.ari_username, asterisk.ari_password,
+                     asterisk.app, **kwargs)
+
+
+@pytest.fixture
+async def ari(asterisk):
+    """A connected client with an EventLog on every event (``ari.log``)."""
+    client = new_client(asterisk)
+    client.log = EventLog()
+    client.on(ANY_EVENT, client.log)
+    client.start()
+    try:
+        await client.wait_connected(10)
+        yield client
+    finally:
+        await client.close()
+
+
+class TcpProxy:
+    """A loopback TCP relay between the client and Asterisk, to drop or
+    silence the ARI websocket while Asterisk itself stays up."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: dict[tuple[asyncio.StreamWriter, asyncio.StreamWriter], list[asyncio.Task]] = {}
+        self._frozen: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self._pumps: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        link = (writer, up_writer)
+        self._links[link] = [
+            asyncio.create_task(self._pump(source, sink, link))
+            for source, sink in ((reader, up_writer), (up_reader, writer))
+        ]
+        self._pumps.update(self._links[link])
+        for task in self._links[link]:
+            task.add_done_callback(self._pumps.discard)
+
+    async def _pump(self, source, sink, link) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if link not in self._frozen:
+                self._abort(link)
+
+    def _abort(self, link) -> None:
+        for writer in link:
+            writer.transport.abort()
+        for task in self._links.pop(link, []):
+            if task is not asyncio.current_task():
+                task.cancel()
+
+    def cut(self) -> int:
+        """Abort every relayed connection (both sides); return how many."""
+        links = list(self._links)
+        for link in links:
+            self._abort(link)
+        return len(links)
+
+    def freeze(self) -> int:
+        """Stop relaying on every current connection but keep the sockets
+        open: a peer that hangs without closing. New connections relay."""
+        links = list(self._links)
+        for link in links:
+            self._frozen.append(link)
+            for task in self._links.pop(link):
+                task.cancel()
+        return len(links)
+
+    async def close(self) -> None:
+        self.cut()
+        for link in self._frozen:
+            for writer in link:
+                writer.transport.abort()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._pumps):
+            task.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+
+# -- calls through the real Asterisk ---------------------------------------------------
+
+
+async def test_an_originated_call_reaches_the_app_and_is_answered_and_hung_up_through_the_client(ari):
+    """Local/stasis@clickphone-internal rings into Stasis(app,internal)
+    unanswered; the client answers it, hangs it up, and it is gone."""
+    dialled = await ari.originate(f"Local/stasis@{INTERNAL}", context=INTERNAL, extension="echo", priority=1)
+    in_app_name = dialled["name"][:-1] + "2"  # the Local channel's ;2 half runs the stasis extension
+    try:
+        start = await ari.log.wait_for("StasisStart", lambda e: e["channel"]["name"] == in_app_name)
+        channel = start["channel"]
+        assert start["args"] == ["internal"]
+        assert channel["state"] == "Ring"
+
+        await ari.answer(channel["id"])
+        await ari.log.wait_for("ChannelStateChange",
+                               lambda e: on_channel(channel["id"])(e) and e["channel"]["state"] == "Up")
+
+        await ari.hangup(channel["id"], "normal")
+        await ari.log.wait_for("StasisEnd", on_channel(channel["id"]))
+        assert await channel_is_gone(ari, channel["id"])
+    finally:
+        await hang_up_quietly(ari, dialled["id"])
+
+
+async def test_a_phone_registers_to_a_rendered_endpoint(asterisk, ari, sip_phone):
+    phone = await sip_phone(asterisk.endpoints[0])
+
+    await phone.register()
+
+    contacts = await asyncio.to_thread(asterisk.testbed.cli, "pjsip show contacts")
+    assert f"test1001/sip:test1001@{phone.address}" in contacts
+    endpoint = await ari.get_endpoint("PJSIP", "test1001")
+    assert endpoint["state"] == "online"
+
+
+async def test_a_phone_call_reaches_the_app_as_outbound_with_the_callers_number(asterisk, ari, sip_phone):
+    phone = await sip_phone(asterisk.endpoints[0])
+    await phone.register()
+
+    await phone.call("0712345678")
+
+    start = await ari.log.wait_for("StasisStart", lambda e: e["channel"]["name"].startswith("PJSIP/test1001-"))
+    try:
+        assert start["args"] == ["outbound"]
+        assert start["channel"]["caller"]["number"] == "1001"
+        assert start["channel"]["dialplan"]["exten"] == "0712345678"
+    finally:
+        await hang_up_quietly(ari, start["channel"]["id"])
+
+
+async def test_the_client_answers_and_hangs_up_a_phones_call(asterisk, ari, sip_phone):
+    phone = await sip_phone(asterisk.endpoints[0])
+    await phone.register()
+    await phone.call("0712345678")
+    start = await ari.log.wait_for("StasisStart", lambda e: e["channel"]["name"].startswith("PJSIP/test1001-"))
+    channel_id = start["channel"]["id"]
+
+    await ari.answer(channel_id)
+    await phone.wait_state("CONFIRMED")
+    await ari.hangup(channel_id)
+
+    record = await phone.wait_state("DISCONNECTED")
+    assert record.states[-2:] == ["CONFIRMED", "DISCONNECTED"]
+    await ari.log.wait_for("StasisEnd", on_channel(channel_id))
+
+
+async def ring_phone_into_the_app(asterisk, ari, phone) -> tuple[int, dict]:
+    """Originate to the phone's endpoint into the app; the phone answers.
+    Return the phone's call key and the channel in the app."""
+    dialled = await ari.originate(f"PJSIP/{phone.endpoint.username}", app=asterisk.app, app_args="test")
+    call = await phone.wait_incoming()
+    await phone.answer(call)
+    start = await ari.log.wait_for("StasisStart", on_channel(dialled["id"]))
+    await phone.wait_state("CONFIRMED", call)
+    return call, start
+
+
+async def test_the_client_rings_a_registered_phone_which_answers_into_the_app(asterisk, ari, sip_phone):
+    phone = await sip_phone(asterisk.endpoints[1])
+    await phone.register()
+
+    call, start = await ring_phone_into_the_app(asterisk, ari, phone)
+
+    try:
+        assert start["args"] == ["test"]
+        assert start["channel"]["state"] == "Up"
+        assert phone.calls[call].incoming
+    finally:
+        await hang_up_quietly(ari, start["channel"]["id"])
+    await phone.wait_state("DISCONNECTED", call)
+
+
+def write_tone(path: Path, seconds: float = 1.0, hz: int = 440, rate: int = 8000) -> Path:
+    """A 16-bit mono PCM WAV of a sine tone."""
+    frames = b"".join(
+        struct.pack("<h", int(12000 * math.sin(2 * math.pi * hz * i / rate))) for i in range(int(seconds * rate))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return path
+
+
+def loudest_sample(wav_bytes: bytes) -> int:
+    with wave.open(io.BytesIO(wav_bytes)) as audio:
+        frames = audio.readframes(audio.getnframes())
+    return max((abs(v) for (v,) in struct.iter_unpack("<h", frames)), default=0)
+
+
+async def test_a_phones_audio_is_recorded_through_the_client_and_the_recording_fetched_and_deleted(
+    asterisk, ari, sip_phone, tmp_path
+):
+    """The voicemail building blocks: record a channel, stop, fetch the
+    stored file (it holds the phone's tone, not silence), delete it."""
+    phone = await sip_phone(asterisk.endpoints[1])
+    await phone.register()
+    call, start = await ring_phone_into_the_app(asterisk, ari, phone)
+    channel_id = start["channel"]["id"]
+    name = f"test-{channel_id}"
+    # Debian's package ships /var/spool/asterisk/recording; the testbed's
+    # own spool folder does not have it yet, and ARI will not create it.
+    (asterisk.testbed.host_base / "spool" / "recording").mkdir(parents=True, exist_ok=True)
+    try:
+        await ari.record(channel_id, name, "wav", max_duration_seconds=10, if_exists="overwrite")
+        await ari.log.wait_for("RecordingStarted", lambda e: e["recording"]["name"] == name)
+        await phone.play(write_tone(tmp_path / "tone.wav"), call, wait=True)
+        await ari.stop_recording(name)
+        await ari.log.wait_for("RecordingFinished", lambda e: e["recording"]["name"] == name)
+
+        stored = await ari.get_stored_recording(name)
+        audio = await ari.stored_recording_file(name)
+        assert stored["format"] == "wav"
+        assert audio[:4] == b"RIFF"
+        assert loudest_sample(audio) > 3000
+
+        await ari.delete_stored_recording(name)
+        with pytest.raises(AriError) as gone:
+            await ari.get_stored_recording(name)
+        assert gone.value.status == 404
+    finally:
+        await hang_up_quietly(ari, channel_id)
+
+
+async def test_a_slow_or_failing_handler_does_not_hold_up_other_events(asterisk, ari, caplog):
+    """Handlers run as tasks: one that never returns and one that raises
+    leave the reader and the other handlers going; the error is logged."""
+    async def never_returns(event):
+        await asyncio.sleep(3600)
+
+    async def fails(event):
+        raise RuntimeError("handler bug")
+
+    ari.on("StasisStart", never_returns)
+    ari.on("StasisStart", fails)
+    dialled = await ari.originate(f"Local/echo@{INTERNAL}", app=asterisk.app)
+    try:
+        await ari.log.wait_for("StasisStart", on_channel(dialled["id"]))
+        await ari.hangup(dialled["id"])
+        await ari.log.wait_for("StasisEnd", on_channel(dialled["id"]))
+    finally:
+        await hang_up_quietly(ari, dialled["id"])
+    assert "handler bug" in caplog.text
+    assert ari.connected.is_set()
+
+
+# -- faults ----------------------------------------------------------------------------
+
+
+class Outage:
+    """Asterisk stopped for a test, and always running again afterwards.
+
+    ``async with Outage(asterisk) as outage:`` stops the testbed;
+    ``await outage.restart()`` starts it and returns the moment ARI first
+    answered a ping; leaving the block starts it if the test did not, and
+    never while a start is still under way (two Asterisks would fight
+    over the ports).
+    """
+
+    def __init__(self, asterisk) -> None:
+        self.testbed = asterisk.testbed
+        self._starting: asyncio.Future | None = None
+
+    async def __aenter__(self) -> "Outage":
+        await asyncio.to_thread(self.testbed.stop)
+        return self
+
+    async def restart(self) -> float:
+        self._starting = asyncio.ensure_future(asyncio.to_thread(self.testbed.start, 60))
+        back_at = await asyncio.to_thread(self._first_ping)
+        await asyncio.shield(self._starting)
+        return back_at
+
+    def _first_ping(self, deadline_s: float = 60.0) -> float:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            if self.testbed.ari_ping():
+                return time.monotonic()
+            if self._starting.done():  # the start failed
+                break
+            time.sleep(0.02)
+        raise AssertionError("ARI did not come back")
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self._starting is not None:
+            with contextlib.suppress(Exception):
+                await self._starting
+        if self.testbed.pid() is None:
+            self._kill_leftovers()
+            await asyncio.to_thread(self.testbed.start, 60)
+
+    def _kill_leftovers(self) -> None:
+        """Kill this instance's Asterisk if a failed start left one running
+        that the testbed lost track of (it would hold the ports)."""
+        config = f"{instance_base(self.testbed.instance)}/etc/asterisk.conf".encode()
+        leftovers = []
+        for pid in processes_in_root(self.testbed.root):
+            with contextlib.suppress(OSError):
+                if config in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+                    leftovers.append(pid)
+        deadline = time.monotonic() + 5
+        while any(map(running, leftovers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (reaped if it is ours)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+async def test_after_an_asterisk_restart_the_client_is_back_and_registered_within_5s(asterisk, ari):
+    """Measured from the moment ARI first answers a ping after the start."""
+    async with Outage(asterisk) as outage:
+        await wait_until(lambda: not ari.connected.is_set(), 5, "noticing the drop")
+        await asyncio.sleep(4.0)  # long enough for the backoff to reach its cap
+        back_at = await outage.restart()
+
+    resync = await ari.log.wait_for(RESYNC, resync_number(2), timeout=RECONNECT_PROMISE_S + 5)
+    applications = await ari.list_applications()
+    listed_at = time.monotonic()
+
+    reconnect_s = ari.log.time_of(resync) - back_at
+    print(f"reconnected {reconnect_s:.3f} s after ARI answered; app listed after {listed_at - back_at:.3f} s")
+    assert reconnect_s < RECONNECT_PROMISE_S
+    assert asterisk.app in [a["name"] for a in applications]
+    assert listed_at - back_at < RECONNECT_PROMISE_S
+    assert resync["channels"] == []  # a restart ends every call: the flows must learn that
+
+
+async def test_while_asterisk_is_down_the_client_sleeps_between_attempts(asterisk, ari):
+    """CPU time of this process (the client and its event loop) over five
+    seconds without Asterisk stays near zero: no busy reconnect loop."""
+    async with Outage(asterisk):
+        await wait_until(lambda: not ari.connected.is_set(), 5, "noticing the drop")
+        attempts_before, cpu_before = ari.connect_attempts, time.process_time()
+        await asyncio.sleep(DOWN_WINDOW_S)
+        cpu_s, attempts = time.process_time() - cpu_before, ari.connect_attempts - attempts_before
+    await ari.wait_connected(RECONNECT_PROMISE_S + 2)
+
+    print(f"CPU while down: {cpu_s:.4f} s over {DOWN_WINDOW_S} s, {attempts} connection attempts")
+    assert cpu_s < CPU_WHILE_DOWN_LIMIT_S
+    assert 2 <= attempts <= 10
+
+
+async def test_after_a_websocket_drop_the_client_reconnects_and_resync_lists_the_channels_in_the_app(asterisk):
+    """Asterisk stays up; only the connection is cut (through a relay)."""
+    target = urlsplit(asterisk.ari_url)
+    proxy = TcpProxy(target.hostname, target.port)
+    await proxy.start()
+    client = new_client(asterisk, proxy.url)
+    log = EventLog()
+    client.on(ANY_EVENT, log)
+    client.start()
+    dialled = None
+    try:
+        await client.wait_connected(10)
+        dialled = await client.originate(f"Local/echo@{INTERNAL}", app=asterisk.app)
+        await log.wait_for("StasisStart", on_channel(dialled["id"]))
+
+        cut_at = time.monotonic()
+        assert proxy.cut() >= 1
+        resync = await log.wait_for(RESYNC, resync_number(2), timeout=RECONNECT_PROMISE_S + 5)
+
+        reconnect_s = log.time_of(resync) - cut_at
+        print(f"reconnected {reconnect_s:.3f} s after the cut")
+        assert reconnect_s < RECONNECT_PROMISE_S
+        assert dialled["id"] in resync["channel_ids"]
+        assert dialled["id"] in [c["id"] for c in resync["channels"]]
+    finally:
+        if dialled is not None:
+            await hang_up_quietly(client, dialled["id"])
+        await client.close()
+        await proxy.close()
+
+
+async def test_a_websocket_that_goes_silent_is_dropped_by_the_heartbeat_and_replaced(asterisk):
+    """A hung peer (socket open, nothing relayed) is noticed by the ping
+    heartbeat within 1.5 heartbeats; the client then reconnects."""
+    target = urlsplit(asterisk.ari_url)
+    proxy = TcpProxy(target.hostname, target.port)
+    await proxy.start()
+    client = new_client(asterisk, proxy.url, heartbeat=1.0)
+    log = EventLog()
+    client.on(ANY_EVENT, log)
+    client.start()
+    try:
+        await client.wait_connected(10)
+        frozen_at = time.monotonic()
+        assert proxy.freeze() >= 1
+
+        resync = await log.wait_for(RESYNC, resync_number(2), timeout=RECONNECT_PROMISE_S + 5)
+
+        reconnect_s = log.time_of(resync) - frozen_at
+        print(f"silent websocket replaced {reconnect_s:.3f} s after it went silent")
+        assert reconnect_s < RECONNECT_PROMISE_S
+    finally:
+        await client.close()
+        await proxy.close()
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+async def test_an_ari_error_carries_the_http_status_and_aris_message(ari):
+    with pytest.raises(AriError) as error:
+        await ari.hangup("no-such-channel")
+
+    assert error.value.status == 404
+    assert error.value.message == "Channel not found"
+
+
+async def test_a_request_to_a_dead_port_raises_a_connection_error_quickly():
+    client = AriClient(f"http://127.0.0.1:{free_port()}", "user", "secret", "app")
+    started = time.monotonic()
+    try:
+        with pytest.raises(AriConnectionError):
+            await client.ping()
+    finally:
+        await client.close()
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_request_ari_does_not_answer_in_time_raises_a_timeout():
+    """A listener that accepts and never answers stands in for a hung Asterisk."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    client = AriClient(f"http://127.0.0.1:{silent.getsockname()[1]}", "user", "secret", "app",
+                       request_timeout=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(AriTimeout):
+            await client.ping()
+    finally:
+        await client.close()
+        silent.close()
+    assert time.monotonic() - started < 2.0
+
+
+async def test_close_stops_the_event_connection_and_leaves_no_tasks(asterisk):
+    client = new_client(asterisk)
+    client.on(ANY_EVENT, lambda event: asyncio.sleep(3600))  # a handler still running at close
+    client.start()
+    await client.wait_connected(10)
+
+    await client.close()
+
+    assert not client.connected.is_set()
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    async with new_client(asterisk) as rest_only:  # the app goes once its websocket has
+        for _ in range(100):
+            if asterisk.app not in [a["name"] for a in await rest_only.list_applications()]:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the application is still registered after close()")
+
+
+async def test_cancelling_run_closes_the_client(asterisk):
+    client = new_client(asterisk)
+    running = asyncio.create_task(client.run())
+    await client.wait_connected(10)
+
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    assert client.closed
+    assert asyncio.all_tasks() == {asyncio.current_task()}
