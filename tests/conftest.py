@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.asterisk",
     "tests.fixtures.sip_phone",
+    "tests.fixtures.ari",
 ]

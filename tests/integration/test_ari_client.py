@@ -19,7 +19,7 @@ import struct
 import time
 import wave
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,6 +27,7 @@ import pytest
 from ari_app.client import ANY_EVENT, RESYNC, AriClient
 from ari_app.errors import AriConnectionError, AriError, AriTimeout
 from asterisk_conf.testbed import instance_base, processes_in_root
+from tests.fixtures.ari import EventLog, channel_is_gone, hang_up_quietly, new_client, on_channel
 from tests.fixtures.ports import free_port
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
@@ -37,87 +38,8 @@ DOWN_WINDOW_S = 5.0
 CPU_WHILE_DOWN_LIMIT_S = 0.3
 
 
-class EventLog:
-    """An event handler that keeps every event and lets a test wait for one."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.times: list[float] = []
-        self._changed = asyncio.Condition()
-
-    async def __call__(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
-        self.times.append(time.monotonic())
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def wait_for(
-        self, event_type: str, predicate: Callable[[dict], bool] = lambda e: True, timeout: float = 5.0
-    ) -> dict[str, Any]:
-        """Return the first event of ``event_type`` matching ``predicate``."""
-
-        def found() -> dict | None:
-            return next((e for e in self.events if e["type"] == event_type and predicate(e)), None)
-
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._changed:
-                    await self._changed.wait_for(found)
-        except TimeoutError:
-            seen = [e["type"] for e in self.events]
-            raise AssertionError(f"no matching {event_type} within {timeout} s; saw {seen}") from None
-        return found()
-
-    def time_of(self, event: dict) -> float:
-        return next(t for e, t in zip(self.events, self.times) if e is event)
-
-
-def on_channel(channel_id: str) -> Callable[[dict], bool]:
-    return lambda event: event.get("channel", {}).get("id") == channel_id
-
-
 def resync_number(n: int) -> Callable[[dict], bool]:
     return lambda event: event["connection"] == n
-
-
-async def hang_up_quietly(client: AriClient, *channel_ids: str) -> None:
-    for channel_id in channel_ids:
-        with contextlib.suppress(AriError):
-            await client.hangup(channel_id)
-
-
-async def channel_is_gone(client: AriClient, channel_id: str, timeout: float = 2.0) -> bool:
-    """True once GET /channels/{id} answers 404 (the app hears no
-    ChannelDestroyed after StasisEnd, so ask)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            await client.get_channel(channel_id)
-        except AriError as error:
-            if error.status == 404:
-                return True
-            raise
-        await asyncio.sleep(0.02)
-    return False
-
-
-def new_client(asterisk, base_url: str | None = None, **kwargs) -> AriClient:
-    return AriClient(base_url or asterisk.ari_url, asterisk.ari_username, asterisk.ari_password,
-                     asterisk.app, **kwargs)
-
-
-@pytest.fixture
-async def ari(asterisk):
-    """A connected client with an EventLog on every event (``ari.log``)."""
-    client = new_client(asterisk)
-    client.log = EventLog()
-    client.on(ANY_EVENT, client.log)
-    client.start()
-    try:
-        await client.wait_connected(10)
-        yield client
-    finally:
-        await client.close()
 
 
 class TcpProxy:
