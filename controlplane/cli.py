@@ -83,6 +83,10 @@ def _banner(plane: ControlPlane) -> str:
     ]
     if plane.testbed is not None:
         lines.append(f"  Asterisk    testbed in {plane.testbed.root}, logs {plane.testbed.log_file.parent}")
+    if plane.catcher is not None:
+        lines.append(f"  email       caught on 127.0.0.1:{plane.catcher.port}, read them in {s.maildir}")
+    elif s.smtp_host:
+        lines.append(f"  email       relayed through {s.smtp_host}:{s.smtp_port}")
     if demo is not None:
         lines.append(
             f"  demo phone  user={demo.username} password={demo.password} "

@@ -38,5 +38,5 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Third-party chatter below warnings is noise in operators' logs.
-    for noisy in ("aiohttp.access", "apscheduler", "sqlalchemy", "alembic"):
+    for noisy in ("aiohttp.access", "apscheduler", "sqlalchemy", "alembic", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

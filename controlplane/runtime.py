@@ -18,6 +18,10 @@ from ari_app.client import AriClient
 from ari_app.stasis import StasisApp
 from asterisk_conf.render import EndpointConf
 from asterisk_conf.testbed import Testbed
+from notify.catcher import MaildirCatcher
+from notify.dispatcher import Dispatcher
+from notify.outbox import RetryPolicy
+from notify.smtp import SmtpConfig, SmtpSender, TlsMode
 from provisioning import services as provisioning
 
 from . import db, migrate
@@ -36,7 +40,7 @@ def endpoint_conf(endpoint: provisioning.Endpoint) -> EndpointConf:
         password=endpoint.password,
         display_name=endpoint.display_name,
         caller_id_number=endpoint.caller_id_number,
-        account_code=f"sub{endpoint.subscriber_id}",
+        account_code=endpoint.account_code or f"sub{endpoint.subscriber_id}",
     )
 
 
@@ -50,6 +54,8 @@ class ControlPlane:
     ari: AriClient | None = None
     agi: AgiServer | None = None
     demo_endpoint: provisioning.Endpoint | None = None
+    catcher: MaildirCatcher | None = None
+    dispatcher: Dispatcher | None = None
     admin_url: str = ""
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -93,9 +99,36 @@ class ControlPlane:
         await site.start()
         self.admin_url = f"http://{s.admin_host}:{s.admin_port}"
 
+        await self._start_notifications()
+
         scheduler = build_scheduler(s)
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
+
+    async def _start_notifications(self) -> None:
+        """The outbox dispatcher, and the local SMTP catcher when no relay is
+        configured."""
+        s = self.settings
+        if s.smtp_host:
+            smtp = SmtpConfig(host=s.smtp_host, port=s.smtp_port, tls=s.smtp_tls,
+                              username=s.smtp_username, password=s.smtp_password,
+                              from_address=s.mail_from, from_name=s.mail_from_name)
+        else:
+            self.catcher = MaildirCatcher(s.maildir, port=s.smtp_catcher_port)
+            await self.catcher.start()
+            self._stack.push_async_callback(self.catcher.stop)
+            smtp = SmtpConfig(host="127.0.0.1", port=self.catcher.port, tls=TlsMode.NONE,
+                              from_address=s.mail_from, from_name=s.mail_from_name)
+        self.dispatcher = Dispatcher(
+            self.engine, SmtpSender(smtp), policy=RetryPolicy(max_attempts=s.notify_max_attempts)
+        )
+        task = asyncio.create_task(self.dispatcher.run(), name="outbox-dispatcher")
+
+        async def stop_dispatcher() -> None:
+            self.dispatcher.stop()
+            await task
+
+        self._stack.push_async_callback(stop_dispatcher)
 
     async def stop(self) -> None:
         """Stop every started part, the testbed last."""

@@ -4,7 +4,8 @@ optional TOML file.
 Precedence: environment > TOML file (``CLICKPHONE_CONFIG``) > default.
 Every field is documented in the README; a test keeps the two in step.
 Secrets are never defaults: the embedded default generates the ARI password
-on first run and keeps it in ``<state_dir>/secrets.toml`` (git-ignored).
+and the admin API token on first run and keeps them in
+``<state_dir>/secrets.toml`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -86,6 +87,31 @@ class Settings:
     agi_port: int = _doc("FastAGI server port.", default=4573)
     admin_host: str = _doc("Admin HTTP API listen address.", default="127.0.0.1")
     admin_port: int = _doc("Admin HTTP API port.", default=8080)
+    admin_token: str = _doc(
+        "Bearer token of the admin HTTP API. Empty: generated on first run into "
+        "<state_dir>/secrets.toml.",
+        default="",
+    )
+    smtp_host: str = _doc(
+        "The SMTP relay emails go to. Empty: the embedded catcher, which writes "
+        "every email into <state_dir>/maildir.",
+        default="",
+    )
+    smtp_port: int = _doc("SMTP relay port.", default=587)
+    smtp_tls: str = _doc("none, starttls or tls (implicit).", default="starttls")
+    smtp_username: str = _doc("SMTP AUTH user; empty: no AUTH.", default="")
+    smtp_password: str = _doc("SMTP AUTH password.", default="")
+    smtp_catcher_port: int = _doc(
+        "Loopback port of the embedded SMTP catcher (used when smtp_host is empty).",
+        default=2525,
+    )
+    mail_from: str = _doc("Sender address of every email.", default="clickphone@localhost")
+    mail_from_name: str = _doc("Sender display name.", default="ClickPhone")
+    notify_max_attempts: int = _doc(
+        "Delivery attempts (with exponential backoff up to an hour) before an "
+        "email is marked dead.",
+        default=48,
+    )
     timezone: str = _doc("The operator's time zone.", default="Europe/Bucharest")
     log_level: str = _doc("DEBUG, INFO, WARNING or ERROR.", default="INFO")
 
@@ -107,6 +133,10 @@ class Settings:
         if self.asterisk_mode == "external":
             raise SettingsError("asterisk_mode=external needs CLICKPHONE_ARI_URL")
         return f"http://{self.asterisk_http_bind_address}:{self.asterisk_http_port}"
+
+    @property
+    def maildir(self) -> Path:
+        return self.state_dir / "maildir"
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -165,20 +195,28 @@ def load_settings(
     return with_generated_secrets(settings)
 
 
+GENERATED_SECRETS = ("ari_password", "admin_token")
+"""Settings that, left empty, are generated once and kept in secrets.toml."""
+
+
 def with_generated_secrets(settings: Settings) -> Settings:
     """Fill empty secrets from <state_dir>/secrets.toml, generating them on
-    first use (file mode 0600)."""
-    if settings.ari_password:
+    first use (file mode 0600). A secret given in the environment or the
+    config file is never written there."""
+    missing = [name for name in GENERATED_SECRETS if not getattr(settings, name)]
+    if not missing:
         return settings
     path = settings.state_dir / "secrets.toml"
     stored: dict[str, str] = {}
     if path.exists():
         stored = tomllib.loads(path.read_text())
-    if "ari_password" not in stored:
-        stored["ari_password"] = secrets.token_urlsafe(24)
+    if any(name not in stored for name in missing):
+        for name in missing:
+            stored.setdefault(name, secrets.token_urlsafe(24))
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when the file was there before
         with os.fdopen(fd, "w") as fh:
             for key, value in stored.items():
                 fh.write(f'{key} = "{value}"\n')
-    return settings.replace(ari_password=stored["ari_password"])
+    return settings.replace(**{name: stored[name] for name in missing})

@@ -31,3 +31,11 @@ class UnknownSubscriberError(ProvisioningError):
     def __init__(self, subscriber_id: int) -> None:
         super().__init__(f"no subscriber with id {subscriber_id}")
         self.subscriber_id = subscriber_id
+
+
+class NumberTakenError(ProvisioningError):
+    """The DID belongs to a subscriber already."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"the number {number} is already provisioned")
+        self.number = number

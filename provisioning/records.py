@@ -24,3 +24,14 @@ class Endpoint:
     display_name: str
     caller_id_number: str
     subscriber_id: int
+    account_code: str | None = None  # billing's account: CDR accountcode, whose credit pays
+
+
+@dataclass(frozen=True)
+class Did:
+    """One of our numbers: inbound calls to it ring its subscriber's endpoints."""
+
+    number: str  # E.164 digits, no '+'
+    subscriber_id: int
+    ring_seconds: int
+    voicemail_enabled: bool

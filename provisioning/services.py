@@ -21,9 +21,14 @@ from sqlalchemy import Row, Table, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from provisioning.errors import UnknownSubscriberError, UsernameTakenError
-from provisioning.records import Endpoint, Subscriber
-from provisioning.tables import sip_endpoints, subscribers, utc_now
+from provisioning.errors import (
+    InvalidFieldError,
+    NumberTakenError,
+    UnknownSubscriberError,
+    UsernameTakenError,
+)
+from provisioning.records import Did, Endpoint, Subscriber
+from provisioning.tables import dids, sip_endpoints, subscribers, utc_now
 from provisioning.validation import validated
 
 Db: TypeAlias = AsyncEngine | AsyncConnection
@@ -31,6 +36,7 @@ Db: TypeAlias = AsyncEngine | AsyncConnection
 DEMO_USERNAME = "demo1000"
 DEMO_CALLER_ID_NUMBER = "1000"
 DEMO_DISPLAY_NAME = "Demo 1000"
+DEMO_ACCOUNT_CODE = "demo1000"
 DEMO_SUBSCRIBER_NAME = "Demo subscriber"
 DEMO_SUBSCRIBER_EMAIL = "demo@example.com"
 
@@ -39,6 +45,7 @@ PASSWORD_BYTES = 18
 
 # sip_endpoints columns that make an Endpoint, by the same names
 _ENDPOINT_COLUMNS = tuple(field.name for field in dataclasses.fields(Endpoint))
+_DID_COLUMNS = tuple(dids.c[field.name] for field in dataclasses.fields(Did))
 
 # INSERT ... ON CONFLICT DO NOTHING, which both databases speak through
 # their own dialect's insert()
@@ -68,6 +75,13 @@ async def create_subscriber(db: Db, *, name: str, email: str, language: str = "r
     return _subscriber(row)
 
 
+async def find_subscriber(db: Db, subscriber_id: int) -> Subscriber | None:
+    """Return the subscriber ``subscriber_id``, or None."""
+    async with _transaction(db) as conn:
+        row = (await conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id))).first()
+    return None if row is None else _subscriber(row)
+
+
 async def add_endpoint(
     db: Db,
     *,
@@ -76,6 +90,7 @@ async def add_endpoint(
     caller_id_number: str,
     display_name: str | None = None,
     password: str | None = None,
+    account_code: str | None = None,
 ) -> Endpoint:
     """Give a subscriber a SIP endpoint and return it.
 
@@ -89,6 +104,7 @@ async def add_endpoint(
         display_name=validated("display_name", username if display_name is None else display_name),
         caller_id_number=validated("caller_id_number", caller_id_number),
         subscriber_id=subscriber_id,
+        account_code=None if account_code is None else validated("account_code", account_code),
     )
     async with _transaction(db) as conn:
         if not await conn.scalar(select(exists().where(subscribers.c.id == subscriber_id))):
@@ -122,6 +138,52 @@ async def find_endpoint(db: Db, username: str) -> Endpoint | None:
     return None if row is None else _endpoint(row)
 
 
+async def endpoints_of_subscriber(db: Db, subscriber_id: int) -> list[Endpoint]:
+    """Return the subscriber's endpoints, ordered by username."""
+    async with _transaction(db) as conn:
+        rows = await conn.execute(
+            _endpoint_query()
+            .where(sip_endpoints.c.subscriber_id == subscriber_id)
+            .order_by(sip_endpoints.c.username)
+        )
+        return [_endpoint(row) for row in rows]
+
+
+async def add_did(
+    db: Db, *, number: str, subscriber_id: int, ring_seconds: int = 25, voicemail_enabled: bool = True
+) -> Did:
+    """Give a subscriber one of our numbers (normalised E.164 digits) and return it."""
+    did = Did(validated("did", number), subscriber_id, ring_seconds, voicemail_enabled)
+    if not 5 <= ring_seconds <= 120:
+        raise InvalidFieldError("ring_seconds", "a whole number of seconds from 5 to 120")
+    async with _transaction(db) as conn:
+        if not await conn.scalar(select(exists().where(subscribers.c.id == subscriber_id))):
+            raise UnknownSubscriberError(subscriber_id)
+        statement = (
+            _DIALECT_INSERTS[conn.dialect.name](dids)
+            .values(**dataclasses.asdict(did), created_at=utc_now())
+            .on_conflict_do_nothing(index_elements=[dids.c.number])
+            .returning(dids.c.number)
+        )
+        if (await conn.execute(statement)).first() is None:
+            raise NumberTakenError(number)
+    return did
+
+
+async def find_did(db: Db, number: str) -> Did | None:
+    """Return the DID ``number`` (E.164 digits), or None when it is not ours."""
+    async with _transaction(db) as conn:
+        row = (await conn.execute(select(*_DID_COLUMNS).where(dids.c.number == number))).first()
+    return None if row is None else Did(**row._mapping)
+
+
+async def list_dids(db: Db) -> list[Did]:
+    """Return every DID, ordered by number."""
+    async with _transaction(db) as conn:
+        rows = await conn.execute(select(*_DID_COLUMNS).order_by(dids.c.number))
+        return [Did(**row._mapping) for row in rows]
+
+
 async def ensure_demo_subscriber(engine: AsyncEngine) -> Endpoint:
     """Return the demo endpoint ``demo1000`` (caller ID 1000), creating it and
     its subscriber the first time. Safe to call on every start, and from
@@ -140,6 +202,7 @@ async def ensure_demo_subscriber(engine: AsyncEngine) -> Endpoint:
                 username=DEMO_USERNAME,
                 caller_id_number=DEMO_CALLER_ID_NUMBER,
                 display_name=DEMO_DISPLAY_NAME,
+                account_code=DEMO_ACCOUNT_CODE,
             )
     except UsernameTakenError:
         pass  # another process won the race; its subscriber is the demo one

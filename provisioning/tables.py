@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -98,5 +99,25 @@ sip_endpoints = Table(
     Column("password", String(128), nullable=False),
     Column("display_name", String(64), nullable=False),
     Column("caller_id_number", String(20), nullable=False),
+    # billing's account code: the CDR's accountcode, and whose credit pays
+    Column("account_code", String(40), nullable=True, index=True),
+    _created_at(),
+)
+
+# Our own numbers: calls from the carrier to a DID ring its subscriber's
+# endpoints; calls between DIDs are on-net.
+dids = Table(
+    "dids",
+    metadata,
+    Column("number", String(20), primary_key=True),  # normalised E.164 digits, no '+'
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("ring_seconds", Integer, nullable=False, default=25, server_default="25"),
+    Column("voicemail_enabled", Boolean, nullable=False, default=True, server_default="1"),
     _created_at(),
 )

@@ -32,12 +32,19 @@ RULES: dict[str, Rule] = {
         64,
         "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
     ),
-    # No ';' (starts an Asterisk config comment), quotes, spaces or backslashes.
+    # Only what asterisk_conf renders as-is: no ';' (an Asterisk config
+    # comment), quotes, spaces, '$' or backslashes.
     "password": Rule(
-        re.compile(r"[A-Za-z0-9._~+=!@$%^&*,:/?-]{12,}"),
+        re.compile(r"[A-Za-z0-9._+/@:-]{12,}"),
         128,
-        "12 to 128 characters among letters, digits and ._~+=!@$%^&*,:/?-",
+        "12 to 128 characters among letters, digits and ._+/@:-",
     ),
+    "account_code": Rule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"),
+        40,
+        "1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    ),
+    "did": Rule(re.compile(r"[1-9][0-9]{5,14}"), 15, "an E.164 number in digits, like 40212345678"),
     "caller_id_number": Rule(
         re.compile(r"\+?[0-9]+"), 20, "1 to 20 digits, optionally after a '+'"
     ),

@@ -13,10 +13,14 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
+from billing.tables import metadata as billing_metadata
+from admission.tables import metadata as admission_metadata
+from notify.tables import metadata as notify_metadata
 from provisioning.tables import metadata as provisioning_metadata
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 # Every package's MetaData, compared by autogenerate and by the schema test.
-# Add billing.tables.metadata and notify.tables.metadata here when they exist.
-TARGET_METADATA: tuple[MetaData, ...] = (provisioning_metadata,)
+TARGET_METADATA: tuple[MetaData, ...] = (
+    provisioning_metadata, billing_metadata, notify_metadata, admission_metadata,
+)

@@ -55,6 +55,7 @@ def test_make_run_serves_health_and_stops_cleanly_on_ctrl_c(private_root, tmp_pa
         "CLICKPHONE_ASTERISK_ROOT": str(private_root),
         "CLICKPHONE_ADMIN_PORT": str(admin_port),
         "CLICKPHONE_AGI_PORT": str(free_port()),
+        "CLICKPHONE_SMTP_CATCHER_PORT": str(free_port()),
         "CLICKPHONE_SIP_PORT": str(free_port()),
         "CLICKPHONE_ASTERISK_HTTP_PORT": str(free_port()),
         "CLICKPHONE_RTP_PORT_START": str(rtp_start),
@@ -80,6 +81,7 @@ def test_make_run_serves_health_and_stops_cleanly_on_ctrl_c(private_root, tmp_pa
         assert report["asterisk"]["connected"] is True
         assert report["database"]["connected"] is True
         assert "demo phone  user=demo1000 password=" in output
+        assert f"read them in {tmp_path / 'state' / 'maildir'}" in output
         assert processes_in_root(private_root), "the testbed Asterisk should be running"
     finally:
         os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

@@ -1,0 +1,481 @@
+"""Accounts and their money: the ledger, the one source of truth.
+
+Sign convention
+    Every ledger entry has a signed ``amount_micro`` (integer micro-euros):
+    **positive credits the account** (top-up, payment, an adjustment in the
+    customer's favour), **negative debits it** (call, SMS and recurring
+    charges, an adjustment against the customer). An account's balance is
+    the SUM of its entries — there is no stored balance to drift:
+
+    * prepaid: the balance is the money left (>= 0 in normal operation);
+    * postpaid: the balance is negative when the customer owes money.
+
+    Available credit = balance + credit limit − live reservations. Prepaid
+    accounts have a credit limit of 0 (``open_account`` refuses another),
+    so for them it is the balance minus what live calls hold.
+
+Daily limit
+    Today's spend is the usage charged since midnight Europe/Bucharest
+    (call and SMS charges, as a positive number); recurring fees, payments
+    and adjustments are not usage.
+
+Concurrency
+    Every write and every credit check first locks the account row
+    (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the engine's
+    ``BEGIN IMMEDIATE`` already serialises writers), so checks and entries
+    of one account happen one at a time across processes and instances.
+
+Every function takes an ``AsyncEngine`` (own transaction, committed) or an
+``AsyncConnection`` (joins the caller's transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing.errors import (
+    AccountCodeTakenError,
+    IdempotencyKeyReusedError,
+    InvalidAmountError,
+    UnknownAccountError,
+)
+from billing.tables import (
+    ACCOUNT_STATUSES,
+    ACTIVE,
+    ADJUSTMENT,
+    CALL_CHARGE,
+    DEFAULT_TARIFF,
+    LIVE,
+    PAYMENT,
+    POSTPAID,
+    PREPAID,
+    RECURRING_FEE,
+    SMS_CHARGE,
+    TOPUP,
+    USAGE_KINDS,
+    Db,
+    accounts,
+    insert_or_skip,
+    ledger_entries,
+    reservations,
+    select_where_in,
+    transaction,
+    utc_now,
+)
+from billing.tariffs import CONTRACT_TZ
+
+CHARGE_KINDS = (CALL_CHARGE, SMS_CHARGE, RECURRING_FEE)
+"""Kinds :func:`charge` writes (as negative amounts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One billing account (see :data:`billing.tables.accounts`)."""
+
+    id: int
+    code: str
+    subscriber_id: int | None
+    kind: str
+    credit_limit_micro: int
+    daily_limit_micro: int | None
+    status: str
+    monthly_fee_micro: int
+    included_seconds: int
+    tariff: str
+    language: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger entry; ``amount_micro`` is signed (+ credit, − debit)."""
+
+    id: int
+    account_id: int
+    kind: str
+    amount_micro: int
+    created_at: datetime
+    reference: str
+    idempotency_key: str | None
+    cdr_id: int | None
+
+
+_ACCOUNT_COLUMNS = [accounts.c[f.name] for f in fields(Account)]
+_ENTRY_COLUMNS = [ledger_entries.c[f.name] for f in fields(LedgerEntry)]
+
+
+# -- accounts -------------------------------------------------------------------
+
+
+async def open_account(
+    db: Db,
+    *,
+    code: str,
+    kind: str = PREPAID,
+    credit_limit_micro: int = 0,
+    daily_limit_micro: int | None = None,
+    monthly_fee_micro: int = 0,
+    included_seconds: int = 0,
+    tariff: str = DEFAULT_TARIFF,
+    language: str | None = None,
+    subscriber_id: int | None = None,
+    now: datetime | None = None,
+) -> Account:
+    """Open an account for the Asterisk accountcode ``code`` and return it.
+
+    Raise :class:`AccountCodeTakenError` if the code is taken, and
+    :class:`InvalidAmountError` for a negative limit, fee or bundle, or a
+    credit limit on a prepaid account.
+    """
+    if kind not in (PREPAID, POSTPAID):
+        raise InvalidAmountError(f"kind must be prepaid or postpaid, not {kind!r}")
+    if not code or len(code) > 80:
+        raise InvalidAmountError("code must be 1 to 80 characters (an Asterisk accountcode)")
+    for name, value in (
+        ("credit_limit_micro", credit_limit_micro),
+        ("monthly_fee_micro", monthly_fee_micro),
+        ("included_seconds", included_seconds),
+        ("daily_limit_micro", daily_limit_micro or 0),
+    ):
+        require_micro(name, value, minimum=0)
+    if kind == PREPAID and credit_limit_micro:
+        raise InvalidAmountError("a prepaid account has no credit limit")
+    values = {
+        "code": code,
+        "kind": kind,
+        "credit_limit_micro": credit_limit_micro,
+        "daily_limit_micro": daily_limit_micro,
+        "status": ACTIVE,
+        "monthly_fee_micro": monthly_fee_micro,
+        "included_seconds": included_seconds,
+        "tariff": tariff,
+        "language": language,
+        "subscriber_id": subscriber_id,
+        "created_at": now or utc_now(),
+    }
+    async with transaction(db) as conn:
+        statement = insert_or_skip(conn, accounts, accounts.c.code).values(values)
+        row = (await conn.execute(statement.returning(*_ACCOUNT_COLUMNS))).first()
+    if row is None:
+        raise AccountCodeTakenError(code)
+    return _account(row)
+
+
+async def find_account(db: Db, code: str) -> Account | None:
+    """Return the account with accountcode ``code``, or None."""
+    async with transaction(db) as conn:
+        row = (await conn.execute(select(*_ACCOUNT_COLUMNS).where(accounts.c.code == code))).first()
+    return None if row is None else _account(row)
+
+
+async def get_account(db: Db, account_id: int) -> Account:
+    """Return the account ``account_id``; raise :class:`UnknownAccountError`."""
+    async with transaction(db) as conn:
+        row = (await conn.execute(_account_query(account_id))).first()
+    if row is None:
+        raise UnknownAccountError(account_id)
+    return _account(row)
+
+
+async def set_account_status(db: Db, account_id: int, status: str) -> Account:
+    """Set the account ``active`` or ``suspended`` and return it."""
+    if status not in ACCOUNT_STATUSES:
+        raise InvalidAmountError(f"status must be one of {ACCOUNT_STATUSES}, not {status!r}")
+    async with transaction(db) as conn:
+        row = (
+            await conn.execute(
+                accounts.update()
+                .where(accounts.c.id == account_id)
+                .values(status=status)
+                .returning(*_ACCOUNT_COLUMNS)
+            )
+        ).first()
+    if row is None:
+        raise UnknownAccountError(account_id)
+    return _account(row)
+
+
+async def locked_account(conn: AsyncConnection, account_id: int) -> Account:
+    """Return the account row locked for the rest of ``conn``'s transaction.
+
+    ``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds
+    the database's write lock. Raise :class:`UnknownAccountError`.
+    """
+    row = (await conn.execute(_account_query(account_id).with_for_update())).first()
+    if row is None:
+        raise UnknownAccountError(account_id)
+    return _account(row)
+
+
+@dataclass(frozen=True, slots=True)
+class BillingTerms:
+    """What rating an account's CDRs needs of it."""
+
+    id: int
+    code: str
+    included_seconds: int
+    tariff: str
+
+
+async def locked_billing_terms(
+    conn: AsyncConnection, codes: Iterable[str]
+) -> dict[str, BillingTerms]:
+    """Return the billing terms of the accounts with these codes, keyed by code,
+    their rows locked in id order.
+
+    Always locking in id order means two transactions locking overlapping
+    sets wait for each other instead of deadlocking.
+    """
+    rows = await select_where_in(
+        conn,
+        accounts,
+        ["id", "code", "included_seconds", "tariff"],
+        "code",
+        list(set(codes)),
+        order_by="id",
+        for_update=True,
+    )
+    return {row.code: BillingTerms(*row) for row in rows}
+
+
+# -- writing entries ----------------------------------------------------------------
+
+
+async def top_up(
+    db: Db,
+    account_id: int,
+    amount_micro: int,
+    *,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Credit a (prepaid) account with ``amount_micro`` > 0; return the entry."""
+    require_micro("amount_micro", amount_micro, minimum=1)
+    return await _append(db, account_id, TOPUP, amount_micro, reference, idempotency_key, None, now)
+
+
+async def add_payment(
+    db: Db,
+    account_id: int,
+    amount_micro: int,
+    *,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Record a payment of ``amount_micro`` > 0 (postpaid: it reduces what is owed)."""
+    require_micro("amount_micro", amount_micro, minimum=1)
+    return await _append(
+        db, account_id, PAYMENT, amount_micro, reference, idempotency_key, None, now
+    )
+
+
+async def add_adjustment(
+    db: Db,
+    account_id: int,
+    amount_micro: int,
+    *,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    cdr_id: int | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Record a signed, non-zero correction (+ in the customer's favour)."""
+    require_micro("amount_micro", amount_micro)
+    if amount_micro == 0:
+        raise InvalidAmountError("an adjustment of 0 changes nothing")
+    return await _append(
+        db, account_id, ADJUSTMENT, amount_micro, reference, idempotency_key, cdr_id, now
+    )
+
+
+async def charge(
+    db: Db,
+    account_id: int,
+    cost_micro: int,
+    *,
+    kind: str = CALL_CHARGE,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    cdr_id: int | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Debit ``cost_micro`` > 0 (written as a negative entry of ``kind``); return the entry."""
+    if kind not in CHARGE_KINDS:
+        raise InvalidAmountError(f"kind must be one of {CHARGE_KINDS}, not {kind!r}")
+    require_micro("cost_micro", cost_micro, minimum=1)
+    return await _append(db, account_id, kind, -cost_micro, reference, idempotency_key, cdr_id, now)
+
+
+async def append_entry(
+    conn: AsyncConnection,
+    account_id: int,
+    kind: str,
+    amount_micro: int,
+    *,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    cdr_id: int | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Append one entry in ``conn``'s transaction, whose caller holds the account lock.
+
+    With an ``idempotency_key`` already used for the same account, kind and
+    amount, return that entry instead of writing another; for a different
+    one raise :class:`IdempotencyKeyReusedError`.
+    """
+    values = {
+        "account_id": account_id,
+        "kind": kind,
+        "amount_micro": amount_micro,
+        "created_at": now or utc_now(),
+        "reference": reference,
+        "idempotency_key": idempotency_key,
+        "cdr_id": cdr_id,
+    }
+    if idempotency_key is None:
+        statement = ledger_entries.insert().values(values)
+    else:
+        statement = insert_or_skip(conn, ledger_entries, ledger_entries.c.idempotency_key).values(
+            values
+        )
+    row = (await conn.execute(statement.returning(*_ENTRY_COLUMNS))).first()
+    if row is not None:
+        return _entry(row)
+    existing = _entry(
+        (
+            await conn.execute(
+                select(*_ENTRY_COLUMNS).where(ledger_entries.c.idempotency_key == idempotency_key)
+            )
+        ).one()
+    )
+    if (existing.account_id, existing.kind, existing.amount_micro) != (
+        account_id,
+        kind,
+        amount_micro,
+    ):
+        raise IdempotencyKeyReusedError(idempotency_key)  # type: ignore[arg-type]
+    return existing
+
+
+async def _append(
+    db: Db,
+    account_id: int,
+    kind: str,
+    amount_micro: int,
+    reference: str,
+    idempotency_key: str | None,
+    cdr_id: int | None,
+    now: datetime | None,
+) -> LedgerEntry:
+    async with transaction(db) as conn:
+        await locked_account(conn, account_id)
+        return await append_entry(
+            conn,
+            account_id,
+            kind,
+            amount_micro,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            cdr_id=cdr_id,
+            now=now,
+        )
+
+
+# -- reading money ----------------------------------------------------------------
+
+
+async def balance_micro(db: Db, account_id: int) -> int:
+    """Return the account's balance: the SUM of its ledger entries (see sign convention)."""
+    async with transaction(db) as conn:
+        return await _sum(conn, ledger_entries.c.account_id == account_id)
+
+
+async def reserved_micro(db: Db, account_id: int, now: datetime | None = None) -> int:
+    """Return what the account's live, unexpired reservations hold."""
+    now = now or utc_now()
+    async with transaction(db) as conn:
+        total = await conn.scalar(
+            select(func.coalesce(func.sum(reservations.c.amount_micro), 0)).where(
+                reservations.c.account_id == account_id,
+                reservations.c.state == LIVE,
+                reservations.c.expires_at > now,
+            )
+        )
+    return int(total)
+
+
+async def available_credit_micro(db: Db, account_id: int, now: datetime | None = None) -> int:
+    """Return balance + credit limit − live reservations (may be negative)."""
+    async with transaction(db) as conn:
+        account = await get_account(conn, account_id)
+        balance = await balance_micro(conn, account_id)
+        return balance + account.credit_limit_micro - await reserved_micro(conn, account_id, now)
+
+
+async def spent_today_micro(db: Db, account_id: int, now: datetime | None = None) -> int:
+    """Return the usage charged today (Europe/Bucharest day of ``now``), as a positive amount."""
+    start = day_start(now or utc_now())
+    async with transaction(db) as conn:
+        return -await _sum(
+            conn,
+            ledger_entries.c.account_id == account_id,
+            ledger_entries.c.kind.in_(USAGE_KINDS),
+            ledger_entries.c.created_at >= start,
+            ledger_entries.c.created_at < day_start(start + timedelta(hours=36)),
+        )
+
+
+def day_start(instant: datetime) -> datetime:
+    """Return midnight Europe/Bucharest of the day ``instant`` falls on (aware)."""
+    local = instant.astimezone(CONTRACT_TZ)
+    return datetime.combine(local.date(), time(0), CONTRACT_TZ)
+
+
+async def list_entries(db: Db, account_id: int) -> list[LedgerEntry]:
+    """Return the account's ledger entries, oldest first."""
+    async with transaction(db) as conn:
+        rows = await conn.execute(
+            select(*_ENTRY_COLUMNS)
+            .where(ledger_entries.c.account_id == account_id)
+            .order_by(ledger_entries.c.id)
+        )
+        return [_entry(row) for row in rows]
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+async def _sum(conn: AsyncConnection, *conditions: Any) -> int:
+    total = await conn.scalar(
+        select(func.coalesce(func.sum(ledger_entries.c.amount_micro), 0)).where(*conditions)
+    )
+    return int(total)
+
+
+def require_micro(name: str, value: Any, minimum: int | None = None) -> None:
+    """Raise :class:`InvalidAmountError` unless ``value`` is an int (not bool) >= ``minimum``."""
+    # bool is an int, float is not money: refuse both
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidAmountError(f"{name} must be an integer number of micro-euros, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise InvalidAmountError(f"{name} must be >= {minimum}, not {value}")
+
+
+def _account_query(account_id: int) -> Any:
+    return select(*_ACCOUNT_COLUMNS).where(accounts.c.id == account_id)
+
+
+def _account(row: Row[Any]) -> Account:
+    return Account(*row)
+
+
+def _entry(row: Row[Any]) -> LedgerEntry:
+    return LedgerEntry(*row)

@@ -1,0 +1,522 @@
+"""The tables billing owns, and the small database helpers its services share.
+
+Accounts, the ledger (the only source of truth for money: a balance is the
+SUM of an account's entries, never a stored column), reservations of credit
+for live calls, ingested CDRs and what could not be ingested (quarantine),
+tailing offsets, the included-seconds counter of each account's month,
+versioned tariffs and re-rating adjustments.
+
+Money columns are ``BigInteger`` micro-euros (``*_micro``); tariff prices are
+kept as their decimal text, exactly as imported (SQLite has no exact
+decimal type). Schema changes go through a migration in
+controlplane/migrations/versions; a test checks the migrated schema matches
+what is declared here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from itertools import chain, count
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+# Named constraints: Alembic's batch mode (SQLite rebuilds tables to alter
+# them) can only drop or alter a constraint it can name. column_0_N: several
+# unique constraints of one table may start with the same column.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+PREPAID, POSTPAID = "prepaid", "postpaid"
+ACCOUNT_KINDS = (PREPAID, POSTPAID)
+ACTIVE, SUSPENDED = "active", "suspended"
+ACCOUNT_STATUSES = (ACTIVE, SUSPENDED)
+
+TOPUP, PAYMENT, ADJUSTMENT = "topup", "payment", "adjustment"
+CALL_CHARGE, SMS_CHARGE, RECURRING_FEE = "call_charge", "sms_charge", "recurring_fee"
+LEDGER_KINDS = (TOPUP, PAYMENT, ADJUSTMENT, CALL_CHARGE, SMS_CHARGE, RECURRING_FEE)
+USAGE_KINDS = (CALL_CHARGE, SMS_CHARGE)
+"""Ledger kinds that are usage: what the daily limit counts as spend."""
+
+LIVE, SETTLED, RELEASED = "live", "settled", "released"
+RESERVATION_STATES = (LIVE, SETTLED, RELEASED)
+
+DEFAULT_TARIFF = "annex_b"
+
+Db: TypeAlias = AsyncEngine | AsyncConnection
+"""What billing's services take: an engine (own transaction, committed) or a
+connection (join the caller's transaction; the caller commits)."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime in and out, on both databases.
+
+    SQLite stores no UTC offset, so without this it would hand back naive
+    datetimes where PostgreSQL hands back aware ones.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must carry a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC, read back naive
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+def _created_at(name: str = "created_at") -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=False, default=utc_now, server_default=func.now())
+
+
+def _micro(name: str, nullable: bool = False, default: int | None = 0) -> Column[int]:
+    return Column(
+        name,
+        BigInteger,
+        nullable=nullable,
+        default=default,
+        server_default=None if default is None else str(default),
+    )
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # the Asterisk accountcode set on the subscriber's endpoints
+    Column("code", String(80), nullable=False, unique=True),
+    # provisioning's subscriber; no foreign key across packages
+    Column("subscriber_id", Integer, nullable=True, index=True),
+    Column("kind", String(16), nullable=False),
+    _micro("credit_limit_micro"),
+    _micro("daily_limit_micro", nullable=True, default=None),
+    Column("status", String(16), nullable=False, default=ACTIVE, server_default=ACTIVE),
+    _micro("monthly_fee_micro"),
+    Column("included_seconds", Integer, nullable=False, default=0, server_default="0"),
+    Column(
+        "tariff", String(64), nullable=False, default=DEFAULT_TARIFF, server_default=DEFAULT_TARIFF
+    ),
+    Column("language", String(8), nullable=True),
+    _created_at(),
+    _one_of("kind", ACCOUNT_KINDS, "kind"),
+    _one_of("status", ACCOUNT_STATUSES, "status"),
+    CheckConstraint(
+        "credit_limit_micro >= 0 AND monthly_fee_micro >= 0 AND included_seconds >= 0"
+        " AND (daily_limit_micro IS NULL OR daily_limit_micro >= 0)",
+        name="non_negative",
+    ),
+)
+
+tariff_versions = Table(
+    "tariff_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("plan", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("effective_from", UtcDateTime(), nullable=False),
+    Column("effective_to", UtcDateTime(), nullable=True),
+    _created_at("imported_at"),
+    # set when a later import starting at the same instant corrected it
+    Column("superseded_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("plan", "version"),
+)
+
+tariff_rates = Table(
+    "tariff_rates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("tariff_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("service", String(8), nullable=False),
+    Column("destination", String(32), nullable=False),
+    # decimal text as imported: exact, and exported back unchanged
+    Column("price_eur", String(40), nullable=False),
+    Column("first_block", Integer, nullable=False),
+    Column("increment", Integer, nullable=False),
+    Column("connect_fee_eur", String(40), nullable=False),
+    Column("description", Text, nullable=False, default="", server_default=""),
+    UniqueConstraint("version_id", "service", "destination"),
+)
+
+cdrs = Table(
+    "cdrs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system_name", String(64), nullable=False),
+    Column("uniqueid", String(150), nullable=False),
+    Column("linkedid", String(150), nullable=False, default="", server_default=""),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("account_code", Text, nullable=False),
+    Column("dialled", Text, nullable=False),
+    Column("normalised", Text, nullable=False),
+    Column("number_class", String(16), nullable=False),
+    Column("destination", String(32), nullable=False),  # the key of the rate used
+    Column("disposition", String(16), nullable=False),
+    Column("start", UtcDateTime(), nullable=False),
+    Column("billsec", Integer, nullable=False),
+    Column("billable_seconds", Integer, nullable=False),
+    Column("included_seconds", Integer, nullable=False),
+    Column("charged_seconds", Integer, nullable=False),
+    _micro("cost_micro", default=None),
+    Column("tariff_version_id", Integer, ForeignKey("tariff_versions.id"), nullable=True),
+    _created_at("rated_at"),
+    # the idempotency key of ingestion: one row per CDR, ever
+    UniqueConstraint("system_name", "uniqueid"),
+    # Periods (re-rating, invoicing) are ranges of start; CDRs arrive roughly
+    # in start order, so this index is appended to. (An (account, start)
+    # index would cost a scattered write per CDR, a third of the insert.)
+    Index(None, "start"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # signed: + credits the account (top-up, payment), - debits it (charges)
+    _micro("amount_micro", default=None),
+    _created_at(),
+    Column("reference", Text, nullable=False, default="", server_default=""),
+    # set when a retry must not write the entry twice (NULLs never collide)
+    Column("idempotency_key", String(200), nullable=True, unique=True),
+    # the CDR a call charge is for: at most one charge per CDR, ever
+    Column("cdr_id", Integer, ForeignKey("cdrs.id"), nullable=True, unique=True),
+    _one_of("kind", LEDGER_KINDS, "kind"),
+    Index(None, "account_id", "created_at"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    _micro("amount_micro", default=None),
+    Column("state", String(16), nullable=False, default=LIVE, server_default=LIVE),
+    # the call's uniqueid (or linkedid): how ingestion finds it to settle
+    Column("call_reference", String(150), nullable=False, index=True),
+    _created_at(),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    _micro("settled_micro", nullable=True, default=None),
+    # what settled it: "reservation:<id>" (its own charge) or
+    # "cdr:<system>:<uniqueid>" (the charge of that CDR); NULL if it cost 0
+    Column("settled_by", String(200), nullable=True),
+    _one_of("state", RESERVATION_STATES, "state"),
+    CheckConstraint("amount_micro > 0", name="positive_amount"),
+    Index(None, "account_id", "state"),
+    Index(None, "state", "expires_at"),
+)
+
+bundle_usage = Table(
+    "bundle_usage",
+    metadata,
+    # Included seconds used per account and contract month ('YYYY-MM',
+    # Europe/Bucharest): a counter kept in the same transaction as the CDRs,
+    # equal to the sum of their current included seconds (a test holds it).
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("used_seconds", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "month"),
+)
+
+cdr_quarantine = Table(
+    "cdr_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # sha256 of what identifies the line, so ingesting a file twice adds nothing
+    Column("dedup_key", String(64), nullable=False, unique=True),
+    Column("file", Text, nullable=False),
+    Column("line_number", Integer, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("system_name", String(64), nullable=False),
+    Column("uniqueid", String(150), nullable=True),
+    Column("account_code", Text, nullable=True),
+    _created_at(),
+)
+
+ingest_offsets = Table(
+    "ingest_offsets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("system_name", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    # identity of the file being followed at that path
+    Column("device", BigInteger, nullable=False),
+    Column("inode", BigInteger, nullable=False),
+    Column("first_line_sha256", String(64), nullable=True),
+    Column("byte_offset", BigInteger, nullable=False),
+    Column("line_number", BigInteger, nullable=False),
+    _created_at("updated_at"),
+    UniqueConstraint("system_name", "path"),
+)
+
+cdr_adjustments = Table(
+    "cdr_adjustments",
+    metadata,
+    # A CDR re-rated under a tariff version; the cdrs row keeps its original cost.
+    Column("id", Integer, primary_key=True),
+    Column("cdr_id", Integer, ForeignKey("cdrs.id"), nullable=False),
+    Column("tariff_version_id", Integer, ForeignKey("tariff_versions.id"), nullable=False),
+    Column("included_seconds", Integer, nullable=False),
+    Column("charged_seconds", Integer, nullable=False),
+    _micro("cost_micro", default=None),
+    _micro("delta_micro", default=None),
+    _created_at(),
+    UniqueConstraint("cdr_id", "tariff_version_id"),
+)
+
+
+# -- helpers shared by billing's services --------------------------------------
+
+
+@asynccontextmanager
+async def transaction(db: Db) -> AsyncIterator[AsyncConnection]:
+    """Yield a connection in a transaction: the engine's own (committed at the
+    end), or the caller's connection as is (the caller commits)."""
+    if isinstance(db, AsyncEngine):
+        async with db.begin() as conn:
+            yield conn
+    else:
+        yield db
+
+
+# INSERT ... ON CONFLICT DO NOTHING, which both databases speak through their
+# own dialect's insert(): a unique violation would abort a PostgreSQL
+# transaction, a skipped row does not.
+_DIALECT_INSERTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+def insert_or_skip(conn: AsyncConnection, table: Table, *conflict_columns: Column[Any]) -> Any:
+    """Return ``INSERT INTO table ... ON CONFLICT (conflict_columns) DO NOTHING``."""
+    return _DIALECT_INSERTS[conn.dialect.name](table).on_conflict_do_nothing(
+        index_elements=list(conflict_columns)
+    )
+
+
+def upsert_adding(conn: AsyncConnection, table: Table, key: list[Column[Any]], counter: str) -> Any:
+    """Return an INSERT that, on a key conflict, adds its ``counter`` value to the stored one."""
+    statement = _DIALECT_INSERTS[conn.dialect.name](table)
+    return statement.on_conflict_do_update(
+        index_elements=key,
+        set_={counter: table.c[counter] + statement.excluded[counter]},
+    )
+
+
+# -- the bulk path: ingestion's hot loop ----------------------------------------------
+#
+# SQLAlchemy processes every parameter of every row in Python; at tens of
+# thousands of CDRs a second that is most of the time. These helpers send
+# driver-native values straight to the driver, many rows per statement.
+
+_MAX_PARAMETERS = 30_000  # both drivers allow 32,766 / 32,767 per statement
+
+
+def native_time(conn: AsyncConnection) -> Callable[[datetime], Any]:
+    """Return the function turning an aware datetime into what ``conn``'s driver
+    stores for a :class:`UtcDateTime` column (the same as SQLAlchemy would)."""
+    if conn.dialect.name == "sqlite":
+        return _sqlite_time
+    return lambda value: value.astimezone(UTC)
+
+
+def _sqlite_time(value: datetime) -> str:
+    # SQLAlchemy's SQLite DateTime text, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC;
+    # isoformat is several times faster than strftime.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+async def bulk_insert_or_skip(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    returning: Sequence[str] = (),
+) -> list[Row[Any]]:
+    """INSERT ``rows`` (tuples of driver-native values in ``columns`` order),
+    skipping those that conflict on ``conflict``; return the ``returning``
+    columns of the rows inserted.
+
+    SQLite: multi-row ``VALUES`` statements (fewer, larger statements are
+    faster). PostgreSQL: one statement whose parameters are one array per
+    column (``unnest``): no parameter limit, one prepared statement, about
+    twice as fast as many rows of parameters.
+    """
+    if not rows:
+        return []
+    key = (table, tuple(columns), tuple(conflict), tuple(returning))
+    if conn.dialect.name == "postgresql":
+        sql = _unnest_insert_sql(conn.dialect, *key)
+        result = await conn.exec_driver_sql(
+            sql, tuple(list(column) for column in zip(*rows, strict=True))
+        )
+        return list(result.all()) if returning else []
+    inserted: list[Row[Any]] = []
+    start = 0
+    for size in _statement_sizes(len(rows), _MAX_PARAMETERS // len(columns)):
+        chunk = rows[start : start + size]
+        start += size
+        result = await conn.exec_driver_sql(
+            _values_insert_sql(*key, size), tuple(chain.from_iterable(chunk))
+        )
+        if returning:
+            inserted.extend(result.all())
+    return inserted
+
+
+def _statement_sizes(rows: int, largest: int) -> list[int]:
+    # Full statements of `largest` rows, the rest in powers of two: a bounded
+    # set of distinct statements, so the drivers' statement caches (a
+    # prepared multi-row INSERT is large) stay small.
+    sizes = [largest] * (rows // largest)
+    rest = rows % largest
+    while rest:
+        power = 1 << (rest.bit_length() - 1)
+        sizes.append(power)
+        rest -= power
+    return sizes
+
+
+async def select_where_in(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    values: Sequence[Any],
+    *,
+    order_by: str | None = None,
+    for_update: bool = False,
+    **equal: Any,
+) -> list[Row[Any]]:
+    """Return ``columns`` of the rows whose ``key`` is one of ``values`` (and
+    whose other columns equal ``equal``), the list sent as ONE parameter (a
+    JSON array on SQLite, an array on PostgreSQL). Rows come as the driver
+    returns them (SQLite: times as text). ``for_update`` locks them on
+    PostgreSQL (SQLite's BEGIN IMMEDIATE already holds the database)."""
+    if not values:
+        return []
+    conditions = [f"{name} = ?" for name in equal]
+    parameters: tuple[Any, ...] = tuple(equal.values())
+    if conn.dialect.name == "sqlite":
+        conditions.append(f"{key} IN (SELECT value FROM json_each(?))")
+        parameters += (json.dumps(list(values)),)
+    else:
+        conditions.append(f"{key} = ANY(?)")
+        parameters += (list(values),)
+    sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {' AND '.join(conditions)}"
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    if for_update and conn.dialect.name == "postgresql":
+        sql += " FOR UPDATE"
+    return list((await conn.exec_driver_sql(_for_driver(conn.dialect.name, sql), parameters)).all())
+
+
+@lru_cache(maxsize=64)
+def _values_insert_sql(
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+    rows: int,
+) -> str:
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return _insert_sql(table, columns, f"VALUES {', '.join([row] * rows)}", conflict, returning)
+
+
+@lru_cache(maxsize=64)
+def _unnest_insert_sql(
+    dialect: Any,
+    table: Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> str:
+    arrays = ", ".join(f"?::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
+    return _for_driver(
+        "postgresql",
+        _insert_sql(table, columns, f"SELECT * FROM unnest({arrays})", conflict, returning),
+    )
+
+
+def _insert_sql(
+    table: Table,
+    columns: tuple[str, ...],
+    rows_sql: str,
+    conflict: tuple[str, ...],
+    returning: tuple[str, ...],
+) -> str:
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) {rows_sql}"
+        f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    )
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    return sql
+
+
+def _for_driver(dialect: str, sql: str) -> str:
+    # Written with ? (SQLite's qmark style); asyncpg numbers them $1, $2...
+    if dialect == "sqlite":
+        return sql
+    numbers = count(1)
+    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)

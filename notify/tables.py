@@ -1,0 +1,152 @@
+"""The tables notify owns: the outbox, its attachments and marketing consent.
+
+Schema changes go through a migration in controlplane/migrations/versions;
+a test checks that the migrated schema matches what is declared here.
+
+Attachments live in their own table, not in files under a state folder:
+an email and its audio are committed in one transaction with whatever
+caused them (no file without a row, no row without its file), every
+control-plane process sharing a PostgreSQL database sees them, and they
+go with the row. Their bytes are deleted once the email is sent (a
+voicemail's audio has no reason to stay in the outbox); the row stays,
+so its dedup key keeps refusing a second copy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    func,
+)
+
+# Named constraints: Alembic's batch mode (SQLite rebuilds tables to alter
+# them) can only drop or alter a constraint it can name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+DEAD = "dead"
+STATES = (PENDING, SENDING, SENT, DEAD)
+# states a dispatcher may claim: pending when due, sending once its lease ended
+LIVE_STATES = (PENDING, SENDING)
+
+DEDUP_KEY_LENGTH = 200
+KIND_LENGTH = 32
+ADDRESS_LENGTH = 254
+SUBJECT_LENGTH = 500
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime in and out, on both databases.
+
+    SQLite stores no UTC offset, so without this it would hand back naive
+    datetimes where PostgreSQL hands back aware ones. (provisioning has the
+    same type; notify may not import it.)
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must carry a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as UTC, read back naive
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+outbox = Table(
+    "notify_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # what makes two emails the same one: voicemail:<uniqueid>, invoice:<number>...
+    Column("dedup_key", String(DEDUP_KEY_LENGTH), nullable=False, unique=True),
+    Column("kind", String(KIND_LENGTH), nullable=False),
+    # no foreign key: accounts belong to another package, and erasing one
+    # must not wait for its mail history
+    Column("account_id", Integer, nullable=True, index=True),
+    Column("language", String(8), nullable=False),
+    Column("recipient", String(ADDRESS_LENGTH), nullable=False),
+    Column("subject", String(SUBJECT_LENGTH), nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=True),
+    Column("marketing", Boolean, nullable=False, default=False, server_default=false()),
+    Column("state", String(8), nullable=False, index=True, default=PENDING, server_default=PENDING),
+    # delivery attempts started (claims), including one whose sender died
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    # pending: when it is due; sending: when the claim's lease ends (a sender
+    # that died leaves it due again then); NULL once sent or dead, so the
+    # index only ever leads to live emails
+    Column("next_attempt_at", UtcDateTime(), nullable=True, index=True),
+    # which claim holds it: a sender whose lease ran out cannot reschedule it
+    Column("claim_token", String(32), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False, default=utc_now, server_default=func.now()),
+    Column("sent_at", UtcDateTime(), nullable=True),
+    CheckConstraint(f"state IN ({', '.join(repr(s) for s in STATES)})", name="state"),
+)
+
+attachments = Table(
+    "notify_attachments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "email_id",
+        Integer,
+        ForeignKey("notify_outbox.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    UniqueConstraint("email_id", "position"),
+)
+
+marketing_consent = Table(
+    "notify_marketing_consent",
+    metadata,
+    Column("account_id", Integer, primary_key=True, autoincrement=False),
+    Column("granted_at", UtcDateTime(), nullable=False),
+    # where the consent was given (form, call, contract clause): the proof GDPR asks for
+    Column("source", String(200), nullable=False),
+    # kept rather than deleting the row: the history of consent is the proof
+    Column("withdrawn_at", UtcDateTime(), nullable=True),
+)

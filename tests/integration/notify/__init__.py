@@ -1,0 +1,1 @@
+"""Integration tests of notify: real aiosmtpd servers, SQLite and PostgreSQL."""
