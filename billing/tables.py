@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from itertools import chain, count
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Row,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -38,12 +36,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# Db, transaction and utc_now are re-exported: billing's services import them from here.
+from sqlbase import Db, UtcDateTime, dialect_insert, transaction, utc_now  # noqa: F401
+
 
 # Named constraints: Alembic's batch mode (SQLite rebuilds tables to alter
 # them) can only drop or alter a constraint it can name. column_0_N: several
@@ -74,39 +74,6 @@ RESERVATION_STATES = (LIVE, SETTLED, RELEASED)
 
 DEFAULT_TARIFF = "annex_b"
 
-Db: TypeAlias = AsyncEngine | AsyncConnection
-"""What billing's services take: an engine (own transaction, committed) or a
-connection (join the caller's transaction; the caller commits)."""
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime in and out, on both databases.
-
-    SQLite stores no UTC offset, so without this it would hand back naive
-    datetimes where PostgreSQL hands back aware ones.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: timestamps must carry a time zone")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:  # SQLite: stored as UTC, read back naive
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -324,36 +291,16 @@ cdr_adjustments = Table(
 # -- helpers shared by billing's services --------------------------------------
 
 
-@asynccontextmanager
-async def transaction(db: Db) -> AsyncIterator[AsyncConnection]:
-    """Yield a connection in a transaction: the engine's own (committed at the
-    end), or the caller's connection as is (the caller commits)."""
-    if isinstance(db, AsyncEngine):
-        async with db.begin() as conn:
-            yield conn
-    else:
-        yield db
-
-
-# INSERT ... ON CONFLICT DO NOTHING, which both databases speak through their
-# own dialect's insert(): a unique violation would abort a PostgreSQL
-# transaction, a skipped row does not.
-_DIALECT_INSERTS: dict[str, Callable[[Table], Any]] = {
-    "sqlite": sqlite.insert,
-    "postgresql": postgresql.insert,
-}
-
-
 def insert_or_skip(conn: AsyncConnection, table: Table, *conflict_columns: Column[Any]) -> Any:
     """Return ``INSERT INTO table ... ON CONFLICT (conflict_columns) DO NOTHING``."""
-    return _DIALECT_INSERTS[conn.dialect.name](table).on_conflict_do_nothing(
+    return dialect_insert(conn, table).on_conflict_do_nothing(
         index_elements=list(conflict_columns)
     )
 
 
 def upsert_adding(conn: AsyncConnection, table: Table, key: list[Column[Any]], counter: str) -> Any:
     """Return an INSERT that, on a key conflict, adds its ``counter`` value to the stored one."""
-    statement = _DIALECT_INSERTS[conn.dialect.name](table)
+    statement = dialect_insert(conn, table)
     return statement.on_conflict_do_update(
         index_elements=key,
         set_={counter: table.c[counter] + statement.excluded[counter]},

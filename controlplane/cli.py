@@ -223,5 +223,11 @@ def rate(cdr_path: Path, tariff_path: Path | None, fmt: str, on_net: tuple[str, 
     )
 
 
+# -- billing: invoice, payments, fx, downtime, tariffs, cdr (controlplane/cli_billing.py)
+from .cli_billing import register as _register_billing  # noqa: E402
+
+_register_billing(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,6 +10,7 @@ COPY asterisk_conf asterisk_conf
 COPY notify notify
 COPY controlplane controlplane
 COPY provisioning provisioning
+COPY sqlbase sqlbase
 RUN pip install --no-cache-dir .
 ENTRYPOINT ["clickphone"]
 CMD ["run"]

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notify._db import DIALECT_INSERTS, Db, reading, transaction
+from notify._db import Db, dialect_insert, reading, transaction
 from notify.errors import InvalidEmailError, MarketingConsentMissingError
 from notify.tables import DEAD, PENDING, marketing_consent, outbox, utc_now
 
@@ -31,7 +31,7 @@ async def record_marketing_consent(
         raise InvalidEmailError("consent source", "1 to 200 characters")
     granted_at = at or utc_now()
     async with transaction(db) as conn:
-        statement = DIALECT_INSERTS[conn.dialect.name](marketing_consent).values(
+        statement = dialect_insert(conn, marketing_consent).values(
             account_id=account_id, granted_at=granted_at, source=source, withdrawn_at=None
         )
         await conn.execute(

@@ -39,7 +39,7 @@ from typing import Any, Iterable
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from notify._db import DIALECT_INSERTS, Db, reading, transaction
+from notify._db import Db, dialect_insert, reading, transaction
 from notify.consent import require_marketing_consent
 from notify.messages import Attachment, ClaimedEmail, OutboxEntry, OutgoingEmail, checked
 from notify.tables import (
@@ -289,7 +289,7 @@ async def _insert_unless_known(conn: AsyncConnection, email: OutgoingEmail) -> i
     # abort the caller's whole transaction on a unique violation.
     now = utc_now()
     statement = (
-        DIALECT_INSERTS[conn.dialect.name](outbox)
+        dialect_insert(conn, outbox)
         .values(
             dedup_key=email.dedup_key,
             kind=email.kind,

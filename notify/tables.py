@@ -14,14 +14,11 @@ so its dedup key keeps refusing a second copy.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -29,11 +26,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
     func,
 )
+
+from sqlbase import UtcDateTime, utc_now  # noqa: F401  (utc_now: re-exported)
 
 # Named constraints: Alembic's batch mode (SQLite rebuilds tables to alter
 # them) can only drop or alter a constraint it can name.
@@ -59,37 +57,6 @@ DEDUP_KEY_LENGTH = 200
 KIND_LENGTH = 32
 ADDRESS_LENGTH = 254
 SUBJECT_LENGTH = 500
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime in and out, on both databases.
-
-    SQLite stores no UTC offset, so without this it would hand back naive
-    datetimes where PostgreSQL hands back aware ones. (provisioning has the
-    same type; notify may not import it.)
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: timestamps must carry a time zone")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:  # SQLite: stored as UTC, read back naive
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 outbox = Table(

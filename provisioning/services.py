@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, TypeAlias
+from typing import Any
 
-from sqlalchemy import Row, Table, exists, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Row, exists, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from provisioning.errors import (
     InvalidFieldError,
@@ -30,8 +28,7 @@ from provisioning.errors import (
 from provisioning.records import Did, Endpoint, Subscriber
 from provisioning.tables import dids, sip_endpoints, subscribers, utc_now
 from provisioning.validation import validated
-
-Db: TypeAlias = AsyncEngine | AsyncConnection
+from sqlbase import Db, dialect_insert, transaction
 
 DEMO_USERNAME = "demo1000"
 DEMO_CALLER_ID_NUMBER = "1000"
@@ -47,14 +44,6 @@ PASSWORD_BYTES = 18
 _ENDPOINT_COLUMNS = tuple(field.name for field in dataclasses.fields(Endpoint))
 _DID_COLUMNS = tuple(dids.c[field.name] for field in dataclasses.fields(Did))
 
-# INSERT ... ON CONFLICT DO NOTHING, which both databases speak through
-# their own dialect's insert()
-_DIALECT_INSERTS: dict[str, Callable[[Table], Any]] = {
-    "sqlite": sqlite.insert,
-    "postgresql": postgresql.insert,
-}
-
-
 def new_password() -> str:
     """Return a fresh random SIP password from ``secrets``."""
     return secrets.token_urlsafe(PASSWORD_BYTES)
@@ -68,7 +57,7 @@ async def create_subscriber(db: Db, *, name: str, email: str, language: str = "r
         "language": validated("language", language),
         "created_at": utc_now(),
     }
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         row = (
             await conn.execute(insert(subscribers).values(values).returning(*subscribers.c))
         ).one()
@@ -77,7 +66,7 @@ async def create_subscriber(db: Db, *, name: str, email: str, language: str = "r
 
 async def find_subscriber(db: Db, subscriber_id: int) -> Subscriber | None:
     """Return the subscriber ``subscriber_id``, or None."""
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         row = (await conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id))).first()
     return None if row is None else _subscriber(row)
 
@@ -106,13 +95,13 @@ async def add_endpoint(
         subscriber_id=subscriber_id,
         account_code=None if account_code is None else validated("account_code", account_code),
     )
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         if not await conn.scalar(select(exists().where(subscribers.c.id == subscriber_id))):
             raise UnknownSubscriberError(subscriber_id)
         # DO NOTHING rather than catching IntegrityError: PostgreSQL would
         # abort the caller's whole transaction on a unique violation.
         statement = (
-            _DIALECT_INSERTS[conn.dialect.name](sip_endpoints)
+            dialect_insert(conn, sip_endpoints)
             .values(**_endpoint_values(endpoint), created_at=utc_now())
             .on_conflict_do_nothing(index_elements=[sip_endpoints.c.username])
             .returning(sip_endpoints.c.id)
@@ -124,14 +113,14 @@ async def add_endpoint(
 
 async def list_endpoints(db: Db) -> list[Endpoint]:
     """Return every SIP endpoint, ordered by username."""
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         rows = await conn.execute(_endpoint_query().order_by(sip_endpoints.c.username))
         return [_endpoint(row) for row in rows]
 
 
 async def find_endpoint(db: Db, username: str) -> Endpoint | None:
     """Return the SIP endpoint with this username, or None."""
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         row = (
             await conn.execute(_endpoint_query().where(sip_endpoints.c.username == username))
         ).first()
@@ -140,7 +129,7 @@ async def find_endpoint(db: Db, username: str) -> Endpoint | None:
 
 async def endpoints_of_subscriber(db: Db, subscriber_id: int) -> list[Endpoint]:
     """Return the subscriber's endpoints, ordered by username."""
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         rows = await conn.execute(
             _endpoint_query()
             .where(sip_endpoints.c.subscriber_id == subscriber_id)
@@ -156,11 +145,11 @@ async def add_did(
     did = Did(validated("did", number), subscriber_id, ring_seconds, voicemail_enabled)
     if not 5 <= ring_seconds <= 120:
         raise InvalidFieldError("ring_seconds", "a whole number of seconds from 5 to 120")
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         if not await conn.scalar(select(exists().where(subscribers.c.id == subscriber_id))):
             raise UnknownSubscriberError(subscriber_id)
         statement = (
-            _DIALECT_INSERTS[conn.dialect.name](dids)
+            dialect_insert(conn, dids)
             .values(**dataclasses.asdict(did), created_at=utc_now())
             .on_conflict_do_nothing(index_elements=[dids.c.number])
             .returning(dids.c.number)
@@ -172,14 +161,14 @@ async def add_did(
 
 async def find_did(db: Db, number: str) -> Did | None:
     """Return the DID ``number`` (E.164 digits), or None when it is not ours."""
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         row = (await conn.execute(select(*_DID_COLUMNS).where(dids.c.number == number))).first()
     return None if row is None else Did(**row._mapping)
 
 
 async def list_dids(db: Db) -> list[Did]:
     """Return every DID, ordered by number."""
-    async with _transaction(db) as conn:
+    async with transaction(db) as conn:
         rows = await conn.execute(select(*_DID_COLUMNS).order_by(dids.c.number))
         return [Did(**row._mapping) for row in rows]
 
@@ -209,15 +198,6 @@ async def ensure_demo_subscriber(engine: AsyncEngine) -> Endpoint:
     created = await find_endpoint(engine, DEMO_USERNAME)
     assert created is not None, "the demo endpoint vanished right after a conflict"
     return created
-
-
-@asynccontextmanager
-async def _transaction(db: Db) -> AsyncIterator[AsyncConnection]:
-    if isinstance(db, AsyncEngine):
-        async with db.begin() as conn:
-            yield conn
-    else:
-        yield db
 
 
 def _endpoint_query() -> Any:

@@ -1,0 +1,142 @@
+"""Fetching BNR's reference rates over HTTP into the rate cache.
+
+:func:`fetch_bnr_rates` GETs a BNR rates file (default: the daily
+``nbrfxrates.xml``; ``nbrfxrates10days.xml`` or a yearly file catch up on
+missed days), parses it with :func:`billing.fx_bnr.parse_bnr_xml` (both
+namespaces, multipliers divided out) and stores every rate in it
+(:func:`billing.fx_store.store_rates`, source ``bnr``). Idempotent: fetching
+the same file again changes nothing.
+
+The HTTP GET uses the standard library (``urllib`` in a worker thread):
+``billing`` depends on the standard library, SQLAlchemy and Jinja2 only.
+One small document a day needs no connection pool. Timeouts are explicit
+(per socket operation, and for the whole fetch), the body is bounded, only
+``http``/``https`` URLs are accepted, and every failure is one error type,
+:class:`FxFetchError`, whose message names the URL and what went wrong.
+A caller with its own HTTP client passes ``get``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from billing.fx_bnr import FxError, FxParseError, parse_bnr_xml
+from billing.fx_store import INVOICE_CURRENCY, store_rates
+from billing.invoice_tables import BNR
+from billing.tables import Db
+
+DEFAULT_BNR_URL = "https://www.bnr.ro/nbrfxrates.xml"
+"""BNR's daily reference rates (published on banking days around 13:00 Bucharest)."""
+
+BNR_10_DAYS_URL = "https://www.bnr.ro/nbrfxrates10days.xml"
+"""The last ten banking days: to catch up after missed fetches."""
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds for the whole fetch (and for each socket operation)."""
+
+MAX_BYTES = 4 * 1024 * 1024
+"""A yearly BNR file is a few hundred kB; anything much larger is not one."""
+
+USER_AGENT = "clickphone-fx/1 (+BNR reference rates)"
+_CHUNK_BYTES = 64 * 1024
+
+Getter = Callable[[str, float], Awaitable[bytes]]
+"""``get(url, timeout)`` → the response body; raises :class:`FxFetchError`."""
+
+
+class FxFetchError(FxError):
+    """The rates file could not be fetched, or is not a BNR rates file."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot fetch BNR rates from {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FetchReport:
+    """What one fetch stored: the publication days, the rates, EUR per day."""
+
+    url: str
+    days: tuple[date, ...]
+    rates: int
+    eur: dict[date, Decimal]
+
+    @property
+    def latest_day(self) -> date:
+        """The newest publication in the file."""
+        return max(self.days)
+
+
+async def fetch_bnr_rates(
+    db: Db,
+    url: str = DEFAULT_BNR_URL,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    get: Getter | None = None,
+    now: datetime | None = None,
+) -> FetchReport:
+    """GET the BNR rates file at ``url``, store its rates (source ``bnr``) and say what it held.
+
+    Raise :class:`FxFetchError` (network, HTTP status, timeout, size, or a
+    body that is not a BNR rates file); nothing is stored then.
+    """
+    body = await (get or http_get)(url, timeout)
+    try:
+        rates = parse_bnr_xml(body)
+    except FxParseError as exc:
+        raise FxFetchError(url, f"not a BNR rates file ({exc})") from exc
+    count = await store_rates(db, rates, source=BNR, now=now)
+    eur = {day: day_rates[INVOICE_CURRENCY] for day, day_rates in rates.items() if INVOICE_CURRENCY in day_rates}
+    return FetchReport(url, tuple(sorted(rates)), count, dict(sorted(eur.items())))
+
+
+async def http_get(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+    """Return the body of ``GET url`` (2xx only); raise :class:`FxFetchError`."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FxFetchError(url, f"only http and https URLs are fetched, not {scheme or 'a bare path'!r}")
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+    try:
+        # the thread's socket timeout ends it soon after; wait_for bounds the whole fetch
+        return await asyncio.wait_for(asyncio.to_thread(_blocking_get, url, timeout), timeout)
+    except (TimeoutError, asyncio.TimeoutError):
+        raise FxFetchError(url, f"no complete answer within {timeout:g} s") from None
+
+
+def _blocking_get(url: str, timeout: float) -> bytes:
+    # The socket timeout bounds each wait; the deadline bounds a server that
+    # trickles bytes, so the worker thread never outlives the fetch by much.
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"})
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
+            while chunk := response.read(_CHUNK_BYTES):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise FxFetchError(url, f"the answer is larger than {MAX_BYTES} bytes")
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+    except urllib.error.HTTPError as exc:
+        raise FxFetchError(url, f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise FxFetchError(url, f"no complete answer within {timeout:g} s") from None
+        raise FxFetchError(url, str(exc.reason)) from None
+    except TimeoutError:
+        raise FxFetchError(url, f"no complete answer within {timeout:g} s") from None
+    except OSError as exc:  # connection reset mid-body, etc.
+        raise FxFetchError(url, str(exc) or type(exc).__name__) from None
+    return b"".join(chunks)

@@ -1,0 +1,186 @@
+"""The tables invoicing owns: BNR rates, downtime days, invoices and what they hold.
+
+* ``fx_rates`` — a cache of BNR reference rates (RON per ONE unit, exact
+  decimal text) and the operator's manual overrides; for one day and
+  currency a ``manual`` row wins over a ``bnr`` row.
+* ``service_downtime`` — days the service was down through the provider's
+  fault (service-wide); each reduces every account's recurring fee of that
+  month pro rata.
+* ``invoice_counters`` — one row per invoice series: the last number issued,
+  locked and bumped in the transaction that issues the invoice, so a number
+  exists only if its invoice committed (gapless), and the last issue date
+  (numbers follow issue dates).
+* ``invoices`` / ``invoice_lines`` / ``invoice_calls`` — an issued invoice,
+  stored once and never updated: totals, the VAT rate and FX rate used, a
+  snapshot of the customer, its lines and the itemised call list.
+  ``invoice_calls.cdr_id`` is unique: a call is on one invoice, ever.
+* ``invoice_entries`` — which ledger entries an invoice accounts for
+  (``ledger_entry_id`` is the key: an entry is invoiced once, ever).
+* ``invoice_payments`` — payments recorded against an invoice, with the day
+  they were made (the ledger ``payment`` entry they wrote is linked).
+
+Money columns are ``BigInteger`` micro-units: ``*_micro`` micro-euros,
+``*_ron_micro`` micro-RON (always whole bani on an invoice). Rates are
+decimal text. Schema changes go through a migration in
+controlplane/migrations/versions (0005 created these).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+from billing.tables import NAMING_CONVENTION, UtcDateTime, accounts, cdrs, ledger_entries, utc_now
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+BNR, MANUAL = "bnr", "manual"
+FX_SOURCES = (BNR, MANUAL)
+
+
+def _created_at(name: str = "created_at") -> Column:  # type: ignore[type-arg]
+    return Column(name, UtcDateTime(), nullable=False, default=utc_now, server_default=func.now())
+
+
+def _micro(name: str) -> Column:  # type: ignore[type-arg]
+    return Column(name, BigInteger, nullable=False)
+
+
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("day", Date, nullable=False),  # BNR's publication date (Cube date)
+    Column("currency", String(3), nullable=False),
+    Column("source", String(8), nullable=False),
+    # RON per ONE unit (BNR's multiplier already divided out), exact decimal text
+    Column("ron_per_unit", String(40), nullable=False),
+    _created_at("recorded_at"),
+    PrimaryKeyConstraint("day", "currency", "source"),
+    CheckConstraint("source IN ('bnr', 'manual')", name="source"),
+)
+
+service_downtime = Table(
+    "service_downtime",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("reason", Text, nullable=False),
+    _created_at("recorded_at"),
+)
+
+invoice_counters = Table(
+    "invoice_counters",
+    metadata,
+    Column("series", String(16), primary_key=True),
+    Column("last_number", Integer, nullable=False),
+    Column("last_issue_date", Date, nullable=True),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("series", String(16), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("account_id", Integer, ForeignKey(accounts.c.id), nullable=False),
+    # snapshots at issue: an invoice never changes when the account does
+    Column("account_code", String(80), nullable=False),
+    Column("account_kind", String(16), nullable=False),
+    Column("customer_name", Text, nullable=False),
+    Column("customer_email", Text, nullable=True),
+    Column("language", String(8), nullable=False),
+    Column("period", String(7), nullable=False),  # 'YYYY-MM'
+    Column("period_first", Date, nullable=False),
+    Column("period_last", Date, nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("vat_rate", String(16), nullable=False),  # fraction, e.g. '0.21'
+    Column("fx_rate", String(40), nullable=False),  # RON per 1 EUR
+    Column("fx_date", Date, nullable=False),  # the BNR publication used
+    Column("fx_source", String(8), nullable=False),
+    Column("bundle_seconds", Integer, nullable=False),  # included seconds of the period
+    Column("bundle_used_seconds", Integer, nullable=False),
+    _micro("net_micro"),
+    _micro("vat_micro"),
+    _micro("total_micro"),
+    _micro("net_ron_micro"),
+    _micro("vat_ron_micro"),
+    _micro("total_ron_micro"),
+    _created_at(),
+    UniqueConstraint("series", "number"),
+    # an account's period is invoiced once, whatever the series
+    UniqueConstraint("account_id", "period"),
+)
+
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("invoice_id", Integer, ForeignKey("invoices.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("number_class", String(16), nullable=True),
+    Column("month", String(7), nullable=True),  # usage lines: the calls' month
+    Column("quantity", Integer, nullable=False),  # calls, messages, days...
+    Column("billable_seconds", BigInteger, nullable=False),
+    Column("included_seconds", BigInteger, nullable=False),
+    Column("charged_seconds", BigInteger, nullable=False),
+    _micro("net_micro"),
+    _micro("vat_micro"),
+    _micro("net_ron_micro"),
+    _micro("vat_ron_micro"),
+    UniqueConstraint("invoice_id", "position"),
+)
+
+invoice_calls = Table(
+    "invoice_calls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("invoice_id", Integer, ForeignKey("invoices.id"), nullable=False),
+    Column("cdr_id", Integer, ForeignKey(cdrs.c.id), nullable=False, unique=True),
+    Column("start", UtcDateTime(), nullable=False),
+    Column("dialled", Text, nullable=False),  # normalised
+    Column("number_class", String(16), nullable=False),
+    Column("destination", String(32), nullable=False),
+    Column("billsec", Integer, nullable=False),
+    Column("billable_seconds", Integer, nullable=False),
+    Column("included_seconds", Integer, nullable=False),
+    Column("charged_seconds", Integer, nullable=False),
+    _micro("cost_micro"),  # as rated now (the latest re-rating, if any)
+    Index(None, "invoice_id"),
+)
+
+invoice_entries = Table(
+    "invoice_entries",
+    metadata,
+    Column("ledger_entry_id", Integer, ForeignKey(ledger_entries.c.id), primary_key=True, autoincrement=False),
+    Column("invoice_id", Integer, ForeignKey("invoices.id"), nullable=False),
+    Index(None, "invoice_id"),
+)
+
+invoice_payments = Table(
+    "invoice_payments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("invoice_id", Integer, ForeignKey("invoices.id"), nullable=False),
+    Column("ledger_entry_id", Integer, ForeignKey(ledger_entries.c.id), nullable=False, unique=True),
+    Column("paid_on", Date, nullable=False),
+    _micro("amount_micro"),
+    _created_at(),
+    CheckConstraint("amount_micro > 0", name="positive_amount"),
+    Index(None, "invoice_id"),
+)

@@ -1,0 +1,365 @@
+"""``clickphone`` commands for money: invoices, payments, BNR rates, tariffs,
+CDR ingestion and downtime days.
+
+Each command opens the configured database (migrating it first, like the
+control plane does), works in its own transactions and disposes the engine.
+Refusals are ``click.ClickException``: one line on stderr, exit status 1.
+
+::
+
+    clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP]
+    clickphone invoice show CP-000001 [--format html|json] [--as-of 2025-08-20]
+    clickphone invoice list [--period 2025-07]
+    clickphone payments add --invoice CP-000001 --amount 12.50 [--date 2025-08-05]
+    clickphone fx fetch [--url URL]
+    clickphone fx set --date 2025-07-31 --eur 5.0720
+    clickphone downtime add --date 2025-07-10 --reason "carrier outage"
+    clickphone tariffs import FILE
+    clickphone tariffs export [--plan annex_b]
+    clickphone cdr ingest FILE [--system-name pbx1]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing import fx_store, invoicing, money
+from billing._datafile import DataFileError
+from billing.cdr_format import AUTO, CLICKPHONE, MASTER
+from billing.errors import BillingError
+from billing.fx_bnr import FxError
+from billing.fx_fetch import DEFAULT_BNR_URL, DEFAULT_TIMEOUT, fetch_bnr_rates
+from billing.ingest import ingest_file
+from billing.tariff_store import export_tariff_csv, import_tariff_file
+from billing.tariffs import CONTRACT_TZ
+from notify.render import Renderer
+
+from . import db, migrate
+from .scheduled_jobs import issue_invoices
+from .settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _with_engine(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
+    """Run ``work(engine, settings)`` on the migrated database; turn refusals into ClickException."""
+    settings = _settings()
+
+    async def run() -> T:
+        url = settings.effective_database_url
+        await migrate.upgrade(url)
+        engine = db.create_engine(url)
+        try:
+            return await work(engine, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except FxError as exc:
+        raise click.ClickException(
+            f"{exc}\n(fetch the rates with `clickphone fx fetch` or set one with "
+            "`clickphone fx set --date D --eur RATE`)"
+        ) from exc
+    except (BillingError, DataFileError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _today() -> date:
+    return datetime.now(CONTRACT_TZ).date()
+
+
+class _Day(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date YYYY-MM-DD", param, ctx)
+
+
+class _Period(click.ParamType):
+    name = "YYYY-MM"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return invoicing.period_label(invoicing.parse_period(str(value)))
+        except invoicing.InvalidPeriodError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DAY = _Day()
+PERIOD = _Period()
+
+
+# -- invoice -----------------------------------------------------------------------
+
+
+@click.group("invoice")
+def invoice_group() -> None:
+    """Monthly invoices: issue, show, list."""
+
+
+@invoice_group.command("run")
+@click.option("--period", type=PERIOD, required=True, help="The month invoiced, YYYY-MM.")
+@click.option("--issue-date", type=DAY, help="Default: the 1st of the month after the period.")
+@click.option("--series", default=invoicing.DEFAULT_SERIES, show_default=True)
+def invoice_run(period: str, issue_date: date | None, series: str) -> None:
+    """Issue the invoices of PERIOD for every account (idempotent) and queue their emails."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> invoicing.RunReport:
+        return await issue_invoices(engine, Renderer(timezone=settings.timezone), period, issue_date, series=series)
+
+    report = _with_engine(work)
+    for invoice in report.issued:
+        click.echo(
+            f"{invoice.number}\t{invoice.account_code}\t{invoicing.format_ron(invoice.total_ron_micro)} RON"
+            f"\t{money.format_micro(invoice.total_micro)} EUR"
+        )
+    click.echo(
+        f"{report.period}: {len(report.issued)} issued on {report.issue_date.isoformat()}, "
+        f"{report.already_invoiced} already invoiced, {report.nothing_to_invoice} with nothing to invoice; "
+        f"EUR = {report.fx.rate} RON (BNR {report.fx.day.isoformat()}, {report.fx.source}), "
+        f"VAT {invoicing.format_percent(report.vat_rate)}",
+        err=True,
+    )
+
+
+@invoice_group.command("show")
+@click.argument("number")
+@click.option("--format", "fmt", type=click.Choice(["html", "json"]), default="html", show_default=True)
+@click.option("--as-of", type=DAY, help="Show the payment status and penalty on this day.")
+def invoice_show(number: str, fmt: str, as_of: date | None) -> None:
+    """Print invoice NUMBER (e.g. CP-000001, or 1 in series CP)."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> invoicing.Invoice:
+        return await invoicing.get_invoice(engine, number)
+
+    invoice = _with_engine(work)
+    if fmt == "json":
+        click.echo(json.dumps(invoicing.invoice_json(invoice, as_of=as_of), indent=2, ensure_ascii=False))
+    else:
+        click.echo(invoicing.render_invoice_html(invoice, as_of=as_of), nl=False)
+
+
+@invoice_group.command("list")
+@click.option("--period", type=PERIOD, help="Only this month's invoices.")
+@click.option("--as-of", type=DAY, help="Status on this day (default: today).")
+def invoice_list(period: str | None, as_of: date | None) -> None:
+    """List invoices: number, account, period, total RON, total EUR, status."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> list[invoicing.Invoice]:
+        return await invoicing.list_invoices(engine, period=period)
+
+    day = as_of or _today()
+    for invoice in _with_engine(work):
+        status = invoicing.status_as_of(invoice, day)
+        click.echo(
+            f"{invoice.number}\t{invoice.account_code}\t{invoice.period}\t"
+            f"{invoicing.format_ron(invoice.total_ron_micro)} RON\t{money.format_micro(invoice.total_micro)} EUR\t"
+            f"{status.state}"
+        )
+
+
+# -- payments ------------------------------------------------------------------------
+
+
+@click.group("payments")
+def payments_group() -> None:
+    """Payments against invoices."""
+
+
+@payments_group.command("add")
+@click.option("--invoice", "number", required=True, help="The invoice paid, e.g. CP-000001.")
+@click.option("--amount", required=True, help="EUR, up to 6 decimals.")
+@click.option("--date", "paid_on", type=DAY, help="The day it was paid (default: today).")
+@click.option("--reference", default="", help="The bank's reference, for the ledger.")
+def payments_add(number: str, amount: str, paid_on: date | None, reference: str) -> None:
+    """Record a payment of AMOUNT EUR against an invoice."""
+    amount_micro = _eur_micro(amount)
+
+    async def work(engine: AsyncEngine, settings: Settings) -> tuple[invoicing.InvoicePayment, invoicing.Invoice]:
+        payment = await invoicing.add_invoice_payment(
+            engine, number, amount_micro, paid_on=paid_on or _today(), reference=reference
+        )
+        return payment, await invoicing.get_invoice(engine, number)
+
+    payment, invoice = _with_engine(work)
+    status = invoicing.status_as_of(invoice, payment.paid_on)
+    click.echo(
+        f"{invoice.number}: {money.format_micro(payment.amount_micro)} EUR paid on "
+        f"{payment.paid_on.isoformat()}; {status.state}, {money.format_micro(status.unpaid_micro)} EUR unpaid"
+    )
+
+
+def _eur_micro(text: str) -> int:
+    try:
+        amount = Decimal(text.strip())
+        micro = money.to_micro_exact(amount)
+    except (InvalidOperation, money.MoneyError):
+        raise click.BadParameter(f"{text!r} is not an amount in EUR with at most 6 decimals", param_hint="--amount") from None
+    if micro <= 0:
+        raise click.BadParameter("the amount must be positive", param_hint="--amount")
+    return micro
+
+
+# -- fx ----------------------------------------------------------------------------------
+
+
+@click.group("fx")
+def fx_group() -> None:
+    """BNR exchange rates (EUR → RON for invoices)."""
+
+
+@fx_group.command("fetch")
+@click.option("--url", default=DEFAULT_BNR_URL, show_default=True,
+              help="A BNR rates file: daily, 10 days (nbrfxrates10days.xml) or a year.")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, help="Seconds.")
+def fx_fetch(url: str, timeout: float) -> None:
+    """Fetch BNR's rates and store them."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> Any:
+        return await fetch_bnr_rates(engine, url, timeout=timeout)
+
+    report = _with_engine(work)
+    for day, rate in report.eur.items():
+        click.echo(f"{day.isoformat()}\tEUR\t{rate}")
+    click.echo(f"stored {report.rates} rates of {len(report.days)} day(s) from {url}", err=True)
+
+
+@fx_group.command("set")
+@click.option("--date", "day", type=DAY, required=True, help="The publication day it stands for.")
+@click.option("--eur", "rate", required=True, help="RON per 1 EUR, e.g. 5.0720.")
+def fx_set(day: date, rate: str) -> None:
+    """Set the EUR rate of a day by hand (it wins over BNR's for that day)."""
+    try:
+        value = fx_store.parse_rate(rate)
+    except FxError as exc:
+        raise click.BadParameter(str(exc), param_hint="--eur") from None
+
+    async def work(engine: AsyncEngine, settings: Settings) -> fx_store.StoredRate:
+        return await fx_store.set_manual_rate(engine, day, value)
+
+    stored = _with_engine(work)
+    click.echo(f"{stored.day.isoformat()}\tEUR\t{stored.rate}\t{stored.source}")
+
+
+# -- downtime -------------------------------------------------------------------------------
+
+
+@click.group("downtime")
+def downtime_group() -> None:
+    """Days the service was down through the provider's fault (they reduce the monthly fee)."""
+
+
+@downtime_group.command("add")
+@click.option("--date", "day", type=DAY, required=True)
+@click.option("--reason", required=True)
+def downtime_add(day: date, reason: str) -> None:
+    """Record a downtime day (service-wide)."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> None:
+        await invoicing.record_downtime(engine, day, reason)
+
+    _with_engine(work)
+    click.echo(f"{day.isoformat()} recorded as down")
+
+
+@downtime_group.command("list")
+@click.option("--period", type=PERIOD, required=True)
+def downtime_list(period: str) -> None:
+    """List the downtime days of a month."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> list[tuple[date, str]]:
+        return await invoicing.downtime_days(engine, invoicing.parse_period(period))
+
+    for day, reason in _with_engine(work):
+        click.echo(f"{day.isoformat()}\t{reason}")
+
+
+# -- tariffs ---------------------------------------------------------------------------------
+
+
+@click.group("tariffs")
+def tariffs_group() -> None:
+    """Tariff plans stored in the database (versioned)."""
+
+
+@tariffs_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def tariffs_import(file: Path) -> None:
+    """Import a tariff CSV (every problem is reported with its line number)."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> Any:
+        return await import_tariff_file(engine, file)
+
+    report = _with_engine(work)
+    for what, pairs in (("added", report.added), ("unchanged", report.unchanged), ("superseded", report.superseded)):
+        for plan, version in pairs:
+            click.echo(f"{what}\t{plan}\t{version}")
+
+
+@tariffs_group.command("export")
+@click.option("--plan", help="Only this plan (default: every stored plan).")
+def tariffs_export(plan: str | None) -> None:
+    """Write the stored tariff versions in force as CSV on stdout."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> None:
+        await export_tariff_csv(engine, sys.stdout, plan)
+
+    _with_engine(work)
+
+
+# -- cdr -------------------------------------------------------------------------------------
+
+
+@click.group("cdr")
+def cdr_group() -> None:
+    """CDR ingestion into the ledger."""
+
+
+@cdr_group.command("ingest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--system-name", help="Asterisk's systemname for Master.csv lines (default: the setting).")
+@click.option("--format", "fmt", type=click.Choice([AUTO, MASTER, CLICKPHONE]), default=AUTO, show_default=True)
+def cdr_ingest(file: Path, system_name: str | None, fmt: str) -> None:
+    """Rate and charge the CDRs of FILE (idempotent; bad lines are quarantined)."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> Any:
+        return await ingest_file(engine, file, system_name=system_name or settings.asterisk_system_name, fmt=fmt)
+
+    report = _with_engine(work)
+    click.echo(
+        f"{report.lines} lines: {report.charged} charged, {report.duplicates} already ingested, "
+        f"{report.quarantined} quarantined, {report.settled} reservations settled; "
+        f"{money.format_micro(report.cost_micro)} EUR"
+    )
+
+
+GROUPS = (invoice_group, payments_group, fx_group, downtime_group, tariffs_group, cdr_group)
+
+
+def register(main: click.Group) -> None:
+    """Add the billing command groups to ``clickphone``."""
+    for group in GROUPS:
+        main.add_command(group)

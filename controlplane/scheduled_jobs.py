@@ -1,0 +1,249 @@
+"""The control plane's periodic jobs, and the invoice run's wiring to the outbox.
+
+``register_jobs(scheduler, engine, settings, renderer)`` adds, in the
+operator's zone (``settings.timezone``, Europe/Bucharest):
+
+==================  ========================================  =====================================
+job id              when                                      what
+==================  ========================================  =====================================
+``invoice-run``     the 1st of each month, 00:05              invoices of the previous month, issued
+                                                              today, each emailed through the outbox
+``bnr-fetch``       every day, 13:30 (BNR publishes ~13:00)   BNR's rates into the rate cache
+``reservation-      every minute                              live reservations past their expiry
+sweeper``                                                     are released
+==================  ========================================  =====================================
+
+Every job is safe to run on several control planes at once (the invoice
+run is idempotent and numbers are gapless under concurrency; fetching
+stores the same rates; the sweeper is one UPDATE). A job that fails logs
+why and waits for its next turn: a missing BNR rate on the 1st is logged
+with what to run by hand (``clickphone fx fetch`` / ``fx set``, then
+``clickphone invoice run``), and re-running issues only what is missing.
+
+The invoice run here and ``clickphone invoice run`` both go through
+:func:`issue_invoices`: customer name and email from provisioning's
+subscriber, the InvoiceIssued email (invoice HTML attached, dedup key
+``invoice:<number>``) queued in the transaction that issues the invoice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.job import Job
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from billing import invoicing, ledger, money, reservations
+from billing.fx_bnr import FxError
+from billing.fx_fetch import DEFAULT_BNR_URL, FetchReport, fetch_bnr_rates
+from billing.invoicing import Customer, Invoice, IssuedHook, RunReport
+from billing.tables import utc_now
+from notify.errors import InvalidEmailError
+from notify.events import InvoiceIssued, Recipient, enqueue_event
+from notify.render import Renderer, language_of
+from provisioning.tables import subscribers
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+INVOICE_JOB_ID = "invoice-run"
+FX_JOB_ID = "bnr-fetch"
+SWEEPER_JOB_ID = "reservation-sweeper"
+
+INVOICE_RUN_AT = {"day": 1, "hour": 0, "minute": 5}
+BNR_FETCH_AT = {"hour": 13, "minute": 30}
+SWEEP_EVERY = timedelta(minutes=1)
+
+
+def register_jobs(
+    scheduler: BaseScheduler,
+    engine: AsyncEngine,
+    settings: Settings,
+    renderer: Renderer,
+    *,
+    bnr_url: str = DEFAULT_BNR_URL,
+    invoice_series: str = invoicing.DEFAULT_SERIES,
+) -> dict[str, Job]:
+    """Add the invoice run, the BNR fetch and the reservation sweeper to
+    ``scheduler`` (not necessarily started); return the jobs by id.
+
+    Registering again replaces them (ids are fixed).
+    """
+    zone = ZoneInfo(settings.timezone)
+    common: dict[str, Any] = {"replace_existing": True, "max_instances": 1, "coalesce": True}
+    return {
+        INVOICE_JOB_ID: scheduler.add_job(
+            monthly_invoice_job,
+            CronTrigger(**INVOICE_RUN_AT, timezone=zone),
+            args=[engine, renderer],
+            kwargs={"series": invoice_series, "timezone": zone},
+            id=INVOICE_JOB_ID,
+            name="monthly invoice run",
+            # a control plane busy or restarting at 00:05 still runs it that day
+            misfire_grace_time=12 * 3600,
+            **common,
+        ),
+        FX_JOB_ID: scheduler.add_job(
+            bnr_fetch_job,
+            CronTrigger(**BNR_FETCH_AT, timezone=zone),
+            args=[engine, bnr_url],
+            id=FX_JOB_ID,
+            name="BNR exchange rates",
+            misfire_grace_time=6 * 3600,
+            **common,
+        ),
+        SWEEPER_JOB_ID: scheduler.add_job(
+            sweep_job,
+            IntervalTrigger(seconds=int(SWEEP_EVERY.total_seconds()), timezone=zone),
+            args=[engine],
+            id=SWEEPER_JOB_ID,
+            name="reservation sweeper",
+            misfire_grace_time=30,
+            **common,
+        ),
+    }
+
+
+# -- the jobs ----------------------------------------------------------------------
+
+
+def previous_month(day: date) -> str:
+    """Return ``'YYYY-MM'`` of the month before ``day``'s."""
+    last = day.replace(day=1) - timedelta(days=1)
+    return last.strftime("%Y-%m")
+
+
+async def monthly_invoice_job(
+    engine: AsyncEngine,
+    renderer: Renderer,
+    *,
+    series: str = invoicing.DEFAULT_SERIES,
+    timezone: ZoneInfo = ZoneInfo("Europe/Bucharest"),
+    now: datetime | None = None,
+) -> RunReport | None:
+    """Invoice the previous month, issued today (in ``timezone``); return the report,
+    or None when it could not run (logged, with what to do)."""
+    now = now or utc_now()
+    today = now.astimezone(timezone).date()
+    period = previous_month(today)
+    try:
+        report = await issue_invoices(engine, renderer, period, today, series=series, now=now)
+    except FxError as exc:
+        log.error(
+            "invoice run for %s not done: %s. Fetch or set the rate (`clickphone fx fetch`, "
+            "`clickphone fx set --date D --eur RATE`), then `clickphone invoice run --period %s "
+            "--issue-date %s`",
+            period, exc, period, today.isoformat(),
+        )  # fmt: skip
+        return None
+    except invoicing.InvoiceError as exc:
+        log.error("invoice run for %s not done: %s", period, exc)
+        return None
+    log.info(
+        "invoice run for %s: %d issued, %d already invoiced, %d with nothing to invoice",
+        period, len(report.issued), report.already_invoiced, report.nothing_to_invoice,
+    )  # fmt: skip
+    return report
+
+
+async def bnr_fetch_job(engine: AsyncEngine, url: str = DEFAULT_BNR_URL) -> FetchReport | None:
+    """Fetch BNR's rates into the cache; return what was stored, or None (logged)."""
+    try:
+        report = await fetch_bnr_rates(engine, url)
+    except FxError as exc:
+        log.error("BNR rates not fetched: %s", exc)
+        return None
+    log.info("BNR rates of %s stored (%d rates)", report.latest_day.isoformat(), report.rates)
+    return report
+
+
+async def sweep_job(engine: AsyncEngine) -> int:
+    """Release the live reservations that expired; return how many."""
+    released = await reservations.sweep_expired(engine)
+    if released:
+        log.info("released %d expired reservations", released)
+    return released
+
+
+# -- the invoice run, wired to provisioning and the outbox --------------------------------------
+
+
+async def issue_invoices(
+    engine: AsyncEngine,
+    renderer: Renderer,
+    period: str,
+    issue_date: date | None = None,
+    *,
+    series: str = invoicing.DEFAULT_SERIES,
+    now: datetime | None = None,
+) -> RunReport:
+    """:func:`billing.invoicing.run_invoices` with customers from provisioning and
+    each invoice's email queued in the outbox, in the transaction that issues it."""
+    return await invoicing.run_invoices(
+        engine,
+        period,
+        issue_date,
+        series=series,
+        customers=subscriber_customer,
+        on_issued=email_invoice(renderer),
+        now=now,
+    )
+
+
+async def subscriber_customer(conn: AsyncConnection, account: ledger.Account) -> Customer | None:
+    """The account's subscriber as the invoice's customer; None without one.
+
+    Reads provisioning's table directly: provisioning has no
+    get-subscriber service yet (asked for).
+    """
+    if account.subscriber_id is None:
+        return None
+    row = (
+        await conn.execute(
+            select(subscribers.c.name, subscribers.c.email, subscribers.c.language).where(
+                subscribers.c.id == account.subscriber_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Customer(row.name, row.email or None, language_of(account.language or row.language))
+
+
+def email_invoice(renderer: Renderer) -> IssuedHook:
+    """Return the hook queueing an issued invoice's email (HTML attached) in its transaction."""
+
+    async def queue(conn: AsyncConnection, invoice: Invoice) -> None:
+        if not invoice.customer_email:
+            log.warning("invoice %s: account %s has no email address, not emailed", invoice.number, invoice.account_code)
+            return
+        event = invoice_issued_event(invoice)
+        try:
+            await enqueue_event(conn, event, renderer)
+        except InvalidEmailError as exc:
+            # the invoice stands; the address must be corrected and the email sent again
+            log.error("invoice %s not emailed: %s", invoice.number, exc)
+
+    return queue
+
+
+def invoice_issued_event(invoice: Invoice) -> InvoiceIssued:
+    """Return the InvoiceIssued event of ``invoice`` (total in RON, HTML attached)."""
+    assert invoice.customer_email
+    return InvoiceIssued(
+        to=Recipient(invoice.account_id, invoice.customer_email, invoice.language),
+        number=invoice.number,
+        issued_on=invoice.issue_date,
+        due_on=invoice.due_date,
+        total=money.from_micro(invoice.total_ron_micro),
+        currency=invoicing.INVOICE_CURRENCY_RON,
+        invoice_html=invoicing.render_invoice_html(invoice),
+    )

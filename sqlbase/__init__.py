@@ -1,0 +1,9 @@
+"""SQLAlchemy building blocks every package's tables and services share:
+an aware-UTC timestamp type, the engine-or-connection convention, and the
+INSERT … ON CONFLICT DO NOTHING both databases speak. Depends on SQLAlchemy
+only, so billing and notify may use it."""
+
+from .sessions import Db, dialect_insert, reading, transaction
+from .types import UtcDateTime, utc_now
+
+__all__ = ["Db", "UtcDateTime", "dialect_insert", "reading", "transaction", "utc_now"]

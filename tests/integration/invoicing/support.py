@@ -1,0 +1,94 @@
+"""Helpers of the invoicing tests: accounts, CDRs, BNR rates, runs, the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing import fx_store, invoicing, ledger
+from billing._datafile import packaged_lines
+from billing.ingest import CdrSource, IngestReport, ingest_lines
+from billing.tables import POSTPAID, PREPAID
+from billing.tariffs import CONTRACT_TZ
+from tests.integration.billing.cdrs import FIXED, GERMANY, MOBILE, master_line
+
+__all__ = ["FIXED", "GERMANY", "MOBILE", "master_line"]
+
+EUR = 1_000_000
+OPENED = datetime(2025, 1, 1, tzinfo=UTC)
+JULY_CALL = datetime(2025, 7, 3, 9, 0, tzinfo=UTC)
+JUNE_CALL = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
+AUGUST_1 = date(2025, 8, 1)
+JULY_1 = date(2025, 7, 1)
+
+
+def run_time(day: date) -> datetime:
+    """00:05 Bucharest on ``day``: when the scheduler runs the invoices."""
+    return datetime(day.year, day.month, day.day, 0, 5, tzinfo=CONTRACT_TZ)
+
+
+async def open_account(
+    engine: AsyncEngine,
+    code: str = "acct-1",
+    *,
+    kind: str = POSTPAID,
+    fee_eur: int = 5,
+    included_seconds: int = 0,
+    subscriber_id: int | None = None,
+    opened: datetime = OPENED,
+) -> ledger.Account:
+    return await ledger.open_account(
+        engine,
+        code=code,
+        kind=kind,
+        credit_limit_micro=100 * EUR if kind == POSTPAID else 0,
+        monthly_fee_micro=fee_eur * EUR,
+        included_seconds=included_seconds,
+        subscriber_id=subscriber_id,
+        now=opened,
+    )
+
+
+async def open_prepaid(engine: AsyncEngine, code: str = "pre-1", **options: Any) -> ledger.Account:
+    return await open_account(engine, code, kind=PREPAID, **options)
+
+
+async def ingest(engine: AsyncEngine, *lines: str) -> IngestReport:
+    return await ingest_lines(engine, lines, CdrSource("test.csv", "pbx1"))
+
+
+def calls_of(account: str, start: datetime, *calls: tuple[str, str, int]) -> list[str]:
+    """Master.csv lines for ``(uniqueid, dialled, billsec)`` calls an hour apart from ``start``."""
+    return [
+        master_line(uniqueid, account=account, dialled=dialled, billsec=billsec, start=start + timedelta(hours=i))
+        for i, (uniqueid, dialled, billsec) in enumerate(calls)
+    ]
+
+
+async def bnr_rate(engine: AsyncEngine, day: date, eur: str) -> None:
+    """Store BNR's EUR rate of ``day`` as the fetcher would."""
+    await fx_store.store_rates(engine, {day: {"EUR": Decimal(eur)}})
+
+
+async def run(engine: AsyncEngine, period: str, issue: date, **options: Any) -> invoicing.RunReport:
+    return await invoicing.run_invoices(engine, period, issue, now=run_time(issue), **options)
+
+
+async def count(engine: AsyncEngine, table: Any) -> int:
+    async with engine.connect() as conn:
+        return await conn.scalar(select(func.count()).select_from(table))
+
+
+def corrected_annex_b(fixed_price: str) -> list[str]:
+    """Annex B with the Romanian fixed price corrected, as a new version from the same day."""
+    lines = []
+    for line in packaged_lines("annex_b.csv"):
+        if line.startswith("annex_b,2025.1,"):
+            line = line.replace("annex_b,2025.1,", "annex_b,2025.1-fix,", 1)
+            line = line.replace(",voice,ro_fixed,0.01,", f",voice,ro_fixed,{fixed_price},")
+        lines.append(line)
+    return lines

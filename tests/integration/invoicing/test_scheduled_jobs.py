@@ -1,0 +1,163 @@
+"""The scheduled jobs: when they fire (computed from their triggers, in
+Europe/Bucharest, across DST) and what they do when they run. Both databases.
+
+Contract: the recurring fee is invoiced on the 1st of each month for the
+previous month; the invoice is emailed when issued.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing import fx_store, invoicing, ledger, reservations
+from controlplane.scheduled_jobs import (
+    FX_JOB_ID,
+    INVOICE_JOB_ID,
+    SWEEPER_JOB_ID,
+    bnr_fetch_job,
+    monthly_invoice_job,
+    previous_month,
+    register_jobs,
+    sweep_job,
+)
+from controlplane.settings import Settings
+from notify.render import Renderer
+from notify.tables import outbox
+from provisioning import services as provisioning
+
+from .support import AUGUST_1, EUR, JULY_CALL, MOBILE, bnr_rate, calls_of, count, ingest, open_account, run_time
+
+BUCHAREST = ZoneInfo("Europe/Bucharest")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BUCHAREST)
+
+
+@pytest.fixture
+def jobs(tmp_path):
+    scheduler = AsyncIOScheduler(timezone="Europe/Bucharest")
+    settings = Settings(state_dir=tmp_path)
+    return register_jobs(scheduler, engine=None, settings=settings, renderer=Renderer())  # type: ignore[arg-type]
+
+
+def next_fire(job, after: datetime) -> datetime:
+    return job.trigger.get_next_fire_time(None, after)
+
+
+def test_three_jobs_are_registered_by_id(jobs) -> None:
+    assert set(jobs) == {INVOICE_JOB_ID, FX_JOB_ID, SWEEPER_JOB_ID}
+
+
+async def test_registering_again_replaces_the_jobs(tmp_path) -> None:
+    scheduler = AsyncIOScheduler(timezone="Europe/Bucharest")
+    settings = Settings(state_dir=tmp_path)
+    for _ in range(2):
+        register_jobs(scheduler, None, settings, Renderer())  # type: ignore[arg-type]
+    scheduler.start(paused=True)
+    try:
+        assert sorted(job.id for job in scheduler.get_jobs()) == sorted([INVOICE_JOB_ID, FX_JOB_ID, SWEEPER_JOB_ID])
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        (local(2025, 7, 15, 12, 0), local(2025, 8, 1, 0, 5)),
+        (local(2025, 8, 1, 0, 5), local(2025, 8, 1, 0, 5)),  # the instant itself
+        (local(2025, 8, 1, 0, 6), local(2025, 9, 1, 0, 5)),
+        (local(2025, 12, 31, 23, 59), local(2026, 1, 1, 0, 5)),
+    ],
+)
+def test_the_invoice_run_fires_on_the_1st_at_00_05_bucharest(jobs, after: datetime, expected: datetime) -> None:
+    assert next_fire(jobs[INVOICE_JOB_ID], after) == expected
+
+
+def test_the_invoice_run_keeps_00_05_local_across_dst(jobs) -> None:
+    """Summer (UTC+3) and winter (UTC+2): always five past midnight in Bucharest."""
+    summer = next_fire(jobs[INVOICE_JOB_ID], local(2025, 7, 2, 0, 0))
+    winter = next_fire(jobs[INVOICE_JOB_ID], local(2025, 10, 15, 0, 0))
+
+    assert summer.astimezone(UTC) == datetime(2025, 7, 31, 21, 5, tzinfo=UTC)
+    assert winter.astimezone(UTC) == datetime(2025, 10, 31, 22, 5, tzinfo=UTC)
+
+
+def test_bnr_rates_are_fetched_daily_at_13_30_bucharest(jobs) -> None:
+    job = jobs[FX_JOB_ID]
+
+    assert next_fire(job, local(2025, 8, 1, 9, 0)) == local(2025, 8, 1, 13, 30)
+    assert next_fire(job, local(2025, 8, 1, 13, 31)) == local(2025, 8, 2, 13, 30)
+
+
+def test_the_sweeper_runs_every_minute(jobs) -> None:
+    job = jobs[SWEEPER_JOB_ID]
+    first = next_fire(job, local(2025, 8, 1, 12, 0))
+
+    assert next_fire(job, first + timedelta(seconds=1)) - first == timedelta(minutes=1)
+
+
+def test_the_previous_month_of_january_is_december() -> None:
+    assert previous_month(date(2026, 1, 1)) == "2025-12"
+    assert previous_month(date(2025, 8, 1)) == "2025-07"
+
+
+async def test_the_invoice_job_invoices_last_month_and_queues_the_emails(engine: AsyncEngine) -> None:
+    subscriber = await provisioning.create_subscriber(engine, name="Ana Popescu", email="ana@example.ro")
+    await open_account(engine, subscriber_id=subscriber.id)
+    await ingest(engine, *calls_of("acct-1", JULY_CALL, ("u1", MOBILE, 60)))
+    await bnr_rate(engine, date(2025, 7, 31), "5.0720")
+
+    report = await monthly_invoice_job(engine, Renderer(), now=run_time(AUGUST_1))
+
+    assert report is not None and report.period == "2025-07"
+    [invoice] = report.issued
+    assert (invoice.issue_date, invoice.net_micro) == (AUGUST_1, 5 * EUR + 25_000)
+    assert await count(engine, outbox) == 1
+
+
+async def test_without_a_rate_the_invoice_job_says_what_to_do(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    await open_account(engine)
+
+    with caplog.at_level(logging.ERROR, logger="controlplane.scheduled_jobs"):
+        report = await monthly_invoice_job(engine, Renderer(), now=run_time(AUGUST_1))
+
+    assert report is None
+    assert "clickphone invoice run --period 2025-07 --issue-date 2025-08-01" in caplog.text
+    assert await invoicing.list_invoices(engine) == []
+
+
+async def test_the_fx_job_stores_bnr_rates(engine: AsyncEngine, bnr_server: str) -> None:
+    report = await bnr_fetch_job(engine, f"{bnr_server}/nbrfxrates.xml")
+
+    assert report is not None
+    assert (await fx_store.stored_rate_on(engine, date(2025, 8, 1))).rate == report.eur[date(2025, 8, 1)]
+
+
+async def test_the_fx_job_logs_a_failure_and_carries_on(
+    engine: AsyncEngine, bnr_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="controlplane.scheduled_jobs"):
+        assert await bnr_fetch_job(engine, f"{bnr_server}/gone.xml") is None
+
+    assert "HTTP 404" in caplog.text
+
+
+async def test_the_sweeper_releases_expired_reservations(engine: AsyncEngine) -> None:
+    account = await open_account(engine)
+    held = await reservations.reserve(
+        engine, account.id, EUR, ttl=timedelta(seconds=30), reference="call-1",
+        now=datetime.now(UTC) - timedelta(minutes=5),
+    )  # fmt: skip
+
+    assert await sweep_job(engine) == 1
+    assert (await reservations.get_reservation(engine, held.id)).state == "released"
+    assert await ledger.available_credit_micro(engine, account.id) == 100 * EUR

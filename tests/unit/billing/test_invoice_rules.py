@@ -1,0 +1,209 @@
+"""Invoicing's pure rules: periods, numbers, RON per line to the ban, status
+and penalty as of a day, and the documents (no database)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing import invoicing
+from billing.invoicing import (
+    Invoice,
+    InvoicedCall,
+    InvoiceLine,
+    InvoicePayment,
+    InvalidPeriodError,
+    UnknownInvoiceError,
+)
+
+# -- periods and numbers ------------------------------------------------------------
+
+
+def test_a_period_is_a_calendar_month() -> None:
+    period = invoicing.parse_period("2024-02")
+
+    assert (period.first, period.last, period.days) == (date(2024, 2, 1), date(2024, 2, 29), 29)
+    assert invoicing.period_label(period) == "2024-02"
+
+
+@pytest.mark.parametrize("text", ["2025-00", "2025-13", "25-07", "2025-7", "2025-07-01", "1999-12", "", "juli"])
+def test_anything_else_is_not_a_period(text: str) -> None:
+    with pytest.raises(InvalidPeriodError, match="YYYY-MM"):
+        invoicing.parse_period(text)
+
+
+def test_a_period_runs_from_midnight_to_midnight_in_bucharest() -> None:
+    """July is UTC+3 (summer time); January UTC+2."""
+    july = invoicing.period_bounds(invoicing.parse_period("2025-07"))
+    january = invoicing.period_bounds(invoicing.parse_period("2026-01"))
+
+    assert [t.astimezone(UTC) for t in july] == [
+        datetime(2025, 6, 30, 21, tzinfo=UTC), datetime(2025, 7, 31, 21, tzinfo=UTC),
+    ]  # fmt: skip
+    assert [t.astimezone(UTC) for t in january] == [
+        datetime(2025, 12, 31, 22, tzinfo=UTC), datetime(2026, 1, 31, 22, tzinfo=UTC),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [("CP-000012", ("CP", 12)), ("cp-12", ("CP", 12)), ("CP12", ("CP", 12)), ("12", ("CP", 12)), ("X 7", ("X", 7))],
+)
+def test_invoice_numbers_are_read_leniently(text: str, parsed: tuple[str, int]) -> None:
+    assert invoicing.parse_invoice_number(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["", "CP-", "CP-1-2", "CP-12a", "-12"])
+def test_a_malformed_invoice_number_is_unknown(text: str) -> None:
+    with pytest.raises(UnknownInvoiceError):
+        invoicing.parse_invoice_number(text)
+
+
+def test_invoice_numbers_are_printed_with_six_digits() -> None:
+    assert invoicing.format_invoice_number("CP", 42) == "CP-000042"
+
+
+# -- RON --------------------------------------------------------------------------------
+
+
+@given(
+    eur_micro=st.integers(min_value=-10**12, max_value=10**12),
+    rate=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("100"), places=4),
+)
+def test_ron_is_rounded_half_up_once_to_the_ban(eur_micro: int, rate: Decimal) -> None:
+    """Invariant 1: EUR × rate, exact, rounded once to 0.01 RON."""
+    exact = Decimal(eur_micro).scaleb(-6) * rate
+    bani = abs(exact).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).copy_sign(exact)
+
+    assert invoicing.ron_micro(eur_micro, rate) == int(bani.scaleb(6))
+
+
+def test_a_tie_rounds_away_from_zero_not_to_even() -> None:
+    """0.005 EUR × 5 = 0.025 RON exactly: 0.03 (banker's rounding would say 0.02)."""
+    assert invoicing.ron_micro(5_000, Decimal("5")) == 30_000
+    assert invoicing.ron_micro(-5_000, Decimal("5")) == -30_000
+
+
+def test_ron_is_shown_with_two_decimals() -> None:
+    assert invoicing.format_ron(30_950_000) == "30.95"
+    assert invoicing.format_ron(-990_000) == "-0.99"
+    assert invoicing.format_ron(0) == "0.00"
+
+
+def test_vat_rates_are_shown_as_percentages() -> None:
+    assert invoicing.format_percent(Decimal("0.21")) == "21%"
+    assert invoicing.format_percent(Decimal("0.19")) == "19%"
+    assert invoicing.format_percent(Decimal("0.095")) == "9.5%"
+
+
+# -- status and penalty --------------------------------------------------------------------
+
+ISSUED = date(2025, 8, 1)
+DUE = date(2025, 8, 11)
+
+
+def an_invoice(**changes: object) -> Invoice:
+    line = InvoiceLine(1, "recurring_fee", "Abonament lunar — iulie 2025", None, None, 1, 0, 0, 0,
+                       10_000_000, 2_100_000, 50_000_000, 10_500_000)  # fmt: skip
+    call = InvoicedCall(7, datetime(2025, 7, 3, 9, tzinfo=UTC), "40212345678", "ro_fixed", "ro_fixed",
+                        90, 90, 90, 0, 0)  # fmt: skip
+    invoice = Invoice(
+        id=1, series="CP", sequence=1, account_id=1, account_code="acct-1", account_kind="postpaid",
+        customer_name="Ana Popescu", customer_email="ana@example.ro", language="ro", period="2025-07",
+        period_first=date(2025, 7, 1), period_last=date(2025, 7, 31), issue_date=ISSUED, due_date=DUE,
+        vat_rate=Decimal("0.21"), fx_rate=Decimal("5.0000"), fx_date=date(2025, 7, 31), fx_source="bnr",
+        bundle_seconds=120, bundle_used_seconds=90, net_micro=10_000_000, vat_micro=2_100_000,
+        total_micro=12_100_000, net_ron_micro=50_000_000, vat_ron_micro=10_500_000,
+        total_ron_micro=60_500_000, created_at=datetime(2025, 7, 31, 21, 5, tzinfo=UTC),
+        lines=(line,), calls=(call,),
+    )  # fmt: skip
+    return replace(invoice, **changes)  # type: ignore[arg-type]
+
+
+def paid(*payments: tuple[date, int]) -> Invoice:
+    return an_invoice(payments=tuple(InvoicePayment(i, i, day, amount) for i, (day, amount) in enumerate(payments)))
+
+
+def test_unpaid_on_the_due_date_costs_nothing() -> None:
+    status = invoicing.status_as_of(an_invoice(), DUE)
+
+    assert (status.state, status.unpaid_micro, status.days_late, status.penalty_micro, status.overdue) == (
+        "unpaid", 12_100_000, 0, 0, False,
+    )  # fmt: skip
+
+
+def test_each_day_late_costs_a_tenth_of_a_percent_until_the_cap() -> None:
+    invoice = an_invoice()
+
+    assert invoicing.penalty_as_of(invoice, date(2025, 8, 12)) == 12_100
+    assert invoicing.penalty_as_of(invoice, date(2025, 8, 31)) == 20 * 12_100
+    assert invoicing.penalty_as_of(invoice, date(2028, 5, 8)) == 12_100_000  # 1000 days: the cap
+    assert invoicing.penalty_as_of(invoice, date(2030, 1, 1)) == 12_100_000
+
+
+def test_a_payment_counts_from_its_day() -> None:
+    invoice = paid((date(2025, 8, 5), 2_100_000))
+
+    assert invoicing.status_as_of(invoice, date(2025, 8, 4)).state == "unpaid"
+    assert invoicing.status_as_of(invoice, date(2025, 8, 5)).state == "partially_paid"
+    assert invoicing.status_as_of(invoice, date(2025, 8, 12)).penalty_micro == 10_000  # on 10 EUR left
+
+
+def test_fully_paid_invoices_stop_accruing() -> None:
+    invoice = paid((date(2025, 8, 13), 12_100_000))
+
+    status = invoicing.status_as_of(invoice, date(2026, 1, 1))
+    assert (status.state, status.penalty_micro, status.days_late) == ("paid", 2 * 12_100, 0)
+
+
+def test_a_prepaid_statement_is_paid_when_issued() -> None:
+    status = invoicing.status_as_of(an_invoice(account_kind="prepaid"), date(2030, 1, 1))
+
+    assert (status.state, status.unpaid_micro, status.penalty_micro) == ("paid", 0, 0)
+
+
+def test_an_invoice_of_nothing_or_less_is_paid() -> None:
+    status = invoicing.status_as_of(an_invoice(total_micro=-500_000), date(2030, 1, 1))
+
+    assert (status.state, status.penalty_micro) == ("paid", 0)
+
+
+def test_the_penalty_is_also_given_in_ron_at_the_invoice_rate() -> None:
+    status = invoicing.status_as_of(an_invoice(), date(2025, 8, 21))
+
+    assert (status.penalty_micro, status.penalty_ron_micro) == (121_000, 610_000)  # 0.605 RON → 0.61
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+def test_the_html_escapes_every_customer_string() -> None:
+    hostile = an_invoice(customer_name="<b onmouseover=x>Ion</b>", customer_email='a"@x.ro',
+                         account_code="<i>")  # fmt: skip
+
+    html = invoicing.render_invoice_html(hostile)
+
+    assert "<b onmouseover" not in html and "<i>" not in html
+    assert "&lt;b onmouseover=x&gt;Ion&lt;/b&gt;" in html and "a&#34;@x.ro" in html
+
+
+def test_the_html_shows_the_amounts_from_the_money_module() -> None:
+    html = invoicing.render_invoice_html(an_invoice(), as_of=date(2025, 8, 21))
+
+    for text in ("10.000000", "50.00", "10.50", "60.50 RON", "12.100000 EUR", "0.121000 EUR (0.61 RON)", "21%"):
+        assert text in html, text
+
+
+def test_the_json_round_trips_through_json() -> None:
+    data = invoicing.invoice_json(paid((date(2025, 8, 5), 100)), as_of=date(2025, 8, 5))
+
+    assert json.loads(json.dumps(data)) == data
+    assert data["payments"] == [{"paid_on": "2025-08-05", "amount_eur": "0.000100"}]
+    assert data["status"]["state"] == "partially_paid"
+    assert "status" not in invoicing.invoice_json(an_invoice())
