@@ -23,6 +23,7 @@ from provisioning import services as provisioning
 
 from . import db, migrate
 from .asterisk_setup import DEBIAN_DIRS, asterisk_config, testbed_for
+from .demo import ensure_demo_subscriber
 from .logs import configure_logging
 from .runtime import ControlPlane, endpoint_conf
 from .settings import Settings, SettingsError, load_settings
@@ -136,7 +137,7 @@ async def _endpoints(settings: Settings):
     await migrate.upgrade(url)
     engine = db.create_engine(url)
     try:
-        await provisioning.ensure_demo_subscriber(engine)
+        await ensure_demo_subscriber(engine)
         return [endpoint_conf(e) for e in await provisioning.list_endpoints(engine)]
     finally:
         await engine.dispose()

@@ -16,17 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agi.server import AgiServer
 from ari_app.client import AriClient
 from ari_app.stasis import StasisApp
-from asterisk_conf.render import EndpointConf
+from asterisk_conf.render import CDR_CUSTOM_FILENAME, EndpointConf
+from billing.tailer import CdrTailer
+from billing.tariff_store import ensure_default_tariff
 from asterisk_conf.testbed import Testbed
 from notify.catcher import MaildirCatcher
 from notify.dispatcher import Dispatcher
 from notify.outbox import RetryPolicy
+from notify.render import Renderer
 from notify.smtp import SmtpConfig, SmtpSender, TlsMode
 from provisioning import services as provisioning
 
 from . import db, migrate
 from .asterisk_setup import testbed_for
+from .demo import ensure_demo_subscriber
 from .http_api import build_admin_app
+from .scheduled_jobs import register_jobs
 from .scheduler import build_scheduler
 from .settings import Settings
 
@@ -57,6 +62,8 @@ class ControlPlane:
     catcher: MaildirCatcher | None = None
     dispatcher: Dispatcher | None = None
     admin_url: str = ""
+    our_numbers: frozenset[str] = frozenset()
+    renderer: Renderer = field(default_factory=Renderer)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     async def start(self) -> None:
@@ -73,7 +80,10 @@ class ControlPlane:
         await migrate.upgrade(s.effective_database_url)
         self.engine = db.create_engine(s.effective_database_url)
         self._stack.push_async_callback(self.engine.dispose)
-        self.demo_endpoint = await provisioning.ensure_demo_subscriber(self.engine)
+        await ensure_default_tariff(self.engine)
+        self.demo_endpoint = await ensure_demo_subscriber(self.engine)
+        self.renderer = Renderer(timezone=s.timezone)
+        await self.refresh_our_numbers()
         endpoints = [endpoint_conf(e) for e in await provisioning.list_endpoints(self.engine)]
 
         if s.asterisk_mode == "testbed":
@@ -102,8 +112,35 @@ class ControlPlane:
         await self._start_notifications()
 
         scheduler = build_scheduler(s)
+        register_jobs(scheduler, self.engine, s, self.renderer)
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
+
+        self._start_cdr_tailer()
+
+    def _start_cdr_tailer(self) -> None:
+        """Ingest the CDRs Asterisk appends to its cdr_custom file."""
+        s = self.settings
+        path = self.testbed.cdr_dir / CDR_CUSTOM_FILENAME if self.testbed else s.effective_cdr_file
+        tailer = CdrTailer(self.engine, path, system_name=s.asterisk_system_name, fmt="clickphone",
+                           on_net=self.is_our_number)
+        stop = asyncio.Event()
+        task = asyncio.create_task(tailer.run(stop, interval=1.0), name="cdr-tailer")
+
+        async def stop_tailer() -> None:
+            stop.set()
+            await task
+            tailer.close()
+
+        self._stack.push_async_callback(stop_tailer)
+
+    def is_our_number(self, number: str) -> bool:
+        """True when ``number`` (normalised) is one of our DIDs: on-net."""
+        return number in self.our_numbers
+
+    async def refresh_our_numbers(self) -> None:
+        """Reload the DIDs (after provisioning changes them)."""
+        self.our_numbers = frozenset(d.number for d in await provisioning.list_dids(self.engine))
 
     async def _start_notifications(self) -> None:
         """The outbox dispatcher, and the local SMTP catcher when no relay is

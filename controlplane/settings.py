@@ -79,6 +79,11 @@ class Settings:
     sip_port: int = _doc("SIP port of Asterisk's transport.", default=5060)
     rtp_port_start: int = _doc("First RTP port.", default=10000)
     rtp_port_end: int = _doc("Last RTP port.", default=10199)
+    cdr_file: Path | None = _doc(
+        "The cdr_custom file the control plane ingests (clickphone.csv). Empty: the "
+        "testbed's, or /var/log/asterisk/cdr-custom/clickphone.csv with an external Asterisk.",
+        default=None,
+    )
     carrier_host: str = _doc(
         "host[:port] of the carrier trunk that outbound calls go to. Empty: no trunk.",
         default="",
@@ -133,6 +138,10 @@ class Settings:
         if self.asterisk_mode == "external":
             raise SettingsError("asterisk_mode=external needs CLICKPHONE_ARI_URL")
         return f"http://{self.asterisk_http_bind_address}:{self.asterisk_http_port}"
+
+    @property
+    def effective_cdr_file(self) -> Path:
+        return self.cdr_file or Path("/var/log/asterisk/cdr-custom/clickphone.csv")
 
     @property
     def maildir(self) -> Path:
