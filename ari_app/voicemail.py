@@ -1,0 +1,636 @@
+"""Voicemail and missed-call emails for calls to our numbers that nobody
+answered.
+
+The inbound flow hands an unanswered caller to the service through its hook
+``on_unanswered(caller_channel, did, why)``; :meth:`VoicemailService.on_unanswered`
+is that hook, ready to wire:
+
+- the DID has voicemail on → :meth:`VoicemailService.take_message`: answer,
+  play the greeting (the subscriber's own ``recording:greeting-<did>`` when
+  it is stored, else the stock prompt) and a beep, record through ARI (WAV,
+  at most ``max_message_seconds``, ended by ``#``, by
+  ``max_silence_seconds`` of silence or by the caller hanging up), fetch the
+  recording's bytes over ARI and queue ONE voicemail email with the WAV
+  attached (dedup key ``voicemail:<uniqueid>``); a caller who hangs up
+  before the beep, or leaves less than ``min_message_seconds``, gets the
+  subscriber a missed-call email instead;
+- voicemail off → :meth:`VoicemailService.report_missed_call`: one
+  missed-call email per call (dedup key ``missed:<linkedid>``, so a call
+  forked to several devices of one subscriber gives one email).
+
+Answered calls get no email: whoever calls ``report_missed_call`` decides
+the call was missed (the inbound flow calls it only when no device
+answered). Both emails go through the outbox (``notify.events``): a call
+flow never waits for SMTP, and SMTP down means the email is late, not lost
+(invariant 5).
+
+Everything goes over ARI, so the control plane needs no access to
+Asterisk's disks: the recording is fetched with
+``GET /recordings/stored/{name}/file`` and deleted after the email is
+queued (``keep_recording`` keeps it). A recording the service could not
+email (the database was down) stays stored; :func:`purge_old_recordings`
+removes such leftovers after the retention period.
+
+The caller ID name and number are the caller's own text (invariant 7): they
+are kept as plain text — control characters become spaces, the length is
+capped — and the email layer escapes them in headers and HTML.
+
+Events: the service registers its own ARI handlers (hangup of the caller,
+end of a playback or recording) and waits on per-call futures, each
+registered before the request that causes the event; every wait is bounded,
+so a lost event (a websocket reconnect) delays a message, never hangs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import struct
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.ledger import find_account
+from notify.events import MissedCall, Recipient, VoicemailReceived, enqueue_event
+from notify.render import Renderer
+from provisioning import services as provisioning
+from provisioning.records import Did
+
+from .client import AriClient
+from .errors import AriError, AriFailure
+
+log = logging.getLogger(__name__)
+
+# What take_message did, for the flow's logs and metrics. Every outcome but
+# VOICEMAIL queued a missed-call email.
+VOICEMAIL = "voicemail"  # a voicemail email with the recording was queued
+HUNG_UP = "hung_up"  # the caller hung up before leaving a message (during the
+#                      greeting, or after less than min_message_seconds)
+MISSED = "missed"  # no message for another reason: voicemail off, the
+#                    caller stayed silent, the recording failed
+
+GREETING_PREFIX = "greeting-"
+"""A subscriber's own greeting is the stored recording ``greeting-<DID>``."""
+RECORDING_PREFIX = "voicemail-"
+"""Messages are recorded as ``voicemail-<epoch seconds>-<channel id>``: the
+time in the name is what the retention purge reads over ARI, which keeps no
+dates of its own for stored recordings."""
+BEEP = "sound:beep"
+GOODBYE = "sound:vm-goodbye"
+RECORDING_FORMAT = "wav"  # 16-bit linear PCM: what the email attaches
+AUDIO_CONTENT_TYPE = "audio/wav"
+TERMINATE_ON = "#"
+
+CALLER_TEXT_LENGTH = 80  # a caller ID name is at most a few dozen characters
+
+# Bounds of the waits for events that may be lost (see the module docstring).
+GREETING_TIMEOUT_S = 120.0  # the longest greeting we expect to play
+RECORDING_GRACE_S = 10.0  # on top of max_message_seconds
+FINISH_TIMEOUT_S = 5.0  # from the caller's hangup to the recording stored
+GOODBYE_TIMEOUT_S = 5.0
+CALL_CAP_SLACK_S = 150  # greeting, beep and goodbye on top of the message
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_RECORDING_NAME = re.compile(rf"{re.escape(RECORDING_PREFIX)}(\d+)-")
+
+
+# -- the service --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Caller:
+    """What the emails say about the call, read once from the channel."""
+
+    uniqueid: str
+    linkedid: str
+    number: str
+    name: str
+    arrived_at: datetime  # when the caller's channel was created
+
+
+class VoicemailService:
+    """Takes voicemail for unanswered calls to our numbers and sends the
+    subscriber a voicemail or missed-call email (see the module docstring).
+
+    ``client`` is the process's ARI client (the service adds its own event
+    handlers to it; :meth:`close` removes them), ``engine`` the database of
+    provisioning, billing and the outbox, ``renderer`` notify's email
+    renderer; ``wake`` is the dispatcher's wake event, set once an email is
+    queued. ``greeting`` is the stock prompt (a sound name) for subscribers
+    without their own greeting. ``recording_dir``: Asterisk's recording
+    folder when it is on this machine, created if missing (ARI refuses to
+    record into a folder that does not exist); None when Asterisk runs
+    elsewhere and its packaging provides the folder.
+    """
+
+    def __init__(
+        self,
+        client: AriClient,
+        engine: AsyncEngine,
+        renderer: Renderer,
+        *,
+        wake: asyncio.Event | None = None,
+        max_message_seconds: int = 180,
+        max_silence_seconds: int = 5,
+        keep_recording: bool = False,
+        greeting: str = "vm-intro",
+        min_message_seconds: float = 1,
+        recording_dir: Path | None = None,
+    ) -> None:
+        if max_message_seconds < 1 or max_silence_seconds < 0 or min_message_seconds < 0:
+            raise ValueError("max_message_seconds >= 1, max_silence_seconds >= 0, "
+                             "min_message_seconds >= 0")
+        self.client = client
+        self.engine = engine
+        self.renderer = renderer
+        self.wake = wake
+        self.max_message_seconds = max_message_seconds
+        self.max_silence_seconds = max_silence_seconds
+        self.keep_recording = keep_recording
+        self.greeting = greeting
+        self.min_message_seconds = min_message_seconds
+        self.recording_dir = recording_dir
+        self._events = _EventWaiters(client)
+
+    def close(self) -> None:
+        """Remove the service's ARI event handlers."""
+        self._events.close()
+
+    # -- the hook -----------------------------------------------------------
+
+    async def on_unanswered(self, caller_channel: dict[str, Any], did: Did, why: str) -> None:
+        """The inbound flow's handover hook (``ari_app.calls.UnansweredHook``):
+        voicemail when the DID has it, else a missed-call email; see
+        :meth:`take_message`. It returns when the call is over for
+        voicemail: up to the greeting plus ``max_message_seconds``."""
+        await self.take_message(caller_channel, did, why)
+
+    async def take_message(self, caller_channel: dict[str, Any], did: Did, why: str) -> str:
+        """Take a voicemail from the unanswered caller of ``did`` (``why``
+        it was not answered: busy, no_answer, unreachable...) and queue the
+        subscriber's email. Returns ``voicemail`` (voicemail email queued),
+        ``hung_up`` (the caller left before leaving a message: missed-call
+        email) or ``missed`` (voicemail off, silence or a failed recording:
+        missed-call email). The caller it answered is hung up when it
+        returns; with voicemail off it answers nothing and leaves the
+        caller to the flow.
+
+        Raises what the database raises if the email cannot be queued; the
+        recording is then kept in Asterisk (see purge_old_recordings)."""
+        handed_over_at = datetime.now(UTC)
+        channel_id = caller_channel["id"]
+        if not did.voicemail_enabled:
+            await self.report_missed_call(caller_channel, did, _ring_seconds(caller_channel, did, handed_over_at))
+            return MISSED
+        recipient = await recipient_of(self.engine, did.subscriber_id)
+        if recipient is None:
+            log.error("no subscriber for DID %s: no voicemail taken", did.number)
+            return MISSED
+        with self._events.watching(channel_id) as gone:
+            caller = await self._caller(caller_channel)
+            ring_seconds = _ring_seconds(caller_channel, did, handed_over_at)
+            try:
+                outcome = await self._converse(channel_id, caller, did, recipient, gone)
+            except _CallerGone:
+                outcome = HUNG_UP
+            if outcome != VOICEMAIL:
+                await self._enqueue_missed(caller, did, recipient, ring_seconds)
+            await self._goodbye(channel_id, recipient, gone)
+        log.info("voicemail for %s: %s", did.number, outcome,
+                 extra={"call": channel_id, "did": did.number, "why": why})
+        return outcome
+
+    async def report_missed_call(self, caller_channel: dict[str, Any], did: Did, ring_seconds: int) -> int | None:
+        """Queue the missed-call email for an inbound call to ``did`` that
+        rang for ``ring_seconds`` and was not answered (voicemail off, or the
+        caller hung up while it rang); return its outbox id (None when the
+        DID's subscriber is gone). One email per call whatever the number of
+        calls: the dedup key is the call's linkedid, shared by every leg, so
+        the forked legs of one call report it once. The caller of this
+        function decides the call was missed: an answered call must not
+        come here."""
+        recipient = await recipient_of(self.engine, did.subscriber_id)
+        if recipient is None:
+            log.error("no subscriber for DID %s: no missed-call email", did.number)
+            return None
+        caller = await self._caller(caller_channel)
+        return await self._enqueue_missed(caller, did, recipient, ring_seconds)
+
+    # -- the conversation -----------------------------------------------------
+
+    async def _converse(
+        self, channel_id: str, caller: _Caller, did: Did, recipient: Recipient, gone: asyncio.Event
+    ) -> str:
+        """Greeting, beep, recording, email. Raises _CallerGone when the
+        caller hangs up before the recording starts."""
+        client = self.client
+        greeting = await self._greeting_of(did)
+        await _on_channel(client.answer(channel_id))
+        # Asterisk's own cap on the call, from now: room for the greeting and
+        # the longest message (the ringing's cap may be shorter), and an end
+        # to the call even if this process dies while it records.
+        await _quietly(client.set_variable(channel_id, "TIMEOUT(absolute)",
+                                           str(self.max_message_seconds + CALL_CAP_SLACK_S)))
+        playback_id = uuid.uuid4().hex
+        with self._events.playback(playback_id) as played:
+            await _on_channel(client.play(channel_id, [greeting, BEEP], lang=_sound_language(recipient),
+                                          playback_id=playback_id))
+            if not await _first(played, gone, timeout=GREETING_TIMEOUT_S):
+                log.warning("greeting %s did not end in time; recording anyway", playback_id)
+                await _quietly(client.stop_playback(playback_id))
+        if gone.is_set():
+            raise _CallerGone()
+
+        name = recording_name(channel_id)
+        self._ensure_recording_dir()
+        received_at = datetime.now(UTC)
+        with self._events.recording(name) as recorded:
+            try:
+                await _on_channel(client.record(
+                    channel_id, name, RECORDING_FORMAT,
+                    max_duration_seconds=self.max_message_seconds,
+                    max_silence_seconds=self.max_silence_seconds or None,
+                    terminate_on=TERMINATE_ON, beep=False, if_exists="overwrite",
+                ))
+            except _CallerGone:
+                raise
+            except AriFailure as exc:
+                log.error("cannot record voicemail %s: %s", name, exc)
+                return MISSED
+            finished = await _first(recorded, gone, timeout=self.max_message_seconds + RECORDING_GRACE_S)
+            if not finished and not gone.is_set():
+                log.warning("recording %s did not end in time: stopping it", name)
+                await _quietly(client.stop_recording(name))
+            if not recorded.done():
+                # the caller hung up: Asterisk closes the file, then says so
+                await _first(recorded, timeout=FINISH_TIMEOUT_S)
+        ended = recorded.result() if recorded.done() else None
+        if ended is not None and ended.get("type") == "RecordingFailed":
+            log.error("voicemail recording %s failed: %s", name, ended.get("recording", {}).get("cause"))
+            await self._discard(name)
+            return MISSED
+        audio = await self._stored_audio(name)
+        if audio is None:
+            return HUNG_UP if gone.is_set() else MISSED
+        try:
+            seconds = wav_duration_seconds(audio)
+        except ValueError as exc:
+            log.warning("recording %s is not a WAV file we can measure (%s); using its event", name, exc)
+            seconds = float((ended or {}).get("recording", {}).get("duration") or 0)
+        if seconds < self.min_message_seconds:
+            await self._discard(name)
+            return HUNG_UP if gone.is_set() else MISSED
+        await enqueue_event(self.engine, VoicemailReceived(
+            to=recipient,
+            uniqueid=caller.uniqueid,
+            caller_number=caller.number,
+            caller_name=caller.name,
+            received_at=received_at,
+            duration_seconds=max(1, round(seconds)),
+            audio=audio,
+            audio_content_type=AUDIO_CONTENT_TYPE,
+            called_number=_shown_number(did.number),
+        ), self.renderer, wake=self.wake)
+        await self._discard(name)
+        return VOICEMAIL
+
+    async def _greeting_of(self, did: Did) -> str:
+        """The subscriber's own greeting if stored, else the stock prompt."""
+        own = GREETING_PREFIX + did.number
+        try:
+            await self.client.get_stored_recording(own)
+        except AriFailure as exc:
+            if not (isinstance(exc, AriError) and exc.status == 404):
+                log.warning("cannot look up greeting %s: %s", own, exc)
+            return f"sound:{self.greeting}"
+        return f"recording:{own}"
+
+    async def _stored_audio(self, name: str) -> bytes | None:
+        try:
+            return await self.client.stored_recording_file(name)
+        except AriFailure as exc:
+            log.error("cannot fetch voicemail recording %s: %s", name, exc)
+            return None
+
+    async def _discard(self, name: str) -> None:
+        if not self.keep_recording:
+            await _quietly(self.client.delete_stored_recording(name))
+
+    async def _goodbye(self, channel_id: str, recipient: Recipient, gone: asyncio.Event) -> None:
+        """Say goodbye to a caller still there (who pressed # or fell
+        silent), then hang up: the call is over."""
+        if gone.is_set():
+            return
+        playback_id = uuid.uuid4().hex
+        with self._events.playback(playback_id) as played:
+            try:
+                await _on_channel(self.client.play(channel_id, GOODBYE, lang=_sound_language(recipient),
+                                                   playback_id=playback_id))
+                await _first(played, gone, timeout=GOODBYE_TIMEOUT_S)
+            except (_CallerGone, AriFailure):
+                pass
+        await _quietly(self.client.hangup(channel_id, "normal"))
+
+    def _ensure_recording_dir(self) -> None:
+        if self.recording_dir is not None:
+            self.recording_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- the emails -------------------------------------------------------------
+
+    async def _caller(self, caller_channel: dict[str, Any]) -> _Caller:
+        """Who called, from a fresh look at the channel (its caller ID may
+        have changed since it entered) and its linkedid; from the channel
+        as handed over when it is gone."""
+        channel_id = caller_channel["id"]
+        channel, linkedid = await asyncio.gather(
+            self.client.get_channel(channel_id),
+            self.client.get_variable(channel_id, "CHANNEL(linkedid)"),
+            return_exceptions=True,
+        )
+        if not isinstance(channel, dict):
+            channel = caller_channel
+        if not isinstance(linkedid, str) or not linkedid:
+            # the caller of an inbound call is its first channel: its
+            # uniqueid is the call's linkedid
+            linkedid = channel_id
+        caller_id = channel.get("caller") or caller_channel.get("caller") or {}
+        return _Caller(
+            uniqueid=channel_id,
+            linkedid=linkedid,
+            number=caller_text(str(caller_id.get("number") or "")),
+            name=caller_text(str(caller_id.get("name") or "")),
+            arrived_at=channel_created_at(caller_channel) or datetime.now(UTC),
+        )
+
+    async def _enqueue_missed(self, caller: _Caller, did: Did, recipient: Recipient, ring_seconds: int) -> int:
+        return await enqueue_event(self.engine, MissedCall(
+            to=recipient,
+            linkedid=caller.linkedid,
+            caller_number=caller.number,
+            caller_name=caller.name,
+            called_at=caller.arrived_at,
+            ring_seconds=max(0, int(ring_seconds)),
+            called_number=_shown_number(did.number),
+        ), self.renderer, wake=self.wake)
+
+
+async def recipient_of(engine: AsyncEngine, subscriber_id: int) -> Recipient | None:
+    """The subscriber's email recipient: their address and language, and
+    the billing account of the first of their endpoints whose account code
+    is an account (None as account id when none is: the email still goes);
+    None when there is no such subscriber."""
+    subscriber = await provisioning.find_subscriber(engine, subscriber_id)
+    if subscriber is None:
+        return None
+    account_id = None
+    for endpoint in await provisioning.endpoints_of_subscriber(engine, subscriber_id):
+        if endpoint.account_code:
+            account = await find_account(engine, endpoint.account_code)
+            if account is not None:
+                account_id = account.id
+                break
+    if account_id is None:
+        log.warning("subscriber %s has no billing account: email sent without one", subscriber_id)
+    return Recipient(account_id=account_id, email=subscriber.email,  # type: ignore[arg-type]
+                     language=subscriber.language)
+
+
+# -- retention ----------------------------------------------------------------
+
+
+async def purge_old_recordings(
+    client_or_dir: AriClient | Path | str, older_than: timedelta, *, now: datetime | None = None
+) -> list[str]:
+    """Delete the voicemail recordings older than ``older_than`` and return
+    their names. Only leftovers are there to purge: a message is deleted
+    once its email is queued, unless the service keeps recordings or could
+    not queue the email.
+
+    Given an ARI client, it lists the stored recordings over ARI and reads
+    each one's age from its name (``voicemail-<epoch>-...``: ARI keeps no
+    dates); given Asterisk's recording folder (a path), it reads the
+    files' modification times. Subscribers' greetings are never touched."""
+    now = now or datetime.now(UTC)
+    cutoff = (now - older_than).timestamp()
+    purged: list[str] = []
+    if isinstance(client_or_dir, (str, Path)):
+        folder = Path(client_or_dir)
+        if not folder.is_dir():
+            return purged
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.name.startswith(RECORDING_PREFIX) and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                purged.append(path.name)
+        return purged
+    client = client_or_dir
+    for stored in await client.request("GET", "/recordings/stored") or []:
+        name = str(stored.get("name", ""))
+        recorded_at = recorded_epoch(name)
+        if recorded_at is not None and recorded_at < cutoff:
+            await _quietly(client.delete_stored_recording(name))
+            purged.append(name)
+    return purged
+
+
+# -- small pure helpers --------------------------------------------------------
+
+
+def recording_name(channel_id: str, *, now: float | None = None) -> str:
+    """The stored recording name of a message left on ``channel_id``: safe
+    as a file name, with its epoch seconds for the retention purge."""
+    stamp = int(time.time() if now is None else now)
+    safe = _UNSAFE_NAME.sub("_", channel_id).strip("._") or "call"
+    return f"{RECORDING_PREFIX}{stamp}-{safe[:80]}"
+
+
+def recorded_epoch(name: str) -> int | None:
+    """The epoch seconds in a recording name made by recording_name, or None."""
+    match = _RECORDING_NAME.match(name)
+    return int(match.group(1)) if match else None
+
+
+def wav_duration_seconds(audio: bytes) -> float:
+    """Seconds of sound in a RIFF/WAVE file: its data chunk's frames over
+    its frame rate (from the fmt chunk). A data chunk whose size runs past
+    the end of the file, or says 0 with bytes behind it (a recorder cut
+    off before it fixed its header), counts the bytes present. Raises
+    ValueError for anything else than a WAV file."""
+    if len(audio) < 12 or audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
+        raise ValueError("not a RIFF/WAVE file")
+    position = 12
+    rate = block_align = 0
+    while position + 8 <= len(audio):
+        chunk, size = audio[position:position + 4], struct.unpack_from("<I", audio, position + 4)[0]
+        body = position + 8
+        if chunk == b"fmt ":
+            if size < 16 or body + 16 > len(audio):
+                raise ValueError("fmt chunk too short")
+            _format, _channels, rate, _byte_rate, block_align = struct.unpack_from("<HHIIH", audio, body)
+        elif chunk == b"data":
+            if not rate or not block_align:
+                raise ValueError("no usable fmt chunk before the data")
+            present = len(audio) - body
+            length = present if size in (0, 0xFFFFFFFF) else min(size, present)
+            return (length // block_align) / rate
+        position = body + size + (size & 1)
+    raise ValueError("no data chunk")
+
+
+def caller_text(value: str, max_length: int = CALLER_TEXT_LENGTH) -> str:
+    """A caller ID name or number as one line of plain text: characters
+    Python does not call printable (CR, LF, other controls, bidi overrides)
+    become spaces, runs of spaces one, cut to ``max_length``. Everything
+    else, ``<`` or ``=?`` included, stays as the caller sent it: escaping
+    is the email layer's job, where the context is known."""
+    cleaned = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return cleaned[:max_length].rstrip()
+
+
+def channel_created_at(channel: dict[str, Any]) -> datetime | None:
+    """The channel's creation time (ARI's ``creationtime``,
+    ``2025-07-01T09:00:00.123+0000``) as an aware datetime, or None."""
+    text = str(channel.get("creationtime") or "")
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    return None
+
+
+def _ring_seconds(channel: dict[str, Any], did: Did, until: datetime) -> int:
+    """How long the call rang before the handover: from the channel's
+    creation; the DID's ring time when the creation time is unknown."""
+    created = channel_created_at(channel)
+    if created is None:
+        return did.ring_seconds
+    return max(0, round((until - created).total_seconds()))
+
+
+def _shown_number(did_number: str) -> str:
+    """A DID (E.164 digits) as the subscriber reads it."""
+    return f"+{did_number}" if did_number.isdigit() else did_number
+
+
+def _sound_language(recipient: Recipient) -> str:
+    # Asterisk falls back to its default language for prompts it lacks
+    return recipient.language or "ro"
+
+
+# -- ARI plumbing ------------------------------------------------------------------
+
+
+class _CallerGone(Exception):
+    """The caller hung up (or left the application) before the recording."""
+
+
+async def _on_channel(request: Awaitable[Any]) -> Any:
+    """Await a request on the caller's channel; a channel that is gone (404,
+    or 409 "not in Stasis") means the caller hung up."""
+    try:
+        return await request
+    except AriError as exc:
+        if exc.status in (404, 409):
+            raise _CallerGone() from exc
+        raise
+
+
+async def _quietly(request: Awaitable[Any]) -> None:
+    """Await a request whose failure changes nothing (cleanup)."""
+    try:
+        await request
+    except AriFailure as exc:
+        log.debug("ignored ARI failure: %s", exc)
+
+
+async def _first(*waitables: asyncio.Future | asyncio.Event, timeout: float) -> bool:
+    """Wait until one of the futures is done or one of the events is set;
+    return False after ``timeout`` seconds."""
+    helpers = {w: asyncio.ensure_future(w.wait()) for w in waitables if isinstance(w, asyncio.Event)}
+    waiters = [helpers.get(w, w) for w in waitables]  # type: ignore[call-overload]
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        return bool(done)
+    finally:
+        for helper in helpers.values():
+            helper.cancel()
+
+
+class _EventWaiters:
+    """The service's ARI handlers: they resolve the futures and events that
+    running calls registered (by channel, playback id, recording name)."""
+
+    _GONE = ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest")
+    _RECORDING_ENDS = ("RecordingFinished", "RecordingFailed")
+
+    def __init__(self, client: AriClient) -> None:
+        self._gone: dict[str, asyncio.Event] = {}
+        self._playbacks: dict[str, asyncio.Future] = {}
+        self._recordings: dict[str, asyncio.Future] = {}
+        handlers: list[tuple[str, Callable[[dict], None]]] = [
+            *((t, self._on_gone) for t in self._GONE),
+            ("PlaybackFinished", self._on_playback_finished),
+            *((t, self._on_recording_ended) for t in self._RECORDING_ENDS),
+        ]
+        self._removers = [client.on(event_type, handler) for event_type, handler in handlers]
+
+    def close(self) -> None:
+        for remove in self._removers:
+            remove()
+        self._removers = []
+
+    # registrations, each a context manager that forgets what it registered
+
+    def watching(self, channel_id: str) -> "_Registration":
+        event = self._gone.setdefault(channel_id, asyncio.Event())
+        return _Registration(event, lambda: self._forget_channel(channel_id))
+
+    def playback(self, playback_id: str) -> "_Registration":
+        future = asyncio.get_running_loop().create_future()
+        self._playbacks[playback_id] = future
+        return _Registration(future, lambda: self._playbacks.pop(playback_id, None))
+
+    def recording(self, name: str) -> "_Registration":
+        future = asyncio.get_running_loop().create_future()
+        self._recordings[name] = future
+        return _Registration(future, lambda: self._recordings.pop(name, None))
+
+    def _forget_channel(self, channel_id: str) -> None:
+        self._gone.pop(channel_id, None)
+
+    # handlers
+
+    def _on_gone(self, event: dict) -> None:
+        channel_id = (event.get("channel") or {}).get("id")
+        if channel_id in self._gone:
+            self._gone[channel_id].set()
+
+    def _on_playback_finished(self, event: dict) -> None:
+        playback = event.get("playback") or {}
+        _resolve(self._playbacks.get(playback.get("id", "")), event)
+
+    def _on_recording_ended(self, event: dict) -> None:
+        _resolve(self._recordings.get((event.get("recording") or {}).get("name", "")), event)
+
+
+class _Registration:
+    def __init__(self, value: Any, forget: Callable[[], Any]) -> None:
+        self.value = value
+        self._forget = forget
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._forget()
+
+
+def _resolve(future: asyncio.Future | None, event: dict) -> None:
+    if future is not None and not future.done():
+        future.set_result(event)

@@ -1,0 +1,94 @@
+"""Voicemail against the real parts: the Asterisk testbed, a pjsua2 caller,
+a real SMTP server (notify's MaildirCatcher) and the outbox on SQLite.
+
+``db_url`` is overridden to SQLite alone: these tests are about the call
+and the email; the outbox's behaviour on both databases is notify's tests'.
+
+``voicemail`` gives a connected ARI client (fresh, with an EventLog on
+every event) and a factory for a VoicemailService on it; everything is
+closed at teardown, and no recording is left in the testbed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ari_app.client import ANY_EVENT, AriClient
+from ari_app.voicemail import RECORDING_PREFIX, VoicemailService
+from notify.catcher import MaildirCatcher
+from notify.render import Renderer
+from tests.fixtures.ari import EventLog, new_client
+
+from .support import Mailbox, new_mailbox
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'clickphone.sqlite3'}"
+
+
+@pytest.fixture
+async def catcher(tmp_path: Path) -> AsyncIterator[MaildirCatcher]:
+    catcher = MaildirCatcher(tmp_path / "maildir")
+    await catcher.start()
+    try:
+        yield catcher
+    finally:
+        await catcher.stop()
+
+
+@pytest.fixture
+async def mailbox(engine: AsyncEngine) -> Mailbox:
+    return await new_mailbox(engine)
+
+
+@pytest.fixture
+def recording_dir(asterisk: Any) -> Path:
+    return asterisk.testbed.host_base / "spool" / "recording"
+
+
+@dataclass
+class VoicemailRig:
+    client: AriClient
+    log: EventLog
+    engine: AsyncEngine
+    recording_dir: Path
+    services: list[VoicemailService]
+
+    def service(self, **options: Any) -> VoicemailService:
+        """A VoicemailService on the rig's client (short silence limit
+        unless told: a test never waits 5 s for silence)."""
+        options.setdefault("recording_dir", self.recording_dir)
+        service = VoicemailService(self.client, self.engine, Renderer(), **options)
+        self.services.append(service)
+        return service
+
+    def leftover_recordings(self) -> list[str]:
+        return sorted(p.name for p in self.recording_dir.glob(f"{RECORDING_PREFIX}*"))
+
+
+@pytest.fixture
+async def voicemail(asterisk: Any, engine: AsyncEngine, recording_dir: Path) -> AsyncIterator[VoicemailRig]:
+    """A connected ARI client (register handlers before calling in) and
+    VoicemailServices on it."""
+    client = new_client(asterisk)
+    log = EventLog()
+    client.on(ANY_EVENT, log)
+    rig = VoicemailRig(client, log, engine, recording_dir, [])
+    before = set(rig.leftover_recordings())
+    client.start()
+    try:
+        await client.wait_connected(10)
+        yield rig
+    finally:
+        for service in rig.services:
+            service.close()
+        await client.close()
+        # what a test kept on purpose is removed here
+        for name in set(rig.leftover_recordings()) - before:
+            (recording_dir / name).unlink(missing_ok=True)

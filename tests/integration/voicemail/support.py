@@ -1,0 +1,127 @@
+"""Helpers of the voicemail tests: a subscriber with a DID, the stand-in for
+the inbound flow's handover, a caller that leaves a message, WAV files."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import secrets
+import struct
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ari_app.client import AriClient
+from billing import ledger
+from provisioning import services as provisioning
+from provisioning.records import Did
+from tests.fixtures.ari import EventLog
+
+SUBSCRIBER_EMAIL = "ana.pop@example.ro"
+# what the test phone dials: our dialplan sends any number it dials into the
+# application, where the test's handover takes it as a call to the DID
+DIALLED = "0215550123"
+RATE = 8000
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A subscriber with a billing account and a DID."""
+
+    subscriber_id: int
+    account_id: int
+    did: Did
+
+
+async def new_mailbox(engine: AsyncEngine, *, language: str = "ro", voicemail: bool = True) -> Mailbox:
+    """Create a subscriber (Ana Pop), an endpoint carrying her account code,
+    the account and a DID of her own (a fresh number: custom greetings are
+    stored by DID in the testbed, which every test shares)."""
+    code = f"ana{secrets.token_hex(4)}"
+    subscriber = await provisioning.create_subscriber(
+        engine, name="Ana Pop", email=SUBSCRIBER_EMAIL, language=language
+    )
+    await provisioning.add_endpoint(
+        engine, subscriber_id=subscriber.id, username=code, caller_id_number="2001",
+        display_name="Ana Pop", account_code=code,
+    )
+    account = await ledger.open_account(engine, code=code, subscriber_id=subscriber.id)
+    number = "40215" + "".join(str(secrets.randbelow(10)) for _ in range(6))
+    did = await provisioning.add_did(
+        engine, number=number, subscriber_id=subscriber.id, voicemail_enabled=voicemail
+    )
+    return Mailbox(subscriber.id, account.id, did)
+
+
+class Handover:
+    """Stands in for the inbound flow: every caller entering the Stasis
+    application is handed to ``act(channel)`` (the hook call), and what it
+    returned (or raised) is kept, in order."""
+
+    def __init__(self, client: AriClient, act: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
+        self.act = act
+        self.channels: list[dict[str, Any]] = []
+        self._results: asyncio.Queue[tuple[dict[str, Any], Any]] = asyncio.Queue()
+        client.on("StasisStart", self._on_start)
+
+    async def _on_start(self, event: dict[str, Any]) -> None:
+        channel = event["channel"]
+        self.channels.append(channel)
+        try:
+            result: Any = await self.act(channel)
+        except Exception as exc:  # handed to the test, which fails on it
+            result = exc
+        self._results.put_nowait((channel, result))
+
+    async def result(self, timeout: float = 30.0) -> Any:
+        """What the next handover returned; re-raises what it raised."""
+        async with asyncio.timeout(timeout):
+            _channel, result = await self._results.get()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+
+async def leave_message(phone: Any, log: EventLog, message: Path, *, dial: str = DIALLED) -> float:
+    """Call, wait for the beep (the recording has started), play
+    ``message`` into the call and hang up; return the monotonic time of the
+    hangup."""
+    call = await phone.call(dial)
+    await phone.wait_state("CONFIRMED", call, timeout=10)
+    await log.wait_for("RecordingStarted", timeout=20)
+    await phone.play(message, call, wait=True, timeout=20)
+    await phone.hangup(call)
+    hung_up_at = time.monotonic()
+    await phone.wait_state("DISCONNECTED", call)
+    return hung_up_at
+
+
+def write_tone(path: Path, seconds: float, *, frequency: float = 440.0, amplitude: int = 8000) -> Path:
+    """A 16-bit 8 kHz mono WAV file of a sine tone ``seconds`` long."""
+    frames = b"".join(
+        struct.pack("<h", int(amplitude * math.sin(2 * math.pi * frequency * n / RATE)))
+        for n in range(int(seconds * RATE))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(frames)
+    return path
+
+
+def wav_seconds(audio: bytes) -> float:
+    """Length of a WAV file by the standard library's reading of it."""
+    with wave.open(io.BytesIO(audio)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def loudest_sample(audio: bytes) -> int:
+    with wave.open(io.BytesIO(audio)) as wav:
+        frames = wav.readframes(wav.getnframes())
+    return max((abs(v) for (v,) in struct.iter_unpack("<h", frames)), default=0)
