@@ -15,14 +15,16 @@ uniqueid); it expires ``settle_grace`` after the end of its last chunk.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing import ledger, reservations
+from billing.errors import DailyLimitReachedError, InsufficientCreditError, UnknownAccountError
 from billing.authorisation import call_cost_micro, max_call_seconds
 from billing.numbering import ON_NET, Classification, NumberingPlan, default_numbering_plan
 from billing.tables import ACTIVE, transaction, utc_now
@@ -39,6 +41,10 @@ log = logging.getLogger(__name__)
 CHUNK_SECONDS = 300
 MAX_CALL_SECONDS = 4 * 3600
 SETTLE_GRACE = timedelta(minutes=10)
+# How long an endpoint's account id is remembered between decisions. Only
+# the endpoint → account link is cached; the account itself (status,
+# limits, money) is read under its lock for every decision.
+ENDPOINT_CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -93,20 +99,26 @@ class Admission:
         chunk_seconds: int = CHUNK_SECONDS,
         max_seconds: int = MAX_CALL_SECONDS,
         settle_grace: timedelta = SETTLE_GRACE,
+        endpoint_cache_seconds: float = ENDPOINT_CACHE_SECONDS,
     ) -> None:
         self.engine = engine
         self.numbering = numbering or default_numbering_plan()
         self.chunk_seconds = chunk_seconds
         self.max_seconds = max_seconds
         self.settle_grace = settle_grace
+        self.endpoint_cache_seconds = endpoint_cache_seconds
         self._tariffs: dict[str, Tariff] = {}
         self._our_numbers: frozenset[str] | None = None
+        self._endpoint_accounts: dict[str, tuple[int, float]] = {}  # endpoint → (account id, until)
 
     # -- caches of slowly changing data ---------------------------------------
     def forget_cached(self) -> None:
-        """Drop cached tariffs and DIDs (after an import or a provisioning change)."""
+        """Drop cached tariffs, DIDs and endpoint → account links (after an
+        import or a provisioning change). Another control-plane instance's
+        change reaches the endpoint links within ``endpoint_cache_seconds``."""
         self._tariffs.clear()
         self._our_numbers = None
+        self._endpoint_accounts.clear()
 
     async def our_numbers(self) -> frozenset[str]:
         """Return our DIDs (normalised), the on-net numbers."""
@@ -114,9 +126,9 @@ class Admission:
             self._our_numbers = frozenset(d.number for d in await provisioning.list_dids(self.engine))
         return self._our_numbers
 
-    async def _tariff(self, name: str) -> Tariff:
+    async def _tariff(self, name: str, db: AsyncEngine | AsyncConnection | None = None) -> Tariff:
         if name not in self._tariffs:
-            self._tariffs[name] = await load_tariff(self.engine, name)
+            self._tariffs[name] = await load_tariff(db or self.engine, name)
         return self._tariffs[name]
 
     async def classify(self, dialled: str) -> Classification:
@@ -151,19 +163,39 @@ class Admission:
             return self.numbering.classify(dialled)
 
     async def _decide(self, request: CallRequest, destination: Classification, now: datetime) -> Decision:
-        endpoint = await provisioning.find_endpoint(self.engine, request.endpoint)
-        account = None
-        if endpoint is not None and endpoint.account_code:
-            account = await ledger.find_account(self.engine, endpoint.account_code)
-        if account is None:
-            return Decision(request.call_ref, destination, reason("unknown_endpoint"))
-        rate = None
-        if not self._is_free(destination):
-            plan = (await self._tariff(account.tariff)).plan_at(now)
-            rate = plan.voice_rate(destination) if plan is not None else None
+        # One transaction for the whole decision: each statement costs a
+        # round trip (a thread hop with aiosqlite), each transaction more.
         async with self.engine.begin() as conn:
-            account = await ledger.locked_account(conn, account.id)
+            account = await self._locked_account_of(conn, request.endpoint)
+            if account is None:
+                return Decision(request.call_ref, destination, reason("unknown_endpoint"))
+            rate = None
+            if not self._is_free(destination):
+                # a tariff not cached yet is read on this transaction's own
+                # connection: on SQLite a second one would wait for this one
+                plan = (await self._tariff(account.tariff, conn)).plan_at(now)
+                rate = plan.voice_rate(destination) if plan is not None else None
             return await self._decide_locked(conn, request, destination, account, rate, now)
+
+    async def _locked_account_of(self, conn: AsyncConnection, endpoint_name: str) -> ledger.Account | None:
+        """Return the account paying for ``endpoint_name``'s calls, its row
+        locked for the rest of ``conn``'s transaction; None when the
+        endpoint or its account is unknown."""
+        cached = self._endpoint_accounts.get(endpoint_name)
+        if cached is not None and cached[1] > time.monotonic():
+            try:
+                return await ledger.locked_account(conn, cached[0])
+            except UnknownAccountError:
+                del self._endpoint_accounts[endpoint_name]
+        endpoint = await provisioning.find_endpoint(conn, endpoint_name)
+        if endpoint is None or not endpoint.account_code:
+            return None
+        found = await ledger.find_account(conn, endpoint.account_code)
+        if found is None:
+            return None
+        if self.endpoint_cache_seconds > 0:
+            self._endpoint_accounts[endpoint_name] = (found.id, time.monotonic() + self.endpoint_cache_seconds)
+        return await ledger.locked_account(conn, found.id)
 
     def _is_free(self, destination: Classification) -> bool:
         return is_always_free(destination.number_class) or destination.number_class == ON_NET
@@ -175,13 +207,14 @@ class Admission:
         def refuse(code: str) -> Decision:
             return Decision(request.call_ref, destination, reason(code), account.id, account.code)
 
+        policy, live = await _policy_and_live_calls(conn, account.id)
         policy_reason = policy_refusal(
             PolicyInput(
                 account_active=account.status == ACTIVE,
                 source_address=request.source_address,
                 destination=destination,
-                live_calls=await _live_call_count(conn, account.id),
-                policy=await account_policy(conn, account.id),
+                live_calls=live,
+                policy=policy,
             )
         )
         if policy_reason is not None:
@@ -192,16 +225,40 @@ class Admission:
                             self.max_seconds, None, free=True)
         if rate is None:
             return refuse("no_rate")
-        credit, daily = await _budgets(conn, account, now)
-        grant = max_call_seconds(rate, min(credit, daily), min(self.chunk_seconds, self.max_seconds))
-        if grant == 0:
-            return refuse("daily_limit_reached" if daily < credit else "insufficient_credit")
-        held = await reservations.reserve(
-            conn, account.id, max(call_cost_micro(rate, grant), 1),
-            ttl=timedelta(seconds=grant) + self.settle_grace, reference=request.call_ref, now=now,
-        )
+        cap = min(self.chunk_seconds, self.max_seconds)
+        grant, held = cap, await self._reserve_if_it_fits(conn, account, rate, cap, request.call_ref, now)
+        if held is None:  # not a whole chunk: as much as the budgets pay for
+            credit, daily = await _budgets(conn, account, now)
+            grant = max_call_seconds(rate, min(credit, daily), cap)
+            if grant == 0:
+                return refuse("daily_limit_reached" if daily < credit else "insufficient_credit")
+            held = await self._reserve(conn, account, rate, grant, request.call_ref, now)
         await _record_live_call(conn, request.call_ref, account.id, destination, held.id, grant, False, now)
         return Decision(request.call_ref, destination, None, account.id, account.code, grant, held.id)
+
+    async def _reserve(
+        self, conn: AsyncConnection, account: ledger.Account, rate: Rate, seconds: int, call_ref: str,
+        now: datetime,
+    ) -> reservations.Reservation:
+        return await reservations.reserve(
+            conn, account.id, max(call_cost_micro(rate, seconds), 1),
+            ttl=timedelta(seconds=seconds) + self.settle_grace, reference=call_ref, now=now,
+        )
+
+    async def _reserve_if_it_fits(
+        self, conn: AsyncConnection, account: ledger.Account, rate: Rate, seconds: int, call_ref: str,
+        now: datetime,
+    ) -> reservations.Reservation | None:
+        """Reserve ``seconds`` when credit and the daily limit pay for them
+        all, else None. Most calls fit a whole chunk: billing's own headroom
+        check then decides alone, sparing the budget queries (the grant is
+        the same: max_call_seconds returns the cap whenever it fits)."""
+        if seconds <= 0:
+            return None
+        try:
+            return await self._reserve(conn, account, rate, seconds, call_ref, now)
+        except (InsufficientCreditError, DailyLimitReachedError):
+            return None  # nothing was written: the transaction goes on
 
     async def extend(self, call_ref: str, now: datetime | None = None) -> Grant:
         """Reserve the call's next chunk while credit and the daily limit
@@ -277,6 +334,24 @@ class Admission:
 async def account_policy(conn: AsyncConnection, account_id: int) -> AccountPolicy:
     """Return the account's call policy (the defaults when none is stored)."""
     row = (await conn.execute(select(account_policies).where(account_policies.c.account_id == account_id))).first()
+    return _policy(row)
+
+
+async def _policy_and_live_calls(conn: AsyncConnection, account_id: int) -> tuple[AccountPolicy, int]:
+    """Return the account's policy and its live-call count in one statement."""
+    live = (
+        select(func.count()).select_from(live_calls).where(live_calls.c.account_id == account_id)
+        .scalar_subquery()
+    )
+    one_row = select(literal(1).label("one")).subquery()
+    row = (await conn.execute(
+        select(live.label("live_call_count"), *account_policies.c)
+        .select_from(one_row.outerjoin(account_policies, account_policies.c.account_id == account_id))
+    )).one()
+    return _policy(row if row.account_id is not None else None), int(row.live_call_count)
+
+
+def _policy(row) -> AccountPolicy:
     if row is None:
         return AccountPolicy()
     return AccountPolicy(
@@ -315,12 +390,6 @@ async def _budgets(conn: AsyncConnection, account: ledger.Account, now: datetime
         return credit, credit
     spent = await ledger.spent_today_micro(conn, account.id, now)
     return credit, account.daily_limit_micro - spent - held
-
-
-async def _live_call_count(conn: AsyncConnection, account_id: int) -> int:
-    return int(await conn.scalar(
-        select(func.count()).select_from(live_calls).where(live_calls.c.account_id == account_id)
-    ))
 
 
 async def _record_live_call(

@@ -422,6 +422,23 @@ class AriClient:
         """GET /applications/{name}; default: this client's application."""
         return await self.request("GET", f"/applications/{_segment(name or self.app)}")
 
+    async def reload_module(self, module: str) -> None:
+        """PUT /asterisk/modules/{moduleName}: reload a module's config
+        (``res_pjsip.so``, ``pbx_config.so``...) without a restart."""
+        await self.request("PUT", f"/asterisk/modules/{_segment(module)}")
+
+    async def set_event_filter(
+        self, *, allowed: Iterable[str] | None = None, disallowed: Iterable[str] | None = None
+    ) -> dict:
+        """PUT /applications/{app}/eventFilter: the event types this client's
+        application receives (empty lists: all of them). The filter belongs
+        to the application in Asterisk: set it again after a reconnect."""
+        body = {
+            "allowed": [{"type": t} for t in allowed or ()],
+            "disallowed": [{"type": t} for t in disallowed or ()],
+        }
+        return await self.request("PUT", f"/applications/{_segment(self.app)}/eventFilter", json=body)
+
     async def get_endpoint(self, tech: str, resource: str) -> dict:
         """GET /endpoints/{tech}/{resource} (``state`` is online/offline)."""
         return await self.request("GET", f"/endpoints/{_segment(tech)}/{_segment(resource)}")
@@ -495,6 +512,15 @@ class AriClient:
     async def answer(self, channel_id: str) -> None:
         """POST /channels/{channelId}/answer."""
         await self.request("POST", f"/channels/{_segment(channel_id)}/answer")
+
+    async def ring(self, channel_id: str) -> None:
+        """POST /channels/{channelId}/ring: indicate ringing (SIP 180)."""
+        await self.request("POST", f"/channels/{_segment(channel_id)}/ring")
+
+    async def progress(self, channel_id: str) -> None:
+        """POST /channels/{channelId}/progress: early media (SIP 183) on an
+        unanswered channel, so it hears a playback without being answered."""
+        await self.request("POST", f"/channels/{_segment(channel_id)}/progress")
 
     async def hangup(self, channel_id: str, reason: str | None = None, *, reason_code: str | None = None) -> None:
         """DELETE /channels/{channelId}. ``reason``: normal, busy,

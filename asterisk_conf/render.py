@@ -1,6 +1,6 @@
 """Render Asterisk's configuration from Jinja2 templates.
 
-Every value that reaches a config file passes one of three filters, and
+Every value that reaches a config file passes one of four filters, and
 StrictUndefined makes a missing value an error rather than an empty string:
 
 - ``ident``: identifiers, numbers, addresses, passwords — refused (not
@@ -11,10 +11,12 @@ StrictUndefined makes a missing value an error rather than an empty string:
   digits, spaces and ``.-_'`` so it can neither break out of its quotes nor
   carry dialplan or config syntax.
 - ``crypt_hash``: a crypt(3) hash, checked for shape.
+- ``network``: an ACL entry, parsed as an IP network and written canonical.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ import jinja2
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 DIALPLAN_TEMPLATE = "extensions.conf.j2"
+ENDPOINTS_TEMPLATE = "pjsip.conf.j2"
 
 # The modules the control plane needs, and nothing else.
 MODULES: tuple[str, ...] = (
@@ -43,6 +46,7 @@ MODULES: tuple[str, ...] = (
     # dialplan, applications, functions
     "pbx_config.so", "app_dial.so", "app_playback.so", "app_echo.so",
     "app_stasis.so", "app_record.so", "app_playtones.so", "app_verbose.so",
+    "app_stack.so",  # Return() of hangup handlers (the FastAGI path's)
     "res_speech.so", "res_agi.so", "func_callerid.so", "func_cdr.so", "func_channel.so",
     "func_timeout.so", "func_strings.so", "func_logic.so", "func_hangupcause.so",
     "bridge_simple.so", "bridge_native_rtp.so", "bridge_softmix.so",
@@ -84,6 +88,18 @@ DEFAULTS_ONLY_FILES: tuple[str, ...] = (
 )
 
 
+DEFAULT_CONTEXTS: dict[str, str] = {
+    "from_subscribers": "from-subscribers",
+    "from_carrier": "from-carrier",
+    "internal": "clickphone-internal",
+    "agi": "clickphone-agi",
+    "agi_hangup": "clickphone-agi-hangup",
+}
+# Longest call the dialplan connects to 112/116xxx/0800 on its own when the
+# control plane cannot answer (admission's MAX_CALL_SECONDS).
+AGI_FREE_MAX_SECONDS = 4 * 3600
+
+
 class ConfigValueError(ValueError):
     """A value cannot be put into Asterisk's config safely."""
 
@@ -114,6 +130,15 @@ def display_name(value: object) -> str:
         for ch in unicodedata.normalize("NFC", str(value))
     )
     return " ".join(kept.split())[:DISPLAY_NAME_MAX]
+
+
+def network(value: object) -> str:
+    """Return ``value`` as a canonical IPv4/IPv6 network (``10.0.0.0/8``),
+    or raise: only a parsed address reaches an ACL line."""
+    try:
+        return str(ipaddress.ip_network(str(value), strict=False))
+    except ValueError:
+        raise ConfigValueError(f"not an address or network for an ACL: {value!r}") from None
 
 
 def crypt_hash(value: object) -> str:
@@ -165,6 +190,9 @@ class EndpointConf:
     caller_id_number: str
     account_code: str
     max_contacts: int = 5
+    # The account's allowlist (CIDRs): when not empty, Asterisk itself
+    # refuses this endpoint's requests from any other address.
+    permit: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,15 +218,17 @@ class AsteriskConfig:
     http_bind_address: str = "127.0.0.1"
     sip_bind_address: str = "127.0.0.1"
     endpoints: tuple[EndpointConf, ...] = ()
+    # Our numbers (E.164 digits): each gets its own inbound extension.
+    dids: tuple[str, ...] = ()
     carrier: CarrierConf | None = None
     modules: tuple[str, ...] = MODULES
-    contexts: dict[str, str] = field(
-        default_factory=lambda: {
-            "from_subscribers": "from-subscribers",
-            "from_carrier": "from-carrier",
-            "internal": "clickphone-internal",
-        }
-    )
+    contexts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONTEXTS))
+    # Where the dialplan's FastAGI calls reach the control plane.
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    # The context subscriber endpoints enter: None is contexts["from_subscribers"]
+    # (Stasis, the default); contexts["agi"] selects the FastAGI path.
+    endpoint_context: str | None = None
 
 
 def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
@@ -211,13 +241,14 @@ def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        ident=ident, display_name=display_name, crypt_hash=crypt_hash,
+        ident=ident, display_name=display_name, crypt_hash=crypt_hash, network=network,
         cdr_columns=cdr_columns,
     )
     return env
 
 
 def _context(cfg: AsteriskConfig) -> dict[str, object]:
+    contexts = {**DEFAULT_CONTEXTS, **cfg.contexts}
     return {
         "system_name": cfg.system_name,
         "dirs": cfg.dirs,
@@ -231,8 +262,11 @@ def _context(cfg: AsteriskConfig) -> dict[str, object]:
         "rtp": {"start": cfg.rtp_start, "end": cfg.rtp_end},
         "sip": {"bind_address": cfg.sip_bind_address, "port": cfg.sip_port},
         "endpoints": cfg.endpoints,
+        "dids": cfg.dids,
         "carrier": cfg.carrier,
-        "contexts": cfg.contexts,
+        "contexts": contexts,
+        "endpoint_context": cfg.endpoint_context or contexts["from_subscribers"],
+        "agi": {"host": cfg.agi_host, "port": cfg.agi_port, "free_max_seconds": AGI_FREE_MAX_SECONDS},
         "cdr_custom": {"filename": CDR_CUSTOM_FILENAME, "columns": CDR_CUSTOM_COLUMNS},
     }
 
@@ -253,9 +287,20 @@ def render_config(
         name = template.name.removesuffix(".j2")
         if template.name == DIALPLAN_TEMPLATE and dialplan_template is not None:
             files[name] = render_dialplan(dialplan_template, context)
+        elif template.name == ENDPOINTS_TEMPLATE:
+            files[name] = env.get_template(template.name).render(_endpoints_context(cfg, context))
         else:
             files[name] = env.get_template(template.name).render(context)
     return files
+
+
+def _endpoints_context(cfg: AsteriskConfig, context: dict[str, object]) -> dict[str, object]:
+    # In pjsip.conf, contexts.from_subscribers is the context subscriber
+    # endpoints enter; the dialplan keeps its Stasis context under that name.
+    if cfg.endpoint_context is None:
+        return context
+    contexts = {**context["contexts"], "from_subscribers": cfg.endpoint_context}  # type: ignore[dict-item]
+    return {**context, "contexts": contexts}
 
 
 def render_dialplan(source: str, context: dict[str, object]) -> str:

@@ -214,6 +214,10 @@ class Testbed:
                     start_new_session=True,  # Ctrl-C on our terminal is ours to handle
                     env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "TZ": "UTC", "HOME": "/root"},
                 )
+            # Keep the lock until the process is inside the root: an instance
+            # stopping meanwhile would otherwise see no process there and
+            # unmount /dev and /proc under this one.
+            _wait_inside_root(process.pid, self.root)
         self.pid_file.write_text(str(process.pid))
         try:
             self.wait_ready(timeout)
@@ -327,6 +331,18 @@ def _signal(pid: int, sig: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
+
+
+def _wait_inside_root(pid: int, root: Path, timeout: float = 5.0) -> None:
+    target = os.path.realpath(root)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        try:
+            if os.readlink(f"/proc/{pid}/root") == target:
+                return
+        except OSError:
+            return
+        time.sleep(0.01)
 
 
 def _is_testbed_process(pid: int, root: Path) -> bool:

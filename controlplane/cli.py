@@ -23,19 +23,15 @@ from provisioning import services as provisioning
 
 from . import db, migrate
 from .asterisk_setup import DEBIAN_DIRS, asterisk_config, testbed_for
+from .cli_admin import admin_group
+from .cli_support import settings_or_fail
+from .cli_billing import register as register_billing_commands
 from .demo import ensure_demo_subscriber
 from .logs import configure_logging
 from .runtime import ControlPlane, endpoint_conf
-from .settings import Settings, SettingsError, load_settings
+from .settings import Settings
 
 log = logging.getLogger("clickphone")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -47,7 +43,7 @@ def main() -> None:
 @main.command()
 def run() -> None:
     """Start the whole control plane (and the testbed Asterisk) until Ctrl-C."""
-    settings = _settings()
+    settings = settings_or_fail()
     configure_logging(settings.log_level)
     try:
         asyncio.run(_run(settings))
@@ -106,7 +102,7 @@ def db_group() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Upgrade the database schema to REVISION (default: head)."""
-    url = _settings().effective_database_url
+    url = settings_or_fail().effective_database_url
     asyncio.run(migrate.upgrade(url, revision))
     click.echo(f"database at {asyncio.run(migrate.current(url))}")
 
@@ -115,7 +111,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Downgrade the database schema to REVISION (`base` removes everything)."""
-    url = _settings().effective_database_url
+    url = settings_or_fail().effective_database_url
     asyncio.run(migrate.downgrade(url, revision))
     click.echo(f"database at {asyncio.run(migrate.current(url))}")
 
@@ -123,7 +119,7 @@ def db_downgrade(revision: str) -> None:
 @db_group.command("current")
 def db_current() -> None:
     """Print the schema revision."""
-    click.echo(asyncio.run(migrate.current(_settings().effective_database_url)) or "empty")
+    click.echo(asyncio.run(migrate.current(settings_or_fail().effective_database_url)) or "empty")
 
 
 # -- asterisk ----------------------------------------------------------------
@@ -146,7 +142,7 @@ async def _endpoints(settings: Settings):
 @asterisk_group.command("up")
 def asterisk_up() -> None:
     """Build the root once, mount, start Asterisk and wait for ARI."""
-    settings = _settings()
+    settings = settings_or_fail()
     testbed = testbed_for(settings, asyncio.run(_endpoints(settings)))
     try:
         testbed.start()
@@ -158,7 +154,7 @@ def asterisk_up() -> None:
 @asterisk_group.command("down")
 def asterisk_down() -> None:
     """Stop the testbed Asterisk and unmount its root."""
-    settings = _settings()
+    settings = settings_or_fail()
     testbed = testbed_for(settings, [])
     testbed.stop()
     root = settings.effective_asterisk_root.resolve()
@@ -170,7 +166,7 @@ def asterisk_down() -> None:
 @asterisk_group.command("status")
 def asterisk_status() -> None:
     """Say whether the testbed Asterisk runs and ARI answers."""
-    settings = _settings()
+    settings = settings_or_fail()
     testbed = testbed_for(settings, [])
     pid = testbed.pid()
     status = {
@@ -191,7 +187,7 @@ def asterisk_status() -> None:
               help="Folder to write the config files into.")
 def asterisk_render(out_dir: Path) -> None:
     """Render the config set for a production Asterisk (Debian's paths)."""
-    settings = _settings()
+    settings = settings_or_fail()
     config = replace(asterisk_config(settings, asyncio.run(_endpoints(settings))), dirs=DEBIAN_DIRS)
     write_config(render_config(config), out_dir)
     click.echo(f"wrote the Asterisk config to {out_dir}")
@@ -224,10 +220,9 @@ def rate(cdr_path: Path, tariff_path: Path | None, fmt: str, on_net: tuple[str, 
     )
 
 
-# -- billing: invoice, payments, fx, downtime, tariffs, cdr (controlplane/cli_billing.py)
-from .cli_billing import register as _register_billing  # noqa: E402
-
-_register_billing(main)
+# -- groups kept in their own modules ------------------------------------------
+main.add_command(admin_group)  # admin subscriber|did|account …
+register_billing_commands(main)  # invoice, payments, fx, downtime, tariffs, cdr
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,6 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -44,35 +43,17 @@ from billing.tariff_store import export_tariff_csv, import_tariff_file
 from billing.tariffs import CONTRACT_TZ
 from notify.render import Renderer
 
-from . import db, migrate
+from .cli_support import run_on_database
 from .scheduled_jobs import issue_invoices
-from .settings import Settings, SettingsError, load_settings
+from .settings import Settings
 
 T = TypeVar("T")
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
 def _with_engine(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
     """Run ``work(engine, settings)`` on the migrated database; turn refusals into ClickException."""
-    settings = _settings()
-
-    async def run() -> T:
-        url = settings.effective_database_url
-        await migrate.upgrade(url)
-        engine = db.create_engine(url)
-        try:
-            return await work(engine, settings)
-        finally:
-            await engine.dispose()
-
     try:
-        return asyncio.run(run())
+        return run_on_database(work)
     except FxError as exc:
         raise click.ClickException(
             f"{exc}\n(fetch the rates with `clickphone fx fetch` or set one with "

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .http_admin import add_admin_routes
+
 if TYPE_CHECKING:
     from .runtime import ControlPlane
 
@@ -22,4 +24,5 @@ def build_admin_app(control_plane: "ControlPlane") -> web.Application:
     app = web.Application()
     app[CONTROL_PLANE] = control_plane
     app.router.add_get("/health", health)
+    add_admin_routes(app, control_plane)
     return app

@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from admission.service import Admission
+from agi.admit import admission_routes
 from agi.server import AgiServer
+from ari_app.controller import CallController
+from ari_app.voicemail import VoicemailService
 from ari_app.client import AriClient
 from ari_app.stasis import StasisApp
 from asterisk_conf.render import CDR_CUSTOM_FILENAME, EndpointConf
@@ -28,7 +32,9 @@ from notify.smtp import SmtpConfig, SmtpSender, TlsMode
 from provisioning import services as provisioning
 
 from . import db, migrate
+from .admin import emit_daily_limit_alert
 from .asterisk_setup import testbed_for
+from .asterisk_sync import provisioned, provisioned_config, sync_testbed
 from .demo import ensure_demo_subscriber
 from .http_api import build_admin_app
 from .scheduled_jobs import register_jobs
@@ -36,6 +42,8 @@ from .scheduler import build_scheduler
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+PROVISIONING_SYNC_SECONDS = 15
 
 
 def endpoint_conf(endpoint: provisioning.Endpoint) -> EndpointConf:
@@ -61,6 +69,9 @@ class ControlPlane:
     demo_endpoint: provisioning.Endpoint | None = None
     catcher: MaildirCatcher | None = None
     dispatcher: Dispatcher | None = None
+    admission: Admission | None = None
+    calls: CallController | None = None
+    voicemail: VoicemailService | None = None
     admin_url: str = ""
     our_numbers: frozenset[str] = frozenset()
     renderer: Renderer = field(default_factory=Renderer)
@@ -84,21 +95,33 @@ class ControlPlane:
         self.demo_endpoint = await ensure_demo_subscriber(self.engine)
         self.renderer = Renderer(timezone=s.timezone)
         await self.refresh_our_numbers()
-        endpoints = [endpoint_conf(e) for e in await provisioning.list_endpoints(self.engine)]
+        # the outbox first: call flows and admin actions enqueue into it
+        await self._start_notifications()
 
         if s.asterisk_mode == "testbed":
-            self.testbed = testbed_for(s, endpoints)
+            base = testbed_for(s, [])
+            self.testbed = replace(base, config=provisioned_config(base.config, await provisioned(self.engine)))
             log.info("starting the Asterisk testbed", extra={"root": str(self.testbed.root)})
             await asyncio.to_thread(self.testbed.start)
             self._stack.push_async_callback(asyncio.to_thread, self.testbed.stop)
 
+        self.admission = Admission(self.engine)
         self.ari = AriClient(s.effective_ari_url, s.ari_username, s.ari_password, s.ari_app)
-        StasisApp(self.ari)
         self._stack.push_async_callback(self.ari.close)
+        self.voicemail = VoicemailService(self.ari, self.engine, self.renderer, wake=self.dispatcher.wake)
+        self._stack.callback(self.voicemail.close)
+        self.calls = CallController(
+            self.ari, self.admission, self.engine,
+            on_daily_limit=self.daily_limit_reached, on_unanswered=self.voicemail.on_unanswered,
+        )
+        StasisApp(self.ari, self.calls.flows())
+        self.calls.start()
+        # stopped before the client closes: live calls are handed to Asterisk's hard caps
+        self._stack.push_async_callback(self.calls.stop, hang_up=False)
         self.ari.start()
         await self.ari.wait_connected(timeout=30)
 
-        self.agi = AgiServer(routes={})
+        self.agi = AgiServer(routes=admission_routes(self.admission))
         await self.agi.start(s.agi_host, s.agi_port)
         self._stack.push_async_callback(self.agi.stop)
 
@@ -109,10 +132,11 @@ class ControlPlane:
         await site.start()
         self.admin_url = f"http://{s.admin_host}:{s.admin_port}"
 
-        await self._start_notifications()
-
         scheduler = build_scheduler(s)
         register_jobs(scheduler, self.engine, s, self.renderer)
+        # Subscribers added by the CLI (another process) reach Asterisk too.
+        scheduler.add_job(self.provisioning_changed, "interval", seconds=PROVISIONING_SYNC_SECONDS,
+                          id="asterisk-sync", max_instances=1, coalesce=True)
         scheduler.start()
         self._stack.callback(scheduler.shutdown, wait=False)
 
@@ -133,6 +157,24 @@ class ControlPlane:
             tailer.close()
 
         self._stack.push_async_callback(stop_tailer)
+
+    async def end_calls(self, account_id: int) -> int:
+        """End the account's live paid calls now (suspension); return how many."""
+        return await self.calls.end_calls(account_id) if self.calls else 0
+
+    async def daily_limit_reached(self, account_id: int) -> None:
+        """A call was stopped by its account's daily limit: alert the subscriber."""
+        await emit_daily_limit_alert(self.engine, account_id, self.renderer)
+        self.dispatcher.wake.set()
+
+    async def provisioning_changed(self) -> None:
+        """Put the database's endpoints, DIDs and allowlists into the running
+        Asterisk (no restart) and forget cached DIDs."""
+        await self.refresh_our_numbers()
+        if self.admission is not None:
+            self.admission.forget_cached()
+        if self.testbed is not None:
+            await sync_testbed(self.engine, self.testbed)
 
     def is_our_number(self, number: str) -> bool:
         """True when ``number`` (normalised) is one of our DIDs: on-net."""

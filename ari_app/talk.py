@@ -1,0 +1,118 @@
+"""A connected call: answer the caller, bridge it with the leg that
+answered, and hold the call to its grant until one side hangs up.
+
+The hard cap lives in Asterisk: TIMEOUT(absolute) on both channels is kept
+at the end of the last granted second, so if this process dies the call
+still ends there (invariant 2). The caller channel also carries a
+:class:`~ari_app.calls.CallRecord` (``CP_CALL``) from which a restarted
+control plane adopts the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from .calls import CALL_VARIABLE, OUTBOUND, CallEnded, CallRecord, CallServices, LiveCall, channel_id
+from .errors import AriFailure
+from .grant import END, EXTEND, WARN, GrantSchedule
+
+log = logging.getLogger(__name__)
+
+DAILY_LIMIT = "daily_limit_reached"
+# TIMEOUT(absolute)=0 would *remove* the cap: never write less than this.
+MIN_CAP_S = 0.05
+
+
+def bridge_id_for(call_ref: str) -> str:
+    return f"{call_ref}-bridge"
+
+
+async def connect(svc: CallServices, call: LiveCall, leg_id: str, schedule: GrantSchedule) -> None:
+    """Answer the caller and bridge it with ``leg_id``; start the grant's
+    clock (``schedule.talk_started``) just before the answer, so the CDR's
+    billable seconds never exceed what was granted."""
+    client = svc.client
+    loop = asyncio.get_running_loop()
+    call.peer = leg_id
+    call.talk_started_at, call.talk_started = time.time(), loop.time()
+    schedule.talk_started = call.talk_started
+    await client.answer(call.call_ref)
+    call.bridge = bridge_id_for(call.call_ref)
+    await client.create_bridge("mixing", bridge_id=call.bridge, name=call.call_ref[:60])
+    await client.add_channel(call.bridge, [call.call_ref, leg_id])
+    record = CallRecord(call.direction, leg_id, call.bridge, call.talk_started_at, call.account_id, call.free)
+    await asyncio.gather(set_caps(svc, call, schedule), client.set_variable(call.call_ref, CALL_VARIABLE, record.encode()))
+    log.info("call connected", extra={"call": call.call_ref, "peer": leg_id, "granted_seconds": schedule.granted})
+
+
+async def set_caps(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> None:
+    """Set Asterisk's hard cap on both channels to the end of the grant."""
+    remaining = max(schedule.remaining(asyncio.get_running_loop().time()), MIN_CAP_S)
+    channels = [c for c in (call.call_ref, call.peer) if c]
+    results = await asyncio.gather(
+        *(svc.client.set_variable(c, "TIMEOUT(absolute)", f"{remaining:.3f}") for c in channels),
+        return_exceptions=True,
+    )
+    for channel, result in zip(channels, results):
+        if isinstance(result, AriFailure):
+            log.info("hard cap not set (channel gone?)", extra={"call": call.call_ref, "channel": channel,
+                                                                "error": str(result)})
+        elif isinstance(result, BaseException):
+            raise result
+
+
+async def hold(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> None:
+    """Run the connected call until it must end: extend its grant chunk by
+    chunk, warn before the last second, end it at the grant's end. Raises
+    CallEnded (the caller left, the peer hung up, the grant ran out, or an
+    end was requested)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        action, at = schedule.next_action()
+        event = await call.next_event(at - loop.time())
+        if event is not None:
+            if event["type"] in ("StasisEnd", "ChannelDestroyed") and channel_id(event) == call.peer:
+                raise CallEnded("peer_hangup")
+            continue
+        if loop.time() < at:  # woke a hair early
+            continue
+        if action == END:
+            raise CallEnded("grant_exhausted")
+        if action == WARN:
+            schedule.warned = True
+            await _warn(svc, call)
+        elif action == EXTEND:
+            await _extend(svc, call, schedule)
+
+
+async def _extend(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> None:
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(svc.timing.hook_timeout):
+            grant = await svc.admission.extend(call.call_ref)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("cannot extend the call's grant", extra={"call": call.call_ref})
+        schedule.extension_failed(loop.time(), svc.timing.extend_retry)
+        return
+    if schedule.extended(grant.seconds, grant.limited_by is None):
+        call.granted = schedule.granted
+        await set_caps(svc, call, schedule)
+    if schedule.final:
+        log.info("call's grant is final", extra={"call": call.call_ref, "granted_seconds": schedule.granted,
+                                                  "limited_by": grant.limited_by})
+    if grant.limited_by == DAILY_LIMIT and svc.on_daily_limit is not None and call.account_id is not None:
+        svc.spawn(svc.on_daily_limit(call.account_id), name=f"on_daily_limit-{call.account_id}")
+
+
+async def _warn(svc: CallServices, call: LiveCall) -> None:
+    """Our subscriber (the caller of an outbound call, the answering phone of
+    an inbound one) hears that the call is about to end."""
+    target = call.call_ref if call.direction == OUTBOUND else call.peer
+    try:
+        await svc.client.play(target, svc.timing.warning_media)
+    except AriFailure as exc:
+        log.info("end-of-call warning not played", extra={"call": call.call_ref, "error": str(exc)})

@@ -1,0 +1,489 @@
+"""Benchmark (b) of the ARI call flows: latency from StasisStart to the dial
+command under a steady call rate, beside a bare ARI app that only
+continues each call.
+
+    sudo .venv/bin/python -m bench.bench_ari_calls [--rate 50] [--duration 60]
+        [--hold 1.0] [--out bench/results/ari_calls.json]
+
+Needs root: it starts its own Asterisk testbed instance (Debian sid root,
+Asterisk 22; the root is built on first use) with the shipped dialplan plus
+four benchmark contexts, and a fresh SQLite database with one subscriber
+whose account has credit for every call. Calls are Local channels
+originated at ``--rate`` per second for ``--duration`` seconds, in two
+phases of the same run:
+
+* ``bare``      the ;2 half enters ``Stasis(bench-bare)``; a bare ARI app
+                (its own client) sends ``continue`` at once — what ARI and
+                this process cost with no logic at all;
+* ``outbound``  the ;2 half enters ``Stasis(app,outbound)`` as a subscriber
+                (CP_ENDPOINT) calling a Romanian mobile: the real
+                CallController reads the channel, admission decides in the
+                database (reservation, live call), the decision goes on the
+                CDR, the carrier leg (a Local channel to a context that
+                answers and hangs up after ``--hold`` s) is created, and
+                dialled once it is in the app; then answer, bridge, hold
+                to the grant, teardown, admission.finish.
+
+Latency of each call: from the moment a StasisStart handler of this
+process runs for the caller to the moment the dial (or continue) request is
+sent (``app``), and from Asterisk's own event timestamp to that moment
+(``asterisk→cmd``, which adds the websocket delivery). A call fails if it
+was not originated, never entered the app, was never dialled/continued,
+or (outbound) never got bridged. Prints a table; saves JSON to
+``bench/results/ari_calls.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from admission.policy import AccountPolicy
+from admission.service import Admission, set_account_policy
+from ari_app.client import ANY_EVENT, AriClient
+from ari_app.controller import CallController
+from ari_app.errors import AriFailure
+from ari_app.stasis import StasisApp
+from asterisk_conf.render import TEMPLATES_DIR
+from asterisk_conf.testbed import Testbed, TestbedError
+from billing import ledger
+from controlplane import migrate
+from controlplane.asterisk_setup import testbed_for
+from controlplane.db import create_engine
+from controlplane.settings import REPO_ROOT, Settings
+from provisioning import services as provisioning
+
+RESULTS = Path(__file__).parent / "results" / "ari_calls.json"
+APP = "clickphone-bench"
+BARE_APP = "bench-bare"
+ENDPOINT = "benchsub"
+ACCOUNT = "benchacct"
+DIALLED = "0712345678"
+SETTLE_TIMEOUT_S = 60.0
+# events no call flow reads (--quiet-events asks Asterisk not to send them)
+QUIET_EVENTS = ("ChannelVarset", "ChannelDialplan", "ChannelConnectedLine", "ChannelCallerId")
+
+BENCH_CONTEXTS = """
+; --- contexts of bench/bench_ari_calls.py (not part of the product) ---
+[bench-callers]
+exten => _X.,1,Set(CP_ENDPOINT=%(endpoint)s)
+ same => n,Set(CDR(cp_dialled)=${EXTEN})
+ same => n,Stasis({{ ari.app | ident }},outbound)
+ same => n,Hangup()
+
+[bench-bare]
+exten => _X.,1,Stasis(%(bare_app)s,bare)
+ same => n,Answer()
+ same => n,Wait(%(hold)s)
+ same => n,Hangup()
+
+[bench-carrier]
+exten => _X.,1,Answer()
+ same => n,Wait(%(hold)s)
+ same => n,Hangup()
+
+[bench-sink]
+exten => hold,1,Wait(60)
+ same => n,Hangup()
+"""
+
+
+class TimedClient(AriClient):
+    """An ARI client that notes when each call's command leaves: the dial
+    of a leg (keyed by its caller) or a continue (keyed by the channel)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: dict[str, tuple[float, float]] = {}  # channel → (perf_counter, epoch)
+
+    async def dial(self, channel_id: str, *, caller: str | None = None, timeout: int | None = None) -> None:
+        self.sent.setdefault(caller or channel_id, (time.perf_counter(), time.time()))
+        await super().dial(channel_id, caller=caller, timeout=timeout)
+
+    async def continue_in_dialplan(self, channel_id: str, **kwargs: Any) -> None:
+        self.sent.setdefault(channel_id, (time.perf_counter(), time.time()))
+        await super().continue_in_dialplan(channel_id, **kwargs)
+
+
+class Phase:
+    """One phase's bookkeeping: StasisStarts seen, bridged callers. Its
+    callers' channel ids start with ``tag`` (set at origination), so a late
+    event of an earlier phase is never counted in this one."""
+
+    _tags = iter(range(1, 1_000_000))
+
+    def __init__(self, flow: str) -> None:
+        self.flow = flow
+        self.tag = f"b{next(self._tags)}{flow[0]}x"
+        self.cpu: dict[str, float] = {}
+        self.events: dict[str, int] = {}  # events received, by type
+        self.rate = 0.0
+        self.entered: dict[str, tuple[float, float]] = {}  # caller → (perf_counter, asterisk epoch)
+        self.bridged: set[str] = set()
+        self.originated = 0
+        self.originate_errors = 0
+        self.seconds = 0.0
+        self.settled = True
+
+    def on_start(self, event: dict) -> None:
+        args = event.get("args") or []
+        if args and args[0] == self.flow and event["channel"]["id"].startswith(self.tag):
+            self.entered.setdefault(event["channel"]["id"], (time.perf_counter(), _epoch(event.get("timestamp"))))
+
+    def on_bridge(self, event: dict) -> None:
+        self.bridged.add(event["channel"]["id"])
+
+    def on_any(self, event: dict) -> None:
+        self.events[event["type"]] = self.events.get(event["type"], 0) + 1
+
+
+class EndReasons(logging.Handler):
+    """Counts why the controller's calls ended (its "call ended" records)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.counts: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        why = getattr(record, "why", None)
+        if why is not None:
+            self.counts[why] = self.counts.get(why, 0) + 1
+
+
+def _epoch(timestamp: str | None) -> float:
+    if not timestamp:
+        return float("nan")
+    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _testbed(work: Path, hold: float) -> tuple[Testbed, Settings]:
+    root = Path(os.environ.get("CLICKPHONE_ASTERISK_ROOT", REPO_ROOT / ".state" / "asterisk-root")).resolve()
+    rtp = 30000 + (os.getpid() % 400) * 20
+    settings = Settings(
+        state_dir=work, asterisk_root=root, asterisk_http_port=_free_port(), sip_port=_free_port(),
+        rtp_port_start=rtp, rtp_port_end=rtp + 19, ari_password=os.urandom(12).hex(), ari_app=APP,
+    )
+    testbed = testbed_for(settings, (), instance=f"bench-{os.getpid()}")
+    shipped = (TEMPLATES_DIR / "extensions.conf.j2").read_text()
+    testbed.dialplan_template = shipped + BENCH_CONTEXTS % {
+        "endpoint": ENDPOINT, "bare_app": BARE_APP, "hold": f"{hold:g}"}
+    return testbed, settings
+
+
+async def _database(url: str) -> Any:
+    await migrate.upgrade(url)
+    engine = create_engine(url)
+    subscriber = await provisioning.create_subscriber(engine, name="Bench subscriber", email="bench@example.com")
+    await provisioning.add_endpoint(engine, subscriber_id=subscriber.id, username=ENDPOINT,
+                                    caller_id_number="1000", account_code=ACCOUNT)
+    account = await ledger.open_account(engine, code=ACCOUNT, subscriber_id=subscriber.id)
+    await ledger.top_up(engine, account.id, 10**12)  # a million euros: credit never limits
+    await set_account_policy(engine, account.id, AccountPolicy(max_concurrent_calls=1_000_000))
+    return engine
+
+
+async def _generate(client: AriClient, phase: Phase, endpoint: str, rate: float, duration: float) -> None:
+    """Originate ``rate`` calls a second for ``duration`` seconds, on schedule."""
+    loop = asyncio.get_running_loop()
+    count = int(rate * duration)
+    start = loop.time()
+    tasks = []
+
+    async def originate(n: int) -> None:
+        try:
+            await client.originate(endpoint, context="bench-sink", extension="hold", priority=1, timeout=30,
+                                   channel_id=f"{phase.tag}{n}s", other_channel_id=f"{phase.tag}{n}c")
+        except AriFailure:
+            phase.originate_errors += 1
+
+    for n in range(count):
+        delay = start + n / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        phase.originated += 1
+        tasks.append(asyncio.create_task(originate(n)))
+    await asyncio.gather(*tasks)
+    phase.seconds = loop.time() - start
+
+
+def _row(phase: Phase, sent: dict[str, tuple[float, float]], need_bridge: bool) -> dict:
+    app_ms, e2e_ms = [], []
+    done = 0
+    for caller, (received, asterisk_at) in phase.entered.items():
+        if caller not in sent:
+            continue
+        if need_bridge and caller not in phase.bridged:
+            continue
+        done += 1
+        sent_perf, sent_epoch = sent[caller]
+        app_ms.append((sent_perf - received) * 1000)
+        e2e_ms.append((sent_epoch - asterisk_at) * 1000)
+    return {
+        "flow": phase.flow,
+        "rate": phase.rate,
+        "calls": phase.originated,
+        "achieved_rate": round(phase.originated / phase.seconds, 1) if phase.seconds else None,
+        "entered": len(phase.entered),
+        "commanded": sum(1 for c in phase.entered if c in sent),
+        "failed": phase.originated - done,
+        "originate_errors": phase.originate_errors,
+        **phase.cpu,
+        "events_per_call": round(sum(phase.events.values()) / phase.originated, 1) if phase.originated else None,
+        "events_by_type": dict(sorted(phase.events.items(), key=lambda kv: -kv[1])),
+        **_percentiles("app", app_ms),
+        **_percentiles("asterisk_to_cmd", e2e_ms),
+    }
+
+
+def _percentiles(name: str, values: list[float]) -> dict:
+    if not values:
+        return {f"{name}_p50_ms": None, f"{name}_p99_ms": None, f"{name}_max_ms": None}
+    ordered = sorted(values)
+    return {
+        f"{name}_p50_ms": round(statistics.median(ordered), 2),
+        f"{name}_p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+        f"{name}_max_ms": round(ordered[-1], 2),
+    }
+
+
+async def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+class Current:
+    """The phase the event handlers count for (a warm-up, then the measured one)."""
+
+    def __init__(self, phase: Phase) -> None:
+        self.phase = phase
+
+    def on_start(self, event: dict) -> None:
+        self.phase.on_start(event)
+
+    def on_bridge(self, event: dict) -> None:
+        self.phase.on_bridge(event)
+
+    def on_any(self, event: dict) -> None:
+        self.phase.on_any(event)
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process (this one when ``pid`` is None)."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+async def _measure(client: AriClient, current: Current, flow: str, endpoint: str, args: argparse.Namespace,
+                   settled, reasons: "EndReasons | None" = None, asterisk_pid: int | None = None) -> Phase:
+    """A short warm-up (not counted: first connections, tariff cache), then
+    the measured phase; return it once its calls are over."""
+    current.phase = Phase(flow)
+    await _generate(client, current.phase, endpoint, min(args.rate, 10), args.warmup)
+    await _wait(settled, SETTLE_TIMEOUT_S)
+    if reasons is not None:
+        reasons.counts.clear()
+    current.phase = measured = Phase(flow)
+    measured.rate = args.rate
+    before = (time.monotonic(), _cpu_seconds(asterisk_pid), _cpu_seconds(None))
+    await _generate(client, measured, endpoint, args.rate, args.duration)
+    elapsed = time.monotonic() - before[0]
+    measured.cpu = {  # cores used on average while the calls were generated
+        "asterisk_cores": round((_cpu_seconds(asterisk_pid) - before[1]) / elapsed, 2),
+        "python_cores": round((_cpu_seconds(None) - before[2]) / elapsed, 2),
+    }
+    measured.cpu["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine shows here
+    measured.settled = await _wait(settled, SETTLE_TIMEOUT_S)
+    return measured
+
+
+async def run(args: argparse.Namespace, work: Path) -> dict:
+    testbed, settings = _testbed(work, args.hold)
+    try:
+        await asyncio.to_thread(testbed.start, 120)
+    except TestbedError as exc:
+        raise SystemExit(f"cannot start the Asterisk testbed: {exc}") from exc
+    engine = await _database(f"sqlite+aiosqlite:///{work / 'bench.sqlite3'}")
+    url, user, password = testbed.ari_url, settings.ari_username, settings.ari_password
+    rows = []
+    try:
+        # the bare app: StasisStart → continue
+        bare = TimedClient(url, user, password, BARE_APP)
+        bare_current = Current(Phase("bare"))
+        bare.on("StasisStart", bare_current.on_start)
+        bare.on(ANY_EVENT, bare_current.on_any)
+
+        async def continue_call(event: dict) -> None:
+            try:
+                await bare.continue_in_dialplan(event["channel"]["id"])
+            except AriFailure:
+                pass
+
+        bare.on("StasisStart", continue_call)
+
+        # the product: StasisStart → decide → leg → dial → bridge → teardown
+        client = TimedClient(url, user, password, APP)
+        admission = Admission(engine)
+        current = Current(Phase("outbound"))
+        client.on("StasisStart", current.on_start)  # first: its task runs before the flow's
+        client.on("ChannelEnteredBridge", current.on_bridge)
+        client.on(ANY_EVENT, current.on_any)
+        reasons = EndReasons()
+        controller_log = logging.getLogger("ari_app.controller")
+        controller_log.addHandler(reasons)
+        controller_log.setLevel(logging.INFO)
+        controller_log.propagate = False  # counted, not printed
+        controller = CallController(client, admission, engine, carrier_dial="Local/{number}@bench-carrier/n")
+        controller.start()
+        StasisApp(client, controller.flows())
+
+        async def calls_over() -> bool:
+            return not controller.live() and not await admission.live_call_refs()
+
+        for connected in (bare, client):
+            connected.start()
+            await connected.wait_connected(10)
+            if args.quiet_events:
+                await connected.set_event_filter(disallowed=QUIET_EVENTS)
+        print(HEADER, flush=True)
+        for rate in args.rates:
+            args.rate = rate
+            phase = await _measure(bare, bare_current, "bare", f"Local/{DIALLED}@bench-bare/n", args,
+                                   _channels_gone(bare), asterisk_pid=testbed.pid())
+            rows.append(_row(phase, bare.sent, need_bridge=False))
+            _print_row(rows[-1])
+            phase = await _measure(client, current, "outbound", f"Local/{DIALLED}@bench-callers/n", args,
+                                   calls_over, reasons, asterisk_pid=testbed.pid())
+            row = _row(phase, client.sent, need_bridge=True)
+            row["live_calls_left"] = len(await admission.live_call_refs())
+            row["ended_because"] = dict(sorted(reasons.counts.items()))
+            rows.append(row)
+            _print_row(rows[-1])
+        await controller.stop()
+        await asyncio.gather(client.close(), bare.close())
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(testbed.stop)
+        testbed.remove_instance_folder()
+    return {"rows": rows}
+
+
+def _channels_gone(client: AriClient):
+    async def check() -> bool:
+        try:
+            return not (await client.get_application()).get("channel_ids")
+        except AriFailure:
+            return False
+    return check
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser.add_argument("--rate", type=float, default=50.0, help="calls originated per second")
+    parser.add_argument("--rates", help="several rates, comma-separated (e.g. 10,20,50): one pair of rows each")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of calls per phase")
+    parser.add_argument("--hold", type=float, default=0.2, help="seconds the callee keeps each call")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of uncounted calls before each flow")
+    parser.add_argument("--quiet-events", action="store_true",
+                        help="filter out the event types no flow reads (ChannelVarset, ...)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args, _ = parser.parse_known_args(argv)  # `make bench` passes its args to every benchmark
+    args.rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+    if os.geteuid() != 0:
+        print("bench_ari_calls needs root (it starts an Asterisk testbed); skipped", file=sys.stderr)
+        return 0
+    logging.basicConfig(level=logging.ERROR)
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-ari-") as work:
+        outcome = asyncio.run(run(args, Path(work)))
+    result: dict[str, Any] = {
+        "benchmark": "ARI call flows: StasisStart to dial",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "rates_per_second": args.rates,
+        "duration_seconds": args.duration,
+        "hold_seconds": args.hold,
+        "event_filter": list(QUIET_EVENTS) if args.quiet_events else None,
+        "database": "sqlite (aiosqlite, WAL), one file",
+        "asterisk": "testbed: Debian sid asterisk 22, Local channels",
+        **outcome,
+    }
+    _print_table(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(args.out)
+    print(f"saved {args.out}")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+HEADER = (f"{'flow':10} {'rate':>5} {'calls':>6} {'done/s':>7} {'failed':>7} {'app p50':>8} {'app p99':>8} "
+          f"{'app max':>8} {'ast→cmd p50':>12} {'ast→cmd p99':>12} {'ast cores':>9} {'py cores':>8}")
+
+
+def _print_row(row: dict) -> None:
+    def cell(key: str, width: int) -> str:
+        value = row.get(key)
+        return f"{'-' if value is None else value:>{width}}"
+
+    print(f"{row['flow']:10} {row['rate']:>5g} {row['calls']:>6} {cell('achieved_rate', 7)} {row['failed']:>7} "
+          f"{cell('app_p50_ms', 8)} {cell('app_p99_ms', 8)} {cell('app_max_ms', 8)} "
+          f"{cell('asterisk_to_cmd_p50_ms', 12)} {cell('asterisk_to_cmd_p99_ms', 12)} "
+          f"{cell('asterisk_cores', 9)} {cell('python_cores', 8)}", flush=True)
+
+
+def _print_table(result: dict) -> None:
+    print(f"ARI call flows — {result['duration_seconds']:g} s per flow and rate; "
+          f"Python {result['python']}, {result['cpu']}, {result['cpus']} CPUs")
+    print(HEADER)
+    for row in result["rows"]:
+        _print_row(row)
+    print("latencies in ms; app: from this process's StasisStart handler to the dial/continue request; "
+          "ast→cmd: from Asterisk's event timestamp; cores: CPU used while calls were generated")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""``clickphone admin ...``: the admin operations (controlplane.admin) from
+the command line, on the database the settings name.
+
+Each command prints its result as JSON on stdout; a refusal is printed as
+``Error: <reason>`` with exit status 1 (Click's convention). Amounts are
+decimal euros (``10.50``). The CLI runs beside the control plane, not in
+it: ``account suspend`` marks the account suspended, and the running
+control plane's live calls of that account stop at the end of their current
+chunk (use the HTTP API to end them at once).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any, Awaitable, Callable, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from billing.money import MoneyError, format_micro, to_micro_exact
+from notify.render import Renderer
+
+from . import admin
+from .cli_support import run_on_database
+from .http_admin import account_json, policy_json
+from .settings import Settings
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
+    """Run ``work`` on a migrated engine; AdminErrors become Click errors."""
+    try:
+        return run_on_database(work)
+    except admin.AdminError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _echo(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _micro(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return to_micro_exact(Decimal(value))
+    except (InvalidOperation, MoneyError) as exc:
+        raise click.BadParameter(f"{value!r} is not an amount in euros with at most 6 decimals",
+                                 param_hint=name) from exc
+
+
+def _changed_by() -> str:
+    try:
+        return f"CLI ({getpass.getuser()})"
+    except (KeyError, OSError):
+        return "CLI"
+
+
+@click.group("admin")
+def admin_group() -> None:
+    """Administer subscribers, numbers and accounts."""
+
+
+# -- subscribers and numbers ------------------------------------------------------
+@admin_group.group("subscriber")
+def subscriber_group() -> None:
+    """Subscribers with their SIP endpoint and billing account."""
+
+
+@subscriber_group.command("create")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--language", default="ro", show_default=True)
+@click.option("--username", required=True, help="SIP username of the endpoint.")
+@click.option("--caller-id", "caller_id_number", required=True, help="Caller ID number of the endpoint.")
+@click.option("--display-name")
+@click.option("--account-code", required=True, help="Billing account code (the CDR accountcode).")
+@click.option("--kind", type=click.Choice(["prepaid", "postpaid"]), default="prepaid", show_default=True)
+@click.option("--credit-limit", help="Postpaid credit limit in euros.")
+@click.option("--daily-limit", help="Daily spend limit in euros (none by default).")
+def subscriber_create(name, email, language, username, caller_id_number, display_name, account_code, kind,
+                      credit_limit, daily_limit) -> None:
+    """Create a subscriber, its SIP endpoint and its account; prints the
+    endpoint's generated SIP password (shown only now)."""
+    credit = _micro(credit_limit, "--credit-limit") or 0
+    daily = _micro(daily_limit, "--daily-limit")
+    created = _run(lambda engine, settings: admin.create_subscriber(
+        engine, name=name, email=email, language=language, username=username,
+        caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
+        kind=kind, credit_limit_micro=credit, daily_limit_micro=daily,
+    ))
+    _echo({"subscriber_id": created.subscriber.id,
+           "endpoint": {"username": created.endpoint.username, "password": created.endpoint.password},
+           "account": account_json(created.account)})
+
+
+@admin_group.group("did")
+def did_group() -> None:
+    """Our numbers (DIDs)."""
+
+
+@did_group.command("add")
+@click.argument("number")
+@click.option("--subscriber", "subscriber_id", type=int, required=True)
+@click.option("--ring-seconds", type=int, default=25, show_default=True)
+@click.option("--no-voicemail", is_flag=True, help="Missed calls get no voicemail.")
+def did_add(number: str, subscriber_id: int, ring_seconds: int, no_voicemail: bool) -> None:
+    """Give a subscriber the number NUMBER (+40..., 0040... or 0...)."""
+    did = _run(lambda engine, settings: admin.add_did(
+        engine, number=number, subscriber_id=subscriber_id, ring_seconds=ring_seconds,
+        voicemail_enabled=not no_voicemail))
+    _echo({"number": did.number, "subscriber_id": did.subscriber_id})
+
+
+# -- accounts -----------------------------------------------------------------------
+@admin_group.group("account")
+def account_group() -> None:
+    """Billing accounts: money, policy, suspension."""
+
+
+@account_group.command("show")
+@click.argument("account_id", type=int)
+def account_show(account_id: int) -> None:
+    """Print the account, its balance and its call policy."""
+    summary = _run(lambda engine, settings: admin.account_summary(engine, account_id))
+    _echo({**account_json(summary.account), "balance": format_micro(summary.balance_micro),
+           "available": format_micro(summary.available_micro),
+           "spent_today": format_micro(summary.spent_today_micro), "live_calls": summary.live_calls,
+           "policy": policy_json(summary.policy)})
+
+
+@account_group.command("top-up")
+@click.argument("account_id", type=int)
+@click.argument("amount")
+@click.option("--reference", default="", help="Payment reference (also the email's).")
+@click.option("--idempotency-key", help="Repeat with the same key: credited once.")
+def account_top_up(account_id: int, amount: str, reference: str, idempotency_key: str | None) -> None:
+    """Credit ACCOUNT_ID with AMOUNT euros and email the subscriber."""
+    micro = _micro(amount, "AMOUNT")
+    result = _run(lambda engine, settings: admin.top_up(
+        engine, account_id, micro, reference=reference, idempotency_key=idempotency_key,
+        renderer=Renderer(timezone=settings.timezone)))
+    _echo({"entry_id": result.entry.id, "balance": format_micro(result.balance_micro)})
+
+
+@account_group.command("policy")
+@click.argument("account_id", type=int)
+@click.option("--allow", "allow", multiple=True, metavar="CIDR",
+              help="Allowed source address or network (repeatable); replaces the list.")
+@click.option("--allow-anywhere", is_flag=True, help="Empty the allowlist: calls from any address.")
+@click.option("--premium/--no-premium", default=None, help="Premium-rate numbers.")
+@click.option("--international/--no-international", default=None, help="International calls.")
+@click.option("--block", "block", multiple=True, metavar="PREFIX",
+              help="Blocked prefix of E.164 digits (repeatable); replaces the list.")
+@click.option("--unblock-all", is_flag=True, help="Empty the blocked-prefix list.")
+@click.option("--max-calls", type=int, help="Concurrent-call limit.")
+def account_policy(account_id: int, allow: tuple[str, ...], allow_anywhere: bool, premium: bool | None,
+                   international: bool | None, block: tuple[str, ...], unblock_all: bool,
+                   max_calls: int | None) -> None:
+    """Change ACCOUNT_ID's call policy; options not given keep their value.
+    A changed allowlist is emailed to the subscriber."""
+    if allow and allow_anywhere:
+        raise click.UsageError("--allow and --allow-anywhere contradict each other")
+    if block and unblock_all:
+        raise click.UsageError("--block and --unblock-all contradict each other")
+    networks = list(allow) if allow else ([] if allow_anywhere else None)
+    prefixes = list(block) if block else ([] if unblock_all else None)
+    change = _run(lambda engine, settings: admin.set_account_policy(
+        engine, account_id, allowed_networks=networks, premium_enabled=premium,
+        international_enabled=international, blocked_prefixes=prefixes, max_concurrent_calls=max_calls,
+        changed_by=_changed_by(), renderer=Renderer(timezone=settings.timezone)))
+    _echo({"policy": policy_json(change.policy), "allowed_ips_change_id": change.allowed_ips_change_id})
+
+
+@account_group.command("suspend")
+@click.argument("account_id", type=int)
+def account_suspend(account_id: int) -> None:
+    """Suspend ACCOUNT_ID: only 112, 116xxx and 0800 still connect."""
+    _run(lambda engine, settings: admin.suspend_account(engine, account_id))
+    _echo({"account_id": account_id, "status": "suspended"})
+
+
+@account_group.command("reinstate")
+@click.argument("account_id", type=int)
+def account_reinstate(account_id: int) -> None:
+    """Make ACCOUNT_ID active again."""
+    account = _run(lambda engine, settings: admin.reinstate_account(engine, account_id))
+    _echo({"account_id": account.id, "status": account.status})

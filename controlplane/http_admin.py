@@ -1,0 +1,319 @@
+"""The admin HTTP API's resources: JSON in, JSON out, behind a bearer token.
+
+Every route needs ``Authorization: Bearer <admin_token>`` (the setting;
+generated into <state_dir>/secrets.toml when empty) and answers JSON; a
+refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
+blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
+account or subscriber, 409 taken, 415 not JSON.
+
+==========================================  =========================================
+``POST  /admin/subscribers``                 subscriber + SIP endpoint + account → 201
+``POST  /admin/dids``                        give a subscriber a number → 201
+``GET   /admin/accounts/{id}``               the account, its money and policy
+``POST  /admin/accounts/{id}/top-ups``       credit the account → 201
+``PATCH /admin/accounts/{id}/policy``        change the call policy (fields given only)
+``POST  /admin/accounts/{id}/suspend``       suspend and end its live calls
+``POST  /admin/accounts/{id}/reinstate``     make it active again
+==========================================  =========================================
+
+Amounts are decimal euros, as JSON strings (``"10.50"``) or numbers, read
+exactly (never through float) and answered as strings with six decimals.
+
+The routes work on the running control plane given to
+:func:`add_admin_routes`: its ``engine`` and ``settings``, and, when it has
+them, its ``end_calls(account_id)`` (ends live calls on suspension),
+``admission`` (its DID cache is dropped after a new DID) and ``renderer``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from billing.money import MoneyError, format_micro, to_micro_exact
+from notify.render import Renderer
+
+from . import admin
+
+ADMIN_PLANE = web.AppKey("admin_control_plane", object)
+ADMIN_RENDERER = web.AppKey("admin_renderer", Renderer)
+CHANGED_BY = "admin API"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(Exception):
+    """The request itself cannot be read (not JSON, wrong shape)."""
+
+    def __init__(self, message: str, status: int = 400, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+def add_admin_routes(app: web.Application, control_plane: Any) -> None:
+    """Register the /admin routes on ``app`` for ``control_plane``."""
+    app[ADMIN_PLANE] = control_plane
+    renderer = getattr(control_plane, "renderer", None)
+    app[ADMIN_RENDERER] = renderer or Renderer(timezone=control_plane.settings.timezone)
+    app.router.add_post("/admin/subscribers", create_subscriber)
+    app.router.add_post("/admin/dids", add_did)
+    app.router.add_get(r"/admin/accounts/{account_id:\d+}", get_account)
+    app.router.add_post(r"/admin/accounts/{account_id:\d+}/top-ups", top_up)
+    app.router.add_patch(r"/admin/accounts/{account_id:\d+}/policy", set_policy)
+    app.router.add_post(r"/admin/accounts/{account_id:\d+}/suspend", suspend)
+    app.router.add_post(r"/admin/accounts/{account_id:\d+}/reinstate", reinstate)
+
+
+# -- plumbing -----------------------------------------------------------------------
+
+
+def _error(status: int, message: str, field: str | None = None,
+           headers: dict[str, str] | None = None) -> web.Response:
+    body: dict[str, str] = {"error": message}
+    if field:
+        body["field"] = field
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _authorised(request: web.Request) -> bool:
+    token = getattr(request.app[ADMIN_PLANE].settings, "admin_token", "")
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def admin_route(handler: Handler) -> Handler:
+    """Check the bearer token, and answer refusals as JSON errors."""
+
+    @wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not _authorised(request):
+            return _error(401, "missing or wrong bearer token",
+                          headers={"WWW-Authenticate": 'Bearer realm="clickphone-admin"'})
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return _error(exc.status, str(exc), exc.field)
+        except admin.InvalidInputError as exc:
+            return _error(exc.status, str(exc), exc.field)
+        except admin.AdminError as exc:
+            return _error(exc.status, str(exc))
+
+    return guarded
+
+
+async def _body(request: web.Request, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+    """Return the request's JSON object; refuse other shapes, unknown and
+    missing fields."""
+    if request.content_type != "application/json":
+        raise BadRequest("send a JSON object with Content-Type: application/json", status=415)
+    try:
+        body = json.loads(await request.text(), parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    for key in body:
+        if key not in allowed:
+            raise BadRequest(f"unknown field {key!r}; expected some of {sorted(allowed)}", field=key)
+    for key in sorted(required):
+        if body.get(key) is None:
+            raise BadRequest(f"{key}: required", field=key)
+    return body
+
+
+def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | None:
+    value = body.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(f"{key}: must be a string", field=key)
+    return value
+
+
+def _integer(body: dict[str, Any], key: str, default: int | None = None) -> int | None:
+    value = body.get(key, default)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise BadRequest(f"{key}: must be a whole number", field=key)
+    return value
+
+
+def _boolean(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"{key}: must be true or false", field=key)
+    return value
+
+
+def _money(body: dict[str, Any], key: str, *, positive: bool = False) -> int | None:
+    """Return the amount in micro-euros from decimal euros ("10.50" or 10.50)."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise BadRequest(f"{key}: must be an amount in euros like \"10.50\"", field=key)
+    try:
+        micro = to_micro_exact(Decimal(value.strip() if isinstance(value, str) else value))
+    except (InvalidOperation, MoneyError, ValueError) as exc:
+        raise BadRequest(f"{key}: {value!r} is not an amount in euros with at most 6 decimals", field=key) from exc
+    if micro < 0 or (positive and micro == 0):
+        raise BadRequest(f"{key}: must be {'more than' if positive else 'at least'} 0", field=key)
+    return micro
+
+
+def _list(body: dict[str, Any], key: str) -> list[Any] | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, list):
+        raise BadRequest(f"{key}: must be a list", field=key)
+    return value
+
+
+def _account_id(request: web.Request) -> int:
+    return int(request.match_info["account_id"])
+
+
+def _euros(micro: int | None) -> str | None:
+    return None if micro is None else format_micro(micro)
+
+
+def account_json(account) -> dict[str, Any]:
+    return {
+        "id": account.id, "code": account.code, "kind": account.kind, "status": account.status,
+        "subscriber_id": account.subscriber_id, "credit_limit": _euros(account.credit_limit_micro),
+        "daily_limit": _euros(account.daily_limit_micro), "tariff": account.tariff,
+        "language": account.language,
+    }
+
+
+def policy_json(policy) -> dict[str, Any]:
+    return {
+        "allowed_networks": [str(n) for n in policy.allowed_networks],
+        "premium_enabled": policy.premium_enabled,
+        "international_enabled": policy.international_enabled,
+        "blocked_prefixes": list(policy.blocked_prefixes),
+        "max_concurrent_calls": policy.max_concurrent_calls,
+    }
+
+
+# -- resources ----------------------------------------------------------------------
+
+_SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number", "display_name",
+                      "password", "account_code", "kind", "credit_limit", "daily_limit", "tariff"}
+
+
+@admin_route
+async def create_subscriber(request: web.Request) -> web.Response:
+    body = await _body(request, _SUBSCRIBER_FIELDS,
+                       {"name", "email", "username", "caller_id_number", "account_code"})
+    options: dict[str, Any] = {}
+    for key in ("kind", "tariff"):
+        if body.get(key) is not None:
+            options[key] = _text(body, key)
+    created = await admin.create_subscriber(
+        request.app[ADMIN_PLANE].engine,
+        name=_text(body, "name"), email=_text(body, "email"), language=_text(body, "language", "ro"),
+        username=_text(body, "username"), caller_id_number=_text(body, "caller_id_number"),
+        display_name=_text(body, "display_name"), password=_text(body, "password"),
+        account_code=_text(body, "account_code"),
+        credit_limit_micro=_money(body, "credit_limit") or 0, daily_limit_micro=_money(body, "daily_limit"),
+        **options,
+    )
+    subscriber, endpoint = created.subscriber, created.endpoint
+    await _provisioning_changed(request.app[ADMIN_PLANE])  # the new endpoint can register
+    return web.json_response({
+        "subscriber": {"id": subscriber.id, "name": subscriber.name, "email": subscriber.email,
+                       "language": subscriber.language},
+        "endpoint": {"username": endpoint.username, "password": endpoint.password,
+                     "display_name": endpoint.display_name, "caller_id_number": endpoint.caller_id_number,
+                     "account_code": endpoint.account_code},
+        "account": account_json(created.account),
+    }, status=201)
+
+
+async def _provisioning_changed(plane: object) -> None:
+    """Tell the running control plane (when there is one) that endpoints,
+    DIDs or allowlists changed, so Asterisk gets them without a restart."""
+    changed = getattr(plane, "provisioning_changed", None)
+    if changed is not None:
+        await changed()
+
+
+@admin_route
+async def add_did(request: web.Request) -> web.Response:
+    body = await _body(request, {"number", "subscriber_id", "ring_seconds", "voicemail_enabled"},
+                       {"number", "subscriber_id"})
+    voicemail = _boolean(body, "voicemail_enabled")
+    plane = request.app[ADMIN_PLANE]
+    did = await admin.add_did(
+        plane.engine, number=_text(body, "number"), subscriber_id=_integer(body, "subscriber_id"),
+        ring_seconds=_integer(body, "ring_seconds", 25), voicemail_enabled=True if voicemail is None else voicemail,
+    )
+    await _provisioning_changed(plane)  # a new on-net number and inbound extension
+    return web.json_response({"number": did.number, "subscriber_id": did.subscriber_id,
+                              "ring_seconds": did.ring_seconds, "voicemail_enabled": did.voicemail_enabled},
+                             status=201)
+
+
+@admin_route
+async def get_account(request: web.Request) -> web.Response:
+    summary = await admin.account_summary(request.app[ADMIN_PLANE].engine, _account_id(request))
+    return web.json_response({
+        **account_json(summary.account),
+        "balance": _euros(summary.balance_micro), "available": _euros(summary.available_micro),
+        "spent_today": _euros(summary.spent_today_micro), "live_calls": summary.live_calls,
+        "policy": policy_json(summary.policy),
+    })
+
+
+@admin_route
+async def top_up(request: web.Request) -> web.Response:
+    body = await _body(request, {"amount", "reference", "idempotency_key"}, {"amount"})
+    result = await admin.top_up(
+        request.app[ADMIN_PLANE].engine, _account_id(request), _money(body, "amount", positive=True),
+        reference=_text(body, "reference", ""), idempotency_key=_text(body, "idempotency_key"),
+        renderer=request.app[ADMIN_RENDERER],
+    )
+    return web.json_response({"entry_id": result.entry.id, "amount": _euros(result.entry.amount_micro),
+                              "balance": _euros(result.balance_micro)}, status=201)
+
+
+_POLICY_FIELDS = {"allowed_networks", "premium_enabled", "international_enabled", "blocked_prefixes",
+                  "max_concurrent_calls"}
+
+
+@admin_route
+async def set_policy(request: web.Request) -> web.Response:
+    body = await _body(request, _POLICY_FIELDS)
+    if not body:
+        raise BadRequest(f"nothing to change; send some of {sorted(_POLICY_FIELDS)}")
+    change = await admin.set_account_policy(
+        request.app[ADMIN_PLANE].engine, _account_id(request),
+        allowed_networks=_list(body, "allowed_networks"), premium_enabled=_boolean(body, "premium_enabled"),
+        international_enabled=_boolean(body, "international_enabled"),
+        blocked_prefixes=_list(body, "blocked_prefixes"),
+        max_concurrent_calls=_integer(body, "max_concurrent_calls"),
+        changed_by=CHANGED_BY, renderer=request.app[ADMIN_RENDERER],
+    )
+    if change.allowed_ips_change_id is not None:
+        await _provisioning_changed(request.app[ADMIN_PLANE])  # the endpoints' ACL
+    return web.json_response({"policy": policy_json(change.policy),
+                              "allowed_ips_change_id": change.allowed_ips_change_id})
+
+
+@admin_route
+async def suspend(request: web.Request) -> web.Response:
+    plane = request.app[ADMIN_PLANE]
+    ended = await admin.suspend_account(plane.engine, _account_id(request), getattr(plane, "end_calls", None))
+    return web.json_response({"status": "suspended", "calls_ended": ended})
+
+
+@admin_route
+async def reinstate(request: web.Request) -> web.Response:
+    account = await admin.reinstate_account(request.app[ADMIN_PLANE].engine, _account_id(request))
+    return web.json_response({"status": account.status})

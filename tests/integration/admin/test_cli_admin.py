@@ -1,0 +1,82 @@
+"""``clickphone admin ...`` on the database the settings name (SQLite and
+PostgreSQL): JSON on stdout, ``Error: <reason>`` and exit 1 on a refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from controlplane.cli import main
+
+
+@pytest.fixture
+def clickphone(db_url, tmp_path):
+    """Run ``clickphone ARGS...`` (in a thread: the CLI runs its own event loop)."""
+    env = {"CLICKPHONE_DATABASE_URL": db_url, "CLICKPHONE_STATE_DIR": str(tmp_path)}
+
+    async def run(*args: str):
+        return await asyncio.to_thread(CliRunner().invoke, main, ["admin", *args], env=env)
+
+    return run
+
+
+async def create(clickphone) -> dict:
+    result = await clickphone("subscriber", "create", "--name", "Ion Popescu", "--email", "ion@example.com",
+                              "--username", "ep-ion", "--caller-id", "0212345678", "--account-code", "ION1",
+                              "--daily-limit", "2.50")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+async def test_subscriber_create_prints_the_sip_password_and_the_account(clickphone):
+    created = await create(clickphone)
+    assert created["endpoint"]["username"] == "ep-ion" and len(created["endpoint"]["password"]) >= 24
+    assert created["account"]["daily_limit"] == "2.500000"
+
+
+async def test_top_up_then_show(clickphone):
+    account_id = (await create(clickphone))["account"]["id"]
+    top_up = await clickphone("account", "top-up", str(account_id), "12.34", "--reference", "OP-9")
+    assert top_up.exit_code == 0, top_up.output
+    shown = json.loads((await clickphone("account", "show", str(account_id))).output)
+    assert shown["balance"] == "12.340000" and shown["policy"]["allowed_networks"] == []
+
+
+async def test_policy_options_not_given_keep_their_value(clickphone):
+    account_id = str((await create(clickphone))["account"]["id"])
+    await clickphone("account", "policy", account_id, "--premium", "--max-calls", "3")
+    result = await clickphone("account", "policy", account_id, "--allow", "192.0.2.0/24", "--allow", "198.51.100.7")
+    assert result.exit_code == 0, result.output
+    policy = json.loads(result.output)["policy"]
+    assert policy["allowed_networks"] == ["192.0.2.0/24", "198.51.100.7/32"]
+    assert policy["premium_enabled"] and policy["max_concurrent_calls"] == 3
+    cleared = json.loads((await clickphone("account", "policy", account_id, "--allow-anywhere")).output)
+    assert cleared["policy"]["allowed_networks"] == []
+
+
+async def test_invalid_cidr_is_an_error_naming_it(clickphone):
+    account_id = str((await create(clickphone))["account"]["id"])
+    result = await clickphone("account", "policy", account_id, "--allow", "10.0.0.1/24")
+    assert result.exit_code == 1 and "'10.0.0.1/24'" in result.output and "host bits" in result.output
+
+
+async def test_unknown_account_is_an_error(clickphone):
+    result = await clickphone("account", "suspend", "4242")
+    assert result.exit_code == 1 and "no account 4242" in result.output
+
+
+async def test_suspend_and_reinstate(clickphone):
+    account_id = (await create(clickphone))["account"]["id"]
+    assert json.loads((await clickphone("account", "suspend", str(account_id))).output)["status"] == "suspended"
+    assert json.loads((await clickphone("account", "reinstate", str(account_id))).output)["status"] == "active"
+
+
+async def test_did_add_and_bad_amounts(clickphone):
+    created = await create(clickphone)
+    added = await clickphone("did", "add", "0312345678", "--subscriber", str(created["subscriber_id"]))
+    assert added.exit_code == 0 and json.loads(added.output)["number"] == "40312345678"
+    bad = await clickphone("account", "top-up", str(created["account"]["id"]), "1.2.3")
+    assert bad.exit_code == 2 and "not an amount" in bad.output
