@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 DailyLimitHook = Callable[[int], Awaitable[None]]
 """``on_daily_limit(account_id)``: a call was stopped by the account's daily limit."""
 
+MissedHook = Callable[[dict[str, Any], "Did", int], Awaitable[Any]]
+"""``on_missed(caller_channel, did, ring_seconds)``: the caller of a DID hung
+up while it was ringing (a missed call)."""
+
 UnansweredHook = Callable[[dict[str, Any], "Did", str], Awaitable[None]]
 """``on_unanswered(caller_channel, did, why)``: a call to a DID was not
 answered (``why``: busy, no_answer, unreachable, ...). The hook owns the
@@ -216,6 +220,7 @@ class CallServices:
     carrier_dial: str  # e.g. "PJSIP/{number}@carrier"
     on_daily_limit: DailyLimitHook | None = None
     on_unanswered: UnansweredHook | None = None
+    on_missed: MissedHook | None = None
     background: set[asyncio.Task] = field(default_factory=set)
     # account id -> the latest end_calls order (monotonic time, paid_only, why, cause)
     end_orders: dict[int, tuple[float, bool, str, int]] = field(default_factory=dict)

@@ -51,6 +51,7 @@ from .calls import (
     CallTiming,
     DailyLimitHook,
     LiveCall,
+    MissedHook,
     UnansweredHook,
     channel_ids_of,
 )
@@ -100,6 +101,7 @@ class CallController:
         carrier_dial: str | None = None,
         on_daily_limit: DailyLimitHook | None = None,
         on_unanswered: UnansweredHook | None = None,
+        on_missed: MissedHook | None = None,
         timing: CallTiming | None = None,
     ) -> None:
         """``carrier_dial`` (default ``PJSIP/{number}@<carrier_endpoint>``)
@@ -113,7 +115,7 @@ class CallController:
         self._svc = CallServices(
             client=client, admission=admission, engine=engine, timing=timing or CallTiming(),
             carrier_dial=carrier_dial or f"PJSIP/{{number}}@{carrier_endpoint}",
-            on_daily_limit=on_daily_limit, on_unanswered=on_unanswered,
+            on_daily_limit=on_daily_limit, on_unanswered=on_unanswered, on_missed=on_missed,
         )
         self._calls: dict[str, LiveCall] = {}
         self._removers: list[Callable[[], None]] = []

@@ -58,7 +58,14 @@ async def run_inbound(svc: CallServices, call: LiveCall, args: list[str]) -> Non
     ring_cap = did.ring_seconds + granted
     await client.set_variable(call.call_ref, "TIMEOUT(absolute)", str(ring_cap))
     destinations = await subscriber_destinations(svc, call, did.subscriber_id)
-    outcome = await ring(client, call, destinations, timeout=did.ring_seconds, hard_cap=ring_cap)
+    ring_started = asyncio.get_running_loop().time()
+    try:
+        outcome = await ring(client, call, destinations, timeout=did.ring_seconds, hard_cap=ring_cap)
+    except CallEnded as ended:
+        if ended.why == "caller_hangup" and svc.on_missed is not None:
+            rang = round(asyncio.get_running_loop().time() - ring_started)
+            svc.spawn(svc.on_missed(call.caller, did, rang), "missed-call")
+        raise
     if outcome.answered is None:
         await unanswered(svc, call, did, outcome)
     schedule = GrantSchedule(asyncio.get_running_loop().time(), granted, svc.timing.extend_before,

@@ -113,6 +113,7 @@ class ControlPlane:
         self.calls = CallController(
             self.ari, self.admission, self.engine,
             on_daily_limit=self.daily_limit_reached, on_unanswered=self.voicemail.on_unanswered,
+            on_missed=self.voicemail.report_missed_call,
         )
         StasisApp(self.ari, self.calls.flows())
         self.calls.start()

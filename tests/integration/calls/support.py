@@ -81,6 +81,7 @@ class ControlPlane:
     log: EventLog
     daily_limit_hits: list[int] = field(default_factory=list)
     unanswered: list[tuple[str, str, str]] = field(default_factory=list)  # (caller channel, did, why)
+    missed: list[tuple[str, str, int]] = field(default_factory=list)  # (caller channel, did, ring seconds)
 
     async def stop(self, *, hang_up: bool = True) -> None:
         await self.controller.stop(hang_up=hang_up)
@@ -105,8 +106,11 @@ async def start_control_plane(asterisk, engine, *, admission: Admission | None =
         if unanswered_hook is not None:
             await unanswered_hook(client, caller, did, why)
 
+    async def on_missed(caller: dict, did, ring_seconds: int) -> None:
+        plane.missed.append((caller["id"], did.number, ring_seconds))
+
     plane.controller = CallController(client, admission, engine, on_daily_limit=on_daily_limit,
-                                      on_unanswered=on_unanswered, timing=timing)
+                                      on_unanswered=on_unanswered, on_missed=on_missed, timing=timing)
     plane.controller.start()
     StasisApp(client, plane.controller.flows())
     client.start()

@@ -97,6 +97,31 @@ async def test_unanswered_inbound_call_goes_to_the_handover_hook_with_why_no_ans
         await plane.stop()
 
 
+async def test_caller_hanging_up_while_the_did_rings_is_reported_as_one_missed_call(
+    call_asterisk, db, carrier, sip_phone
+):
+    """The caller gives up after about 2 s of ringing: the missed-call hook
+    (the missed-call email) gets the caller, the DID and the ring time, once;
+    the handover hook (voicemail) is not called."""
+    subscriber = await add_subscriber(db)
+    await provisioning.add_did(db, number="40318880005", subscriber_id=subscriber.id, ring_seconds=20)
+    await synced(db, call_asterisk)
+    plane = await start_control_plane(call_asterisk, db)
+    try:
+        phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
+        await carrier.call(f"sip:40318880005@127.0.0.1:{call_asterisk.sip_port}")
+        await phone.wait_incoming()
+        await asyncio.sleep(2)
+        await carrier.hangup()
+        await phone.wait_state("DISCONNECTED", timeout=5)
+        await wait_until(lambda: plane.missed)
+        ((caller_channel, did, rang),) = plane.missed
+        assert did == "40318880005" and 1 <= rang <= 4
+        assert plane.unanswered == []
+    finally:
+        await plane.stop()
+
+
 async def test_inbound_call_to_a_number_that_is_not_ours_is_refused_unallocated(call_asterisk, db, carrier, sip_phone):
     await add_subscriber(db)
     await synced(db, call_asterisk)
