@@ -35,9 +35,10 @@ or (outbound) never got bridged. Prints a table; saves JSON to
 
 from __future__ import annotations
 
+from bench._report import cpu_model, save_json
+
 import argparse
 import asyncio
-import json
 import logging
 import os
 import platform
@@ -428,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "ARI call flows: StasisStart to dial",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
@@ -441,23 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         **outcome,
     }
     _print_table(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    save_json(args.out, result)
     print(f"saved {args.out}")
     return 0
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 HEADER = (f"{'flow':10} {'rate':>5} {'calls':>6} {'done/s':>7} {'failed':>7} {'app p50':>8} {'app p99':>8} "

@@ -20,9 +20,10 @@ the process's ``ru_maxrss``. The process is pinned to one CPU when possible.
 
 from __future__ import annotations
 
+from bench._report import cpu_model, save_json
+
 import argparse
 import io
-import json
 import os
 import platform
 import random
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "pinned_cpu": cpu,
         "load_average_before": [round(x, 2) for x in load_before],
         "stages": stages,
@@ -207,10 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     _print_table(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    save_json(args.out, result)
     print(f"saved {args.out}")
     return 0
 
@@ -229,15 +227,6 @@ def _master_line(i: int, cdr) -> str:
     return ",".join('"' + f.replace('"', '""') + '"' for f in fields) + "\n"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _print_table(result: dict) -> None:

@@ -25,9 +25,10 @@ Prints a table and saves JSON to ``bench/results/outbox.json``.
 
 from __future__ import annotations
 
+from bench._report import cpu_model, save_json
+
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "notify outbox",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpus": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "smtp_server": "notify.catcher (aiosmtpd, Maildir) in its own process, loopback",
@@ -266,23 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     _print_table(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(args.out)
+    save_json(args.out, result)
     print(f"saved {args.out}")
     return 0
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _print_table(result: dict) -> None:
