@@ -12,23 +12,23 @@ from pathlib import Path
 
 import click
 
-from asterisk_conf.render import render_config, write_config
+from asterisk_conf.render import AsteriskConfig, render_config, write_config
 from billing import money
 from billing._datafile import DataFileError
 from billing.batch import FORMATS, rate_cdr_file
 from billing.numbering import default_numbering_plan
 from billing.tariffs import default_tariff, load_tariff
 from asterisk_conf.testbed import TestbedError, stop_everything_in
-from provisioning import services as provisioning
 
-from . import db, migrate
+from . import migrate
 from .asterisk_setup import DEBIAN_DIRS, asterisk_config, testbed_for
 from .cli_admin import admin_group
-from .cli_support import settings_or_fail
+from .asterisk_sync import provisioned, provisioned_config
+from .cli_support import run_on_database, settings_or_fail
 from .cli_billing import register as register_billing_commands
 from .demo import ensure_demo_subscriber
 from .logs import configure_logging
-from .runtime import ControlPlane, endpoint_conf
+from .runtime import ControlPlane
 from .settings import Settings
 
 log = logging.getLogger("clickphone")
@@ -128,22 +128,23 @@ def asterisk_group() -> None:
     """The local Asterisk testbed (Debian sid root with Asterisk 22)."""
 
 
-async def _endpoints(settings: Settings):
-    url = settings.effective_database_url
-    await migrate.upgrade(url)
-    engine = db.create_engine(url)
-    try:
+def _provisioned_config(settings: Settings, base: AsteriskConfig) -> AsteriskConfig:
+    """``base`` with the database's endpoints, DIDs and allowlists — the same
+    config the running control plane gives Asterisk."""
+
+    async def read(engine, settings: Settings) -> AsteriskConfig:
         await ensure_demo_subscriber(engine)
-        return [endpoint_conf(e) for e in await provisioning.list_endpoints(engine)]
-    finally:
-        await engine.dispose()
+        return provisioned_config(base, await provisioned(engine))
+
+    return run_on_database(read)
 
 
 @asterisk_group.command("up")
 def asterisk_up() -> None:
     """Build the root once, mount, start Asterisk and wait for ARI."""
     settings = settings_or_fail()
-    testbed = testbed_for(settings, asyncio.run(_endpoints(settings)))
+    testbed = testbed_for(settings, [])
+    testbed.config = _provisioned_config(settings, testbed.config)
     try:
         testbed.start()
     except TestbedError as exc:
@@ -188,7 +189,7 @@ def asterisk_status() -> None:
 def asterisk_render(out_dir: Path) -> None:
     """Render the config set for a production Asterisk (Debian's paths)."""
     settings = settings_or_fail()
-    config = replace(asterisk_config(settings, asyncio.run(_endpoints(settings))), dirs=DEBIAN_DIRS)
+    config = _provisioned_config(settings, replace(asterisk_config(settings, []), dirs=DEBIAN_DIRS))
     write_config(render_config(config), out_dir)
     click.echo(f"wrote the Asterisk config to {out_dir}")
 

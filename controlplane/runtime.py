@@ -20,7 +20,7 @@ from ari_app.controller import CallController
 from ari_app.voicemail import VoicemailService
 from ari_app.client import AriClient
 from ari_app.stasis import StasisApp
-from asterisk_conf.render import CDR_CUSTOM_FILENAME, EndpointConf
+from asterisk_conf.render import CDR_CUSTOM_FILENAME
 from billing.tailer import CdrTailer
 from billing.tariff_store import ensure_default_tariff
 from asterisk_conf.testbed import Testbed
@@ -44,17 +44,6 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 PROVISIONING_SYNC_SECONDS = 15
-
-
-def endpoint_conf(endpoint: provisioning.Endpoint) -> EndpointConf:
-    """Return the Asterisk view of a subscriber's SIP endpoint."""
-    return EndpointConf(
-        username=endpoint.username,
-        password=endpoint.password,
-        display_name=endpoint.display_name,
-        caller_id_number=endpoint.caller_id_number,
-        account_code=endpoint.account_code or f"sub{endpoint.subscriber_id}",
-    )
 
 
 @dataclass
