@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.errors import (
@@ -106,7 +106,8 @@ class LedgerEntry:
     cdr_id: int | None
 
 
-_ACCOUNT_COLUMNS = [accounts.c[f.name] for f in fields(Account)]
+ACCOUNT_COLUMNS = [accounts.c[f.name] for f in fields(Account)]
+"""The columns of :class:`Account`, in its fields' order."""
 _ENTRY_COLUMNS = [ledger_entries.c[f.name] for f in fields(LedgerEntry)]
 
 
@@ -161,7 +162,7 @@ async def open_account(
     }
     async with transaction(db) as conn:
         statement = insert_or_skip(conn, accounts, accounts.c.code).values(values)
-        row = (await conn.execute(statement.returning(*_ACCOUNT_COLUMNS))).first()
+        row = (await conn.execute(statement.returning(*ACCOUNT_COLUMNS))).first()
     if row is None:
         raise AccountCodeTakenError(code)
     return _account(row)
@@ -170,7 +171,7 @@ async def open_account(
 async def find_account(db: Db, code: str) -> Account | None:
     """Return the account with accountcode ``code``, or None."""
     async with transaction(db) as conn:
-        row = (await conn.execute(select(*_ACCOUNT_COLUMNS).where(accounts.c.code == code))).first()
+        row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(accounts.c.code == code))).first()
     return None if row is None else _account(row)
 
 
@@ -193,7 +194,7 @@ async def set_account_status(db: Db, account_id: int, status: str) -> Account:
                 accounts.update()
                 .where(accounts.c.id == account_id)
                 .values(status=status)
-                .returning(*_ACCOUNT_COLUMNS)
+                .returning(*ACCOUNT_COLUMNS)
             )
         ).first()
     if row is None:
@@ -395,21 +396,13 @@ async def _append(
 async def balance_micro(db: Db, account_id: int) -> int:
     """Return the account's balance: the SUM of its ledger entries (see sign convention)."""
     async with transaction(db) as conn:
-        return await _sum(conn, ledger_entries.c.account_id == account_id)
+        return int(await conn.scalar(select(balance_of(account_id))))
 
 
 async def reserved_micro(db: Db, account_id: int, now: datetime | None = None) -> int:
     """Return what the account's live, unexpired reservations hold."""
-    now = now or utc_now()
     async with transaction(db) as conn:
-        total = await conn.scalar(
-            select(func.coalesce(func.sum(reservations.c.amount_micro), 0)).where(
-                reservations.c.account_id == account_id,
-                reservations.c.state == LIVE,
-                reservations.c.expires_at > now,
-            )
-        )
-    return int(total)
+        return int(await conn.scalar(select(reserved_of(account_id, now or utc_now()))))
 
 
 async def available_credit_micro(db: Db, account_id: int, now: datetime | None = None) -> int:
@@ -422,15 +415,75 @@ async def available_credit_micro(db: Db, account_id: int, now: datetime | None =
 
 async def spent_today_micro(db: Db, account_id: int, now: datetime | None = None) -> int:
     """Return the usage charged today (Europe/Bucharest day of ``now``), as a positive amount."""
-    start = day_start(now or utc_now())
     async with transaction(db) as conn:
-        return -await _sum(
-            conn,
-            ledger_entries.c.account_id == account_id,
-            ledger_entries.c.kind.in_(USAGE_KINDS),
-            ledger_entries.c.created_at >= start,
-            ledger_entries.c.created_at < day_start(start + timedelta(hours=36)),
+        return int(await conn.scalar(select(usage_between(account_id, *today(now or utc_now())))))
+
+
+# The same sums as SQL expressions, so a hot path (call admission) can read
+# them with the account in one statement. ``account_id`` may be a value or
+# a column (``accounts.c.id``: the subquery is then correlated).
+
+
+def balance_of(account_id: Any) -> Any:
+    """The account's balance (SUM of its entries) as a scalar subquery."""
+    return (
+        select(func.coalesce(func.sum(ledger_entries.c.amount_micro), 0))
+        .where(ledger_entries.c.account_id == account_id)
+        .scalar_subquery()
+    )
+
+
+def reserved_of(account_id: Any, now: Any) -> Any:
+    """What the account's live, unexpired reservations hold, as a scalar subquery."""
+    return (
+        select(func.coalesce(func.sum(reservations.c.amount_micro), 0))
+        .where(
+            reservations.c.account_id == account_id,
+            reservations.c.state == LIVE,
+            reservations.c.expires_at > now,
         )
+        .scalar_subquery()
+    )
+
+
+def usage_between(account_id: Any, start: Any, end: Any) -> Any:
+    """The usage charged in [start, end) (positive) as a scalar subquery;
+    :func:`today` gives today's bounds (see :func:`spent_today_micro`)."""
+    return (
+        select(-func.coalesce(func.sum(ledger_entries.c.amount_micro), 0))
+        .where(
+            ledger_entries.c.account_id == account_id,
+            # OR of plain comparisons, not IN: an IN list is expanded at
+            # every execution, which costs the hot path more than the query
+            or_(*(ledger_entries.c.kind == kind for kind in USAGE_KINDS)),
+            ledger_entries.c.created_at >= start,
+            ledger_entries.c.created_at < end,
+        )
+        .scalar_subquery()
+    )
+
+
+def today(now: datetime) -> tuple[datetime, datetime]:
+    """Return the bounds of the Europe/Bucharest day ``now`` falls on."""
+    start = day_start(now)
+    return start, day_start(start + timedelta(hours=36))
+
+
+async def budgets(conn: AsyncConnection, account: Account, now: datetime) -> tuple[int, int]:
+    """Return the account's :func:`budgets_micro`, read in one statement."""
+    row = (await conn.execute(select(
+        balance_of(account.id), reserved_of(account.id, now), usage_between(account.id, *today(now))
+    ))).one()
+    return budgets_micro(account, *(int(value) for value in row))
+
+
+def budgets_micro(account: Account, balance: int, reserved: int, spent_today: int) -> tuple[int, int]:
+    """Return (available credit, what the daily limit leaves), both net of
+    live reservations; the second is the first when there is no daily limit."""
+    credit = balance + account.credit_limit_micro - reserved
+    if account.daily_limit_micro is None:
+        return credit, credit
+    return credit, account.daily_limit_micro - spent_today - reserved
 
 
 def day_start(instant: datetime) -> datetime:
@@ -453,13 +506,6 @@ async def list_entries(db: Db, account_id: int) -> list[LedgerEntry]:
 # -- helpers ----------------------------------------------------------------------
 
 
-async def _sum(conn: AsyncConnection, *conditions: Any) -> int:
-    total = await conn.scalar(
-        select(func.coalesce(func.sum(ledger_entries.c.amount_micro), 0)).where(*conditions)
-    )
-    return int(total)
-
-
 def require_micro(name: str, value: Any, minimum: int | None = None) -> None:
     """Raise :class:`InvalidAmountError` unless ``value`` is an int (not bool) >= ``minimum``."""
     # bool is an int, float is not money: refuse both
@@ -470,11 +516,16 @@ def require_micro(name: str, value: Any, minimum: int | None = None) -> None:
 
 
 def _account_query(account_id: int) -> Any:
-    return select(*_ACCOUNT_COLUMNS).where(accounts.c.id == account_id)
+    return select(*ACCOUNT_COLUMNS).where(accounts.c.id == account_id)
 
 
 def _account(row: Row[Any]) -> Account:
     return Account(*row)
+
+
+def account_from(values: Iterable[Any]) -> Account:
+    """Return the :class:`Account` of ``ACCOUNT_COLUMNS``' values."""
+    return Account(*values)
 
 
 def _entry(row: Row[Any]) -> LedgerEntry:

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger
@@ -59,6 +60,7 @@ from billing.tables import (
     transaction,
     utc_now,
 )
+from sqlbase.prepared import Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,21 +106,33 @@ async def reserve(
     async with transaction(db) as conn:
         account = await ledger.locked_account(conn, account_id)
         await _check_headroom(conn, account, amount_micro, now)
-        row = (
-            await conn.execute(
-                reservations.insert()
-                .values(
-                    account_id=account_id,
-                    amount_micro=amount_micro,
-                    state=LIVE,
-                    call_reference=reference,
-                    created_at=now,
-                    expires_at=now + ttl,
-                )
-                .returning(*_COLUMNS)
-            )
-        ).one()
-    return _reservation(row)
+        return await conn.run_sync(hold_checked, account_id, amount_micro, ttl=ttl, reference=reference, now=now)
+
+
+def hold_checked(
+    conn: Connection, account_id: int, amount_micro: int, *, ttl: timedelta, reference: str, now: datetime
+) -> Reservation:
+    """Insert a live reservation and return it, in the caller's transaction
+    (a sync connection: see ``sqlbase.worker``). The caller holds the
+    account's lock and has checked the amount against its budgets (what
+    :func:`reserve` does), as call admission does with the budgets it read."""
+    ledger.require_micro("amount_micro", amount_micro, minimum=1)
+    _require_ttl(ttl)
+    (row,) = _INSERT_LIVE.rows(conn, {
+        "account_id": account_id, "amount_micro": amount_micro, "state": LIVE,
+        "call_reference": reference, "created_at": now, "expires_at": now + ttl,
+    })
+    return Reservation(*row)
+
+
+# prepared once: on a hot path, SQLAlchemy's per-statement work costs more
+# than SQLite's
+_INSERT_LIVE = Prepared(
+    reservations.insert()
+    .values({name: bindparam(name) for name in
+             ("account_id", "amount_micro", "state", "call_reference", "created_at", "expires_at")})
+    .returning(*_COLUMNS)
+)
 
 
 async def extend(
@@ -294,15 +308,11 @@ async def _check_headroom(
 ) -> None:
     if account.status == SUSPENDED:
         raise AccountSuspendedError(account.id)
-    held = await ledger.reserved_micro(conn, account.id, now)
-    available = await ledger.balance_micro(conn, account.id) + account.credit_limit_micro - held
-    if amount_micro > available:
-        raise InsufficientCreditError(account.id, amount_micro, available)
-    if account.daily_limit_micro is not None:
-        spent = await ledger.spent_today_micro(conn, account.id, now)
-        left = account.daily_limit_micro - spent - held
-        if amount_micro > left:
-            raise DailyLimitReachedError(account.id, amount_micro, left)
+    credit, daily = await ledger.budgets(conn, account, now)
+    if amount_micro > credit:
+        raise InsufficientCreditError(account.id, amount_micro, credit)
+    if account.daily_limit_micro is not None and amount_micro > daily:
+        raise DailyLimitReachedError(account.id, amount_micro, daily)
 
 
 async def _locked_with_account(

@@ -224,7 +224,8 @@ reservations = Table(
     Column("settled_by", String(200), nullable=True),
     _one_of("state", RESERVATION_STATES, "state"),
     CheckConstraint("amount_micro > 0", name="positive_amount"),
-    Index(None, "account_id", "state"),
+    # an account's live, unexpired reservations: summed by every credit check
+    Index(None, "account_id", "state", "expires_at"),
     Index(None, "state", "expires_at"),
 )
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -36,10 +36,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from sqlbase.worker import SQLITE_BUSY_TIMEOUT_MS, begin_immediate
+
 if TYPE_CHECKING:
     import aiosqlite
-
-SQLITE_BUSY_TIMEOUT_MS = 5000
 
 # backend → the only async driver we ship for it
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
@@ -102,12 +102,12 @@ def _create_sqlite_engine(url: URL, options: dict[str, Any]) -> AsyncEngine:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
-    event.listen(engine.sync_engine, "begin", _begin_immediate)
+    event.listen(engine.sync_engine, "begin", begin_immediate)
     return engine
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
-    # None: the driver never sends BEGIN itself; _begin_immediate does.
+    # None: the driver never sends BEGIN itself; begin_immediate does.
     dbapi_connection.isolation_level = None
     dbapi_connection.run_async(_apply_sqlite_pragmas)
 
@@ -140,7 +140,3 @@ async def _pragma(connection: aiosqlite.Connection, pragma: str) -> None:
         pass
 
 
-def _begin_immediate(connection: Connection) -> None:
-    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-        return  # asked for no transaction at all
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
