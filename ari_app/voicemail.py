@@ -11,7 +11,8 @@ is that hook, ready to wire:
   at most ``max_message_seconds``, ended by ``#``, by
   ``max_silence_seconds`` of silence or by the caller hanging up), fetch the
   recording's bytes over ARI and queue ONE voicemail email with the WAV
-  attached (dedup key ``voicemail:<uniqueid>``); a caller who hangs up
+  attached (dedup key ``voicemail:<uniqueid>``), and an Ogg Opus copy
+  beside it when ``opusenc`` is on PATH (see :func:`ogg_opus_of`); a caller who hangs up
   before the beep, or leaves less than ``min_message_seconds``, gets the
   subscriber a missed-call email instead;
 - voicemail off → :meth:`VoicemailService.report_missed_call`: one
@@ -27,9 +28,10 @@ flow never waits for SMTP, and SMTP down means the email is late, not lost
 Everything goes over ARI, so the control plane needs no access to
 Asterisk's disks: the recording is fetched with
 ``GET /recordings/stored/{name}/file`` and deleted after the email is
-queued (``keep_recording`` keeps it). A recording the service could not
-email (the database was down) stays stored; :func:`purge_old_recordings`
-removes such leftovers after the retention period.
+queued (``keep_recording`` keeps it). Kept recordings, and those the
+service could not email (the database was down), stay stored;
+:func:`purge_old_recordings`, run daily by the scheduler, removes them
+after the retention period.
 
 The caller ID name and number are the caller's own text (invariant 7): they
 are kept as plain text — control characters become spaces, the length is
@@ -46,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 import struct
 import time
 import uuid
@@ -87,6 +90,15 @@ RECORDING_FORMAT = "wav"  # 16-bit linear PCM: what the email attaches
 AUDIO_CONTENT_TYPE = "audio/wav"
 TERMINATE_ON = "#"
 
+# The compressed copy: "opus" when opusenc (Debian's opus-tools) is on PATH,
+# looked up per message so installing it needs no restart; "none" never.
+COMPRESSED_FORMATS = ("opus", "none")
+OPUSENC = "opusenc"
+# Asterisk records narrowband voice: 16 kbit/s Opus keeps it intelligible
+# at an eighth of the WAV's 128 kbit/s
+OPUS_BITRATE_KBPS = 16
+COMPRESS_TIMEOUT_S = 20.0  # a 3-minute message takes well under a second
+
 CALLER_TEXT_LENGTH = 80  # a caller ID name is at most a few dozen characters
 
 # Bounds of the waits for events that may be lost (see the module docstring).
@@ -127,6 +139,8 @@ class VoicemailService:
     folder when it is on this machine, created if missing (ARI refuses to
     record into a folder that does not exist); None when Asterisk runs
     elsewhere and its packaging provides the folder.
+    ``compressed_audio``: ``opus`` attaches an Ogg Opus copy beside the
+    WAV when opusenc is on PATH, ``none`` the WAV alone.
     """
 
     def __init__(
@@ -142,10 +156,13 @@ class VoicemailService:
         greeting: str = "vm-intro",
         min_message_seconds: float = 1,
         recording_dir: Path | None = None,
+        compressed_audio: str = "opus",
     ) -> None:
         if max_message_seconds < 1 or max_silence_seconds < 0 or min_message_seconds < 0:
             raise ValueError("max_message_seconds >= 1, max_silence_seconds >= 0, "
                              "min_message_seconds >= 0")
+        if compressed_audio not in COMPRESSED_FORMATS:
+            raise ValueError(f"compressed_audio must be one of {', '.join(COMPRESSED_FORMATS)}")
         self.client = client
         self.engine = engine
         self.renderer = renderer
@@ -156,6 +173,10 @@ class VoicemailService:
         self.greeting = greeting
         self.min_message_seconds = min_message_seconds
         self.recording_dir = recording_dir
+        self.compressed_audio = compressed_audio
+        if compressed_audio == "opus" and shutil.which(OPUSENC) is None:
+            log.warning("%s not on PATH (Debian: opus-tools): voicemail emailed as WAV only "
+                        "until it is installed", OPUSENC)
         self._events = _EventWaiters(client)
 
     def close(self) -> None:
@@ -286,6 +307,7 @@ class VoicemailService:
         if seconds < self.min_message_seconds:
             await self._discard(name)
             return HUNG_UP if gone.is_set() else MISSED
+        compressed = await ogg_opus_of(audio) if self.compressed_audio == "opus" else None
         await enqueue_event(self.engine, VoicemailReceived(
             to=recipient,
             uniqueid=caller.uniqueid,
@@ -296,6 +318,7 @@ class VoicemailService:
             audio=audio,
             audio_content_type=AUDIO_CONTENT_TYPE,
             called_number=_shown_number(did.number),
+            compressed_audio=compressed,
         ), self.renderer, wake=self.wake)
         await self._discard(name)
         return VOICEMAIL
@@ -401,6 +424,48 @@ async def recipient_of(engine: AsyncEngine, subscriber_id: int) -> Recipient | N
                      language=subscriber.language)
 
 
+# -- the compressed copy -------------------------------------------------------
+
+
+async def ogg_opus_of(wav: bytes, *, timeout: float = COMPRESS_TIMEOUT_S) -> bytes | None:
+    """The WAV recording ``wav`` encoded as Ogg Opus (speech, at
+    ``OPUS_BITRATE_KBPS``) by opusenc in a subprocess; None when opusenc is
+    not on PATH, fails, or takes longer than ``timeout`` seconds (then it
+    is killed). Failures are logged: the email goes with the WAV alone, a
+    message is never lost for its copy."""
+    program = shutil.which(OPUSENC)
+    if program is None:
+        log.debug("%s not on PATH: voicemail emailed as WAV only", OPUSENC)
+        return None
+    # --ignorelength: a recording cut off before Asterisk fixed its header
+    # still encodes whole (the data chunk is the last one Asterisk writes)
+    command = [program, "--quiet", "--speech", "--bitrate", str(OPUS_BITRATE_KBPS),
+               "--ignorelength", "-", "-"]
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        log.error("cannot run %s: %s; voicemail emailed as WAV only", program, exc)
+        return None
+    try:
+        async with asyncio.timeout(timeout):
+            encoded, stderr = await process.communicate(wav)
+    except TimeoutError:
+        log.error("%s took more than %.0f s: voicemail emailed as WAV only", program, timeout)
+        return None
+    finally:
+        if process.returncode is None:  # timed out or cancelled: leave no encoder behind
+            process.kill()
+            await process.wait()
+    if process.returncode != 0 or not encoded.startswith(b"OggS"):
+        log.error("%s failed (exit %s): %s; voicemail emailed as WAV only", program,
+                  process.returncode, stderr.decode(errors="replace").strip()[:500])
+        return None
+    return encoded
+
+
 # -- retention ----------------------------------------------------------------
 
 
@@ -409,8 +474,8 @@ async def purge_old_recordings(
 ) -> list[str]:
     """Delete the voicemail recordings older than ``older_than`` and return
     their names. Only leftovers are there to purge: a message is deleted
-    once its email is queued, unless the service keeps recordings or could
-    not queue the email.
+    once its email is queued, unless the service keeps recordings
+    (``voicemail_delete_after_email`` off) or could not queue the email.
 
     Given an ARI client, it lists the stored recordings over ARI and reads
     each one's age from its name (``voicemail-<epoch>-...``: ARI keeps no

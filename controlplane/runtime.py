@@ -95,9 +95,12 @@ class ControlPlane:
             self._stack.push_async_callback(asyncio.to_thread, self.testbed.stop)
 
         self.admission = Admission(self.engine)
+        self._stack.callback(self.admission.close)
         self.ari = AriClient(s.effective_ari_url, s.ari_username, s.ari_password, s.ari_app)
         self._stack.push_async_callback(self.ari.close)
-        self.voicemail = VoicemailService(self.ari, self.engine, self.renderer, wake=self.dispatcher.wake)
+        self.voicemail = VoicemailService(self.ari, self.engine, self.renderer, wake=self.dispatcher.wake,
+                                          keep_recording=not s.voicemail_delete_after_email,
+                                          compressed_audio=s.voicemail_compressed_audio)
         self._stack.callback(self.voicemail.close)
         self.calls = CallController(
             self.ari, self.admission, self.engine,
@@ -123,7 +126,7 @@ class ControlPlane:
         self.admin_url = f"http://{s.admin_host}:{s.admin_port}"
 
         scheduler = build_scheduler(s)
-        register_jobs(scheduler, self.engine, s, self.renderer)
+        register_jobs(scheduler, self.engine, s, self.renderer, ari=self.ari)
         # Subscribers added by the CLI (another process) reach Asterisk too.
         scheduler.add_job(self.provisioning_changed, "interval", seconds=PROVISIONING_SYNC_SECONDS,
                           id="asterisk-sync", max_instances=1, coalesce=True)

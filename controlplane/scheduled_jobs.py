@@ -11,11 +11,15 @@ job id              when                                      what
 ``bnr-fetch``       every day, 13:30 (BNR publishes ~13:00)   BNR's rates into the rate cache
 ``reservation-      every minute                              live reservations past their expiry
 sweeper``                                                     are released
+``voicemail-        every day, 03:30 (only given an ARI       voicemail recordings older than
+purge``             client)                                   ``voicemail_retention_days`` are
+                                                              deleted from Asterisk, over ARI
 ==================  ========================================  =====================================
 
 Every job is safe to run on several control planes at once (the invoice
 run is idempotent and numbers are gapless under concurrency; fetching
-stores the same rates; the sweeper is one UPDATE). A job that fails logs
+stores the same rates; the sweeper is one UPDATE; purging a recording
+another control plane purged first changes nothing). A job that fails logs
 why and waits for its next turn: a missing BNR rate on the 1st is logged
 with what to run by hand (``clickphone fx fetch`` / ``fx set``, then
 ``clickphone invoice run``), and re-running issues only what is missing.
@@ -40,6 +44,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ari_app.client import AriClient
+from ari_app.errors import AriFailure
+from ari_app.voicemail import purge_old_recordings
 from billing import invoicing, ledger, money, reservations
 from billing.fx_bnr import FxError
 from billing.fx_fetch import DEFAULT_BNR_URL, FetchReport, fetch_bnr_rates
@@ -57,10 +64,12 @@ log = logging.getLogger(__name__)
 INVOICE_JOB_ID = "invoice-run"
 FX_JOB_ID = "bnr-fetch"
 SWEEPER_JOB_ID = "reservation-sweeper"
+VOICEMAIL_PURGE_JOB_ID = "voicemail-purge"
 
 INVOICE_RUN_AT = {"day": 1, "hour": 0, "minute": 5}
 BNR_FETCH_AT = {"hour": 13, "minute": 30}
 SWEEP_EVERY = timedelta(minutes=1)
+VOICEMAIL_PURGE_AT = {"hour": 3, "minute": 30}  # the quietest hour for Asterisk
 
 
 def register_jobs(
@@ -71,15 +80,18 @@ def register_jobs(
     *,
     bnr_url: str = DEFAULT_BNR_URL,
     invoice_series: str = invoicing.DEFAULT_SERIES,
+    ari: AriClient | None = None,
 ) -> dict[str, Job]:
     """Add the invoice run, the BNR fetch and the reservation sweeper to
-    ``scheduler`` (not necessarily started); return the jobs by id.
+    ``scheduler`` (not necessarily started), and the voicemail purge when
+    given ``ari``, the client of the Asterisk holding the recordings;
+    return the jobs by id.
 
     Registering again replaces them (ids are fixed).
     """
     zone = ZoneInfo(settings.timezone)
     common: dict[str, Any] = {"replace_existing": True, "max_instances": 1, "coalesce": True}
-    return {
+    jobs = {
         INVOICE_JOB_ID: scheduler.add_job(
             monthly_invoice_job,
             CronTrigger(**INVOICE_RUN_AT, timezone=zone),
@@ -110,6 +122,17 @@ def register_jobs(
             **common,
         ),
     }
+    if ari is not None:
+        jobs[VOICEMAIL_PURGE_JOB_ID] = scheduler.add_job(
+            voicemail_purge_job,
+            CronTrigger(**VOICEMAIL_PURGE_AT, timezone=zone),
+            args=[ari, timedelta(days=settings.voicemail_retention_days)],
+            id=VOICEMAIL_PURGE_JOB_ID,
+            name="voicemail retention purge",
+            misfire_grace_time=12 * 3600,
+            **common,
+        )
+    return jobs
 
 
 # -- the jobs ----------------------------------------------------------------------
@@ -171,6 +194,22 @@ async def sweep_job(engine: AsyncEngine) -> int:
     if released:
         log.info("released %d expired reservations", released)
     return released
+
+
+async def voicemail_purge_job(
+    client: AriClient, retention: timedelta, *, now: datetime | None = None
+) -> list[str] | None:
+    """Delete the voicemail recordings older than ``retention`` from
+    Asterisk; return their names, or None when ARI could not be reached
+    (logged; the next day's run purges them)."""
+    try:
+        purged = await purge_old_recordings(client, retention, now=now)
+    except AriFailure as exc:
+        log.error("voicemail recordings not purged: %s", exc)
+        return None
+    if purged:
+        log.info("purged %d voicemail recordings older than %d days", len(purged), retention.days)
+    return purged
 
 
 # -- the invoice run, wired to provisioning and the outbox --------------------------------------

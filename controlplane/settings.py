@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ari_app.voicemail import COMPRESSED_FORMATS
+
 ENV_PREFIX = "CLICKPHONE_"
 CONFIG_ENV = "CLICKPHONE_CONFIG"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,6 +119,21 @@ class Settings:
         "email is marked dead.",
         default=48,
     )
+    voicemail_compressed_audio: str = _doc(
+        "`opus` attaches an Ogg Opus copy of each voicemail beside the WAV when "
+        "`opusenc` (Debian's opus-tools) is on PATH; `none` sends the WAV alone.",
+        default="opus",
+    )
+    voicemail_delete_after_email: bool = _doc(
+        "`true` deletes a voicemail recording from Asterisk once its email is queued; "
+        "`false` keeps it there until voicemail_retention_days have passed.",
+        default=True,
+    )
+    voicemail_retention_days: int = _doc(
+        "Days a voicemail recording may stay in Asterisk (kept ones, and any whose "
+        "email could not be queued) before the daily purge at 03:30 deletes it.",
+        default=30,
+    )
     timezone: str = _doc("The operator's time zone.", default="Europe/Bucharest")
     log_level: str = _doc("DEBUG, INFO, WARNING or ERROR.", default="INFO")
 
@@ -158,15 +175,22 @@ def setting_docs() -> dict[str, tuple[str, Any]]:
     }
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}
+
+
 def _convert(name: str, raw: Any, kind: Any) -> Any:
     kind = str(kind)
     try:
+        if kind == "bool":
+            # TOML gives a bool; the environment gives text
+            return raw if isinstance(raw, bool) else _BOOLEANS[str(raw).strip().lower()]
         if kind.startswith("int"):
             return int(raw)
         if "Path" in kind:
             return Path(raw).expanduser() if raw not in ("", None) else None
         return str(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise SettingsError(f"setting {name}: {raw!r} is not a valid {kind}") from exc
 
 
@@ -201,6 +225,10 @@ def load_settings(
     settings = Settings(**converted)
     if settings.asterisk_mode not in ("testbed", "external"):
         raise SettingsError("asterisk_mode must be 'testbed' or 'external'")
+    if settings.voicemail_compressed_audio not in COMPRESSED_FORMATS:
+        raise SettingsError(f"voicemail_compressed_audio must be one of {', '.join(COMPRESSED_FORMATS)}")
+    if settings.voicemail_retention_days < 1:
+        raise SettingsError("voicemail_retention_days must be at least 1")
     return with_generated_secrets(settings)
 
 

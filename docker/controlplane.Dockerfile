@@ -1,5 +1,9 @@
 # Production control plane.
 FROM python:3.11-slim-bookworm
+# opusenc: voicemail emails carry an Ogg Opus copy beside the WAV
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends opus-tools \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY billing billing

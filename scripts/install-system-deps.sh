@@ -3,9 +3,10 @@
 #   mmdebstrap  builds the testbed's Debian sid root with Asterisk 22
 #   postgresql  the real PostgreSQL server the test suite runs against
 #   openssl     hashes the ARI password where Python has no crypt module
+#   opus-tools  opusenc: the Ogg Opus copy attached beside a voicemail's WAV
 set -euo pipefail
 
-PACKAGES=(mmdebstrap postgresql openssl ca-certificates)
+PACKAGES=(mmdebstrap postgresql openssl ca-certificates opus-tools)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -116,11 +116,8 @@ async def test_an_english_email_shows_the_call_time_in_bucharest(
     assert "1 July 2025, 12:00" in html_part(received)
 
 
-async def test_a_voicemail_email_carries_the_recording_and_the_call_details(
-    engine: AsyncEngine, catcher: MaildirCatcher, dispatcher: Dispatcher
-) -> None:
-    audio = wav_bytes(seconds=1.0)
-    event = VoicemailReceived(
+def voicemail_received(audio: bytes, compressed_audio: bytes | None = None) -> VoicemailReceived:
+    return VoicemailReceived(
         to=Recipient(account_id=7, email="ana@example.ro"),
         uniqueid="1751360400.12",
         caller_number="0722123456",
@@ -128,9 +125,16 @@ async def test_a_voicemail_email_carries_the_recording_and_the_call_details(
         received_at=CALL_TIME,
         duration_seconds=42,
         audio=audio,
+        compressed_audio=compressed_audio,
     )
 
-    await deliver(engine, dispatcher, event)
+
+async def test_a_voicemail_email_carries_the_recording_and_the_call_details(
+    engine: AsyncEngine, catcher: MaildirCatcher, dispatcher: Dispatcher
+) -> None:
+    audio = wav_bytes(seconds=1.0)
+
+    await deliver(engine, dispatcher, voicemail_received(audio))
 
     [received] = catcher.messages()
     assert "Maria Ionescu (0722123456)" in text_part(received)
@@ -138,6 +142,23 @@ async def test_a_voicemail_email_carries_the_recording_and_the_call_details(
     [recording] = list(received.iter_attachments())
     assert recording.get_filename() == "mesaj-vocal-20250701-120000.wav"
     assert recording.get_content() == audio
+
+
+async def test_a_voicemail_with_a_compressed_copy_carries_both_the_wav_first(
+    engine: AsyncEngine, catcher: MaildirCatcher, dispatcher: Dispatcher
+) -> None:
+    """Both files go through the outbox and SMTP byte for byte: the WAV,
+    then the Ogg Opus copy as audio/ogg named .opus (RFC 7845)."""
+    audio = wav_bytes(seconds=1.0)
+    compressed = b"OggS" + bytes(range(256)) * 8  # every byte value survives base64
+
+    await deliver(engine, dispatcher, voicemail_received(audio, compressed))
+
+    [received] = catcher.messages()
+    recording, copy = received.iter_attachments()
+    assert (recording.get_content_type(), recording.get_filename()) == ("audio/wav", "mesaj-vocal-20250701-120000.wav")
+    assert (copy.get_content_type(), copy.get_filename()) == ("audio/ogg", "mesaj-vocal-20250701-120000.opus")
+    assert recording.get_content() == audio and copy.get_content() == compressed
 
 
 async def test_an_invoice_email_carries_the_invoice_document(

@@ -1,5 +1,6 @@
 """Helpers of the voicemail tests: a subscriber with a DID, the stand-in for
-the inbound flow's handover, a caller that leaves a message, WAV files."""
+the inbound flow's handover, a caller that leaves a message, WAV and Ogg
+Opus files, an email's audio attachments, a faulty converter on PATH."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import struct
 import time
 import wave
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ari_app.client import AriClient
+from ari_app.voicemail import OPUSENC
 from billing import ledger
 from provisioning import services as provisioning
 from provisioning.records import Did
@@ -125,3 +129,42 @@ def loudest_sample(audio: bytes) -> int:
     with wave.open(io.BytesIO(audio)) as wav:
         frames = wav.readframes(wav.getnframes())
     return max((abs(v) for (v,) in struct.iter_unpack("<h", frames)), default=0)
+
+
+OPUS_RATE = 48000  # Ogg Opus granule positions count 48 kHz samples (RFC 7845)
+
+
+def ogg_opus_seconds(stream: bytes) -> float:
+    """Length of an Ogg Opus stream: the last page's granule position minus
+    the pre-skip of its OpusHead, over 48 kHz. Raises ValueError for
+    anything else."""
+    head = stream.find(b"OpusHead")
+    last_page = stream.rfind(b"OggS")
+    if not stream.startswith(b"OggS") or head < 0 or last_page < 0:
+        raise ValueError("not an Ogg Opus stream")
+    (pre_skip,) = struct.unpack_from("<H", stream, head + 10)
+    (granule,) = struct.unpack_from("<q", stream, last_page + 6)
+    return (granule - pre_skip) / OPUS_RATE
+
+
+def audio_attachments(email: EmailMessage) -> dict[str, EmailMessage]:
+    """The email's attachments by content type (``audio/wav``,
+    ``audio/ogg``), in the order they come; an email attaching two files of
+    one type fails the test."""
+    found: dict[str, EmailMessage] = {}
+    for attachment in email.iter_attachments():
+        assert attachment.get_content_type() not in found, "two attachments of one type"
+        found[attachment.get_content_type()] = attachment  # type: ignore[assignment]
+    return found
+
+
+def converter_on_path(monkeypatch: pytest.MonkeyPatch, folder: Path, script: str | None) -> None:
+    """Make PATH ``folder`` alone, holding an ``opusenc`` that runs the
+    shell ``script`` (no opusenc at all when ``script`` is None): the
+    converter's faults, which a real opusenc cannot make on demand."""
+    folder.mkdir()
+    if script is not None:
+        program = folder / OPUSENC
+        program.write_text(f"#!/bin/sh\n{script}\n")
+        program.chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))

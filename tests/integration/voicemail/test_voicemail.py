@@ -6,7 +6,8 @@ The test's StasisStart handler stands in for the inbound flow: it hands the
 caller to the service as the flow's ``on_unanswered`` hook would.
 
 Invariant 5: every notification is sent at least once and, by its dedup
-key, at most once; SMTP down means delayed, not lost.
+key, at most once; SMTP down means delayed, not lost — and a compressed
+copy that cannot be made never holds a message back.
 Invariant 7: no caller ID name can inject email headers or HTML.
 """
 
@@ -18,12 +19,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from ari_app.errors import AriError
-from ari_app.voicemail import HUNG_UP, MISSED, VOICEMAIL, purge_old_recordings
+from ari_app.voicemail import HUNG_UP, MISSED, RECORDING_PREFIX, VOICEMAIL, purge_old_recordings
 from controlplane.db import create_engine
+from controlplane.scheduled_jobs import VOICEMAIL_PURGE_JOB_ID, register_jobs
+from controlplane.settings import Settings
 from notify.catcher import MaildirCatcher
+from notify.render import Renderer
 from notify.smtp import SmtpSender
 from notify.tables import attachments as attachments_table
 from notify.tables import outbox as outbox_table
@@ -42,9 +48,12 @@ from .support import (
     DIALLED,
     SUBSCRIBER_EMAIL,
     Handover,
+    audio_attachments,
+    converter_on_path,
     leave_message,
     loudest_sample,
     new_mailbox,
+    ogg_opus_seconds,
     wav_seconds,
     write_tone,
 )
@@ -68,9 +77,11 @@ async def outbox_keys(engine) -> list[str]:
 
 
 async def queued_audio(engine) -> bytes:
-    """The one attachment waiting in the outbox."""
+    """The WAV waiting in the outbox: the first attachment of the one email."""
     async with engine.connect() as conn:
-        return (await conn.execute(select(attachments_table.c.content))).scalar_one()
+        return (await conn.execute(
+            select(attachments_table.c.content).where(attachments_table.c.position == 0)
+        )).scalar_one()
 
 
 async def test_a_message_left_after_the_beep_arrives_by_email_with_the_recording(
@@ -78,8 +89,9 @@ async def test_a_message_left_after_the_beep_arrives_by_email_with_the_recording
 ) -> None:
     """The stock greeting, the beep, 4 s of tone from a real phone, hangup:
     ONE email to the subscriber with the WAV attached, as long as what the
-    caller played (by the WAV header), the caller's number and name, the
-    time in Bucharest; the recording is deleted from Asterisk."""
+    caller played (by the WAV header), and an Ogg Opus copy of it (opusenc
+    is installed) as long and much smaller; the caller's number and name,
+    the time in Bucharest; the recording is deleted from Asterisk."""
     dispatcher = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)))
     service = voicemail.service(wake=dispatcher.wake)
     handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
@@ -102,12 +114,18 @@ async def test_a_message_left_after_the_beep_arrives_by_email_with_the_recording
     assert "Test Phone 1001 (1001)" in text
     assert f"+{mailbox.did.number}" in text
     assert bucharest_clock(before) in text or bucharest_clock(after) in text
-    [attachment] = list(email.iter_attachments())
-    assert attachment.get_content_type() == "audio/wav"
+    attached = audio_attachments(email)
+    assert list(attached) == ["audio/wav", "audio/ogg"]
+    attachment, copy = attached["audio/wav"], attached["audio/ogg"]
     assert attachment.get_filename().startswith("mesaj-vocal-") and attachment.get_filename().endswith(".wav")
-    audio = attachment.get_content()
-    print(f"voicemail: {wav_seconds(audio):.2f} s recorded for 4 s played")
+    assert copy.get_filename() == attachment.get_filename().removesuffix(".wav") + ".opus"
+    audio, compressed = attachment.get_content(), copy.get_content()
+    print(f"voicemail: {wav_seconds(audio):.2f} s recorded for 4 s played; "
+          f"WAV {len(audio)} bytes, Ogg Opus {len(compressed)} bytes")
     assert abs(wav_seconds(audio) - 4.0) <= 1.0
+    assert compressed.startswith(b"OggS") and b"OpusHead" in compressed
+    assert abs(ogg_opus_seconds(compressed) - wav_seconds(audio)) <= 0.1
+    assert len(compressed) * 4 < len(audio)
     assert f"{round(wav_seconds(audio))} s" in text  # the length the email states is the file's
     assert loudest_sample(audio) > 3000  # the caller's tone, not silence
     greeting = await voicemail.log.wait_for("PlaybackStarted")
@@ -195,8 +213,7 @@ async def test_a_caller_who_presses_hash_ends_the_message_and_is_hung_up_after_a
         "PlaybackStarted", lambda e: e["playback"]["media_uri"] == "sound:vm-goodbye")
     assert goodbye
     [email] = catcher.messages()
-    [attachment] = list(email.iter_attachments())
-    assert abs(wav_seconds(attachment.get_content()) - 2.0) <= 1.0
+    assert abs(wav_seconds(audio_attachments(email)["audio/wav"].get_content()) - 2.0) <= 1.0
 
 
 async def test_silence_ends_the_message(
@@ -346,8 +363,7 @@ async def test_a_hostile_caller_id_name_adds_no_header_and_its_html_is_escaped(
     assert "<b>Pop</b>" not in html
     assert "&lt;b&gt;Pop&lt;/b&gt;" in html
     assert "=?utf-8?q?x=0D=0AX-Injected:_yes?=" in text_part(email)  # as the caller wrote it
-    [attachment] = list(email.iter_attachments())
-    assert attachment.get_content_type() == "audio/wav"
+    assert "audio/wav" in audio_attachments(email)
 
 
 async def test_smtp_down_while_a_voicemail_is_left_delays_it_and_it_arrives_once_across_a_dispatcher_restart(
@@ -356,7 +372,7 @@ async def test_smtp_down_while_a_voicemail_is_left_delays_it_and_it_arrives_once
     """Invariant 5: the voicemail waits in the outbox while SMTP is down,
     survives the dispatcher stopping (a restart: new engine, new
     dispatcher, same database) and is delivered exactly once when SMTP is
-    back, recording intact."""
+    back, recording and its compressed copy intact."""
     await catcher.stop()  # the relay is down: connections refused
     first = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)), policy=PATIENT_RETRIES)
     service = voicemail.service(greeting=SHORT_GREETING, wake=first.wake)
@@ -387,8 +403,9 @@ async def test_smtp_down_while_a_voicemail_is_left_delays_it_and_it_arrives_once
         await restarted_engine.dispose()
 
     [email] = catcher.messages()
-    [attachment] = list(email.iter_attachments())
-    assert abs(wav_seconds(attachment.get_content()) - 1.5) <= 1.0
+    attached = audio_attachments(email)
+    assert abs(wav_seconds(attached["audio/wav"].get_content()) - 1.5) <= 1.0
+    assert abs(ogg_opus_seconds(attached["audio/ogg"].get_content()) - 1.5) <= 1.0
     async with voicemail.engine.connect() as conn:
         state = (await conn.execute(select(outbox_table.c.state))).scalar_one()
     assert state == "sent"
@@ -467,3 +484,76 @@ async def test_the_service_creates_the_recording_folder_it_is_given(
             recording_dir.rmdir()
         aside.rename(recording_dir)
     assert await outbox_keys(voicemail.engine) == [f"voicemail:{handover.channels[0]['id']}"]
+
+
+# Why an email may carry the WAV alone: (the service's compressed_audio,
+# the opusenc on PATH: "installed" is the real one, None none, else a script)
+WAV_ALONE = {
+    "compression_off": ("none", "installed"),
+    "no_opusenc_on_path": ("opus", None),
+    "opusenc_exits_1": ("opus", "exit 1"),
+}
+
+
+@pytest.mark.parametrize(("compressed_audio", "converter"), WAV_ALONE.values(), ids=WAV_ALONE.keys())
+async def test_without_a_working_converter_the_voicemail_is_emailed_with_the_wav_alone(
+    voicemail, mailbox, catcher: MaildirCatcher, sip_phone, asterisk, tmp_path, monkeypatch,
+    compressed_audio: str, converter: str | None,
+) -> None:
+    """Compression off, no opusenc on PATH, or an opusenc that fails: the
+    message is not held back for its copy — ONE email arrives, with the
+    WAV alone (invariant 5)."""
+    dispatcher = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)))
+    service = voicemail.service(greeting=SHORT_GREETING, wake=dispatcher.wake, compressed_audio=compressed_audio)
+    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    phone = await sip_phone(asterisk.endpoints[0])
+    await phone.register()
+    if converter != "installed":
+        converter_on_path(monkeypatch, tmp_path / "bin", converter)
+
+    async with running(dispatcher):
+        await leave_message(phone, voicemail.log, write_tone(tmp_path / "message.wav", 1.5))
+        assert await handover.result() == VOICEMAIL
+        await eventually(lambda: len(catcher.messages()) >= 1)
+
+    [email] = catcher.messages()
+    attached = audio_attachments(email)
+    assert list(attached) == ["audio/wav"]
+    assert abs(wav_seconds(attached["audio/wav"].get_content()) - 1.5) <= 1.0
+    assert voicemail.leftover_recordings() == []
+
+
+async def test_the_daily_purge_job_deletes_recordings_older_than_the_retention_over_ari(
+    voicemail, recording_dir, tmp_path
+) -> None:
+    """The job the control plane schedules with its ARI client, run by the
+    scheduler: voicemail recordings older than voicemail_retention_days
+    (their age is in their names) are deleted from Asterisk; a younger
+    one and a subscriber's greeting stay."""
+    day = 24 * 3600
+    now = int(time.time())
+    old = f"{RECORDING_PREFIX}{now - 8 * day}-purge-old"
+    young = f"{RECORDING_PREFIX}{now - 6 * day}-purge-young"
+    greeting = f"greeting-purge-test-{now}"
+    for name in (old, young, greeting):
+        write_tone(recording_dir / f"{name}.wav", 0.2)
+    settings = Settings(state_dir=tmp_path, voicemail_retention_days=7)
+    scheduler = AsyncIOScheduler(timezone=settings.timezone)
+    register_jobs(scheduler, voicemail.engine, settings, Renderer(), ari=voicemail.client)
+    ran: asyncio.Future = asyncio.get_running_loop().create_future()
+    scheduler.add_listener(lambda event: ran.done() or ran.set_result(event), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+
+    scheduler.start()
+    try:
+        scheduler.get_job(VOICEMAIL_PURGE_JOB_ID).modify(next_run_time=datetime.now(BUCHAREST))  # now, not at 03:30
+        event = await asyncio.wait_for(ran, timeout=10)
+    finally:
+        scheduler.shutdown(wait=False)
+        (recording_dir / f"{greeting}.wav").unlink(missing_ok=True)
+
+    assert event.job_id == VOICEMAIL_PURGE_JOB_ID and event.exception is None
+    assert old in event.retval and young not in event.retval
+    with pytest.raises(AriError) as gone:
+        await voicemail.client.get_stored_recording(old)
+    assert gone.value.status == 404
+    assert await voicemail.client.get_stored_recording(young)
