@@ -3,6 +3,7 @@ builds the Asterisk config and the testbed the control plane runs against."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from asterisk_conf.password import crypt_sha512
@@ -48,6 +49,12 @@ def asterisk_config(
         endpoints=tuple(endpoints),
         carrier=carrier_conf(settings),
     )
+
+
+def external_asterisk_config(settings: Settings) -> AsteriskConfig:
+    """Return the config set's inputs (no endpoints yet) for a production
+    Asterisk installed from Debian's package (its own paths)."""
+    return replace(asterisk_config(settings, []), dirs=DEBIAN_DIRS)
 
 
 def testbed_for(

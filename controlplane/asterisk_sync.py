@@ -9,8 +9,11 @@ hold), writes the files that changed and reloads the modules that read them:
 - the local testbed: :func:`testbed_applier` (``Testbed.reload``, through
   Asterisk's CLI);
 - any Asterisk whose config folder this process writes (production, the
-  docker-compose service): :func:`ari_applier` writes the files and reloads
-  ``res_pjsip.so`` / ``pbx_config.so`` through ARI
+  docker-compose service; setting ``asterisk_config_dir``):
+  :func:`sync_external` renders only the files the database drives
+  (``pjsip.conf``, ``extensions.conf``; the rest is the operator's, written
+  once by ``clickphone asterisk render``) and :func:`ari_applier` writes
+  them and reloads ``res_pjsip.so`` / ``pbx_config.so`` through ARI
   (``PUT /asterisk/modules/{module}``).
 
 An account's allowlist becomes the ACL of its endpoints (``deny`` all,
@@ -28,7 +31,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Collection
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -143,14 +146,16 @@ def provisioned_config(base: AsteriskConfig, data: Provisioned) -> AsteriskConfi
 
 async def sync_asterisk(
     engine: AsyncEngine, base: AsteriskConfig, etc_dir: Path, apply: Apply,
-    dialplan_template: str | None = None,
+    dialplan_template: str | None = None, only: Collection[str] | None = None,
 ) -> SyncReport:
     """Render the database's state on ``base`` and apply the files that
-    differ from those in ``etc_dir`` (nothing when none does)."""
+    differ from those in ``etc_dir`` (nothing when none does); with
+    ``only``, just those files are compared."""
     data = await provisioned(engine)
     config = provisioned_config(base, data)
     files = render_config(config, dialplan_template)
-    changed = [name for name, text in sorted(files.items()) if _read(etc_dir / name) != text]
+    changed = [name for name, text in sorted(files.items())
+               if (only is None or name in only) and _read(etc_dir / name) != text]
     if changed:
         await apply(config, changed)
         log.info("Asterisk config synchronised", extra={"changed": changed, "endpoints": len(data.endpoints),
@@ -163,6 +168,16 @@ async def sync_testbed(engine: AsyncEngine, testbed: Testbed) -> SyncReport:
     etc_dir = testbed.root / testbed.config.dirs.etc.lstrip("/")
     return await sync_asterisk(engine, testbed.config, etc_dir, testbed_applier(testbed),
                                testbed.dialplan_template)
+
+
+async def sync_external(
+    engine: AsyncEngine, base: AsteriskConfig, etc_dir: Path, client: AriClient,
+    dialplan_template: str | None = None,
+) -> SyncReport:
+    """Synchronise an Asterisk this process shares a config folder with:
+    the database-driven files only, reloaded over ARI."""
+    return await sync_asterisk(engine, base, etc_dir, ari_applier(client, etc_dir, dialplan_template),
+                               dialplan_template, only=tuple(RELOADS))
 
 
 def testbed_applier(testbed: Testbed) -> Apply:

@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -21,7 +20,7 @@ from billing.tariffs import default_tariff, load_tariff
 from asterisk_conf.testbed import TestbedError, stop_everything_in
 
 from . import migrate
-from .asterisk_setup import DEBIAN_DIRS, asterisk_config, testbed_for
+from .asterisk_setup import external_asterisk_config, testbed_for
 from .cli_admin import admin_group
 from .asterisk_sync import provisioned, provisioned_config
 from .cli_support import run_on_database, settings_or_fail
@@ -189,7 +188,7 @@ def asterisk_status() -> None:
 def asterisk_render(out_dir: Path) -> None:
     """Render the config set for a production Asterisk (Debian's paths)."""
     settings = settings_or_fail()
-    config = _provisioned_config(settings, replace(asterisk_config(settings, []), dirs=DEBIAN_DIRS))
+    config = _provisioned_config(settings, external_asterisk_config(settings))
     write_config(render_config(config), out_dir)
     click.echo(f"wrote the Asterisk config to {out_dir}")
 

@@ -33,8 +33,8 @@ from provisioning import services as provisioning
 
 from . import db, migrate
 from .admin import emit_daily_limit_alert
-from .asterisk_setup import testbed_for
-from .asterisk_sync import provisioned, provisioned_config, sync_testbed
+from .asterisk_setup import external_asterisk_config, testbed_for
+from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
 from .http_api import build_admin_app
 from .scheduled_jobs import register_jobs
@@ -168,6 +168,9 @@ class ControlPlane:
             self.admission.forget_cached()
         if self.testbed is not None:
             await sync_testbed(self.engine, self.testbed)
+        elif self.settings.asterisk_config_dir is not None and self.ari is not None:
+            await sync_external(self.engine, external_asterisk_config(self.settings),
+                                self.settings.asterisk_config_dir, self.ari)
 
     def is_our_number(self, number: str) -> bool:
         """True when ``number`` (normalised) is one of our DIDs: on-net."""

@@ -86,6 +86,13 @@ class Settings:
         "testbed's, or /var/log/asterisk/cdr-custom/clickphone.csv with an external Asterisk.",
         default=None,
     )
+    asterisk_config_dir: Path | None = _doc(
+        "With an external Asterisk: its config folder, shared with this process "
+        "(pjsip.conf and extensions.conf are rewritten there when subscribers, DIDs "
+        "or allowlists change, and reloaded over ARI). Empty: they change only when "
+        "`clickphone asterisk render` runs.",
+        default=None,
+    )
     carrier_host: str = _doc(
         "host[:port] of the carrier trunk that outbound calls go to. Empty: no trunk.",
         default="",

@@ -79,3 +79,15 @@ def test_dockerfiles_exist_for_built_services():
     for service in SERVICES.values():
         if "build" in service:
             assert (REPO_ROOT / service["build"]["dockerfile"]).is_file()
+
+
+def test_the_control_plane_writes_provisioning_into_the_config_folder_asterisk_reads():
+    """Subscribers added at run time reach the Asterisk container: the
+    control plane's ``asterisk_config_dir`` is the volume Asterisk's
+    /etc/asterisk is mounted from."""
+    services = COMPOSE["services"]
+    config_dir = services["controlplane"]["environment"]["CLICKPHONE_ASTERISK_CONFIG_DIR"]
+    writes = {v.split(":")[0] for v in services["controlplane"]["volumes"] if v.split(":")[1] == config_dir
+              and not v.endswith(":ro")}
+    reads = {v.split(":")[0] for v in services["asterisk"]["volumes"] if v.split(":")[1] == "/etc/asterisk"}
+    assert writes and writes == reads

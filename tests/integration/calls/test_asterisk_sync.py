@@ -4,9 +4,13 @@ Asterisk itself."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from controlplane.asterisk_sync import sync_testbed
+from ari_app.client import AriClient
+from controlplane.asterisk_setup import DEBIAN_DIRS
+from controlplane.asterisk_sync import sync_external, sync_testbed
 from provisioning import services as provisioning
 from tests.fixtures.sip_phone import SipPhoneError
 
@@ -85,3 +89,30 @@ async def test_an_endpoint_whose_allowlist_cannot_be_read_is_left_out_rather_tha
     assert [(e.username, e.permit) for e in data.endpoints] == [(good.endpoint.username, ("192.0.2.0/24",))]
     (left_out,) = data.left_out
     assert left_out.startswith(bad.endpoint.username) and "not-a-network" in left_out
+
+
+async def test_an_external_asterisk_gets_a_new_endpoint_through_its_shared_config_folder_and_ari(
+    call_asterisk, db, sip_phone
+):
+    """With an external Asterisk (setting ``asterisk_config_dir``) only the
+    files the database drives are rewritten in the shared folder, and
+    reloaded over ARI: the new endpoint registers without a restart, and
+    the operator's other files (asterisk.conf, rendered here for Debian's
+    paths) are not touched."""
+    testbed = call_asterisk.testbed
+    etc_dir = testbed.root / testbed.config.dirs.etc.lstrip("/")
+    asterisk_conf_before = (etc_dir / "asterisk.conf").read_text()
+    pid = testbed.pid()
+    subscriber = await add_subscriber(db, balance=0)
+    client = AriClient(call_asterisk.ari_url, call_asterisk.ari_username, call_asterisk.ari_password,
+                       call_asterisk.settings.ari_app)
+    try:
+        report = await sync_external(db, replace(testbed.config, dirs=DEBIAN_DIRS), etc_dir, client)
+    finally:
+        await client.close()
+
+    assert set(report.changed) <= {"pjsip.conf", "extensions.conf"} and "pjsip.conf" in report.changed
+    assert (etc_dir / "asterisk.conf").read_text() == asterisk_conf_before
+    phone = await sip_phone(subscriber.endpoint, registrar_port=call_asterisk.sip_port)
+    assert (await phone.register())["code"] == 200
+    assert testbed.pid() == pid
