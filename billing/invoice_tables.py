@@ -11,8 +11,11 @@
   exists only if its invoice committed (gapless), and the last issue date
   (numbers follow issue dates).
 * ``invoices`` / ``invoice_lines`` / ``invoice_calls`` — an issued invoice,
-  stored once and never updated: totals, the VAT rate and FX rate used, a
-  snapshot of the customer, its lines and the itemised call list.
+  stored once and never updated: totals, the VAT rate and FX rate used,
+  snapshots of the customer and of the supplier (``supplier_*``: the
+  operator's details as printed, frozen at issue; invoices issued before
+  0007 have the name ``ClickPhone`` and empty details), its lines and the
+  itemised call list.
   ``invoice_calls.cdr_id`` is unique: a call is on one invoice, ever.
 * ``invoice_entries`` — which ledger entries an invoice accounts for
   (``ledger_entry_id`` is the key: an entry is invoiced once, ever).
@@ -22,7 +25,8 @@
 Money columns are ``BigInteger`` micro-units: ``*_micro`` micro-euros,
 ``*_ron_micro`` micro-RON (always whole bani on an invoice). Rates are
 decimal text. Schema changes go through a migration in
-controlplane/migrations/versions (0005 created these).
+controlplane/migrations/versions (0005 created these; 0007 added the
+supplier columns).
 """
 
 from __future__ import annotations
@@ -58,6 +62,11 @@ def _created_at(name: str = "created_at") -> Column:  # type: ignore[type-arg]
 
 def _micro(name: str) -> Column:  # type: ignore[type-arg]
     return Column(name, BigInteger, nullable=False)
+
+
+def _supplier(name: str, default: str = "") -> Column:  # type: ignore[type-arg]
+    # the server default fills the invoices issued before the column existed
+    return Column(f"supplier_{name}", Text, nullable=False, server_default=default)
 
 
 fx_rates = Table(
@@ -120,6 +129,12 @@ invoices = Table(
     _micro("vat_ron_micro"),
     _micro("total_ron_micro"),
     _created_at(),
+    _supplier("name", "ClickPhone"),  # what every invoice printed before 0007
+    _supplier("vat_id"),  # CIF
+    _supplier("registration"),  # Nr. Reg. Com.
+    _supplier("address"),
+    _supplier("iban"),
+    _supplier("bank"),
     UniqueConstraint("series", "number"),
     # an account's period is invoiced once, whatever the series
     UniqueConstraint("account_id", "period"),

@@ -3,8 +3,8 @@
 An invoice is issued once per account and billing period (a calendar month,
 Europe/Bucharest, ``'YYYY-MM'``) by :func:`run_invoices`, normally on the
 1st of the next month. It is stored once — totals, lines, the itemised call
-list, the VAT rate and FX rate used, a snapshot of the customer — and never
-updated; payments are recorded beside it.
+list, the VAT rate and FX rate used, snapshots of the customer and of the
+supplier — and never updated; payments are recorded beside it.
 
 What an invoice holds (decided here; the contract is silent on the details)
     The ledger is the one source of truth, so an invoice accounts for
@@ -82,6 +82,16 @@ Sending
     if and only if the invoice does. Customer name and email come from the
     ``customers`` lookup (provisioning owns them; billing only stores the
     snapshot).
+
+Supplier
+    A Romanian invoice names its supplier: name, CIF, Nr. Reg. Com.,
+    registered office, and the account customers pay into (IBAN, bank).
+    The composition root builds a :class:`Supplier` from the operator's
+    settings (checked by :func:`checked_supplier`) and passes it to
+    :func:`run_invoices`, which stores it on each invoice: documents render
+    the stored copy, so changing the settings later changes no invoice
+    already issued. Invoices issued before the supplier was stored carry the
+    name alone (``ClickPhone``, what they printed).
 """
 
 from __future__ import annotations
@@ -211,6 +221,14 @@ class InvoiceConsistencyError(InvoiceError):
     """The lines of an invoice do not match the ledger entries it accounts for (a bug)."""
 
 
+class InvalidSupplierError(InvoiceError, ValueError):
+    """A supplier detail cannot be printed on an invoice; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 # -- plain data --------------------------------------------------------------------
 
 
@@ -221,6 +239,82 @@ class Customer:
     name: str
     email: str | None = None
     language: str = "ro"
+
+
+DEFAULT_SUPPLIER_NAME = "ClickPhone"
+
+
+@dataclass(frozen=True, slots=True)
+class Supplier:
+    """Who issues the invoices, as printed on them and stored with each at issue.
+
+    Empty fields were not given. A stored supplier is shown as it was, never
+    re-checked: an issued invoice must always render.
+    """
+
+    name: str = DEFAULT_SUPPLIER_NAME
+    vat_id: str = ""  # CIF/CUI: RO + digits when VAT-registered, digits alone otherwise
+    registration: str = ""  # Nr. Reg. Com., e.g. J40/1234/2020
+    address: str = ""  # registered office
+    iban: str = ""  # electronic form: upper case, no spaces
+    bank: str = ""
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The names of the details not given."""
+        return tuple(name for name in _SUPPLIER_FIELDS if not getattr(self, name))
+
+
+_CIF = re.compile(r"(RO)?([1-9]\d{1,9})")
+_CIF_KEY = "753217532"  # ANAF's test key, aligned right with the digits before the check digit
+# Old form county/number/year (J40/1234/2020); the register's newer numbers
+# are checked as digits only: their layout is not pinned down here.
+_REGISTRATION = re.compile(r"[JFC](?:\d{1,2}/\d{1,8}/\d{4}|\d{6,16})")
+_IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")  # ISO 13616: 15 to 34 characters
+_IBAN_LENGTHS = {"RO": 24}  # where the national length is known, it is checked too
+
+
+def checked_supplier(supplier: Supplier) -> Supplier:
+    """Return ``supplier`` normalised — whitespace collapsed; CIF, Nr. Reg. Com.
+    and IBAN upper case without spaces — or raise :class:`InvalidSupplierError`.
+
+    Checked: a name is given; the CIF's check digit; the Nr. Reg. Com.'s
+    form; the IBAN's form and ISO 13616 mod-97 checksum. Empty details pass.
+    """
+    name, address, bank = (" ".join(text.split()) for text in (supplier.name, supplier.address, supplier.bank))
+    vat_id, registration, iban = (
+        "".join(text.split()).upper() for text in (supplier.vat_id, supplier.registration, supplier.iban)
+    )
+    if not name:
+        raise InvalidSupplierError("name", "the supplier's name is required on an invoice")
+    if vat_id and not _valid_cif(vat_id):
+        raise InvalidSupplierError(
+            "vat_id", f"{vat_id!r} is not a CIF: 2 to 10 digits (after RO when VAT-registered), the last a check digit"
+        )
+    if registration and not _REGISTRATION.fullmatch(registration):
+        raise InvalidSupplierError(
+            "registration", f"{registration!r} is not a Nr. Reg. Com. like J40/1234/2020 (J, F or C first)"
+        )
+    if iban and not _valid_iban(iban):
+        raise InvalidSupplierError("iban", f"{iban!r} is not an IBAN: wrong form, length or checksum")
+    return Supplier(name, vat_id, registration, address, iban, bank)
+
+
+def _valid_cif(text: str) -> bool:
+    match = _CIF.fullmatch(text)
+    if match is None:
+        return False
+    digits = match.group(2)
+    body, check = digits[:-1].rjust(len(_CIF_KEY), "0"), int(digits[-1])
+    remainder = sum(int(d) * int(k) for d, k in zip(body, _CIF_KEY)) * 10 % 11
+    return check == remainder % 10  # a remainder of 10 is written 0
+
+
+def _valid_iban(text: str) -> bool:
+    if not _IBAN.fullmatch(text) or len(text) != _IBAN_LENGTHS.get(text[:2], len(text)):
+        return False
+    # country and check digits moved to the end, letters as 10..35: the number is 1 mod 97
+    return int("".join(str(int(c, 36)) for c in text[4:] + text[:4])) % 97 == 1
 
 
 CustomerLookup = Callable[[AsyncConnection, ledger.Account], Awaitable[Customer | None]]
@@ -314,6 +408,7 @@ class Invoice:
     vat_ron_micro: int
     total_ron_micro: int
     created_at: datetime
+    supplier: Supplier
     lines: tuple[InvoiceLine, ...] = ()
     calls: tuple[InvoicedCall, ...] = ()
     payments: tuple[InvoicePayment, ...] = ()
@@ -455,6 +550,7 @@ class _Run:
     fx: StoredRate
     vat_rate: Decimal
     down_days: tuple[date, ...]
+    supplier: Supplier
     customers: CustomerLookup | None
     on_issued: IssuedHook | None
     now: datetime
@@ -465,6 +561,7 @@ async def run_invoices(
     period: str,
     issue_date: date | None = None,
     *,
+    supplier: Supplier,
     series: str = DEFAULT_SERIES,
     max_fx_age_days: int = DEFAULT_MAX_AGE_DAYS,
     customers: CustomerLookup | None = None,
@@ -474,11 +571,13 @@ async def run_invoices(
 ) -> RunReport:
     """Issue the invoices of ``period`` (``'YYYY-MM'``) for every account (or ``account_ids``).
 
-    ``issue_date`` defaults to the 1st of the next month. Idempotent: an
-    account's period is invoiced once; running again issues only what is
-    missing. One transaction per account (its lock, then the series
+    ``issue_date`` defaults to the 1st of the next month. ``supplier``, the
+    issuer, is checked (:func:`checked_supplier`) and stored, normalised, on
+    each invoice issued. Idempotent: an account's period is invoiced once;
+    running again issues only what is missing. One transaction per account (its lock, then the series
     counter's). Raise before issuing anything when the period or issue date
-    is invalid (:class:`InvalidPeriodError`, :class:`InvoiceChronologyError`)
+    is invalid (:class:`InvalidPeriodError`, :class:`InvoiceChronologyError`),
+    a supplier detail is (:class:`InvalidSupplierError`)
     or there is no valid FX rate (:class:`~billing.fx_bnr.MissingRateError`,
     :class:`~billing.fx_bnr.StaleRateError`). An error while issuing one
     account's invoice (the ``on_issued`` hook failing, or
@@ -498,6 +597,7 @@ async def run_invoices(
         raise InvalidPeriodError(f"issue date {issue.isoformat()} is in the future (today is {today.isoformat()})")
     if not _SERIES.fullmatch(series):
         raise InvoiceError(f"a series is 1 to 16 capital letters, not {series!r}")
+    supplier = checked_supplier(supplier)
     await _check_chronology(db, series, issue)
     fx = await rate_for_invoice(db, issue, max_age_days=max_fx_age_days)
     start, end = period_bounds(billing_period)
@@ -512,6 +612,7 @@ async def run_invoices(
         fx=fx,
         vat_rate=vat.vat_rate_on(issue),
         down_days=tuple(day for day, _ in await downtime_days(db, billing_period)),
+        supplier=supplier,
         customers=customers,
         on_issued=on_issued,
         now=now,
@@ -718,6 +819,7 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
             vat_ron_micro=sum(line.vat_ron_micro for line in lines),
             total_ron_micro=sum(line.total_ron_micro for line in lines),
             created_at=run.now,
+            **_supplier_values(run.supplier),
         )
         .returning(invoices.c.id)
     )
@@ -918,6 +1020,7 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 _LINE_FIELDS = tuple(f.name for f in fields(InvoiceLine))
 _CALL_FIELDS = tuple(f.name for f in fields(InvoicedCall))
 _PAYMENT_FIELDS = tuple(f.name for f in fields(InvoicePayment))
+_SUPPLIER_FIELDS = tuple(f.name for f in fields(Supplier))
 
 
 def _line_values(line: InvoiceLine) -> dict[str, Any]:
@@ -926,6 +1029,11 @@ def _line_values(line: InvoiceLine) -> dict[str, Any]:
 
 def _call_values(call: InvoicedCall) -> dict[str, Any]:
     return {name: getattr(call, name) for name in _CALL_FIELDS}
+
+
+def _supplier_values(supplier: Supplier) -> dict[str, str]:
+    """The ``invoices.supplier_*`` columns."""
+    return {f"supplier_{name}": getattr(supplier, name) for name in _SUPPLIER_FIELDS}
 
 
 # -- reading invoices --------------------------------------------------------------------
@@ -1012,6 +1120,7 @@ async def _load(conn: AsyncConnection, where: Any, *, with_calls: bool = True) -
         vat_ron_micro=values["vat_ron_micro"],
         total_ron_micro=values["total_ron_micro"],
         created_at=values["created_at"],
+        supplier=Supplier(**{name: values[f"supplier_{name}"] for name in _SUPPLIER_FIELDS}),
         lines=tuple(InvoiceLine(*r) for r in line_rows),
         calls=calls,
         payments=tuple(InvoicePayment(*r) for r in payment_rows),
@@ -1142,6 +1251,11 @@ def _format_seconds(seconds: int) -> str:
     return f"{minutes}:{rest:02d}"
 
 
+def format_iban(iban: str) -> str:
+    """Return an IBAN in its printed form, groups of four: ``'RO49 AAAA 1B31 …'``."""
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+
+
 def format_percent(rate: Decimal) -> str:
     """Return a VAT rate fraction as a percentage: ``Decimal('0.21')`` → ``'21%'``."""
     return f"{rate.scaleb(2).normalize():f}%"
@@ -1164,6 +1278,7 @@ def _environment() -> Environment:
         instant=_format_instant,
         seconds=_format_seconds,
         percent=format_percent,
+        iban=format_iban,
         month_name=_month_name,
     )
     return env
@@ -1194,6 +1309,7 @@ def invoice_json(invoice: Invoice, *, as_of: date | None = None) -> dict[str, An
         "series": invoice.series,
         "sequence": invoice.sequence,
         "account": {"id": invoice.account_id, "code": invoice.account_code, "kind": invoice.account_kind},
+        "supplier": {name: getattr(invoice.supplier, name) for name in _SUPPLIER_FIELDS},
         "customer": {"name": invoice.customer_name, "email": invoice.customer_email},
         "language": invoice.language,
         "period": invoice.period,

@@ -106,10 +106,14 @@ def invoice_group() -> None:
 @click.option("--issue-date", type=DAY, help="Default: the 1st of the month after the period.")
 @click.option("--series", default=invoicing.DEFAULT_SERIES, show_default=True)
 def invoice_run(period: str, issue_date: date | None, series: str) -> None:
-    """Issue the invoices of PERIOD for every account (idempotent) and queue their emails."""
+    """Issue the invoices of PERIOD for every account (idempotent) and queue their emails.
+
+    The supplier's details (CLICKPHONE_SUPPLIER_*) are stored on each invoice as they are now."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> invoicing.RunReport:
-        return await issue_invoices(engine, Renderer(timezone=settings.timezone), period, issue_date, series=series)
+        return await issue_invoices(
+            engine, Renderer(timezone=settings.timezone), period, issue_date, supplier=settings.supplier, series=series
+        )
 
     report = _with_engine(work)
     for invoice in report.issued:

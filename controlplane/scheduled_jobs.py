@@ -25,7 +25,8 @@ with what to run by hand (``clickphone fx fetch`` / ``fx set``, then
 ``clickphone invoice run``), and re-running issues only what is missing.
 
 The invoice run here and ``clickphone invoice run`` both go through
-:func:`issue_invoices`: customer name and email from provisioning's
+:func:`issue_invoices`: the supplier from the settings (``supplier_*``,
+stored on each invoice), customer name and email from provisioning's
 subscriber, the InvoiceIssued email (invoice HTML attached, dedup key
 ``invoice:<number>``) queued in the transaction that issues the invoice.
 """
@@ -50,7 +51,7 @@ from ari_app.voicemail import purge_old_recordings
 from billing import invoicing, ledger, money, reservations
 from billing.fx_bnr import FxError
 from billing.fx_fetch import DEFAULT_BNR_URL, FetchReport, fetch_bnr_rates
-from billing.invoicing import Customer, Invoice, IssuedHook, RunReport
+from billing.invoicing import Customer, Invoice, IssuedHook, RunReport, Supplier
 from billing.tables import utc_now
 from notify.errors import InvalidEmailError
 from notify.events import InvoiceIssued, Recipient, enqueue_event
@@ -96,7 +97,7 @@ def register_jobs(
             monthly_invoice_job,
             CronTrigger(**INVOICE_RUN_AT, timezone=zone),
             args=[engine, renderer],
-            kwargs={"series": invoice_series, "timezone": zone},
+            kwargs={"supplier": settings.supplier, "series": invoice_series, "timezone": zone},
             id=INVOICE_JOB_ID,
             name="monthly invoice run",
             # a control plane busy or restarting at 00:05 still runs it that day
@@ -148,6 +149,7 @@ async def monthly_invoice_job(
     engine: AsyncEngine,
     renderer: Renderer,
     *,
+    supplier: Supplier,
     series: str = invoicing.DEFAULT_SERIES,
     timezone: ZoneInfo = ZoneInfo("Europe/Bucharest"),
     now: datetime | None = None,
@@ -158,7 +160,7 @@ async def monthly_invoice_job(
     today = now.astimezone(timezone).date()
     period = previous_month(today)
     try:
-        report = await issue_invoices(engine, renderer, period, today, series=series, now=now)
+        report = await issue_invoices(engine, renderer, period, today, supplier=supplier, series=series, now=now)
     except FxError as exc:
         log.error(
             "invoice run for %s not done: %s. Fetch or set the rate (`clickphone fx fetch`, "
@@ -221,15 +223,24 @@ async def issue_invoices(
     period: str,
     issue_date: date | None = None,
     *,
+    supplier: Supplier,
     series: str = invoicing.DEFAULT_SERIES,
     now: datetime | None = None,
 ) -> RunReport:
-    """:func:`billing.invoicing.run_invoices` with customers from provisioning and
-    each invoice's email queued in the outbox, in the transaction that issues it."""
+    """:func:`billing.invoicing.run_invoices` by ``supplier`` (from the settings:
+    ``settings.supplier``), with customers from provisioning and each invoice's
+    email queued in the outbox, in the transaction that issues it."""
+    if supplier.missing:
+        # issued all the same (a testbed has no CIF), but the operator must fill them in
+        log.warning(
+            "invoices of %s name their supplier without: %s (set CLICKPHONE_SUPPLIER_*)",
+            period, ", ".join(supplier.missing),
+        )  # fmt: skip
     return await invoicing.run_invoices(
         engine,
         period,
         issue_date,
+        supplier=supplier,
         series=series,
         customers=subscriber_customer,
         on_issued=email_invoice(renderer),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ari_app.voicemail import COMPRESSED_FORMATS
+from billing.invoicing import InvalidSupplierError, Supplier, checked_supplier
 
 ENV_PREFIX = "CLICKPHONE_"
 CONFIG_ENV = "CLICKPHONE_CONFIG"
@@ -141,6 +142,26 @@ class Settings:
         "email could not be queued) before the daily purge at 03:30 deletes it.",
         default=30,
     )
+    supplier_name: str = _doc(
+        "The operator's legal name, printed as the supplier (Furnizor) on invoices.",
+        default="ClickPhone",
+    )
+    supplier_vat_id: str = _doc(
+        "The operator's CIF/CUI on invoices, e.g. RO12345674 (digits alone when not "
+        "VAT-registered); its check digit is verified.",
+        default="",
+    )
+    supplier_registration: str = _doc(
+        "The operator's trade register number (Nr. Reg. Com.) on invoices, e.g. J40/1234/2020.",
+        default="",
+    )
+    supplier_address: str = _doc("The operator's registered office on invoices.", default="")
+    supplier_iban: str = _doc(
+        "The IBAN customers pay invoices into (spaces allowed); its ISO 13616 "
+        "checksum is verified.",
+        default="",
+    )
+    supplier_bank: str = _doc("The bank holding supplier_iban, on invoices.", default="")
     timezone: str = _doc("The operator's time zone.", default="Europe/Bucharest")
     log_level: str = _doc("DEBUG, INFO, WARNING or ERROR.", default="INFO")
 
@@ -170,6 +191,20 @@ class Settings:
     @property
     def maildir(self) -> Path:
         return self.state_dir / "maildir"
+
+    @property
+    def supplier(self) -> Supplier:
+        """The invoices' supplier, checked and normalised; a bad detail raises
+        SettingsError naming its setting."""
+        try:
+            return checked_supplier(
+                Supplier(
+                    self.supplier_name, self.supplier_vat_id, self.supplier_registration,
+                    self.supplier_address, self.supplier_iban, self.supplier_bank,
+                )  # fmt: skip
+            )
+        except InvalidSupplierError as exc:
+            raise SettingsError(f"setting supplier_{exc.field}: {exc}") from exc
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -236,6 +271,7 @@ def load_settings(
         raise SettingsError(f"voicemail_compressed_audio must be one of {', '.join(COMPRESSED_FORMATS)}")
     if settings.voicemail_retention_days < 1:
         raise SettingsError("voicemail_retention_days must be at least 1")
+    settings.supplier  # refused at start, not on the 1st when the invoices are due
     return with_generated_secrets(settings)
 
 

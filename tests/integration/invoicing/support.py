@@ -25,6 +25,15 @@ JUNE_CALL = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
 AUGUST_1 = date(2025, 8, 1)
 JULY_1 = date(2025, 7, 1)
 
+SUPPLIER = invoicing.Supplier(
+    name="ClickPhone Telecom SRL",
+    vat_id="RO12345674",
+    registration="J40/1234/2020",
+    address="Str. Exemplului 1, București",
+    iban="RO49AAAA1B31007593840000",
+    bank="Banca Exemplu",
+)
+
 
 def run_time(day: date) -> datetime:
     """00:05 Bucharest on ``day``: when the scheduler runs the invoices."""
@@ -75,6 +84,7 @@ async def bnr_rate(engine: AsyncEngine, day: date, eur: str) -> None:
 
 
 async def run(engine: AsyncEngine, period: str, issue: date, **options: Any) -> invoicing.RunReport:
+    options.setdefault("supplier", SUPPLIER)
     return await invoicing.run_invoices(engine, period, issue, now=run_time(issue), **options)
 
 

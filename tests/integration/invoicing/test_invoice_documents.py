@@ -19,7 +19,21 @@ from notify.render import Renderer
 from notify.tables import attachments, outbox
 from provisioning import services as provisioning
 
-from .support import AUGUST_1, EUR, FIXED, JULY_CALL, MOBILE, bnr_rate, calls_of, count, ingest, open_account, run_time
+from .support import (
+    AUGUST_1,
+    EUR,
+    FIXED,
+    JULY_CALL,
+    MOBILE,
+    SUPPLIER,
+    bnr_rate,
+    calls_of,
+    count,
+    ingest,
+    open_account,
+    run,
+    run_time,
+)
 
 HOSTILE = '<script>alert("x")</script> & Fiii SRL'
 
@@ -29,7 +43,7 @@ async def issue_for_subscriber(engine: AsyncEngine, name: str = "Ana Popescu", e
     await open_account(engine, subscriber_id=subscriber.id, included_seconds=60)
     await ingest(engine, *calls_of("acct-1", JULY_CALL, ("u1", FIXED, 90), ("u2", MOBILE, 30)))
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
-    report = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, now=run_time(AUGUST_1))
+    report = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
     [invoice] = report.issued
     return invoice
 
@@ -57,7 +71,7 @@ async def test_the_invoice_is_emailed_when_issued_with_its_html_attached(engine:
 async def test_running_again_queues_no_second_email(engine: AsyncEngine) -> None:
     await issue_for_subscriber(engine)
 
-    again = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, now=run_time(AUGUST_1))
+    again = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert again.issued == []
     assert len(await outbox_emails(engine)) == 1
@@ -67,7 +81,7 @@ async def test_an_account_without_an_email_is_invoiced_but_not_emailed(engine: A
     await open_account(engine)
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
 
-    report = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, now=run_time(AUGUST_1))
+    report = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert [i.customer_name for i in report.issued] == ["acct-1"]
     assert await count(engine, outbox) == 0
@@ -95,7 +109,7 @@ async def test_the_html_escapes_an_adjustment_reference(engine: AsyncEngine) -> 
         now=datetime(2025, 7, 20, tzinfo=timezone.utc),
     )  # fmt: skip
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
-    [invoice] = (await invoicing.run_invoices(engine, "2025-07", AUGUST_1, now=run_time(AUGUST_1))).issued
+    [invoice] = (await run(engine, "2025-07", AUGUST_1)).issued
 
     html = invoicing.render_invoice_html(invoice)
 

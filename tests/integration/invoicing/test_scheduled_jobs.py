@@ -31,7 +31,7 @@ from notify.render import Renderer
 from notify.tables import outbox
 from provisioning import services as provisioning
 
-from .support import AUGUST_1, EUR, JULY_CALL, MOBILE, bnr_rate, calls_of, count, ingest, open_account, run_time
+from .support import AUGUST_1, EUR, JULY_CALL, MOBILE, SUPPLIER, bnr_rate, calls_of, count, ingest, open_account, run_time
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 
@@ -114,7 +114,7 @@ async def test_the_invoice_job_invoices_last_month_and_queues_the_emails(engine:
     await ingest(engine, *calls_of("acct-1", JULY_CALL, ("u1", MOBILE, 60)))
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
 
-    report = await monthly_invoice_job(engine, Renderer(), now=run_time(AUGUST_1))
+    report = await monthly_invoice_job(engine, Renderer(), supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert report is not None and report.period == "2025-07"
     [invoice] = report.issued
@@ -128,7 +128,7 @@ async def test_without_a_rate_the_invoice_job_says_what_to_do(
     await open_account(engine)
 
     with caplog.at_level(logging.ERROR, logger="controlplane.scheduled_jobs"):
-        report = await monthly_invoice_job(engine, Renderer(), now=run_time(AUGUST_1))
+        report = await monthly_invoice_job(engine, Renderer(), supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert report is None
     assert "clickphone invoice run --period 2025-07 --issue-date 2025-08-01" in caplog.text

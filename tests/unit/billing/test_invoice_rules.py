@@ -19,6 +19,8 @@ from billing.invoicing import (
     InvoiceLine,
     InvoicePayment,
     InvalidPeriodError,
+    InvalidSupplierError,
+    Supplier,
     UnknownInvoiceError,
 )
 
@@ -106,6 +108,8 @@ def test_vat_rates_are_shown_as_percentages() -> None:
 
 ISSUED = date(2025, 8, 1)
 DUE = date(2025, 8, 11)
+SUPPLIER = Supplier("ClickPhone Telecom SRL", "RO12345674", "J40/1234/2020", "Str. Exemplului 1, București",
+                    "RO49AAAA1B31007593840000", "Banca Exemplu")  # fmt: skip
 
 
 def an_invoice(**changes: object) -> Invoice:
@@ -121,7 +125,7 @@ def an_invoice(**changes: object) -> Invoice:
         bundle_seconds=120, bundle_used_seconds=90, net_micro=10_000_000, vat_micro=2_100_000,
         total_micro=12_100_000, net_ron_micro=50_000_000, vat_ron_micro=10_500_000,
         total_ron_micro=60_500_000, created_at=datetime(2025, 7, 31, 21, 5, tzinfo=UTC),
-        lines=(line,), calls=(call,),
+        supplier=SUPPLIER, lines=(line,), calls=(call,),
     )  # fmt: skip
     return replace(invoice, **changes)  # type: ignore[arg-type]
 
@@ -191,6 +195,106 @@ def test_the_html_escapes_every_customer_string() -> None:
 
     assert "<b onmouseover" not in html and "<i>" not in html
     assert "&lt;b onmouseover=x&gt;Ion&lt;/b&gt;" in html and "a&#34;@x.ro" in html
+
+
+def test_the_html_escapes_every_supplier_string() -> None:
+    """Invariant 7 for the stored supplier too: shown as text, whatever it holds."""
+    script = '<script>alert("x")</script>'
+    names = ("name", "vat_id", "registration", "address", "iban", "bank")
+    hostile = an_invoice(supplier=Supplier(*(f"{script}{name}" for name in names)))
+
+    html = invoicing.render_invoice_html(hostile)
+
+    assert "<script>" not in html and "</script>" not in html
+    for name in names[:4] + names[5:]:
+        assert f"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;{name}" in html, name
+    assert "&lt;scr ipt&gt; aler" in html  # the IBAN, printed in groups of four
+
+
+def test_the_html_names_the_supplier_as_a_romanian_invoice_must() -> None:
+    html = invoicing.render_invoice_html(an_invoice())
+
+    for text in ("<th>Furnizor</th><td>ClickPhone Telecom SRL</td>", "<th>CIF</th><td>RO12345674</td>",
+                 "<th>Nr. Reg. Com.</th><td>J40/1234/2020</td>", "<th>Sediul social</th><td>Str. Exemplului 1, București</td>",
+                 "<th>IBAN</th><td>RO49 AAAA 1B31 0075 9384 0000</td>", "<th>Banca</th><td>Banca Exemplu</td>"):  # fmt: skip
+        assert text in html, text
+
+
+def test_a_supplier_stored_before_its_details_were_shows_the_name_alone() -> None:
+    html = invoicing.render_invoice_html(an_invoice(supplier=Supplier()))
+
+    assert "<th>Furnizor</th><td>ClickPhone</td>" in html
+    assert not any(label in html for label in ("<th>CIF</th>", "Nr. Reg. Com.", "Sediul social", "<th>IBAN</th>", "<th>Banca</th>"))
+
+
+def test_the_json_names_the_supplier() -> None:
+    assert invoicing.invoice_json(an_invoice())["supplier"] == {
+        "name": "ClickPhone Telecom SRL", "vat_id": "RO12345674", "registration": "J40/1234/2020",
+        "address": "Str. Exemplului 1, București", "iban": "RO49AAAA1B31007593840000", "bank": "Banca Exemplu",
+    }  # fmt: skip
+
+
+# -- supplier details ----------------------------------------------------------------------
+
+
+def test_supplier_details_are_normalised() -> None:
+    given = Supplier("  ClickPhone\n Telecom  SRL ", "ro 12345674", "j40/1234/2020", "Str.  Exemplului 1,\nBucurești",
+                     "ro49 aaaa 1b31 0075 9384 0000", " Banca Exemplu ")  # fmt: skip
+
+    assert invoicing.checked_supplier(given) == SUPPLIER
+
+
+def test_supplier_details_may_be_left_empty_but_not_the_name() -> None:
+    assert invoicing.checked_supplier(Supplier("ClickPhone")) == Supplier("ClickPhone")
+    with pytest.raises(InvalidSupplierError) as refused:
+        invoicing.checked_supplier(Supplier(" "))
+    assert refused.value.field == "name"
+
+
+@pytest.mark.parametrize("cif", ["RO12345674", "12345674", "RO2816464", "14399840", "RO19"])
+def test_a_cif_with_its_check_digit_is_accepted(cif: str) -> None:
+    assert invoicing.checked_supplier(Supplier(vat_id=cif)).vat_id == cif
+
+
+@pytest.mark.parametrize("cif", ["RO12345678", "RO1", "RO12345678901", "RO012345674", "DE12345674", "RO1234567X", "CIF"])
+def test_a_cif_with_a_wrong_check_digit_or_form_is_refused(cif: str) -> None:
+    with pytest.raises(InvalidSupplierError, match="not a CIF") as refused:
+        invoicing.checked_supplier(Supplier(vat_id=cif))
+    assert refused.value.field == "vat_id"
+
+
+@pytest.mark.parametrize("iban", ["RO49AAAA1B31007593840000", "GB82WEST12345698765432", "DE89 3704 0044 0532 0130 00"])
+def test_an_iban_with_its_checksum_is_accepted(iban: str) -> None:
+    assert invoicing.checked_supplier(Supplier(iban=iban)).iban == iban.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "RO49AAAA1B31007593840001",  # one digit changed: the checksum catches it
+        "RO94AAAA1B31007593840000",  # check digits swapped
+        "RO49AAAA1B3100759384000",  # a Romanian IBAN has 24 characters
+        "4949AAAA1B31007593840000",
+        "RO49AAAA-1B31007593840000",
+        "RO49",
+    ],
+)
+def test_an_iban_with_a_wrong_checksum_length_or_form_is_refused(iban: str) -> None:
+    with pytest.raises(InvalidSupplierError, match="not an IBAN") as refused:
+        invoicing.checked_supplier(Supplier(iban=iban))
+    assert refused.value.field == "iban"
+
+
+@pytest.mark.parametrize("registration", ["J40/1234/2020", "J1/5/1998", "F12/345/2019", "C40/7/2021", "J2020001234400"])
+def test_a_trade_register_number_of_either_form_is_accepted(registration: str) -> None:
+    assert invoicing.checked_supplier(Supplier(registration=registration)).registration == registration
+
+
+@pytest.mark.parametrize("registration", ["40/1234/2020", "J40/1234/20", "J40-1234-2020", "X40/1234/2020", "J12"])
+def test_a_malformed_trade_register_number_is_refused(registration: str) -> None:
+    with pytest.raises(InvalidSupplierError, match="Nr. Reg. Com.") as refused:
+        invoicing.checked_supplier(Supplier(registration=registration))
+    assert refused.value.field == "registration"
 
 
 def test_the_html_shows_the_amounts_from_the_money_module() -> None:
