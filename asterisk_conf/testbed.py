@@ -24,6 +24,7 @@ import base64
 import fcntl
 import os
 import shutil
+import socket
 import signal
 import subprocess
 import time
@@ -94,6 +95,22 @@ def ensure_root(root: Path, log=print) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         raise TestbedError(f"mmdebstrap failed ({done.returncode}): {done.stderr[-2000:]}")
     tmp.rename(root)
+
+
+def _ensure_hosts(root: Path) -> None:
+    """Give the root an /etc/hosts naming this machine. Without one,
+    Asterisk resolves its own host name over DNS while setting up calls;
+    a resolver that does not answer then holds an INVITE for glibc's 5 s
+    timeout — longer than a DID's ring time."""
+    hosts = root / "etc/hosts"
+    name = socket.gethostname()
+    wanted = f"127.0.0.1\tlocalhost {name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    try:
+        if hosts.read_text() == wanted:
+            return
+    except OSError:
+        pass
+    hosts.write_text(wanted)
 
 
 def _mountpoints() -> set[str]:
@@ -202,6 +219,7 @@ class Testbed:
         for sub in ("etc", "run", "log", "spool", "spool/recording", "lib", "lib/keys", "cache", "log/cdr-custom", "log/cdr-csv"):
             (self.host_base / sub).mkdir(parents=True, exist_ok=True)
         self.write_config()
+        _ensure_hosts(self.root)
         with _root_lock(self.root):
             mount_root(self.root)
             with open(self.log_file, "ab") as log:

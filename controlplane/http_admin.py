@@ -279,6 +279,8 @@ async def top_up(request: web.Request) -> web.Response:
         reference=_text(body, "reference", ""), idempotency_key=_text(body, "idempotency_key"),
         renderer=request.app[ADMIN_RENDERER],
     )
+    if result.outbox_id is not None:
+        _wake_outbox(request.app[ADMIN_PLANE])
     return web.json_response({"entry_id": result.entry.id, "amount": _euros(result.entry.amount_micro),
                               "balance": _euros(result.balance_micro)}, status=201)
 
@@ -300,10 +302,19 @@ async def set_policy(request: web.Request) -> web.Response:
         max_concurrent_calls=_integer(body, "max_concurrent_calls"),
         changed_by=CHANGED_BY, renderer=request.app[ADMIN_RENDERER],
     )
+    if change.outbox_id is not None:
+        _wake_outbox(request.app[ADMIN_PLANE])
     if change.allowed_ips_change_id is not None:
         await _provisioning_changed(request.app[ADMIN_PLANE])  # the endpoints' ACL
     return web.json_response({"policy": policy_json(change.policy),
                               "allowed_ips_change_id": change.allowed_ips_change_id})
+
+
+def _wake_outbox(plane: object) -> None:
+    # an email was queued: send it now, not at the dispatcher's next poll
+    dispatcher = getattr(plane, "dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.wake.set()
 
 
 @admin_route
