@@ -25,6 +25,13 @@ Handlers run as separate tasks: a slow handler does not hold up the reader,
 and events for one channel may be handled concurrently — a call flow that
 needs order keeps its own queue. A handler's exception is logged, never
 fatal.
+
+Cost: every REST request costs Asterisk an HTTP parse and a check of the
+ARI password (a crypt(3) hash: milliseconds of CPU each), and every event
+a JSON encoding and a websocket write. So ``set_variables`` sets several
+channel variables in one request, and ``ignore_events`` asks Asterisk not
+to send event types nobody here handles by name (kept on every
+reconnect).
 """
 
 from __future__ import annotations
@@ -89,6 +96,10 @@ def _query(params: Params | None) -> dict[str, str]:
     return query
 
 
+def _event_filter_body(allowed: Iterable[str], disallowed: Iterable[str]) -> dict:
+    return {"allowed": [{"type": t} for t in allowed], "disallowed": [{"type": t} for t in disallowed]}
+
+
 def _variables_body(variables: Mapping[str, str] | None) -> dict | None:
     return None if variables is None else {"variables": dict(variables)}
 
@@ -136,6 +147,8 @@ class AriClient:
         """How many times the client tried to open the websocket."""
         self.connections = 0
         """How many times the websocket opened and resynchronised."""
+        self._ignored: frozenset[str] = frozenset()
+        self._multi_variables = True  # POST /channels/{id}/variables (Asterisk 20.20, 22.10, 23.4+)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -210,8 +223,11 @@ class AriClient:
     def on(self, event_type: str, handler: Handler) -> Callable[[], None]:
         """Call ``handler(event)`` for every event of ``event_type`` (or
         every event, for ``ANY_EVENT``); return a function that removes it.
-        ``handler`` may be a coroutine function; it runs as its own task."""
+        ``handler`` may be a coroutine function; it runs as its own task.
+        A type ``ignore_events`` named is sent again from now on."""
         self._handlers.setdefault(event_type, []).append(handler)
+        if event_type in self._ignored:
+            self.ignore_events(self._ignored - {event_type})
 
         def remove() -> None:
             handlers = self._handlers.get(event_type, [])
@@ -224,6 +240,33 @@ class AriClient:
         """Call ``handler(channels)`` after every (re)connect with the
         channels ARI says are in the application."""
         return self.on(RESYNC, lambda event: handler(event["channels"]))
+
+    def ignore_events(self, event_types: Iterable[str]) -> None:
+        """Ask Asterisk not to send these event types to this application
+        (its event filter, PUT /applications/{app}/eventFilter), from the
+        next connection on and now if connected; types a handler is
+        registered for by name are always sent. Unread events cost Asterisk
+        a JSON encoding and a websocket write each, and this process a
+        parse."""
+        self._ignored = frozenset(event_types) - {t for t, h in self._handlers.items() if h}
+        if self.connected.is_set():
+            task = asyncio.create_task(self._apply_event_filter(), name=f"ari-event-filter-{self.app}")
+            self._handler_tasks.add(task)
+            task.add_done_callback(self._handler_tasks.discard)
+
+    @property
+    def ignored_events(self) -> frozenset[str]:
+        """The event types this client asks Asterisk not to send."""
+        return self._ignored
+
+    async def _apply_event_filter(self) -> None:
+        # on a fresh connection, like the resync: a pooled one may be a
+        # half-open leftover of the websocket that just dropped
+        try:
+            await self._fresh("PUT", f"/applications/{_segment(self.app)}/eventFilter",
+                              json=_event_filter_body((), sorted(self._ignored)))
+        except AriFailure as exc:  # only a cost: every event keeps coming
+            log.warning("ARI event filter for %s not set: %s", self.app, exc)
 
     def _dispatch(self, event: Event) -> None:
         event_type = event.get("type", "")
@@ -302,6 +345,8 @@ class AriClient:
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Resynchronise, then dispatch events until the websocket closes."""
         snapshot = await self._resync_snapshot()
+        if self._ignored:  # the filter is the application's in Asterisk: set it on every connection
+            await self._apply_event_filter()
         self.connections += 1
         snapshot["connection"] = self.connections
         log.info("ARI events for %s connected (connection %d, %d channels in the application)",
@@ -383,8 +428,8 @@ class AriClient:
         ``AriTimeout`` after ``timeout`` (default ``request_timeout``)."""
         return _decoded(await self._send(method, path, params=params, json=json, timeout=timeout))
 
-    async def _fresh(self, method: str, path: str) -> Any:
-        return _decoded(await self._send(method, path, params=None, json=None, timeout=None, events=True))
+    async def _fresh(self, method: str, path: str, *, json: Any = None) -> Any:
+        return _decoded(await self._send(method, path, params=None, json=json, timeout=None, events=True))
 
     async def _send(
         self, method: str, path: str, *, params: Params | None, json: Any, timeout: float | None,
@@ -433,10 +478,7 @@ class AriClient:
         """PUT /applications/{app}/eventFilter: the event types this client's
         application receives (empty lists: all of them). The filter belongs
         to the application in Asterisk: set it again after a reconnect."""
-        body = {
-            "allowed": [{"type": t} for t in allowed or ()],
-            "disallowed": [{"type": t} for t in disallowed or ()],
-        }
+        body = _event_filter_body(allowed or (), disallowed or ())
         return await self.request("PUT", f"/applications/{_segment(self.app)}/eventFilter", json=body)
 
     async def get_endpoint(self, tech: str, resource: str) -> dict:
@@ -582,6 +624,26 @@ class AriClient:
         """POST /channels/{channelId}/variable (None unsets it)."""
         await self.request("POST", f"/channels/{_segment(channel_id)}/variable",
                            params={"variable": variable, "value": value})
+
+    async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None:
+        """POST /channels/{channelId}/variables: set several variables (or
+        functions: ``CDR(userfield)``, ``TIMEOUT(absolute)``) in one
+        request, in order. Where Asterisk predates it (before 20.20, 22.10,
+        23.4), one ``set_variable`` request each."""
+        if not variables:
+            return
+        if self._multi_variables:
+            try:
+                await self.request("POST", f"/channels/{_segment(channel_id)}/variables",
+                                   json={"variables": dict(variables)})
+                return
+            except AriError as exc:
+                if not (exc.status == 405 or (exc.status == 404 and "resource" in exc.message.lower())):
+                    raise
+                log.info("ARI has no POST /channels/{id}/variables: one request per variable from now on")
+                self._multi_variables = False
+        for name, value in variables.items():
+            await self.set_variable(channel_id, name, value)
 
     async def get_variable(self, channel_id: str, variable: str) -> str:
         """GET /channels/{channelId}/variable: the variable's value."""

@@ -73,6 +73,11 @@ END_WAIT_S = 5.0
 END_ORDER_MEMORY_S = 60.0
 FINISH_RETRIES_S = (0.5, 2.0, 5.0)
 OUR_FLOWS = frozenset({OUTBOUND, INBOUND, LEG_FLOW})
+# Events no flow reads, which Asterisk would send for every call: one
+# ChannelVarset per variable (or function: CDR(...), TIMEOUT(...)) set,
+# one ChannelDialplan per dialplan step... A handler registered for one by
+# name gets it all the same (AriClient.ignore_events).
+UNREAD_EVENTS = ("ChannelVarset", "ChannelDialplan", "ChannelConnectedLine", "ChannelCallerId")
 
 
 @dataclass(frozen=True)
@@ -131,9 +136,11 @@ class CallController:
 
     def start(self) -> None:
         """Start routing ARI events to calls and reconciling on every RESYNC
-        (register before ``client.start()`` to reconcile the first connection)."""
+        (register before ``client.start()`` to reconcile the first connection),
+        and ask Asterisk not to send the events no flow reads."""
         if not self._removers:
             self._removers = [self.client.on(ANY_EVENT, self._route), self.client.on(RESYNC, self._on_resync)]
+            self.client.ignore_events(self.client.ignored_events | set(UNREAD_EVENTS))
 
     async def stop(self, *, hang_up: bool = True) -> None:
         """Stop. ``hang_up``: end every live call now; otherwise leave the
@@ -187,7 +194,7 @@ class CallController:
 
     # -- flows --------------------------------------------------------------------------
     async def _outbound_flow(self, client: AriClient, channel: dict[str, Any], args: list[str]) -> None:
-        if self._begin(channel, OUTBOUND, lambda call: run_outbound(self._svc, call)) is None:
+        if self._begin(channel, OUTBOUND, lambda call: run_outbound(self._svc, call, args)) is None:
             await self._refuse_while_stopping(channel)
 
     async def _inbound_flow(self, client: AriClient, channel: dict[str, Any], args: list[str]) -> None:

@@ -41,22 +41,23 @@ async def run_inbound(svc: CallServices, call: LiveCall, args: list[str]) -> Non
     client = svc.client
     number = await _did_number(svc, call, args)
     did = await provisioning.find_did(svc.engine, number) if number else None
-    await asyncio.gather(
-        client.set_variable(call.call_ref, "CDR(userfield)", INBOUND_CLASS if did else "refused:unallocated"),
-        client.set_variable(call.call_ref, "CDR(cp_class)", INBOUND_CLASS),
-    )
     if did is None:
+        await client.set_variables(call.call_ref, {"CDR(userfield)": "refused:unallocated",
+                                                   "CDR(cp_class)": INBOUND_CLASS})
         log.info("inbound call to a number that is not ours", extra={"call": call.call_ref, "number": number})
         raise CallEnded("unallocated", causes.CAUSE_OF[causes.UNALLOCATED])
     call.free = True
-    # The CDR belongs to the called subscriber: rated on-net (the DID), free,
-    # instead of quarantined for want of an account code.
-    account_code = await _account_code(svc, did.subscriber_id)
-    if account_code:
-        await client.set_variable(call.call_ref, "CHANNEL(accountcode)", account_code)
     granted = svc.admission.max_seconds
     ring_cap = did.ring_seconds + granted
-    await client.set_variable(call.call_ref, "TIMEOUT(absolute)", str(ring_cap))
+    # one request: the CDR's marks, its account (the called subscriber's:
+    # rated on-net, free, instead of quarantined for want of an account
+    # code) and the caller's hard cap
+    variables = {"CDR(userfield)": INBOUND_CLASS, "CDR(cp_class)": INBOUND_CLASS}
+    account_code = await _account_code(svc, did.subscriber_id)
+    if account_code:
+        variables["CHANNEL(accountcode)"] = account_code
+    variables["TIMEOUT(absolute)"] = str(ring_cap)
+    await client.set_variables(call.call_ref, variables)
     destinations = await subscriber_destinations(svc, call, did.subscriber_id)
     ring_started = asyncio.get_running_loop().time()
     try:

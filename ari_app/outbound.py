@@ -28,7 +28,15 @@ from provisioning import services as provisioning
 
 from . import causes
 from .calls import CallEnded, CallServices, LiveCall
-from .channels import carrier_dial_string, dialled, endpoint_contacts_function, endpoint_of, source_address, split_contacts
+from .channels import (
+    carrier_dial_string,
+    dialled,
+    endpoint_contacts_function,
+    endpoint_of,
+    flow_hints,
+    source_address,
+    split_contacts,
+)
 from .errors import AriFailure
 from .grant import GrantSchedule
 from .ringing import RingOutcome, ring
@@ -37,12 +45,15 @@ from .talk import connect, hold
 log = logging.getLogger(__name__)
 
 
-async def run_outbound(svc: CallServices, call: LiveCall) -> None:
+async def run_outbound(svc: CallServices, call: LiveCall, args: list[str] | None = None) -> None:
     """Decide the call, then refuse it or connect it and hold it to its
     grant; raises CallEnded when it is over (the caller's teardown hangs up
-    what is left)."""
+    what is left). ``args``: the flow's arguments (``endpoint=``, ``src=``:
+    see :mod:`ari_app.channels`)."""
     client = svc.client
-    endpoint, source = await asyncio.gather(endpoint_of(client, call.caller), source_address(client, call.caller))
+    hints = flow_hints(args or [])
+    endpoint, source = await asyncio.gather(endpoint_of(client, call.caller, hints),
+                                            source_address(client, call.caller, hints))
     decision = await svc.admission.decide(CallRequest(call.call_ref, endpoint, source, dialled(call.caller)))
     call.account_id, call.free, call.number_class = decision.account_id, decision.free, decision.number_class
     call.admitted = decision.allowed
@@ -58,14 +69,12 @@ async def run_outbound(svc: CallServices, call: LiveCall) -> None:
 
 async def _record_decision(svc: CallServices, call: LiveCall, decision: Decision, hard_cap: int | None = None) -> None:
     """The decision on the caller's CDR and, for an allowed call, the hard
-    cap of its ringing time plus grant on the caller."""
+    cap of its ringing time plus grant on the caller (one request)."""
     verdict = "allowed" if decision.allowed else f"refused:{decision.reason.code}"
-    client = svc.client
-    await asyncio.gather(
-        client.set_variable(call.call_ref, "CDR(userfield)", verdict),
-        client.set_variable(call.call_ref, "CDR(cp_class)", decision.number_class),
-        *([client.set_variable(call.call_ref, "TIMEOUT(absolute)", str(hard_cap))] if hard_cap else []),
-    )
+    variables = {"CDR(userfield)": verdict, "CDR(cp_class)": decision.number_class}
+    if hard_cap:
+        variables["TIMEOUT(absolute)"] = str(hard_cap)
+    await svc.client.set_variables(call.call_ref, variables)
 
 
 async def refuse(svc: CallServices, call: LiveCall, decision: Decision) -> None:
@@ -108,14 +117,25 @@ async def _ring_and_talk(svc: CallServices, call: LiveCall, decision: Decision, 
                          ring_seconds: int, did) -> None:
     granted = decision.max_seconds
     ring_cap = ring_seconds + granted
-    # the CDR marks and the caller's cap go out while the legs are created:
-    # nothing is billable before the answer, and the dial is not delayed
-    marking = asyncio.create_task(_record_decision(svc, call, decision, ring_cap))
+    # the CDR marks and the caller's cap go out once the first leg is
+    # dialled: nothing is billable before the answer, and the request does
+    # not compete with the leg's creation and dial
+    marking: asyncio.Task | None = None
+
+    def mark() -> None:
+        nonlocal marking
+        marking = asyncio.create_task(_record_decision(svc, call, decision, ring_cap))
+
     try:
-        outcome = await ring(svc.client, call, destinations, timeout=ring_seconds, hard_cap=ring_cap)
+        outcome = await ring(svc.client, call, destinations, timeout=ring_seconds, hard_cap=ring_cap,
+                             on_dialled=mark)
     except BaseException:
+        if marking is None:
+            mark()
         await asyncio.gather(marking, return_exceptions=True)
         raise
+    if marking is None:  # no leg was dialled
+        mark()
     await marking  # an ARI failure here ends the call like any other
     if outcome.answered is None:
         await unanswered(svc, call, did, outcome)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import causes
 from .calls import LiveCall, channel_id
@@ -48,12 +49,15 @@ async def ring(
     *,
     timeout: int,
     hard_cap: float,
+    on_dialled: Callable[[], None] | None = None,
 ) -> RingOutcome:
     """Dial every destination (dial strings) at once for ``timeout`` seconds;
     return the first leg to answer, with the others hung up. Each leg is
     created with TIMEOUT(absolute) = ``hard_cap`` seconds, so Asterisk ends
-    it even if this process is gone. Raises CallEnded (from the call's
-    queue) if the caller leaves; the legs are then the caller's teardown's."""
+    it even if this process is gone. ``on_dialled()`` is called once the
+    first leg is dialled (work that must not delay the dial). Raises
+    CallEnded (from the call's queue) if the caller leaves; the legs are
+    then the caller's teardown's."""
     outcome = RingOutcome()
     undialled: set[str] = set()  # created, waiting for their StasisStart before the dial
 
@@ -120,6 +124,8 @@ async def ring(
             try:
                 await client.dial(leg_id, caller=call.call_ref, timeout=timeout)
                 dialled_at[leg_id] = loop.time()
+                if on_dialled is not None and len(dialled_at) == 1:
+                    on_dialled()
             except AriFailure as exc:
                 log.info("leg could not be dialled: %s", exc, extra={"call": call.call_ref, "leg": leg_id})
                 drop(leg_id, 20)

@@ -38,25 +38,41 @@ async def connect(svc: CallServices, call: LiveCall, leg_id: str, schedule: Gran
     call.peer = leg_id
     call.talk_started_at, call.talk_started = time.time(), loop.time()
     schedule.talk_started = call.talk_started
-    await client.answer(call.call_ref)
-    call.bridge = bridge_id_for(call.call_ref)
-    await client.create_bridge("mixing", bridge_id=call.bridge, name=call.call_ref[:60])
+    call.bridge = bridge_id_for(call.call_ref)  # the teardown destroys it, whatever happens next
+    # the far end is talking already: the caller is answered while its
+    # bridge is made, then both go in
+    results = await asyncio.gather(
+        client.answer(call.call_ref),
+        client.create_bridge("mixing", bridge_id=call.bridge, name=call.call_ref[:60]),
+        return_exceptions=True,  # both done before the teardown may destroy the bridge
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
     await client.add_channel(call.bridge, [call.call_ref, leg_id])
     record = CallRecord(call.direction, leg_id, call.bridge, call.talk_started_at, call.account_id, call.free)
-    await asyncio.gather(set_caps(svc, call, schedule), client.set_variable(call.call_ref, CALL_VARIABLE, record.encode()))
+    await set_caps(svc, call, schedule, caller_variables={CALL_VARIABLE: record.encode()})
     log.info("call connected", extra={"call": call.call_ref, "peer": leg_id, "granted_seconds": schedule.granted})
 
 
-async def set_caps(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> None:
-    """Set Asterisk's hard cap on both channels to the end of the grant."""
-    remaining = max(schedule.remaining(asyncio.get_running_loop().time()), MIN_CAP_S)
+async def set_caps(svc: CallServices, call: LiveCall, schedule: GrantSchedule,
+                   caller_variables: dict[str, str] | None = None) -> None:
+    """Set Asterisk's hard cap on both channels to the end of the grant
+    (one request each); ``caller_variables`` go on the caller in the same
+    request, and its failure then ends the call (AriFailure)."""
+    remaining = f"{max(schedule.remaining(asyncio.get_running_loop().time()), MIN_CAP_S):.3f}"
+    client = svc.client
+
+    async def cap(channel: str) -> None:
+        if channel == call.call_ref and caller_variables:
+            await client.set_variables(channel, {"TIMEOUT(absolute)": remaining, **caller_variables})
+        else:
+            await client.set_variable(channel, "TIMEOUT(absolute)", remaining)
+
     channels = [c for c in (call.call_ref, call.peer) if c]
-    results = await asyncio.gather(
-        *(svc.client.set_variable(c, "TIMEOUT(absolute)", f"{remaining:.3f}") for c in channels),
-        return_exceptions=True,
-    )
+    results = await asyncio.gather(*(cap(c) for c in channels), return_exceptions=True)
     for channel, result in zip(channels, results):
-        if isinstance(result, AriFailure):
+        if isinstance(result, AriFailure) and not (caller_variables and channel == call.call_ref):
             log.info("hard cap not set (channel gone?)", extra={"call": call.call_ref, "channel": channel,
                                                                 "error": str(result)})
         elif isinstance(result, BaseException):

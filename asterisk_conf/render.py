@@ -74,7 +74,7 @@ CDR_CUSTOM_COLUMNS: tuple[str, ...] = (
 )
 
 _IDENT = re.compile(r"[A-Za-z0-9_.+\-/@:]{1,200}\Z")
-_CRYPT = re.compile(r"\$[0-9a-z]+\$[./A-Za-z0-9$]{8,200}\Z")
+_CRYPT = re.compile(r"\$[0-9a-z]+\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$]{8,200}\Z")
 _CDR_COLUMN = re.compile(r"(?:[A-Z]+|CDR\([a-z_]+\))\Z")
 _DISPLAY_PUNCTUATION = frozenset(" .-_'")
 DISPLAY_NAME_MAX = 40

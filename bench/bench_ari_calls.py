@@ -2,8 +2,8 @@
 command under a steady call rate, beside a bare ARI app that only
 continues each call.
 
-    sudo .venv/bin/python -m bench.bench_ari_calls [--rate 50] [--duration 60]
-        [--hold 1.0] [--out bench/results/ari_calls.json]
+    sudo .venv/bin/python -m bench.bench_ari_calls [--rates 10,20,30,50 | --rate 50]
+        [--duration 60] [--hold 0.2] [--out bench/results/ari_calls.json]
 
 Needs root: it starts its own Asterisk testbed instance (Debian sid root,
 Asterisk 22; the root is built on first use) with the shipped dialplan plus
@@ -15,21 +15,31 @@ phases of the same run:
 * ``bare``      the ;2 half enters ``Stasis(bench-bare)``; a bare ARI app
                 (its own client) sends ``continue`` at once — what ARI and
                 this process cost with no logic at all;
-* ``outbound``  the ;2 half enters ``Stasis(app,outbound)`` as a subscriber
-                (CP_ENDPOINT) calling a Romanian mobile: the real
-                CallController reads the channel, admission decides in the
-                database (reservation, live call), the decision goes on the
-                CDR, the carrier leg (a Local channel to a context that
-                answers and hangs up after ``--hold`` s) is created, and
-                dialled once it is in the app; then answer, bridge, hold
-                to the grant, teardown, admission.finish.
+* ``outbound``  the ;2 half enters ``Stasis(app,outbound,endpoint=...)`` as
+                a subscriber calling a Romanian mobile (``--endpoint-variable``:
+                the endpoint in CP_ENDPOINT instead, read with one more
+                request): the real CallController, with the event filter it
+                sets, has admission decide in the database (reservation,
+                live call), creates the carrier leg (a Local channel to a
+                context that answers and hangs up after ``--hold`` s),
+                dials it once it is in the app and records the decision on
+                the CDR; then answer, bridge, hard caps, hold to the grant,
+                teardown, admission.finish.
+
+Both phases originate their callers with one codec (alaw), as a phone's
+call has; without it every Local channel gets every audio format and
+Asterisk builds resampling paths for each call.
 
 Latency of each call: from the moment a StasisStart handler of this
 process runs for the caller to the moment the dial (or continue) request is
 sent (``app``), and from Asterisk's own event timestamp to that moment
-(``asterisk→cmd``, which adds the websocket delivery). A call fails if it
-was not originated, never entered the app, was never dialled/continued,
-or (outbound) never got bridged. Prints a table; saves JSON to
+(``asterisk→cmd``, which adds the websocket delivery); for the outbound
+flow, ``app_stages_p50_ms`` splits ``app`` into before, in and after
+admission.decide. A call fails if it was not originated, never entered the
+app, was never dialled/continued, or (outbound) never got bridged. Cost of
+each call: Asterisk's and this process's CPU (cores used / rate), the
+events the app received and the REST requests its flow sent (by kind; the
+bench's own originates left out). Prints a table; saves JSON to
 ``bench/results/ari_calls.json``.
 """
 
@@ -73,12 +83,22 @@ ENDPOINT = "benchsub"
 ACCOUNT = "benchacct"
 DIALLED = "0712345678"
 SETTLE_TIMEOUT_S = 60.0
-# events no call flow reads (--quiet-events asks Asterisk not to send them)
-QUIET_EVENTS = ("ChannelVarset", "ChannelDialplan", "ChannelConnectedLine", "ChannelCallerId")
+DEFAULT_RATES = "10,20,30,50"  # calls/s; the target: no failed call at 50
+# The callers' codec, as a SIP phone's call has one. Without it ARI gives a
+# Local channel every audio format, the carrier leg inherits them, and
+# Asterisk builds resampling translation paths (speex filter tables) for
+# every call, which real calls do not: measured at 10 calls/s, Asterisk's
+# CPU per call fell from 16 to 7 ms (bare) and by ~10 ms (outbound).
+FORMATS = ("alaw",)
 
 BENCH_CONTEXTS = """
 ; --- contexts of bench/bench_ari_calls.py (not part of the product) ---
 [bench-callers]
+exten => _X.,1,Set(CDR(cp_dialled)=${EXTEN})
+ same => n,Stasis({{ ari.app | ident }},outbound,endpoint=%(endpoint)s)
+ same => n,Hangup()
+
+[bench-callers-var]
 exten => _X.,1,Set(CP_ENDPOINT=%(endpoint)s)
  same => n,Set(CDR(cp_dialled)=${EXTEN})
  same => n,Stasis({{ ari.app | ident }},outbound)
@@ -103,11 +123,24 @@ exten => hold,1,Wait(60)
 
 class TimedClient(AriClient):
     """An ARI client that notes when each call's command leaves: the dial
-    of a leg (keyed by its caller) or a continue (keyed by the channel)."""
+    of a leg (keyed by its caller) or a continue (keyed by the channel);
+    and counts its REST requests by kind (method, path with the ids
+    elided, the variable's name for /variable)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sent: dict[str, tuple[float, float]] = {}  # channel → (perf_counter, epoch)
+        self.requests: dict[str, int] = {}
+
+    async def request(self, method: str, path: str, *, params: Any = None, **kwargs: Any) -> Any:
+        parts = path.split("/")
+        if len(parts) > 2 and parts[1] in ("channels", "bridges", "playbacks") and parts[2] != "create":
+            parts[2] = "{id}"
+        kind = f"{method} {'/'.join(parts)}"
+        if parts[-1] == "variable" and params:
+            kind += f" {params.get('variable')}"
+        self.requests[kind] = self.requests.get(kind, 0) + 1
+        return await super().request(method, path, params=params, **kwargs)
 
     async def dial(self, channel_id: str, *, caller: str | None = None, timeout: int | None = None) -> None:
         self.sent.setdefault(caller or channel_id, (time.perf_counter(), time.time()))
@@ -137,6 +170,8 @@ class Phase:
         self.originate_errors = 0
         self.seconds = 0.0
         self.settled = True
+        self.requests: dict[str, int] = {}  # REST requests of the phase's calls, by kind
+        self.decided: dict[str, tuple[float, float]] = {}  # caller → admission.decide (start, end)
 
     def on_start(self, event: dict) -> None:
         args = event.get("args") or []
@@ -148,6 +183,21 @@ class Phase:
 
     def on_any(self, event: dict) -> None:
         self.events[event["type"]] = self.events.get(event["type"], 0) + 1
+
+
+class TimedAdmission(Admission):
+    """Admission that notes when each call's decision starts and ends, so
+    the app's latency splits into before / in / after admission.decide."""
+
+    current: "Current | None" = None
+
+    async def decide(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await super().decide(request, *args, **kwargs)
+        finally:
+            if self.current is not None:
+                self.current.phase.decided[request.call_ref] = (start, time.perf_counter())
 
 
 class EndReasons(logging.Handler):
@@ -211,7 +261,8 @@ async def _generate(client: AriClient, phase: Phase, endpoint: str, rate: float,
     async def originate(n: int) -> None:
         try:
             await client.originate(endpoint, context="bench-sink", extension="hold", priority=1, timeout=30,
-                                   channel_id=f"{phase.tag}{n}s", other_channel_id=f"{phase.tag}{n}c")
+                                   channel_id=f"{phase.tag}{n}s", other_channel_id=f"{phase.tag}{n}c",
+                                   formats=FORMATS)
         except AriFailure:
             phase.originate_errors += 1
 
@@ -227,6 +278,7 @@ async def _generate(client: AriClient, phase: Phase, endpoint: str, rate: float,
 
 def _row(phase: Phase, sent: dict[str, tuple[float, float]], need_bridge: bool) -> dict:
     app_ms, e2e_ms = [], []
+    before_ms, decide_ms, after_ms = [], [], []
     done = 0
     for caller, (received, asterisk_at) in phase.entered.items():
         if caller not in sent:
@@ -237,6 +289,18 @@ def _row(phase: Phase, sent: dict[str, tuple[float, float]], need_bridge: bool) 
         sent_perf, sent_epoch = sent[caller]
         app_ms.append((sent_perf - received) * 1000)
         e2e_ms.append((sent_epoch - asterisk_at) * 1000)
+        if caller in phase.decided:
+            start, end = phase.decided[caller]
+            before_ms.append((start - received) * 1000)
+            decide_ms.append((end - start) * 1000)
+            after_ms.append((sent_perf - end) * 1000)
+    stages = {}
+    if decide_ms:  # where the app's latency goes: before, in, after admission.decide
+        stages = {"app_stages_p50_ms": {
+            "before_decide": round(statistics.median(before_ms), 2),
+            "decide": round(statistics.median(decide_ms), 2),
+            "after_decide": round(statistics.median(after_ms), 2),
+        }}
     return {
         "flow": phase.flow,
         "rate": phase.rate,
@@ -249,6 +313,9 @@ def _row(phase: Phase, sent: dict[str, tuple[float, float]], need_bridge: bool) 
         **phase.cpu,
         "events_per_call": round(sum(phase.events.values()) / phase.originated, 1) if phase.originated else None,
         "events_by_type": dict(sorted(phase.events.items(), key=lambda kv: -kv[1])),
+        "requests_per_call": round(sum(phase.requests.values()) / phase.originated, 1) if phase.originated else None,
+        "requests_by_kind": dict(sorted(phase.requests.items(), key=lambda kv: -kv[1])),
+        **stages,
         **_percentiles("app", app_ms),
         **_percentiles("asterisk_to_cmd", e2e_ms),
     }
@@ -314,6 +381,7 @@ async def _measure(client: AriClient, current: Current, flow: str, endpoint: str
         reasons.counts.clear()
     current.phase = measured = Phase(flow)
     measured.rate = args.rate
+    client.requests.clear()
     before = (time.monotonic(), _cpu_seconds(asterisk_pid), _cpu_seconds(None))
     await _generate(client, measured, endpoint, args.rate, args.duration)
     elapsed = time.monotonic() - before[0]
@@ -323,6 +391,9 @@ async def _measure(client: AriClient, current: Current, flow: str, endpoint: str
     }
     measured.cpu["load_average_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine shows here
     measured.settled = await _wait(settled, SETTLE_TIMEOUT_S)
+    # the calls' own requests: not the bench's originates nor its polling of the application
+    measured.requests = {k: v for k, v in client.requests.items()
+                         if k not in ("POST /channels", "GET /applications/" + client.app)}
     return measured
 
 
@@ -352,8 +423,9 @@ async def run(args: argparse.Namespace, work: Path) -> dict:
 
         # the product: StasisStart → decide → leg → dial → bridge → teardown
         client = TimedClient(url, user, password, APP)
-        admission = Admission(engine)
+        admission = TimedAdmission(engine)
         current = Current(Phase("outbound"))
+        admission.current = current
         client.on("StasisStart", current.on_start)  # first: its task runs before the flow's
         client.on("ChannelEnteredBridge", current.on_bridge)
         client.on(ANY_EVENT, current.on_any)
@@ -363,7 +435,9 @@ async def run(args: argparse.Namespace, work: Path) -> dict:
         controller_log.setLevel(logging.INFO)
         controller_log.propagate = False  # counted, not printed
         controller = CallController(client, admission, engine, carrier_dial="Local/{number}@bench-carrier/n")
-        controller.start()
+        controller.start()  # it asks Asterisk not to send the events no flow reads
+        if args.all_events:
+            client.ignore_events(())
         StasisApp(client, controller.flows())
 
         async def calls_over() -> bool:
@@ -372,8 +446,6 @@ async def run(args: argparse.Namespace, work: Path) -> dict:
         for connected in (bare, client):
             connected.start()
             await connected.wait_connected(10)
-            if args.quiet_events:
-                await connected.set_event_filter(disallowed=QUIET_EVENTS)
         print(HEADER, flush=True)
         for rate in args.rates:
             args.rate = rate
@@ -381,20 +453,22 @@ async def run(args: argparse.Namespace, work: Path) -> dict:
                                    _channels_gone(bare), asterisk_pid=testbed.pid())
             rows.append(_row(phase, bare.sent, need_bridge=False))
             _print_row(rows[-1])
-            phase = await _measure(client, current, "outbound", f"Local/{DIALLED}@bench-callers/n", args,
+            callers = "bench-callers-var" if args.endpoint_variable else "bench-callers"
+            phase = await _measure(client, current, "outbound", f"Local/{DIALLED}@{callers}/n", args,
                                    calls_over, reasons, asterisk_pid=testbed.pid())
             row = _row(phase, client.sent, need_bridge=True)
             row["live_calls_left"] = len(await admission.live_call_refs())
             row["ended_because"] = dict(sorted(reasons.counts.items()))
             rows.append(row)
             _print_row(rows[-1])
+        event_filter = sorted(client.ignored_events) or None
         await controller.stop()
         await asyncio.gather(client.close(), bare.close())
     finally:
         await engine.dispose()
         await asyncio.to_thread(testbed.stop)
         testbed.remove_instance_folder()
-    return {"rows": rows}
+    return {"event_filter": event_filter, "rows": rows}
 
 
 def _channels_gone(client: AriClient):
@@ -408,16 +482,22 @@ def _channels_gone(client: AriClient):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
-    parser.add_argument("--rate", type=float, default=50.0, help="calls originated per second")
-    parser.add_argument("--rates", help="several rates, comma-separated (e.g. 10,20,50): one pair of rows each")
+    parser.add_argument("--rate", type=float, help="calls originated per second (one rate)")
+    parser.add_argument("--rates", help="several rates, comma-separated: one pair of rows each "
+                                        f"(default {DEFAULT_RATES})")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of calls per phase")
     parser.add_argument("--hold", type=float, default=0.2, help="seconds the callee keeps each call")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of uncounted calls before each flow")
-    parser.add_argument("--quiet-events", action="store_true",
-                        help="filter out the event types no flow reads (ChannelVarset, ...)")
+    parser.add_argument("--all-events", action="store_true",
+                        help="lift the event filter the controller sets (events no flow reads: ChannelVarset, ...)")
+    parser.add_argument("--endpoint-variable", action="store_true",
+                        help="callers carry their endpoint in CP_ENDPOINT (read with a request) instead of "
+                             "the flow's endpoint= argument")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args, _ = parser.parse_known_args(argv)  # `make bench` passes its args to every benchmark
-    args.rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+    if args.rates is None:
+        args.rates = DEFAULT_RATES if args.rate is None else str(args.rate)
+    args.rates = [float(r) for r in args.rates.split(",")]
     if os.geteuid() != 0:
         print("bench_ari_calls needs root (it starts an Asterisk testbed); skipped", file=sys.stderr)
         return 0
@@ -436,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         "rates_per_second": args.rates,
         "duration_seconds": args.duration,
         "hold_seconds": args.hold,
-        "event_filter": list(QUIET_EVENTS) if args.quiet_events else None,
+        "caller_endpoint_from": "CP_ENDPOINT variable" if args.endpoint_variable else "flow argument endpoint=",
         "database": "sqlite (aiosqlite, WAL), one file",
         "asterisk": "testbed: Debian sid asterisk 22, Local channels",
         **outcome,

@@ -17,9 +17,11 @@ from asterisk_conf.render import (
     ConfigValueError,
     EndpointConf,
     TemplateError,
+    crypt_hash,
     display_name,
     render_config,
 )
+from asterisk_conf.password import crypt_sha512
 
 HOSTILE_NAMES = [
     'Evil" <666>',
@@ -98,6 +100,15 @@ def test_hostile_app_name_cannot_change_the_dialplan():
         render_config(config(ari_app="app)\nexten => s,1,System(id"))
 
 
+def test_ari_password_hash_uses_the_fewest_rounds_asterisk_accepts():
+    """Asterisk checks the hash on every ARI request; the generated password
+    is what resists guessing, so the hash takes crypt's minimum of rounds."""
+    hashed = crypt_sha512("s3cret")
+    assert hashed.startswith("$6$rounds=1000$")
+    assert crypt.crypt("s3cret", hashed) == hashed
+    assert crypt_hash(hashed) == hashed
+
+
 def test_ari_password_is_stored_crypt_hashed():
     files = render_config(config())
     assert "s3cret" not in files["ari.conf"]
@@ -134,7 +145,9 @@ def test_cdr_custom_mapping_quotes_every_column_including_ids():
 
 def test_every_call_context_enters_the_stasis_app():
     dialplan = render_config(config())["extensions.conf"]
-    assert "[from-subscribers]" in dialplan and "Stasis(clickphone,outbound)" in dialplan
+    assert "[from-subscribers]" in dialplan
+    # the caller's source address comes with the call: no request to ask for it
+    assert "Stasis(clickphone,outbound,src=${CHANNEL(pjsip,remote_addr)})" in dialplan
     assert "[from-carrier]" in dialplan and "Stasis(clickphone,inbound)" in dialplan
 
 

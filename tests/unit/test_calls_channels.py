@@ -12,10 +12,14 @@ from ari_app.calls import CallRecord, channel_ids_of
 from ari_app.channels import (
     carrier_dial_string,
     endpoint_contacts_function,
+    endpoint_of,
+    flow_hints,
     host_of,
     pjsip_endpoint,
+    source_address,
     split_contacts,
 )
+from ari_app.errors import AriError
 
 CARRIER = "PJSIP/{number}@carrier"
 
@@ -37,6 +41,52 @@ def test_the_endpoint_is_read_from_a_pjsip_channels_name_only(name, endpoint):
 ])
 def test_the_source_address_loses_its_port(address, host):
     assert host_of(address) == host
+
+
+class ChannelVariables:
+    """Answers GET /channels/{id}/variable from a dict, counting the requests."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values, self.asked = values, []
+
+    async def get_variable(self, channel_id: str, variable: str) -> str:
+        self.asked.append(variable)
+        if variable not in self.values:
+            raise AriError(404, "Provided variable was not found")
+        return self.values[variable]
+
+
+PJSIP_CALLER = {"id": "c1", "name": "PJSIP/ep1-0000000a"}
+LOCAL_CALLER = {"id": "c2", "name": "Local/0712345678@ctx-00000004;2"}
+
+
+def test_a_flows_name_value_arguments_are_its_hints():
+    assert flow_hints(["endpoint=ep1", "src=[2001:db8::1]:5060", "40312345678", "=x"]) == {
+        "endpoint": "ep1", "src": "[2001:db8::1]:5060"}
+
+
+async def test_the_dialplans_arguments_save_the_requests_for_endpoint_and_source():
+    channel = ChannelVariables({"CP_ENDPOINT": "other", "CHANNEL(pjsip,remote_addr)": "192.0.2.9:5060"})
+    assert await endpoint_of(channel, LOCAL_CALLER, {"endpoint": "ep7"}) == "ep7"
+    assert await source_address(channel, PJSIP_CALLER, {"src": "192.0.2.7:5062"}) == "192.0.2.7"
+    assert channel.asked == []
+
+
+async def test_without_arguments_the_channel_is_asked():
+    channel = ChannelVariables({"CP_ENDPOINT": "ep7", "CHANNEL(pjsip,remote_addr)": "192.0.2.9:5060"})
+    assert await endpoint_of(channel, LOCAL_CALLER, {}) == "ep7"
+    assert await source_address(channel, PJSIP_CALLER, {"src": ""}) == "192.0.2.9"
+    assert channel.asked == ["CP_ENDPOINT", "CHANNEL(pjsip,remote_addr)"]
+
+
+async def test_a_pjsip_callers_endpoint_is_its_names_whatever_the_arguments_say():
+    """Invariant 7 and toll fraud: an argument never names who pays for a
+    subscriber's own phone."""
+    channel = ChannelVariables({})
+    assert await endpoint_of(channel, PJSIP_CALLER, {"endpoint": "victim"}) == "ep1"
+    assert await source_address(channel, LOCAL_CALLER, {"src": "192.0.2.7"}) == ""  # not a SIP caller
+    assert await endpoint_of(channel, LOCAL_CALLER, {"endpoint": "x,y"}) == ""
+    assert channel.asked == []
 
 
 def test_the_carrier_gets_the_normalised_digits():

@@ -81,6 +81,45 @@ async def test_allowed_mobile_call_connects_through_the_carrier_and_its_one_cdr_
     assert await reservations.live_reservations(db, subscriber.account_id) == []
 
 
+async def test_a_connected_call_costs_asterisk_a_dozen_requests_and_no_event_no_flow_reads(
+    call_asterisk, db, carrier, sip_phone
+):
+    """Each ARI request costs Asterisk a check of the ARI password (a crypt
+    hash: milliseconds of CPU) and each event a JSON encoding. A call from
+    a phone, connected and hung up, takes: the caller's source address,
+    the decision on its CDR with its ring-time cap (one request), the
+    carrier leg created and dialled, ringing (when the carrier rings first),
+    answer, bridge, both hard caps (the caller's with its call record), and
+    the teardown's hangup and bridge. The control plane is sent none of the
+    ChannelVarset or ChannelDialplan events no flow reads."""
+    subscriber = await add_subscriber(db, balance=1 * EUR)
+    await synced(db, call_asterisk)
+    plane = await start_control_plane(call_asterisk, db)
+    sent: list[str] = []
+    request = plane.client.request
+
+    async def counted(method, path, **kwargs):
+        if path.startswith(("/channels", "/bridges")):  # the call's (not the reconciliation's)
+            sent.append(f"{method} {path}")
+        return await request(method, path, **kwargs)
+
+    plane.client.request = counted
+    answering = AutoAnswer(carrier)
+    try:
+        phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
+        await phone.call("0712345678")
+        await phone.wait_state("CONFIRMED")
+        await stasis_channel_of(plane, subscriber.endpoint)
+        await asyncio.sleep(0.5)
+        await phone.hangup()
+        await wait_until(lambda: plane.controller.live() == [])
+    finally:
+        await answering.close()
+        await plane.stop()
+    assert len(sent) <= 12, "\n".join(sent)
+    assert not {e["type"] for e in plane.log.events} & {"ChannelVarset", "ChannelDialplan"}
+
+
 async def refused_call(plane, phone, endpoint, number: str):
     """Dial ``number``; return (the phone's call record, the caller channel)
     once the call has ended."""
