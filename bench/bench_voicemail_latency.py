@@ -50,35 +50,31 @@ from bench._report import cpu_model, save_json
 import argparse
 import asyncio
 import logging
-import math
 import os
 import platform
 import secrets
 import socket
 import statistics
-import struct
-import subprocess
 import sys
 import tempfile
 import time
-import wave
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ari_app.client import ANY_EVENT
 from asterisk_conf.render import EndpointConf
-from asterisk_conf.testbed import TestbedError, ensure_root, stop_everything_in
+from asterisk_conf.testbed import TestbedError, ensure_root, hard_linked_copy
 from controlplane import admin
 from controlplane.runtime import ControlPlane
 from controlplane.settings import REPO_ROOT, Settings
 from notify.catcher import SmtpServer
 from notify.outbox import next_due_at
 from tests.fixtures.sip_phone import SipPhone
+from tests.integration.voicemail.support import write_tone
 
 RESULTS = Path(__file__).parent / "results" / "voicemail_latency.json"
 CARRIER_ADDRESS = "127.0.0.2"  # the trunk is identified by address: only the carrier sends from here
@@ -86,7 +82,6 @@ RING_SECONDS = 5  # voicemail DIDs: the shortest ring time allowed
 MISSED_RING_SECONDS = 15  # outlasts a 5 s DNS stall before the INVITE to the phone
 VOICEMAIL_SUBJECT = "Mesaj vocal nou"  # Romanian, the subscribers' default language
 MISSED_SUBJECT = "Apel nepreluat"
-RATE = 8000
 # bounds on waits (a call that overruns one fails; nothing sleeps blindly)
 CALL_STEP_S = 20.0
 EMAILS_S = 60.0
@@ -310,7 +305,7 @@ async def bench(args: argparse.Namespace, work: Path, root: Path) -> dict[str, A
     await smtp.start()
     plane = ControlPlane(_settings(work / "state", root, smtp.port))
     run = Run(plane, mail, CallWatch())
-    message = _write_tone(work / "message.wav", args.seconds)
+    message = write_tone(work / "message.wav", args.seconds)
     try:
         await plane.start()
         plane.ari.on(ANY_EVENT, run.watch)
@@ -344,35 +339,9 @@ def _settings(state_dir: Path, root: Path, smtp_port: int) -> Settings:
     )
 
 
-@contextmanager
-def private_root(shared: Path) -> Iterator[Path]:
-    """A hard-linked copy of the built testbed root beside it (same
-    filesystem), without what is mounted or per-instance there."""
-    root = shared.with_name(f"bench-root-{os.getpid()}-{secrets.token_hex(4)}")
-    root.mkdir()
-    try:
-        for entry in shared.iterdir():
-            if entry.name in ("dev", "proc", "srv"):
-                (root / entry.name).mkdir()
-            else:
-                subprocess.run(["cp", "-al", str(entry), str(root / entry.name)], check=True)
-        yield root
-    finally:
-        stop_everything_in(root)
-        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=True)
-        root.with_name(root.name + ".lock").unlink(missing_ok=True)
-
-
-def _write_tone(path: Path, seconds: float) -> Path:
-    """A 16-bit 8 kHz mono WAV of a 440 Hz tone: the caller's message."""
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / RATE)))
-                      for n in range(int(seconds * RATE)))
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(frames)
-    return path
+def private_root(shared: Path):
+    """A hard-linked copy of the built testbed root, all of it this run's."""
+    return hard_linked_copy(shared, f"bench-root-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def _free_port() -> int:
