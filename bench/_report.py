@@ -1,5 +1,6 @@
-"""What every benchmark does with its results: name the machine and save
-the JSON atomically next to the others in bench/results/."""
+"""What every benchmark does with its results: name the machine, print
+table cells, and save the JSON atomically next to the others in
+bench/results/."""
 
 from __future__ import annotations
 
@@ -27,3 +28,9 @@ def save_json(path: Path, result: dict) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def cell(row: dict, key: str, width: int) -> str:
+    """Return ``row[key]`` right-aligned in ``width`` ('-' when missing)."""
+    value = row.get(key)
+    return f"{'-' if value is None else value:>{width}}"

@@ -41,7 +41,7 @@ Prints a table and saves JSON to ``bench/results/admission.json``.
 
 from __future__ import annotations
 
-from bench._report import cpu_model, save_json
+from bench._report import cell, cpu_model, save_json
 
 import argparse
 import asyncio
@@ -322,13 +322,9 @@ def _print_table(result: dict) -> None:
     print(f"{'database':11} {'phase':11} {'accounts':>8} {'decisions':>9} {'per s':>7} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'max ms':>7} {'finish p50':>10} {'finish p99':>10} {'unavail.':>8}")
     for row in result["rows"]:
-        def cell(key: str, width: int) -> str:
-            value = row.get(key)
-            return f"{'-' if value is None else value:>{width}}"
-
         print(f"{row['database']:11} {row['phase']:11} {row['accounts']:>8} {row['decisions']:>9} "
-              f"{row['decisions_per_second']:>7} {cell('p50_ms', 7)} {cell('p99_ms', 7)} {cell('max_ms', 7)} "
-              f"{cell('finish_p50_ms', 10)} {cell('finish_p99_ms', 10)} {cell('unavailable', 8)}")
+              f"{row['decisions_per_second']:>7} {cell(row, 'p50_ms', 7)} {cell(row, 'p99_ms', 7)} {cell(row, 'max_ms', 7)} "
+              f"{cell(row, 'finish_p50_ms', 10)} {cell(row, 'finish_p99_ms', 10)} {cell(row, 'unavailable', 8)}")
 
 
 if __name__ == "__main__":

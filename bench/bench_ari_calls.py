@@ -45,7 +45,7 @@ bench's own originates left out). Prints a table; saves JSON to
 
 from __future__ import annotations
 
-from bench._report import cpu_model, save_json
+from bench._report import cell, cpu_model, save_json
 
 import argparse
 import asyncio
@@ -534,14 +534,10 @@ HEADER = (f"{'flow':10} {'rate':>5} {'calls':>6} {'done/s':>7} {'failed':>7} {'a
 
 
 def _print_row(row: dict) -> None:
-    def cell(key: str, width: int) -> str:
-        value = row.get(key)
-        return f"{'-' if value is None else value:>{width}}"
-
-    print(f"{row['flow']:10} {row['rate']:>5g} {row['calls']:>6} {cell('achieved_rate', 7)} {row['failed']:>7} "
-          f"{cell('app_p50_ms', 8)} {cell('app_p99_ms', 8)} {cell('app_max_ms', 8)} "
-          f"{cell('asterisk_to_cmd_p50_ms', 12)} {cell('asterisk_to_cmd_p99_ms', 12)} "
-          f"{cell('asterisk_cores', 9)} {cell('python_cores', 8)}", flush=True)
+    print(f"{row['flow']:10} {row['rate']:>5g} {row['calls']:>6} {cell(row, 'achieved_rate', 7)} {row['failed']:>7} "
+          f"{cell(row, 'app_p50_ms', 8)} {cell(row, 'app_p99_ms', 8)} {cell(row, 'app_max_ms', 8)} "
+          f"{cell(row, 'asterisk_to_cmd_p50_ms', 12)} {cell(row, 'asterisk_to_cmd_p99_ms', 12)} "
+          f"{cell(row, 'asterisk_cores', 9)} {cell(row, 'python_cores', 8)}", flush=True)
 
 
 def _print_table(result: dict) -> None:

@@ -25,7 +25,7 @@ Prints a table and saves JSON to ``bench/results/outbox.json``.
 
 from __future__ import annotations
 
-from bench._report import cpu_model, save_json
+from bench._report import cell, cpu_model, save_json
 
 import argparse
 import asyncio
@@ -280,14 +280,10 @@ def _print_table(result: dict) -> None:
     print(f"{'database':10} {'scenario':18} {'emails':>7} {'enqueue/s':>10} {'sent/s':>8} "
           f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for row in result["rows"]:
-        def cell(key: str, width: int) -> str:
-            value = row.get(key)
-            return f"{'-' if value is None else value:>{width}}"
-
         print(
             f"{row['database']:10} {row['scenario']:18} {row['emails']:>7} "
-            f"{cell('enqueue_per_second', 10)} {cell('sent_per_second', 8)} "
-            f"{cell('latency_ms_p50', 8)} {cell('latency_ms_p99', 8)} {cell('latency_ms_max', 8)}"
+            f"{cell(row, 'enqueue_per_second', 10)} {cell(row, 'sent_per_second', 8)} "
+            f"{cell(row, 'latency_ms_p50', 8)} {cell(row, 'latency_ms_p99', 8)} {cell(row, 'latency_ms_max', 8)}"
         )
 
 

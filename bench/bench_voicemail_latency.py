@@ -45,7 +45,7 @@ maximum) and max per kind; saves JSON to
 
 from __future__ import annotations
 
-from bench._report import cpu_model, save_json
+from bench._report import cell, cpu_model, save_json
 
 import argparse
 import asyncio
@@ -412,13 +412,9 @@ HEADER = (f"{'flow':10} {'calls':>6} {'emailed':>8} {'failed':>7} {'p50 ms':>8} 
 
 
 def _print_row(row: dict) -> None:
-    def cell(key: str, width: int) -> str:
-        value = row.get(key)
-        return f"{'-' if value is None else value:>{width}}"
-
-    print(f"{row['flow']:10} {row['calls']:>6} {row['emailed']:>8} {row['failed']:>7} {cell('latency_ms_p50', 8)} "
-          f"{cell('latency_ms_p99', 8)} {cell('latency_ms_max', 8)} {cell('latency_ms_min', 8)} "
-          f"{cell('seconds', 8)}", flush=True)
+    print(f"{row['flow']:10} {row['calls']:>6} {row['emailed']:>8} {row['failed']:>7} {cell(row, 'latency_ms_p50', 8)} "
+          f"{cell(row, 'latency_ms_p99', 8)} {cell(row, 'latency_ms_max', 8)} {cell(row, 'latency_ms_min', 8)} "
+          f"{cell(row, 'seconds', 8)}", flush=True)
 
 
 def _print_table(result: dict) -> None:
