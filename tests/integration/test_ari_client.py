@@ -2,8 +2,9 @@
 
 Faults a real part cannot produce on demand — a websocket cut while
 Asterisk stays up, an HTTP server that never answers — come from small
-asyncio stand-ins in this file; everything else is the real Asterisk and
-real pjsua2 phones.
+asyncio stand-ins (the relay of tests/fixtures/tcp_proxy.py, a silent
+listener here); everything else is the real Asterisk and real pjsua2
+phones.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ari_app.errors import AriConnectionError, AriError, AriTimeout
 from asterisk_conf.testbed import instance_base, processes_in_root
 from tests.fixtures.ari import EventLog, channel_is_gone, hang_up_quietly, new_client, on_channel
 from tests.fixtures.ports import free_port
+from tests.fixtures.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(90)]
 
@@ -41,89 +43,6 @@ CPU_WHILE_DOWN_LIMIT_S = 0.3
 
 def resync_number(n: int) -> Callable[[dict], bool]:
     return lambda event: event["connection"] == n
-
-
-class TcpProxy:
-    """A loopback TCP relay between the client and Asterisk, to drop or
-    silence the ARI websocket while Asterisk itself stays up."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._links: dict[tuple[asyncio.StreamWriter, asyncio.StreamWriter], list[asyncio.Task]] = {}
-        self._frozen: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
-        self._pumps: set[asyncio.Task] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        link = (writer, up_writer)
-        self._links[link] = [
-            asyncio.create_task(self._pump(source, sink, link))
-            for source, sink in ((reader, up_writer), (up_reader, writer))
-        ]
-        self._pumps.update(self._links[link])
-        for task in self._links[link]:
-            task.add_done_callback(self._pumps.discard)
-
-    async def _pump(self, source, sink, link) -> None:
-        try:
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            if link not in self._frozen:
-                self._abort(link)
-
-    def _abort(self, link) -> None:
-        for writer in link:
-            writer.transport.abort()
-        for task in self._links.pop(link, []):
-            if task is not asyncio.current_task():
-                task.cancel()
-
-    def cut(self) -> int:
-        """Abort every relayed connection (both sides); return how many."""
-        links = list(self._links)
-        for link in links:
-            self._abort(link)
-        return len(links)
-
-    def freeze(self) -> int:
-        """Stop relaying on every current connection but keep the sockets
-        open: a peer that hangs without closing. New connections relay."""
-        links = list(self._links)
-        for link in links:
-            self._frozen.append(link)
-            for task in self._links.pop(link):
-                task.cancel()
-        return len(links)
-
-    async def close(self) -> None:
-        self.cut()
-        for link in self._frozen:
-            for writer in link:
-                writer.transport.abort()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._pumps):
-            task.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
 
 
 # -- calls through the real Asterisk ---------------------------------------------------

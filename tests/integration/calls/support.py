@@ -89,10 +89,13 @@ class ControlPlane:
 
 
 async def start_control_plane(asterisk, engine, *, admission: Admission | None = None,
-                              timing: CallTiming | None = None, unanswered_hook=None) -> ControlPlane:
+                              timing: CallTiming | None = None, unanswered_hook=None,
+                              ari_url: str | None = None) -> ControlPlane:
     """Connect a client, start a controller and its StasisApp; return once
-    connected (the first RESYNC has been dispatched)."""
-    client = AriClient(asterisk.ari_url, asterisk.ari_username, asterisk.ari_password, asterisk.app)
+    connected (the first RESYNC has been dispatched). ``ari_url`` (default
+    Asterisk's own) is where the client reaches ARI, e.g. a relay that can
+    cut its connections."""
+    client = AriClient(ari_url or asterisk.ari_url, asterisk.ari_username, asterisk.ari_password, asterisk.app)
     admission = admission or Admission(engine, chunk_seconds=300)
     log = EventLog()
     client.on(ANY_EVENT, log)
