@@ -87,9 +87,9 @@ class Admission:
             self._our_numbers = frozenset(d.number for d in await provisioning.list_dids(self.engine))
         return self._our_numbers
 
-    async def _tariff(self, name: str, db: AsyncEngine | AsyncConnection | None = None) -> Tariff:
+    async def _tariff(self, name: str) -> Tariff:
         if name not in self._tariffs:
-            self._tariffs[name] = await load_tariff(db or self.engine, name)
+            self._tariffs[name] = await load_tariff(self.engine, name)
         return self._tariffs[name]
 
     async def classify(self, dialled: str) -> Classification:

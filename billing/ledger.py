@@ -165,14 +165,14 @@ async def open_account(
         row = (await conn.execute(statement.returning(*ACCOUNT_COLUMNS))).first()
     if row is None:
         raise AccountCodeTakenError(code)
-    return _account(row)
+    return account_from(row)
 
 
 async def find_account(db: Db, code: str) -> Account | None:
     """Return the account with accountcode ``code``, or None."""
     async with transaction(db) as conn:
         row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(accounts.c.code == code))).first()
-    return None if row is None else _account(row)
+    return None if row is None else account_from(row)
 
 
 async def get_account(db: Db, account_id: int) -> Account:
@@ -181,7 +181,7 @@ async def get_account(db: Db, account_id: int) -> Account:
         row = (await conn.execute(_account_query(account_id))).first()
     if row is None:
         raise UnknownAccountError(account_id)
-    return _account(row)
+    return account_from(row)
 
 
 async def set_account_status(db: Db, account_id: int, status: str) -> Account:
@@ -199,7 +199,7 @@ async def set_account_status(db: Db, account_id: int, status: str) -> Account:
         ).first()
     if row is None:
         raise UnknownAccountError(account_id)
-    return _account(row)
+    return account_from(row)
 
 
 async def locked_account(conn: AsyncConnection, account_id: int) -> Account:
@@ -211,7 +211,7 @@ async def locked_account(conn: AsyncConnection, account_id: int) -> Account:
     row = (await conn.execute(_account_query(account_id).with_for_update())).first()
     if row is None:
         raise UnknownAccountError(account_id)
-    return _account(row)
+    return account_from(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,12 +519,8 @@ def _account_query(account_id: int) -> Any:
     return select(*ACCOUNT_COLUMNS).where(accounts.c.id == account_id)
 
 
-def _account(row: Row[Any]) -> Account:
-    return Account(*row)
-
-
 def account_from(values: Iterable[Any]) -> Account:
-    """Return the :class:`Account` of ``ACCOUNT_COLUMNS``' values."""
+    """Return the :class:`Account` of ``ACCOUNT_COLUMNS``' values (a row)."""
     return Account(*values)
 
 

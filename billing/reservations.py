@@ -122,7 +122,7 @@ def hold_checked(
         "account_id": account_id, "amount_micro": amount_micro, "state": LIVE,
         "call_reference": reference, "created_at": now, "expires_at": now + ttl,
     })
-    return Reservation(*row)
+    return _reservation(row)
 
 
 # prepared once: on a hot path, SQLAlchemy's per-statement work costs more
@@ -361,5 +361,5 @@ def _require_ttl(ttl: timedelta) -> None:
         raise InvalidAmountError("ttl must be positive")
 
 
-def _reservation(row: Row[Any]) -> Reservation:
+def _reservation(row: Row[Any] | tuple) -> Reservation:
     return Reservation(*row)
