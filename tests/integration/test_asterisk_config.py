@@ -6,6 +6,8 @@ Invariant 7."""
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 
 from asterisk_conf.render import EndpointConf, display_name
 from tests.fixtures.asterisk import extra_testbed
@@ -42,3 +44,17 @@ def test_hostile_display_name_leaves_dialplan_and_endpoints_unchanged(tmp_path):
         callerid = re.search(r"^ callerid\s+:\s+(.*)$", shown, flags=re.M).group(1)
         assert callerid.strip() == f'"{display_name(HOSTILE)}" <1000>'
         assert display_name(HOSTILE).startswith("Eve 666xy evil typeendpoint exten")
+
+
+def test_the_testbed_resolves_its_own_host_name_without_dns(asterisk):
+    """A started testbed's root names this machine in /etc/hosts, and
+    Asterisk inside it resolves that name locally: no DNS lookup (whose
+    timeout, on a silent resolver, held INVITEs past a DID's ring time)."""
+    name = socket.gethostname()
+    hosts = (asterisk.testbed.root / "etc/hosts").read_text().split()
+    assert name in hosts and "localhost" in hosts
+    resolved = subprocess.run(
+        ["chroot", str(asterisk.testbed.root), "getent", "ahostsv4", name],
+        capture_output=True, text=True, timeout=10,
+    )
+    assert resolved.returncode == 0 and resolved.stdout.startswith("127.0.0.1"), resolved

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from ari_app.client import ANY_EVENT
 from asterisk_conf.render import EndpointConf
 from asterisk_conf.testbed import processes_in_root
+from billing import ledger
 from controlplane.runtime import ControlPlane
 from controlplane.settings import Settings
 from notify.catcher import SmtpServer
@@ -354,3 +355,17 @@ async def test_an_answered_call_to_a_did_gives_no_email(
     await wired.settled()
     assert await wired.outbox_keys() == []
     assert wired.mail.accepted == []
+
+
+async def test_an_admin_top_up_is_emailed_at_once_not_at_the_outboxs_next_poll(wired: Wired) -> None:
+    """A top-up through the admin API queues its email and wakes the
+    outbox: the SMTP server has it well before the dispatcher's next poll
+    would have sent it."""
+    account = await ledger.find_account(wired.plane.engine, wired.endpoint.account_code)
+    assert account is not None
+    poll = 5.0  # the dispatcher's poll_interval, as the control plane starts it
+    started = time.monotonic()
+    await admin_post(wired.plane, f"/admin/accounts/{account.id}/top-ups", {"amount": "5.00"})
+    (accepted,) = await wired.mail.wait_for(1, timeout=poll)
+    assert accepted.at - started < poll / 2
+    assert accepted.recipients == (SUBSCRIBER_EMAIL,)
