@@ -140,3 +140,90 @@ async def test_a_busy_database_delays_the_worker_without_blocking_the_event_loop
         tick_task.cancel()
         worker.close()
         await engine.dispose()
+
+
+async def sqlite_notes(tmp_path, name: str) -> AsyncEngine:
+    engine = create_engine(f"sqlite:///{tmp_path / name}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return engine
+
+
+async def test_a_worker_that_skips_the_fsync_runs_inline_when_the_write_lock_is_free(tmp_path):
+    """Nothing queued and the lock free: the function runs on the caller's
+    own thread (no thread hop), committed when run() returns."""
+    engine = await sqlite_notes(tmp_path, "inline.sqlite3")
+    worker = TransactionWorker(engine, durable=False, inline=True)
+    try:
+        ran_on = await worker.run(lambda conn: (write("inline")(conn), threading.get_ident())[1])
+        assert ran_on == threading.get_ident() and worker.inline_runs == 1
+        assert await stored(engine) == ["inline"]
+        with pytest.raises(LookupError):
+            await worker.run(fail_after_writing("rolled back"))
+        assert await stored(engine) == ["inline"]
+    finally:
+        worker.close()
+        await engine.dispose()
+
+
+async def test_a_held_write_lock_sends_an_inline_function_to_the_thread_without_blocking_the_loop(tmp_path):
+    """Another connection holds the write lock: the inline attempt gives up
+    at once (busy timeout 0) and the function waits on the worker's thread;
+    the event loop keeps ticking."""
+    engine = await sqlite_notes(tmp_path, "inline-busy.sqlite3")
+    worker = TransactionWorker(engine, durable=False, inline=True)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick_task = asyncio.create_task(ticker())
+    try:
+        async with engine.begin() as holder:
+            await holder.execute(insert(notes).values(text="holder"))
+            pending = asyncio.ensure_future(worker.run(lambda conn: (write("waiting")(conn),
+                                                                     threading.get_ident())[1]))
+            await asyncio.sleep(0.5)
+            assert not pending.done()
+        assert await pending != threading.get_ident()
+        assert ticks >= 30 and worker.inline_runs == 0
+        assert await stored(engine) == ["holder", "waiting"]
+    finally:
+        tick_task.cancel()
+        worker.close()
+        await engine.dispose()
+
+
+async def test_inline_commits_are_checkpointed_into_the_database_file_by_the_thread(tmp_path, monkeypatch):
+    """The inline connection never checkpoints (a checkpoint syncs the
+    file); every CHECKPOINT_EVERY inline commits the thread moves the WAL
+    into the database file."""
+    monkeypatch.setattr("sqlbase.worker.CHECKPOINT_EVERY", 40)
+    engine = await sqlite_notes(tmp_path, "checkpoint.sqlite3")
+    database = tmp_path / "checkpoint.sqlite3"
+    worker = TransactionWorker(engine, durable=False, inline=True)
+    try:
+        size_before = database.stat().st_size
+        for n in range(39):
+            await worker.run(write(f"{n:04d}" + "x" * 400))
+        await asyncio.sleep(0.3)
+        assert database.stat().st_size == size_before  # all of it still in the WAL
+        await worker.run(write("the 40th"))
+        for _ in range(40):  # up to 2 s
+            if database.stat().st_size > size_before:
+                break
+            await asyncio.sleep(0.05)
+        assert database.stat().st_size > size_before
+        assert len(await stored(engine)) == 40
+    finally:
+        worker.close()
+        await engine.dispose()
+
+
+def test_only_a_worker_that_skips_the_fsync_may_run_inline(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'durable.sqlite3'}")
+    with pytest.raises(ValueError, match="fsync"):
+        TransactionWorker(engine, durable=True, inline=True)
