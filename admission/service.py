@@ -2,7 +2,8 @@
 app and the FastAGI server alike.
 
 A decision runs in one database transaction holding the account's lock
-(:mod:`admission.deciding`, run in one hop by ``sqlbase.worker``): the
+(:mod:`admission.deciding`, run by ``sqlbase.worker``: on SQLite inline
+on the event loop when the write lock is free, else one hop away): the
 concurrent-call count, the credit and daily-limit budget and the
 reservation are read and written together, so calls competing for the last
 euro on several control-plane instances never overspend (invariant 2).
@@ -68,8 +69,9 @@ class Admission:
         self._our_numbers: frozenset[str] | None = None
         # reservations and live calls are rebuilt after a crash (the CDR
         # charges the call; reconciliation ends or re-adopts it): their
-        # commits need not wait for the disk
-        self._worker = TransactionWorker(engine, durable=False)
+        # commits need not wait for the disk, so a decision may run on the
+        # event loop itself when the write lock is free
+        self._worker = TransactionWorker(engine, durable=False, inline=True)
 
     def close(self) -> None:
         """Stop the database worker (decisions already queued still run)."""
@@ -133,7 +135,8 @@ class Admission:
             await self._tariff(outcome.name)  # then decide again, with it cached
 
     def _cached_rate(self, tariff: str, *, destination: Classification, now: datetime) -> Rate | None:
-        # runs on the database worker's thread: reads the cache, never fills it
+        # runs inside the decision's transaction (maybe on the worker's thread):
+        # reads the cache, never fills it
         plan = self._tariffs[tariff].plan_at(now)
         return plan.voice_rate(destination) if plan is not None else None
 
@@ -146,7 +149,7 @@ class Admission:
         if call is None:
             return Grant(0, "unknown_call")
         if call.free or call.reserved_seconds >= self.max_seconds:
-            return Grant(call.reserved_seconds, "max_call_length" if not call.free else None)
+            return Grant(call.reserved_seconds, self._at_longest(call))
         account = await ledger.get_account(self.engine, call.account_id)
         plan = (await self._tariff(account.tariff)).plan_at(call.started_at)
         destination = await self.classify(call.normalised)
@@ -177,6 +180,19 @@ class Admission:
             )
         log.info("call extended", extra={"call": call_ref, "granted_seconds": total})
         return Grant(total, None)
+
+    async def granted(self, call_ref: str) -> Grant:
+        """Return the seconds a live call holds now, reserving nothing (a
+        restarted control plane re-arms an adopted call from it; the next
+        chunk is reserved when it is due); 0 for a call that is not live."""
+        call = await self._live_call(call_ref)
+        if call is None:
+            return Grant(0, "unknown_call")
+        return Grant(call.reserved_seconds, self._at_longest(call))
+
+    def _at_longest(self, call) -> str | None:
+        """Why a paid call can get no more seconds whatever its credit, if so."""
+        return "max_call_length" if not call.free and call.reserved_seconds >= self.max_seconds else None
 
     async def finish(self, call_ref: str) -> None:
         """Forget a call that ended (its reservation waits for the CDR)."""

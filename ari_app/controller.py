@@ -19,10 +19,12 @@ client's RESYNC event, which lists the channels still in the application):
 - a connected call this process does not own (a previous process's) is
   adopted when its caller carries a call record (``CP_CALL``), its peer is
   still there and — for an outbound call — admission still has it live: its
-  timers are re-armed from the grant admission reports (the next chunk is
-  reserved at once) and the call's talk start;
-- any other channel of these flows that stays unclaimed for
-  ``timing.orphan_grace`` is hung up (a call caught ringing or deciding);
+  timers are re-armed from the seconds it holds in admission (the next
+  chunk is reserved when due, as before the restart) and the call's talk
+  start;
+- any other channel of these flows, or leg still ringing, that stays
+  unclaimed for ``timing.orphan_grace`` is hung up (a call caught ringing
+  or deciding);
 - admission's live calls of this Asterisk (uniqueids carry its system
   name) whose caller is gone are finished; CDR ingestion settles their
   reservations.
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -73,6 +76,7 @@ END_WAIT_S = 5.0
 END_ORDER_MEMORY_S = 60.0
 FINISH_RETRIES_S = (0.5, 2.0, 5.0)
 OUR_FLOWS = frozenset({OUTBOUND, INBOUND, LEG_FLOW})
+_LEG_ID = re.compile(r".+-[0-9]{1,3}")  # "<call_ref>-<n>" (see ringing)
 # Events no flow reads, which Asterisk would send for every call: one
 # ChannelVarset per variable (or function: CDR(...), TIMEOUT(...)) set,
 # one ChannelDialplan per dialplan step... A handler registered for one by
@@ -317,7 +321,7 @@ class CallController:
             # caller or peer that is no longer in the application has left it
             for gone in (c for c in (call.call_ref, call.peer) if c and c not in in_app and c not in call.gone):
                 call.deliver({"type": "StasisEnd", "channel": {"id": gone}, "synthetic": True})
-        unowned = [c for c in channels if self._owner(c["id"]) is None and _flow_of(c) in OUR_FLOWS]
+        unowned = [c for c in channels if self._owner(c["id"]) is None and _is_ours(c)]
         callers = [c for c in unowned if _flow_of(c) in (OUTBOUND, INBOUND)]
         try:
             live = set(await self.admission.live_call_refs())
@@ -361,7 +365,7 @@ class CallController:
         call.talk_started = loop.time() - (time.time() - (call.talk_started_at or time.time()))
         timing = self._svc.timing
         if call.admitted:
-            grant = await self.admission.extend(call.call_ref)
+            grant = await self.admission.granted(call.call_ref)
             if grant.seconds <= 0:
                 raise CallEnded("not_live")
             final = call.free or grant.limited_by is not None
@@ -411,6 +415,13 @@ class CallController:
         tasks = [c.task for c in calls if c.task is not None and not c.task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+
+
+def _is_ours(channel: dict[str, Any]) -> bool:
+    """A channel one of our flows runs, or a leg one of our calls dialled
+    (subscribed since its origination, in no flow until it answers)."""
+    flow = _flow_of(channel)
+    return flow in OUR_FLOWS or (flow == "" and _LEG_ID.fullmatch(channel.get("id", "")) is not None)
 
 
 def _flow_of(channel: dict[str, Any]) -> str:

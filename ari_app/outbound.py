@@ -52,8 +52,10 @@ async def run_outbound(svc: CallServices, call: LiveCall, args: list[str] | None
     see :mod:`ari_app.channels`)."""
     client = svc.client
     hints = flow_hints(args or [])
-    endpoint, source = await asyncio.gather(endpoint_of(client, call.caller, hints),
-                                            source_address(client, call.caller, hints))
+    # one after the other: with the dialplan's hints neither makes a request,
+    # and gathering them would cost a turn of the event loop per call
+    endpoint = await endpoint_of(client, call.caller, hints)
+    source = await source_address(client, call.caller, hints)
     decision = await svc.admission.decide(CallRequest(call.call_ref, endpoint, source, dialled(call.caller)))
     call.account_id, call.free, call.number_class = decision.account_id, decision.free, decision.number_class
     call.admitted = decision.allowed

@@ -1,12 +1,15 @@
 """Ring one or several destinations for a caller; the first to answer wins.
 
-Each destination becomes a leg: a channel created in the application (its
-StasisStart carries the argument ``leg``) with ``originator`` the caller,
-so it shares the caller's linkedid, and with its own CDR disabled — the
-caller's CDR is the call's one billable record. The legs are dialled with
-the caller as ``caller`` (its caller ID goes out) and a ring timeout; the
-caller hears ringing as soon as one leg rings. When one answers, the others
-are hung up ("answered elsewhere"); when all fail, the outcome names why.
+Each destination becomes a leg, originated in one request (created and
+dialled at once) with a ring timeout, Asterisk's hard cap and its own CDR
+disabled — the caller's CDR is the call's one billable record. Its
+``originator`` is the caller: Asterisk gives the leg the caller's linkedid
+and presents the caller's identity (name, number and presentation), as
+Dial does. The application is subscribed to the leg from its origination, so
+its Dial, state and hangup events arrive while it rings; it enters the
+application (StasisStart, argument ``leg``) only once answered. The caller
+hears ringing as soon as one leg rings. When one answers, the others are
+hung up ("answered elsewhere"); when all fail, the outcome names why.
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ LEG_FLOW = "leg"
 
 # Extra time past the ring timeout before the flow stops waiting on its own.
 RING_GRACE_S = 3.0
-# How long a leg that left the application may take to report its cause.
-LEG_CAUSE_WAIT_S = 0.5
 
 
 @dataclass
@@ -59,30 +60,32 @@ async def ring(
     CallEnded (from the call's queue) if the caller leaves; the legs are
     then the caller's teardown's."""
     outcome = RingOutcome()
-    undialled: set[str] = set()  # created, waiting for their StasisStart before the dial
+    pending: set[str] = set()  # dialled, not yet answered or gone
+    loop = asyncio.get_running_loop()
 
-    async def create(leg_id: str, destination: str) -> None:
+    async def originate(leg_id: str, destination: str) -> None:
         call.legs.add(leg_id)  # before it exists: its first events must find the call
         try:
-            await client.create_channel(
-                destination, app_args=LEG_FLOW, channel_id=leg_id, originator=call.call_ref,
+            await client.originate(
+                destination, app=client.app, app_args=LEG_FLOW, channel_id=leg_id, originator=call.call_ref,
+                timeout=timeout,
                 variables={"CDR_PROP(disable)": "1", "TIMEOUT(absolute)": f"{hard_cap:.3f}"},
             )
         except AriFailure as exc:
-            log.info("leg could not be created: %s", exc, extra={"call": call.call_ref, "leg": leg_id,
+            log.info("leg could not be dialled: %s", exc, extra={"call": call.call_ref, "leg": leg_id,
                                                                "destination": destination})
             call.legs.discard(leg_id)
             outcome.leg_causes[leg_id] = 20  # nothing to reach there
             if not isinstance(exc, AriError):  # timed out: it may exist all the same
                 await _hang_up_quietly(client, leg_id)
-        else:
-            undialled.add(leg_id)
+            return
+        first = not pending
+        pending.add(leg_id)  # its events queued meanwhile are read below, in order
+        if first and on_dialled is not None:
+            on_dialled()
 
-    await asyncio.gather(*(create(f"{call.call_ref}-{index}", destination)
+    await asyncio.gather(*(originate(f"{call.call_ref}-{index}", destination)
                            for index, destination in enumerate(destinations, start=1)))
-    pending = set(undialled)
-    dialled_at: dict[str, float] = {}
-    ending: dict[str, float] = {}  # legs that left the app before their cause was known: since when
 
     def drop(leg_id: str, cause: int | None) -> None:
         if cause:
@@ -90,63 +93,36 @@ async def ring(
         else:
             outcome.leg_causes.setdefault(leg_id, None)
         pending.discard(leg_id)
-        undialled.discard(leg_id)
-        ending.pop(leg_id, None)
         call.legs.discard(leg_id)
 
-    loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout + RING_GRACE_S
     ringing = False
     while pending:
-        wake = min([deadline, *(since + LEG_CAUSE_WAIT_S for since in ending.values())])
-        event = await call.next_event(wake - loop.time())
-        now = loop.time()
-        if event is None:
-            for leg_id, since in list(ending.items()):
-                if now >= since + LEG_CAUSE_WAIT_S:  # its ChannelDestroyed is not coming
-                    rang_out = now - dialled_at.get(leg_id, now) >= timeout - 1
-                    drop(leg_id, 19 if rang_out else None)
-            if now >= deadline:  # Asterisk should have timed the legs out by now
-                for leg_id in list(pending):
-                    drop(leg_id, 19)
-                    await _hang_up_quietly(client, leg_id, "no_answer")
-            continue
+        event = await call.next_event(deadline - loop.time())
+        if event is None:  # Asterisk should have timed the legs out by now
+            for leg_id in list(pending):
+                drop(leg_id, 19)
+                await _hang_up_quietly(client, leg_id, "no_answer")
+            break
         leg_id = channel_id(event)
         if leg_id not in pending:
             continue
         kind = event["type"]
         state = event.get("peer", event.get("channel", {})).get("state")
         if kind == "Dial":
-            state = {"RINGING": "Ringing", "ANSWER": "Up"}.get(event.get("dialstatus", ""), state)
-        if kind == "StasisStart" and leg_id in undialled:
-            # a created channel may be dialled only once it is in the application
-            undialled.discard(leg_id)
-            try:
-                await client.dial(leg_id, caller=call.call_ref, timeout=timeout)
-                dialled_at[leg_id] = loop.time()
-                if on_dialled is not None and len(dialled_at) == 1:
-                    on_dialled()
-            except AriFailure as exc:
-                log.info("leg could not be dialled: %s", exc, extra={"call": call.call_ref, "leg": leg_id})
-                drop(leg_id, 20)
-                await _hang_up_quietly(client, leg_id)
-        elif kind in ("ChannelStateChange", "Dial") and state == "Ringing":
-            if not ringing:
-                ringing = True
-                await _quietly(client.ring(call.call_ref))
-        elif kind in ("ChannelStateChange", "Dial") and state == "Up" and leg_id not in ending:
+            state = {"RINGING": "Ringing"}.get(event.get("dialstatus", ""), state)
+        if kind == "StasisStart":  # an originated leg enters the application once answered
             outcome.answered = leg_id
             pending.discard(leg_id)
             break
+        if kind in ("ChannelStateChange", "Dial") and state == "Ringing":
+            if not ringing:
+                ringing = True
+                await _quietly(client.ring(call.call_ref))
         elif kind == "ChannelHangupRequest" and not event.get("soft") and event.get("cause"):
             outcome.leg_causes[leg_id] = event["cause"]  # the far end's own cause
         elif kind == "ChannelDestroyed":
             drop(leg_id, event.get("cause"))
-        elif kind == "StasisEnd":
-            if outcome.leg_causes.get(leg_id):
-                drop(leg_id, None)
-            else:  # the cause comes with ChannelDestroyed, if at all
-                ending[leg_id] = now
     # the losers (if any) are cancelled
     for leg_id in pending:
         call.legs.discard(leg_id)

@@ -15,7 +15,7 @@ import logging
 import time
 
 from .calls import CALL_VARIABLE, OUTBOUND, CallEnded, CallRecord, CallServices, LiveCall, channel_id
-from .errors import AriFailure
+from .errors import AriError, AriFailure
 from .grant import END, EXTEND, WARN, GrantSchedule
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DAILY_LIMIT = "daily_limit_reached"
 # TIMEOUT(absolute)=0 would *remove* the cap: never write less than this.
 MIN_CAP_S = 0.05
+# How soon a hard cap that did not reach Asterisk is sent again.
+CAPS_RETRY_S = 0.5
 
 
 def bridge_id_for(call_ref: str) -> str:
@@ -56,10 +58,12 @@ async def connect(svc: CallServices, call: LiveCall, leg_id: str, schedule: Gran
 
 
 async def set_caps(svc: CallServices, call: LiveCall, schedule: GrantSchedule,
-                   caller_variables: dict[str, str] | None = None) -> None:
+                   caller_variables: dict[str, str] | None = None) -> bool:
     """Set Asterisk's hard cap on both channels to the end of the grant
     (one request each); ``caller_variables`` go on the caller in the same
-    request, and its failure then ends the call (AriFailure)."""
+    request, and its failure then ends the call (AriFailure). Return False
+    when a cap may not have reached Asterisk (no answer: unreachable, timed
+    out), True when each was set or its channel is gone."""
     remaining = f"{max(schedule.remaining(asyncio.get_running_loop().time()), MIN_CAP_S):.3f}"
     client = svc.client
 
@@ -71,12 +75,14 @@ async def set_caps(svc: CallServices, call: LiveCall, schedule: GrantSchedule,
 
     channels = [c for c in (call.call_ref, call.peer) if c]
     results = await asyncio.gather(*(cap(c) for c in channels), return_exceptions=True)
+    in_asterisk = True
     for channel, result in zip(channels, results):
         if isinstance(result, AriFailure) and not (caller_variables and channel == call.call_ref):
-            log.info("hard cap not set (channel gone?)", extra={"call": call.call_ref, "channel": channel,
-                                                                "error": str(result)})
+            log.info("hard cap not set", extra={"call": call.call_ref, "channel": channel, "error": str(result)})
+            in_asterisk = in_asterisk and isinstance(result, AriError)  # Asterisk answered: the channel is gone
         elif isinstance(result, BaseException):
             raise result
+    return in_asterisk
 
 
 async def hold(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> None:
@@ -85,12 +91,17 @@ async def hold(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> No
     CallEnded (the caller left, the peer hung up, the grant ran out, or an
     end was requested)."""
     loop = asyncio.get_running_loop()
+    caps_again_at: float | None = None  # an extended cap that did not reach Asterisk: when to resend it
     while True:
         action, at = schedule.next_action()
-        event = await call.next_event(at - loop.time())
+        event = await call.next_event(min(at, caps_again_at or at) - loop.time())
         if event is not None:
             if event["type"] in ("StasisEnd", "ChannelDestroyed") and channel_id(event) == call.peer:
                 raise CallEnded("peer_hangup")
+            continue
+        if caps_again_at is not None and loop.time() >= caps_again_at:
+            # else Asterisk would end the call at the previous chunk's end
+            caps_again_at = None if await set_caps(svc, call, schedule) else loop.time() + CAPS_RETRY_S
             continue
         if loop.time() < at:  # woke a hair early
             continue
@@ -99,11 +110,13 @@ async def hold(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> No
         if action == WARN:
             schedule.warned = True
             await _warn(svc, call)
-        elif action == EXTEND:
-            await _extend(svc, call, schedule)
+        elif action == EXTEND and not await _extend(svc, call, schedule):
+            caps_again_at = loop.time() + CAPS_RETRY_S
 
 
-async def _extend(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> None:
+async def _extend(svc: CallServices, call: LiveCall, schedule: GrantSchedule) -> bool:
+    """Ask admission for the next chunk and move the hard caps to the new
+    end; return False when a cap may not have reached Asterisk."""
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(svc.timing.hook_timeout):
@@ -113,15 +126,17 @@ async def _extend(svc: CallServices, call: LiveCall, schedule: GrantSchedule) ->
     except Exception:
         log.exception("cannot extend the call's grant", extra={"call": call.call_ref})
         schedule.extension_failed(loop.time(), svc.timing.extend_retry)
-        return
+        return True
+    in_asterisk = True
     if schedule.extended(grant.seconds, grant.limited_by is None):
         call.granted = schedule.granted
-        await set_caps(svc, call, schedule)
+        in_asterisk = await set_caps(svc, call, schedule)
     if schedule.final:
         log.info("call's grant is final", extra={"call": call.call_ref, "granted_seconds": schedule.granted,
                                                   "limited_by": grant.limited_by})
     if grant.limited_by == DAILY_LIMIT and svc.on_daily_limit is not None and call.account_id is not None:
         svc.spawn(svc.on_daily_limit(call.account_id), name=f"on_daily_limit-{call.account_id}")
+    return in_asterisk
 
 
 async def _warn(svc: CallServices, call: LiveCall) -> None:

@@ -162,6 +162,22 @@ async def test_extend_reserves_chunk_after_chunk_until_the_credit_ends(engine, a
     assert await ledger.available_credit_micro(engine, account.id, now=T0 + timedelta(minutes=11)) == 0
 
 
+async def test_granted_reports_what_a_live_call_holds_and_reserves_nothing(engine, admission):
+    """What a restarted control plane re-arms an adopted call from: the
+    seconds already granted, with the credit left untouched."""
+    _, account = await subscriber_with_account(engine, balance=1 * EUR)
+    decision = await admission.decide(call("0712345678"), now=T0)
+    later = T0 + timedelta(minutes=1)
+    credit = await ledger.available_credit_micro(engine, account.id, now=later)
+    grant = await admission.granted(decision.call_ref)
+    assert (grant.seconds, grant.limited_by) == (300, None)
+    assert await ledger.available_credit_micro(engine, account.id, now=later) == credit == 875_000
+    assert (await admission.extend(decision.call_ref, now=later)).seconds == 600
+    assert (await admission.granted(decision.call_ref)).seconds == 600
+    await admission.finish(decision.call_ref)
+    assert (await admission.granted(decision.call_ref)).seconds == 0
+
+
 async def test_daily_limit_bounds_the_grant_and_then_refuses(engine, admission):
     """Daily limit 0.05 EUR: two minutes on a mobile, then nothing more today."""
     await subscriber_with_account(engine, balance=5 * EUR, daily_limit_micro=50_000)

@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(60)]
 
 async def test_on_net_call_rings_the_callees_phones_is_bridged_and_free(call_asterisk, db, carrier, sip_phone):
     """A subscriber without credit calls another's DID: both of the callee's
-    phones ring, the first to answer gets the call (the other stops
-    ringing), the carrier is never involved, and the CDR costs nothing."""
+    phones ring showing the caller's name and number, the first to answer
+    gets the call (the other stops ringing), the carrier is never involved,
+    and the CDR costs nothing."""
     caller_sub = await add_subscriber(db, balance=0)
     callee_sub = await add_subscriber(db, endpoints=2)
     await provisioning.add_did(db, number="40318880002", subscriber_id=callee_sub.id)
@@ -30,6 +31,9 @@ async def test_on_net_call_rings_the_callees_phones_is_bridged_and_free(call_ast
         callees = [await registered_phone(sip_phone, call_asterisk, ep) for ep in callee_sub.endpoints]
         await caller.call("0318880002")
         rung = await asyncio.gather(*(c.wait_incoming() for c in callees))
+        shown = caller_sub.endpoints[0]
+        for callee, key in zip(callees, rung):
+            assert f'"{shown.display_name}" <sip:{shown.caller_id_number}@' in callee.calls[key].remote_uri
         await callees[1].answer(rung[1])
         await asyncio.gather(caller.wait_state("CONFIRMED"), callees[1].wait_state("CONFIRMED"))
         await callees[0].wait_state("DISCONNECTED", call=rung[0])

@@ -147,3 +147,32 @@ async def test_suspension_ends_live_paid_calls_at_once_but_not_an_emergency_call
     finally:
         await answering.close()
         await plane.stop()
+
+
+async def test_a_restarted_control_plane_hangs_up_a_call_caught_ringing(call_asterisk, db, carrier, sip_phone):
+    """Killed while the carrier leg rings: a call caught ringing cannot be
+    resumed, so the next control plane hangs up both the caller and the
+    still-ringing leg (the far end stops ringing long before its ring
+    timeout) and finishes the live call."""
+    subscriber = await add_subscriber(db, balance=1 * EUR)
+    await synced(db, call_asterisk)
+    admission = Admission(db, chunk_seconds=CHUNK_S)
+    plane = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING)
+    phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
+    await phone.call("0712345678")
+    ringing = await carrier.wait_incoming()
+    await plane.stop(hang_up=False)
+    restarted = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING)
+    try:
+        started = time.monotonic()
+        await carrier.wait_state("DISCONNECTED", call=ringing, timeout=5)
+        await phone.wait_state("DISCONNECTED", timeout=2)
+        assert time.monotonic() - started < 3
+        assert restarted.controller.live() == []
+
+        async def no_live_calls() -> bool:
+            return not await admission.live_call_refs()
+
+        await wait_until(no_live_calls, timeout=3)
+    finally:
+        await restarted.stop()

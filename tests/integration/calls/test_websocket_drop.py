@@ -9,6 +9,7 @@ database are real."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import urlsplit
 
@@ -223,3 +224,43 @@ async def test_a_call_that_outlives_a_websocket_drop_is_kept_and_still_held_to_i
         await plane.stop()
     _, (cdr,) = await cdr_records(call_asterisk.testbed.cdr_dir / "clickphone.csv", caller)
     assert expected - 1 <= cdr.billsec <= expected
+
+
+async def test_an_extended_hard_cap_that_could_not_reach_asterisk_is_sent_again(
+    call_asterisk, db, carrier, sip_phone, relay
+):
+    """4 s chunks, the extension due at 2 s. ARI is unreachable from 1 s to
+    3 s, so the extension's new hard cap (8 s) cannot be written: it is sent
+    again until it lands, and the call outlives the first chunk's cap
+    (4 s), which would otherwise end it in Asterisk."""
+    plan = await per_second_tariff(db)
+    subscriber = await add_subscriber(db, balance=1 * EUR, tariff=plan)
+    await synced(db, call_asterisk)
+    admission = Admission(db, chunk_seconds=CHUNK_S)
+    plane = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING, ari_url=relay.url)
+    answering = AutoAnswer(carrier)
+    try:
+        phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
+        await phone.call(NUMBER)
+        await phone.wait_state("CONFIRMED")
+        answered_at = time.monotonic()
+        caller = (await stasis_channel_of(plane, subscriber.endpoint))["id"]
+        (carrier_call,) = await wait_until(lambda: answering.answered)
+        await wait_until(lambda: plane.controller.live() and plane.controller.live()[0].connected)
+        await asyncio.sleep(max(1.0 - (time.monotonic() - answered_at), 0))
+
+        await take_websocket_down(plane, relay)
+        await wait_until(lambda: plane.controller.live()[0].granted_seconds == 2 * CHUNK_S, timeout=3)
+        await asyncio.sleep(max(3.0 - (time.monotonic() - answered_at), 0))
+        await bring_websocket_back(plane, relay)
+
+        await asyncio.sleep(CHUNK_S + 1.5 - (time.monotonic() - answered_at))
+        assert phone.state() == "CONFIRMED" and carrier.state(carrier_call) == "CONFIRMED"
+        await phone.hangup()
+        await carrier.wait_state("DISCONNECTED", call=carrier_call, timeout=5)
+        await wait_until(lambda: plane.controller.live() == [])
+    finally:
+        await answering.close()
+        await plane.stop()
+    _, (cdr,) = await cdr_records(call_asterisk.testbed.cdr_dir / "clickphone.csv", caller)
+    assert cdr.billsec > CHUNK_S
