@@ -33,9 +33,9 @@ Phases, each from a fresh set of calls:
 
 Targets, on SQLite (the embedded default): p99 <= 1 ms for a decision
 alone (sequential), and >= 5,000 decisions/s as capacity, with calls
-arriving together (concurrent: the database worker then commits several
-decisions at once). The sequential rate is only the inverse of one
-decision's latency, which includes the hop to the database worker.
+arriving together. On SQLite a decision runs on the event loop itself
+when the write lock is free, else on the database worker's thread, which
+then commits several decisions at once (see sqlbase.worker).
 Prints a table and saves JSON to ``bench/results/admission.json``.
 """
 
