@@ -5,7 +5,9 @@ bench/results/."""
 from __future__ import annotations
 
 import json
+import os
 import platform
+from datetime import datetime, timezone
 from pathlib import Path
 
 
@@ -19,6 +21,21 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def run_facts(benchmark: str, load_before: tuple[float, float, float]) -> dict:
+    """What every saved result starts with: the benchmark, when, the Python
+    and the machine, and the load average before the run and now (after
+    it: other work on a shared machine shows there)."""
+    return {
+        "benchmark": benchmark,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def save_json(path: Path, result: dict) -> None:

@@ -41,12 +41,11 @@ Prints a table and saves JSON to ``bench/results/admission.json``.
 
 from __future__ import annotations
 
-from bench._report import cell, cpu_model, save_json
+from bench._report import cell, run_facts, save_json
 
 import argparse
 import asyncio
 import os
-import platform
 import random
 import statistics
 import sys
@@ -296,12 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     sequential_sqlite = next(r for r in rows if r["database"] == "sqlite" and r["phase"] == "sequential")
     concurrent_sqlite = next(r for r in rows if r["database"] == "sqlite" and r["phase"] == "concurrent")
     result: dict[str, Any] = {
-        "benchmark": "call admission (Admission.decide, then finish)",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpu": cpu_model(),
-        "cpus": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
+        **run_facts("call admission (Admission.decide, then finish)", load_before),
         "mix": {"allowed paid": 0.70, "refused": 0.20, "free": 0.10},
         "targets": {"p99_ms (sqlite, sequential)": TARGET_P99_MS,
                     "decisions_per_second (sqlite, concurrent)": TARGET_PER_SECOND},

@@ -52,19 +52,18 @@ bench's own originates left out). Prints a table; saves JSON to
 
 from __future__ import annotations
 
-from bench._report import cell, cpu_model, save_json
+from bench._report import cell, run_facts, save_json
 
 import argparse
 import asyncio
 import logging
 import os
-import platform
 import socket
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -542,13 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ari-") as work:
         outcome = asyncio.run(run(args, Path(work)))
     result: dict[str, Any] = {
-        "benchmark": "ARI call flows: StasisStart to dial",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpu": cpu_model(),
-        "cpus": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        **run_facts("ARI call flows: StasisStart to dial", load_before),
         "rates_per_second": args.rates,
         "duration_seconds": args.duration,
         "hold_seconds": args.hold,

@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import resource
 import subprocess
@@ -39,13 +38,14 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
 from sqlalchemy import func, select
 
-from bench.bench_kernel import _cpu_model, synthetic_cdrs
+from bench._report import run_facts
+from bench.bench_kernel import synthetic_cdrs
 from billing import ledger, reservations
 from billing.cdr_format import CLICKPHONE, CLICKPHONE_COLUMNS, MASTER, MASTER_COLUMNS
 from billing.ingest import ingest_file
@@ -253,12 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
             results.append(_run_database(database, files[n], Path(tmp), args))
     result = {
-        "benchmark": "CDR ingestion",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
+        **run_facts("CDR ingestion", load_before),
         "format": args.format,
         "accounts": args.accounts,
         "databases": results,

@@ -20,7 +20,7 @@ the process's ``ru_maxrss``. The process is pinned to one CPU when possible.
 
 from __future__ import annotations
 
-from bench._report import cpu_model, save_json
+from bench._report import run_facts, save_json
 
 import argparse
 import io
@@ -189,13 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         stages.append(bench_stage("batch (parse+rate+write)", args.batch_n, args.chunk, args.seed, batch_body))
     kernel_rate = stages[1]["cdrs_per_second"]
     result = {
-        "benchmark": "billing kernel",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
+        **run_facts("billing kernel", load_before),
         "implementation": platform.python_implementation(),
-        "cpu": cpu_model(),
         "pinned_cpu": cpu,
-        "load_average_before": [round(x, 2) for x in load_before],
         "stages": stages,
         "target_cdrs_per_second": TARGET_PER_SECOND,
         "kernel_meets_target": kernel_rate >= TARGET_PER_SECOND,

@@ -25,18 +25,17 @@ Prints a table and saves JSON to ``bench/results/outbox.json``.
 
 from __future__ import annotations
 
-from bench._report import cell, cpu_model, save_json
+from bench._report import cell, run_facts, save_json
 
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,12 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as work:
         rows = asyncio.run(run(args, Path(work)))
     result: dict[str, Any] = {
-        "benchmark": "notify outbox",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpu": cpu_model(),
-        "cpus": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
+        **run_facts("notify outbox", load_before),
         "smtp_server": "notify.catcher (aiosmtpd, Maildir) in its own process, loopback",
         "batch_size": BATCH_SIZE,
         "rows": rows,

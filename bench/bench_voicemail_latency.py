@@ -45,13 +45,12 @@ maximum) and max per kind; saves JSON to
 
 from __future__ import annotations
 
-from bench._report import cell, cpu_model, save_json
+from bench._report import cell, run_facts, save_json
 
 import argparse
 import asyncio
 import logging
 import os
-import platform
 import secrets
 import socket
 import statistics
@@ -59,7 +58,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
@@ -386,13 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-voicemail-") as work, private_root(shared) as root:
         outcome = asyncio.run(bench(args, Path(work), root))
     result: dict[str, Any] = {
-        "benchmark": "voicemail and missed-call emails: caller's hangup to SMTP accept",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "cpu": cpu_model(),
-        "cpus": os.cpu_count(),
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        **run_facts("voicemail and missed-call emails: caller's hangup to SMTP accept", load_before),
         "callers_side_by_side": args.callers,
         "message_seconds": args.seconds,
         "ring_seconds": {"voicemail": RING_SECONDS, "missed": MISSED_RING_SECONDS},
