@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -64,7 +63,7 @@ from .errors import AriError, AriFailure
 from .grant import GrantSchedule
 from .inbound import run_inbound
 from .outbound import run_outbound
-from .ringing import LEG_FLOW
+from .ringing import LEG_FLOW, call_ref_of_leg
 from .stasis import Flow
 from .talk import hold, set_caps
 
@@ -76,7 +75,6 @@ END_WAIT_S = 5.0
 END_ORDER_MEMORY_S = 60.0
 FINISH_RETRIES_S = (0.5, 2.0, 5.0)
 OUR_FLOWS = frozenset({OUTBOUND, INBOUND, LEG_FLOW})
-_LEG_ID = re.compile(r".+-[0-9]{1,3}")  # "<call_ref>-<n>" (see ringing)
 # Events no flow reads, which Asterisk would send for every call: one
 # ChannelVarset per variable (or function: CDR(...), TIMEOUT(...)) set,
 # one ChannelDialplan per dialplan step... A handler registered for one by
@@ -287,9 +285,7 @@ class CallController:
 
     # -- events ---------------------------------------------------------------------------
     def _owner(self, channel_id: str) -> LiveCall | None:
-        call = self._calls.get(channel_id)
-        if call is None and "-" in channel_id:
-            call = self._calls.get(channel_id.rsplit("-", 1)[0])  # legs are "<call_ref>-<n>"
+        call = self._calls.get(channel_id) or self._calls.get(call_ref_of_leg(channel_id) or "")
         if call is not None and channel_id in call.channel_ids:
             return call
         return None
@@ -421,7 +417,7 @@ def _is_ours(channel: dict[str, Any]) -> bool:
     """A channel one of our flows runs, or a leg one of our calls dialled
     (subscribed since its origination, in no flow until it answers)."""
     flow = _flow_of(channel)
-    return flow in OUR_FLOWS or (flow == "" and _LEG_ID.fullmatch(channel.get("id", "")) is not None)
+    return flow in OUR_FLOWS or (flow == "" and call_ref_of_leg(channel.get("id", "")) is not None)
 
 
 def _flow_of(channel: dict[str, Any]) -> str:

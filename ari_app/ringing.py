@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,6 +29,19 @@ log = logging.getLogger(__name__)
 
 LEG_FLOW = "leg"
 """Stasis argument of the legs the flows create (the controller's no-op flow)."""
+
+_LEG_ID = re.compile(r"(?P<call_ref>.+)-[0-9]{1,3}")
+
+
+def leg_id_for(call_ref: str, index: int) -> str:
+    """The channel id of a call's ``index``-th leg: ``<call_ref>-<index>``."""
+    return f"{call_ref}-{index}"
+
+
+def call_ref_of_leg(channel_id: str) -> str | None:
+    """The call whose leg ``channel_id`` is named as (None: not a leg's name)."""
+    match = _LEG_ID.fullmatch(channel_id)
+    return match["call_ref"] if match else None
 
 # Extra time past the ring timeout before the flow stops waiting on its own.
 RING_GRACE_S = 3.0
@@ -54,7 +68,7 @@ async def ring(
 ) -> RingOutcome:
     """Dial every destination (dial strings) at once for ``timeout`` seconds;
     return the first leg to answer, with the others hung up. Each leg is
-    created with TIMEOUT(absolute) = ``hard_cap`` seconds, so Asterisk ends
+    originated with TIMEOUT(absolute) = ``hard_cap`` seconds, so Asterisk ends
     it even if this process is gone. ``on_dialled()`` is called once the
     first leg is dialled (work that must not delay the dial). Raises
     CallEnded (from the call's queue) if the caller leaves; the legs are
@@ -84,7 +98,7 @@ async def ring(
         if first and on_dialled is not None:
             on_dialled()
 
-    await asyncio.gather(*(originate(f"{call.call_ref}-{index}", destination)
+    await asyncio.gather(*(originate(leg_id_for(call.call_ref, index), destination)
                            for index, destination in enumerate(destinations, start=1)))
 
     def drop(leg_id: str, cause: int | None) -> None:
