@@ -78,7 +78,6 @@ class TransactionWorker:
         self._inline_engine = _sqlite_file_engine(engine, durable, inline=True) if inline else None
         self._inline: Connection | None = None
         self._inline_thread: int | None = None
-        self._inline_commits = 0
         self.inline_runs = 0  # how many functions ran inline (for tests and benchmarks)
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._in_thread = 0  # functions queued or running on the thread
@@ -152,9 +151,7 @@ class TransactionWorker:
         with transaction:
             result = fn(conn)
         self.inline_runs += 1
-        self._inline_commits += 1
-        if self._inline_commits >= CHECKPOINT_EVERY:
-            self._inline_commits = 0
+        if self.inline_runs % CHECKPOINT_EVERY == 0:
             self._queue((_checkpoint, None, None))  # type: ignore[arg-type]
         return True, result
 

@@ -43,6 +43,41 @@ def fail_after_writing(text: str):
     return run
 
 
+def write_on_thread(text: str):
+    """Like write(), returning the thread it ran on."""
+    return lambda conn: (write(text)(conn), threading.get_ident())[1]
+
+
+async def sqlite_notes(tmp_path, name: str) -> AsyncEngine:
+    """An engine on a new SQLite file holding the notes table."""
+    engine = create_engine(f"sqlite:///{tmp_path / name}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return engine
+
+
+class LoopTicks:
+    """Counts 10 ms ticks of the event loop while in use: a loop blocked by
+    a database wait ticks far less."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self._task: asyncio.Task | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            self.ticks += 1
+
+    def __enter__(self) -> "LoopTicks":
+        self._task = asyncio.create_task(self._tick())
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
 async def stored(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         return sorted((await conn.execute(select(notes.c.text))).scalars())
@@ -80,9 +115,7 @@ async def test_sqlite_runs_on_one_worker_thread_that_stops_when_idle(tmp_path):
     """On a SQLite file the functions run on the worker's thread, not the
     event loop's; the thread ends after ``idle_seconds`` without work and
     starts again when work comes."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'worker.sqlite3'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    engine = await sqlite_notes(tmp_path, "worker.sqlite3")
     worker = TransactionWorker(engine, idle_seconds=0.2)
     try:
         assert worker.threaded
@@ -113,40 +146,22 @@ async def test_a_closed_worker_refuses_work(notes_engine):
 async def test_a_busy_database_delays_the_worker_without_blocking_the_event_loop(tmp_path):
     """While another connection holds SQLite's write lock, the worker waits
     for it (busy timeout) on its own thread: the event loop keeps running."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'busy.sqlite3'}")
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    engine = await sqlite_notes(tmp_path, "busy.sqlite3")
     worker = TransactionWorker(engine)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    tick_task = asyncio.create_task(ticker())
     try:
-        async with engine.begin() as holder:  # BEGIN IMMEDIATE: the write lock
-            await holder.execute(insert(notes).values(text="holder"))
-            pending = asyncio.ensure_future(worker.run(write("waiting")))
-            await asyncio.sleep(0.5)
-            assert not pending.done()
-        assert await pending == 2
-        assert ticks >= 30
+        with LoopTicks() as loop:
+            async with engine.begin() as holder:  # BEGIN IMMEDIATE: the write lock
+                await holder.execute(insert(notes).values(text="holder"))
+                pending = asyncio.ensure_future(worker.run(write("waiting")))
+                await asyncio.sleep(0.5)
+                assert not pending.done()
+            assert await pending == 2
+        assert loop.ticks >= 30
         async with engine.connect() as conn:
             assert await conn.scalar(select(func.count()).select_from(notes)) == 2
     finally:
-        tick_task.cancel()
         worker.close()
         await engine.dispose()
-
-
-async def sqlite_notes(tmp_path, name: str) -> AsyncEngine:
-    engine = create_engine(f"sqlite:///{tmp_path / name}")
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    return engine
 
 
 async def test_a_worker_that_skips_the_fsync_runs_inline_when_the_write_lock_is_free(tmp_path):
@@ -155,7 +170,7 @@ async def test_a_worker_that_skips_the_fsync_runs_inline_when_the_write_lock_is_
     engine = await sqlite_notes(tmp_path, "inline.sqlite3")
     worker = TransactionWorker(engine, durable=False, inline=True)
     try:
-        ran_on = await worker.run(lambda conn: (write("inline")(conn), threading.get_ident())[1])
+        ran_on = await worker.run(write_on_thread("inline"))
         assert ran_on == threading.get_ident() and worker.inline_runs == 1
         assert await stored(engine) == ["inline"]
         with pytest.raises(LookupError):
@@ -172,27 +187,17 @@ async def test_a_held_write_lock_sends_an_inline_function_to_the_thread_without_
     the event loop keeps ticking."""
     engine = await sqlite_notes(tmp_path, "inline-busy.sqlite3")
     worker = TransactionWorker(engine, durable=False, inline=True)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    tick_task = asyncio.create_task(ticker())
     try:
-        async with engine.begin() as holder:
-            await holder.execute(insert(notes).values(text="holder"))
-            pending = asyncio.ensure_future(worker.run(lambda conn: (write("waiting")(conn),
-                                                                     threading.get_ident())[1]))
-            await asyncio.sleep(0.5)
-            assert not pending.done()
-        assert await pending != threading.get_ident()
-        assert ticks >= 30 and worker.inline_runs == 0
+        with LoopTicks() as loop:
+            async with engine.begin() as holder:
+                await holder.execute(insert(notes).values(text="holder"))
+                pending = asyncio.ensure_future(worker.run(write_on_thread("waiting")))
+                await asyncio.sleep(0.5)
+                assert not pending.done()
+            assert await pending != threading.get_ident()
+        assert loop.ticks >= 30 and worker.inline_runs == 0
         assert await stored(engine) == ["holder", "waiting"]
     finally:
-        tick_task.cancel()
         worker.close()
         await engine.dispose()
 
