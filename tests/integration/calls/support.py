@@ -194,6 +194,17 @@ async def stasis_channel_of(plane: ControlPlane, endpoint: EndpointConf, timeout
     return event["channel"]
 
 
+async def connected_call(call_asterisk, sip_phone, plane: ControlPlane, subscriber, number: str = "0712345678"):
+    """The subscriber's registered phone calls ``number`` and the call is
+    answered; return (phone, the caller's Stasis channel, when it answered:
+    time.monotonic())."""
+    phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
+    await phone.call(number)
+    await phone.wait_state("CONFIRMED")
+    answered_at = time.monotonic()
+    return phone, await stasis_channel_of(plane, subscriber.endpoint), answered_at
+
+
 PER_SECOND_PLAN = "per_second_test"
 PER_SECOND_MICRO = 10_000  # 0.60 EUR/min, billed per second from the first
 _PER_SECOND_CSV = (

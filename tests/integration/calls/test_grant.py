@@ -24,6 +24,7 @@ from .support import (
     AutoAnswer,
     add_subscriber,
     cdr_records,
+    connected_call,
     per_second_tariff,
     registered_phone,
     start_control_plane,
@@ -56,11 +57,7 @@ async def test_daily_limit_reached_mid_call_ends_it_within_2s_of_the_computed_se
                                       timing=TIMING)
     answering = AutoAnswer(carrier)
     try:
-        phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
-        await phone.call("0712345678")
-        await phone.wait_state("CONFIRMED")
-        answered_at = time.monotonic()
-        caller = await stasis_channel_of(plane, subscriber.endpoint)
+        phone, caller, answered_at = await connected_call(call_asterisk, sip_phone, plane, subscriber)
         await phone.wait_state("DISCONNECTED", timeout=20)
         lasted = time.monotonic() - answered_at
         assert abs(lasted - expected) < 2, lasted

@@ -20,10 +20,10 @@ from .support import (
     AutoAnswer,
     add_subscriber,
     cdr_records,
+    connected_call,
     per_second_tariff,
     registered_phone,
     start_control_plane,
-    stasis_channel_of,
     synced,
     wait_until,
 )
@@ -32,15 +32,6 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(60)]
 
 CHUNK_S = 4
 TIMING = CallTiming(extend_before=2.0, warn_before=1.0, orphan_grace=0.5)
-
-
-async def connected_call(db, call_asterisk, sip_phone, plane, subscriber, number="0712345678"):
-    phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
-    await phone.call(number)
-    await phone.wait_state("CONFIRMED")
-    answered_at = time.monotonic()
-    caller = await stasis_channel_of(plane, subscriber.endpoint)
-    return phone, caller, answered_at
 
 
 async def test_killed_control_plane_leaves_the_call_to_asterisks_hard_cap_and_a_restart_settles_it(
@@ -57,7 +48,7 @@ async def test_killed_control_plane_leaves_the_call_to_asterisks_hard_cap_and_a_
     plane = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING)
     answering = AutoAnswer(carrier)
     try:
-        phone, caller, answered_at = await connected_call(db, call_asterisk, sip_phone, plane, subscriber)
+        phone, caller, answered_at = await connected_call(call_asterisk, sip_phone, plane, subscriber)
         await asyncio.sleep(0.8)
         await plane.stop(hang_up=False)  # "killed": no hangup, no finish
 
@@ -98,7 +89,7 @@ async def test_a_restarted_control_plane_adopts_a_connected_call_and_holds_it_to
     plane = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING)
     answering = AutoAnswer(carrier)
     try:
-        phone, caller, answered_at = await connected_call(db, call_asterisk, sip_phone, plane, subscriber)
+        phone, caller, answered_at = await connected_call(call_asterisk, sip_phone, plane, subscriber)
         await asyncio.sleep(0.8)
         await plane.stop(hang_up=False)
         restarted = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING)

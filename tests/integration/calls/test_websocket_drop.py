@@ -32,10 +32,9 @@ from .support import (
     ControlPlane,
     add_subscriber,
     cdr_records,
+    connected_call,
     per_second_tariff,
-    registered_phone,
     start_control_plane,
-    stasis_channel_of,
     synced,
     wait_until,
 )
@@ -131,10 +130,8 @@ async def test_a_caller_hanging_up_while_the_websocket_is_down_has_its_call_ende
     plane = await start_control_plane(call_asterisk, db, admission=admission, ari_url=relay.url)
     answering = AutoAnswer(carrier)
     try:
-        phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
-        await phone.call(NUMBER)
-        await phone.wait_state("CONFIRMED")
-        caller = (await stasis_channel_of(plane, subscriber.endpoint))["id"]
+        phone, caller_channel, _ = await connected_call(call_asterisk, sip_phone, plane, subscriber, NUMBER)
+        caller = caller_channel["id"]
         (carrier_call,) = await wait_until(lambda: answering.answered)
         await fully_connected(observer, caller)
         (call,) = plane.controller.live()
@@ -187,11 +184,9 @@ async def test_a_call_that_outlives_a_websocket_drop_is_kept_and_still_held_to_i
     plane = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING, ari_url=relay.url)
     answering = AutoAnswer(carrier)
     try:
-        phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
-        await phone.call(NUMBER)
-        await phone.wait_state("CONFIRMED")
-        answered_at = time.monotonic()
-        caller = (await stasis_channel_of(plane, subscriber.endpoint))["id"]
+        phone, caller_channel, answered_at = await connected_call(call_asterisk, sip_phone, plane, subscriber,
+                                                                  NUMBER)
+        caller = caller_channel["id"]
         (carrier_call,) = await wait_until(lambda: answering.answered)
         # extended once (to 8 s) before the drop; the next extension is due at 6 s
         await wait_until(lambda: [c for c in plane.controller.live() if c.granted_seconds == 2 * CHUNK_S],
@@ -240,11 +235,9 @@ async def test_an_extended_hard_cap_that_could_not_reach_asterisk_is_sent_again(
     plane = await start_control_plane(call_asterisk, db, admission=admission, timing=TIMING, ari_url=relay.url)
     answering = AutoAnswer(carrier)
     try:
-        phone = await registered_phone(sip_phone, call_asterisk, subscriber.endpoint)
-        await phone.call(NUMBER)
-        await phone.wait_state("CONFIRMED")
-        answered_at = time.monotonic()
-        caller = (await stasis_channel_of(plane, subscriber.endpoint))["id"]
+        phone, caller_channel, answered_at = await connected_call(call_asterisk, sip_phone, plane, subscriber,
+                                                                  NUMBER)
+        caller = caller_channel["id"]
         (carrier_call,) = await wait_until(lambda: answering.answered)
         await wait_until(lambda: plane.controller.live() and plane.controller.live()[0].connected)
         await asyncio.sleep(max(1.0 - (time.monotonic() - answered_at), 0))
