@@ -121,7 +121,7 @@ async def _ring_and_talk(svc: CallServices, call: LiveCall, decision: Decision, 
     ring_cap = ring_seconds + granted
     # the CDR marks and the caller's cap go out once the first leg is
     # dialled: nothing is billable before the answer, and the request does
-    # not compete with the leg's creation and dial
+    # not compete with the leg's origination
     marking: asyncio.Task | None = None
 
     def mark() -> None:
