@@ -7,15 +7,27 @@ command we send. The server routes each connection by script name.
 Written on asyncio rather than panoramisk because a connection closed before
 the header's blank line must end the session, not loop: here EOF, a garbage
 line, an oversized header or a slow sender each close the connection.
+
+Only Asterisk may ask: a connection from an address outside
+``allowed_peers`` is closed before anything is read, and one whose
+``agi_request`` URL does not carry the shared secret
+(``agi://host:port/admit?secret=<secret>``, compared in constant time) is
+closed after its header. Both are logged with the peer's address, never the
+secret; handlers see the request with the secret removed.
+
+Bounds: a header line is at most 4,096 bytes, a header at most 128 lines,
+and it must arrive within ``header_timeout`` (5 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Awaitable, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 log = logging.getLogger(__name__)
@@ -25,6 +37,8 @@ COMMAND_TIMEOUT_S = 10.0
 MAX_LINE_BYTES = 4096
 MAX_HEADER_LINES = 128
 _HEADER_LINE = re.compile(r"(agi_[a-z0-9_]+): ?(.*)\Z")
+SECRET_PARAM = "secret"
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 _REPLY = re.compile(r"(\d{3})(?: result=(-?\d+)(?: \((.*)\))?(?: (.*))?)?\Z")
 
 
@@ -34,6 +48,10 @@ class AgiError(Exception):
 
 class AgiHeaderError(AgiError):
     """The connection did not send a valid AGI header; it is closed."""
+
+
+class AgiRefused(AgiError):
+    """The connection is not Asterisk's: wrong peer address or secret."""
 
 
 class AgiHangup(AgiError):
@@ -174,16 +192,53 @@ class AgiSession:
 
 
 Handler = Callable[[AgiSession], Awaitable[None]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def peer_allowed(peer: object, allowed: Iterable[Network]) -> bool:
+    """True when the socket peer ``(host, port, ...)`` is in one of ``allowed``
+    (an IPv4-mapped IPv6 address counts as its IPv4 address)."""
+    try:
+        address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])  # type: ignore[index]
+    except (TypeError, IndexError, ValueError):
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed)
+
+
+def authenticated(request: AgiRequest, secret: str) -> AgiRequest:
+    """Return ``request`` without its secret if it carries ``secret``, else
+    raise AgiRefused."""
+    presented = request.params.get(SECRET_PARAM, "")
+    if not hmac.compare_digest(presented.encode(), secret.encode()):
+        raise AgiRefused("missing or wrong secret" if presented else "no secret in the AGI URL")
+    params = {k: v for k, v in request.params.items() if k != SECRET_PARAM}
+    env = {**request.env, "agi_request": _without_query(request.env.get("agi_request", ""))}
+    if "agi_network_script" in env:
+        env["agi_network_script"] = _without_query(env["agi_network_script"])
+    return replace(request, params=params, env=env)
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0]
 
 
 @dataclass
 class AgiServer:
-    """Routes each FastAGI connection to the handler named by its script."""
+    """Routes each FastAGI connection from an allowed peer that presents
+    ``secret`` to the handler named by its script."""
 
-    routes: Mapping[str, Handler] = field(default_factory=dict)
+    routes: Mapping[str, Handler]
+    secret: str
+    allowed_peers: tuple[Network, ...] = LOOPBACK
     header_timeout: float = HEADER_TIMEOUT_S
     _server: asyncio.Server | None = None
     _sessions: set[asyncio.Task] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not self.secret:
+            raise ValueError("the FastAGI server needs a shared secret")
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_LINE_BYTES)
@@ -207,13 +262,15 @@ class AgiServer:
             self._sessions.add(task)
         peer = writer.get_extra_info("peername")
         try:
-            request = await read_header(reader, self.header_timeout)
+            if not peer_allowed(peer, self.allowed_peers):
+                raise AgiRefused("peer address not allowed")
+            request = authenticated(await read_header(reader, self.header_timeout), self.secret)
             handler = self.routes.get(request.script)
             if handler is None:
                 log.warning("unknown AGI script", extra={"script": request.script, "peer": str(peer)})
                 return
             await handler(AgiSession(request, reader, writer))
-        except AgiHeaderError as exc:
+        except (AgiHeaderError, AgiRefused) as exc:
             log.warning("AGI connection refused", extra={"reason": str(exc), "peer": str(peer)})
         except AgiError as exc:
             log.info("AGI session ended", extra={"reason": str(exc), "peer": str(peer)})

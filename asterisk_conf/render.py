@@ -12,6 +12,12 @@ StrictUndefined makes a missing value an error rather than an empty string:
   carry dialplan or config syntax.
 - ``crypt_hash``: a crypt(3) hash, checked for shape.
 - ``network``: an ACL entry, parsed as an IP network and written canonical.
+
+Every template, the shipped ones and an admin's dialplan edit alike, renders
+in Jinja2's immutable sandbox (invariant 7): a template can read the values
+it is given but not reach Python's internals (``cycler.__init__.__globals__``
+is a SecurityError), call methods that mutate, or build huge values with
+``*`` and ``**`` (:data:`MAX_TEMPLATE_VALUE`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 DIALPLAN_TEMPLATE = "extensions.conf.j2"
@@ -223,16 +230,42 @@ class AsteriskConfig:
     carrier: CarrierConf | None = None
     modules: tuple[str, ...] = MODULES
     contexts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONTEXTS))
-    # Where the dialplan's FastAGI calls reach the control plane.
+    # Where the dialplan's FastAGI calls reach the control plane, and the
+    # shared secret each AGI URL carries (agi://host:port/admit?secret=...):
+    # the FastAGI server refuses a connection without it. Required.
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    agi_secret: str = ""
     # The context subscriber endpoints enter: None is contexts["from_subscribers"]
     # (Stasis, the default); contexts["agi"] selects the FastAGI path.
     endpoint_context: str | None = None
 
 
+# Largest string or sequence (items), and largest power (bits), a template
+# may make with ``*`` and ``**`` (a dialplan template has no use for either).
+MAX_TEMPLATE_VALUE = 100_000
+
+
+class _ConfigSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with ``*`` and ``**`` bounded: ``{{ 'x' * 10**10 }}``
+    would otherwise exhaust memory while rendering."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator, left, right):  # type: ignore[no-untyped-def]
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) \
+                and left.bit_length() * abs(right) > MAX_TEMPLATE_VALUE:
+            raise SecurityError("power too large in a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) \
+                        and len(seq) * times > MAX_TEMPLATE_VALUE:
+                    raise SecurityError(f"a template value may not exceed {MAX_TEMPLATE_VALUE} items")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _ConfigSandbox(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # config files, not HTML: the filters above escape
@@ -248,6 +281,8 @@ def _environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
 
 
 def _context(cfg: AsteriskConfig) -> dict[str, object]:
+    if not cfg.agi_secret:
+        raise ConfigValueError("agi_secret is empty: the dialplan's FastAGI URLs need the shared secret")
     contexts = {**DEFAULT_CONTEXTS, **cfg.contexts}
     return {
         "system_name": cfg.system_name,
@@ -266,7 +301,8 @@ def _context(cfg: AsteriskConfig) -> dict[str, object]:
         "carrier": cfg.carrier,
         "contexts": contexts,
         "endpoint_context": cfg.endpoint_context or contexts["from_subscribers"],
-        "agi": {"host": cfg.agi_host, "port": cfg.agi_port, "free_max_seconds": AGI_FREE_MAX_SECONDS},
+        "agi": {"host": cfg.agi_host, "port": cfg.agi_port, "secret": cfg.agi_secret,
+                "free_max_seconds": AGI_FREE_MAX_SECONDS},
         "cdr_custom": {"filename": CDR_CUSTOM_FILENAME, "columns": CDR_CUSTOM_COLUMNS},
     }
 
@@ -311,7 +347,8 @@ def render_dialplan(source: str, context: dict[str, object]) -> str:
         return env.from_string(source).render(context)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(exc.message or "syntax error", exc.lineno) from exc
-    except (jinja2.UndefinedError, ConfigValueError) as exc:
+    except (jinja2.TemplateRuntimeError, ConfigValueError, ArithmeticError, TypeError) as exc:
+        # UndefinedError and the sandbox's SecurityError are TemplateRuntimeErrors
         raise TemplateError(str(exc), _template_lineno(exc)) from exc
 
 

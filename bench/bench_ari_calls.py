@@ -253,7 +253,7 @@ def _testbed(work: Path, hold: float, subscribers: int) -> tuple[Testbed, Settin
     rtp = 30000 + (os.getpid() % 400) * 20
     settings = Settings(
         state_dir=work, asterisk_root=root, asterisk_http_port=_free_port(), sip_port=_free_port(),
-        rtp_port_start=rtp, rtp_port_end=rtp + 19, ari_password=os.urandom(12).hex(), ari_app=APP,
+        rtp_port_start=rtp, rtp_port_end=rtp + 19, ari_password=os.urandom(12).hex(), agi_secret=os.urandom(12).hex(), ari_app=APP,
     )
     testbed = testbed_for(settings, (), instance=f"bench-{os.getpid()}")
     shipped = (TEMPLATES_DIR / "extensions.conf.j2").read_text()

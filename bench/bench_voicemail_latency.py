@@ -331,7 +331,7 @@ def _settings(state_dir: Path, root: Path, smtp_port: int) -> Settings:
     rtp = 30000 + (os.getpid() % 400) * 20
     return Settings(
         state_dir=state_dir, asterisk_root=root, asterisk_http_port=_free_port(), sip_port=_free_port(),
-        rtp_port_start=rtp, rtp_port_end=rtp + 199, ari_password=secrets.token_urlsafe(16),
+        rtp_port_start=rtp, rtp_port_end=rtp + 199, ari_password=secrets.token_urlsafe(16), agi_secret=secrets.token_urlsafe(16),
         carrier_host=f"{CARRIER_ADDRESS}:5060", agi_port=_free_port(), admin_port=_free_port(),
         admin_token=secrets.token_urlsafe(16), smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_tls="none",
     )

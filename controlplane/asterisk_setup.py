@@ -3,14 +3,21 @@ builds the Asterisk config and the testbed the control plane runs against."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import logging
+import socket
 from dataclasses import replace
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from asterisk_conf.password import crypt_sha512
 from asterisk_conf.render import AsteriskConfig, AsteriskDirs, CarrierConf, EndpointConf
 from asterisk_conf.testbed import Testbed, instance_dirs
 
-from .settings import Settings
+from .settings import LOOPBACK_NETWORKS, Settings, agi_allowed_networks
+
+log = logging.getLogger(__name__)
 
 DEFAULT_INSTANCE = "main"
 
@@ -33,7 +40,9 @@ def carrier_conf(settings: Settings) -> CarrierConf | None:
 def asterisk_config(
     settings: Settings, endpoints: Iterable[EndpointConf], instance: str = DEFAULT_INSTANCE
 ) -> AsteriskConfig:
-    """Return the config set's inputs for ``settings`` and these endpoints."""
+    """Return the config set's inputs for ``settings`` and these endpoints:
+    the one place settings become an AsteriskConfig (``clickphone run``,
+    ``clickphone asterisk up`` and ``render`` all come through here)."""
     return AsteriskConfig(
         system_name=settings.asterisk_system_name,
         dirs=instance_dirs(instance),
@@ -48,6 +57,9 @@ def asterisk_config(
         rtp_end=settings.rtp_port_end,
         endpoints=tuple(endpoints),
         carrier=carrier_conf(settings),
+        agi_host=settings.effective_agi_dialplan_host,
+        agi_port=settings.agi_port,
+        agi_secret=settings.agi_secret,
     )
 
 
@@ -67,3 +79,24 @@ def testbed_for(
         config=asterisk_config(settings, endpoints, instance),
         ari_password=settings.ari_password,
     )
+
+
+async def agi_peer_networks(settings: Settings) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Return the networks the FastAGI server accepts connections from:
+    ``agi_allowed_peers``, or when it is empty loopback plus, with an
+    external Asterisk, the addresses ARI's host name resolves to now."""
+    if settings.agi_allowed_peers.strip():
+        return agi_allowed_networks(settings)
+    networks = list(LOOPBACK_NETWORKS)
+    if settings.asterisk_mode == "external":
+        host = urlsplit(settings.effective_ari_url).hostname or ""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            log.warning("cannot resolve Asterisk's host for the FastAGI allowlist; loopback only",
+                        extra={"host": host, "error": str(exc)})
+            infos = []
+        for info in infos:
+            address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            networks.append(ipaddress.ip_network(address))
+    return tuple(dict.fromkeys(networks))

@@ -33,7 +33,7 @@ from provisioning import services as provisioning
 
 from . import db, migrate
 from .admin import emit_daily_limit_alert
-from .asterisk_setup import external_asterisk_config, testbed_for
+from .asterisk_setup import agi_peer_networks, external_asterisk_config, testbed_for
 from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
 from .http_api import build_admin_app
@@ -114,7 +114,8 @@ class ControlPlane:
         self.ari.start()
         await self.ari.wait_connected(timeout=30)
 
-        self.agi = AgiServer(routes=admission_routes(self.admission))
+        self.agi = AgiServer(routes=admission_routes(self.admission), secret=s.agi_secret,
+                             allowed_peers=await agi_peer_networks(s))
         await self.agi.start(s.agi_host, s.agi_port)
         self._stack.push_async_callback(self.agi.stop)
 

@@ -3,15 +3,17 @@ optional TOML file.
 
 Precedence: environment > TOML file (``CLICKPHONE_CONFIG``) > default.
 Every field is documented in the README; a test keeps the two in step.
-Secrets are never defaults: the embedded default generates the ARI password
-and the admin API token on first run and keeps them in
+Secrets are never defaults: the embedded default generates the ARI password,
+the admin API token and the FastAGI secret on first run and keeps them in
 ``<state_dir>/secrets.toml`` (git-ignored).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -100,6 +102,24 @@ class Settings:
     )
     agi_host: str = _doc("FastAGI server listen address.", default="127.0.0.1")
     agi_port: int = _doc("FastAGI server port.", default=4573)
+    agi_dialplan_host: str = _doc(
+        "Address the dialplan's FastAGI URLs connect to. Empty: agi_host, or "
+        "127.0.0.1 when agi_host is a wildcard (0.0.0.0, ::).",
+        default="",
+    )
+    agi_secret: str = _doc(
+        "Shared secret every FastAGI URL of the dialplan carries "
+        "(agi://host:port/admit?secret=...); connections without it are refused. "
+        "16 to 128 characters of A-Z a-z 0-9 _ -. Empty: generated on first run "
+        "into <state_dir>/secrets.toml.",
+        default="",
+    )
+    agi_allowed_peers: str = _doc(
+        "Space-separated addresses or networks (at most 100) the FastAGI server "
+        "accepts connections from; others are logged and closed. Empty: loopback "
+        "and, with an external Asterisk, the addresses of ari_url's host.",
+        default="",
+    )
     admin_host: str = _doc("Admin HTTP API listen address.", default="127.0.0.1")
     admin_port: int = _doc("Admin HTTP API port.", default=8080)
     admin_token: str = _doc(
@@ -189,6 +209,14 @@ class Settings:
         return self.cdr_file or Path("/var/log/asterisk/cdr-custom/clickphone.csv")
 
     @property
+    def effective_agi_dialplan_host(self) -> str:
+        """Where Asterisk's FastAGI calls connect: agi_dialplan_host, else
+        agi_host unless it is a wildcard address."""
+        if self.agi_dialplan_host:
+            return self.agi_dialplan_host
+        return "127.0.0.1" if self.agi_host in ("", "0.0.0.0", "::") else self.agi_host
+
+    @property
     def maildir(self) -> Path:
         return self.state_dir / "maildir"
 
@@ -271,11 +299,35 @@ def load_settings(
         raise SettingsError(f"voicemail_compressed_audio must be one of {', '.join(COMPRESSED_FORMATS)}")
     if settings.voicemail_retention_days < 1:
         raise SettingsError("voicemail_retention_days must be at least 1")
+    if settings.agi_secret and not _AGI_SECRET.fullmatch(settings.agi_secret):
+        raise SettingsError("agi_secret must be 16 to 128 characters of A-Z a-z 0-9 _ -")
+    agi_allowed_networks(settings)  # refused at start, naming the bad entry
     settings.supplier  # refused at start, not on the 1st when the invoices are due
     return with_generated_secrets(settings)
 
 
-GENERATED_SECRETS = ("ari_password", "admin_token")
+_AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
+MAX_AGI_ALLOWED_PEERS = 100
+LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def agi_allowed_networks(settings: Settings) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Return the networks of ``agi_allowed_peers`` (loopback when it is
+    empty; the caller adds the external Asterisk's addresses); raise
+    SettingsError naming a bad entry or too many."""
+    entries = settings.agi_allowed_peers.split()
+    if len(entries) > MAX_AGI_ALLOWED_PEERS:
+        raise SettingsError(f"agi_allowed_peers: at most {MAX_AGI_ALLOWED_PEERS} entries, not {len(entries)}")
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise SettingsError(f"agi_allowed_peers: {entry[:60]!r} is not an address or network") from None
+    return tuple(networks) or LOOPBACK_NETWORKS
+
+
+GENERATED_SECRETS = ("ari_password", "admin_token", "agi_secret")
 """Settings that, left empty, are generated once and kept in secrets.toml."""
 
 

@@ -6,16 +6,18 @@ the next connection."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 
 import pytest
 
 from agi.server import AgiServer, AgiSession
 
+SECRET = "test-agi-secret-0123456789"
 HEADER = (
     "agi_network: yes\n"
-    "agi_network_script: admit\n"
-    "agi_request: agi://127.0.0.1/admit?mode=test\n"
+    f"agi_network_script: admit?mode=test&secret={SECRET}\n"
+    f"agi_request: agi://127.0.0.1/admit?mode=test&secret={SECRET}\n"
     "agi_channel: PJSIP/test1001-00000001\n"
     "agi_uniqueid: 1700000000.1\n"
     "agi_arg_1: 0712345678\n"
@@ -32,7 +34,7 @@ async def server():
         seen.append(session)
         await session.set_variable("CP_REASON", 'evil"\r\nEXEC System rm')
 
-    agi = AgiServer(routes={"admit": admit}, header_timeout=0.5)
+    agi = AgiServer(routes={"admit": admit}, secret=SECRET, header_timeout=0.5)
     await agi.start("127.0.0.1", 0)
     agi.seen = seen
     try:
@@ -110,7 +112,8 @@ async def test_valid_header_is_routed_and_values_cannot_add_commands(server):
     assert await closed_within(reader, 2) < 1
     request = server.seen[0].request
     assert request.script == "admit"
-    assert request.params == {"mode": "test"}
+    assert request.params == {"mode": "test"}  # the secret is not handed on
+    assert SECRET not in str(request.env)
     assert request.args == ["0712345678", "second"]
     assert request.channel == "PJSIP/test1001-00000001"
     writer.close()
@@ -135,3 +138,45 @@ async def test_unknown_script_is_closed(server):
     writer.write(HEADER.replace("admit", "nosuch").encode())
     assert await closed_within(reader, 2) < 1
     writer.close()
+
+
+async def test_connection_without_the_secret_is_refused_logged_and_closed(server, caplog):
+    """Issue 10 defect 5: a local process that does not know the shared
+    secret cannot `admit` calls as Asterisk; the refusal is logged with the
+    peer's address and without what was presented."""
+    for wrong in ("", "&secret=guess", f"&secret={SECRET[:-1]}", f"&secret={SECRET}x"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(HEADER.replace(f"&secret={SECRET}", wrong).encode())
+        assert await closed_within(reader, 2) < 1  # closed without a command
+        writer.close()
+    assert server.seen == []
+    refusals = [r for r in caplog.records if r.getMessage() == "AGI connection refused"]
+    assert len(refusals) == 4 and all(r.peer.startswith("('127.0.0.1'") for r in refusals)
+    assert not any("guess" in str(r.__dict__) or SECRET[:-1] in str(r.__dict__) for r in caplog.records)
+
+
+async def test_connection_from_a_peer_not_allowed_is_refused_before_its_header(caplog):
+    """Issue 10 defect 5: only configured peer addresses (loopback by
+    default) may connect; here only 127.0.0.2 is allowed, and a connection
+    from 127.0.0.1 presenting the right secret is closed unread."""
+    seen = []
+
+    async def admit(session: AgiSession) -> None:
+        seen.append(session)
+
+    agi = AgiServer(routes={"admit": admit}, secret=SECRET, header_timeout=0.5,
+                    allowed_peers=(ipaddress.ip_network("127.0.0.2/32"),))
+    await agi.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", agi.port)
+        assert await closed_within(reader, 2) < 0.4  # at once, not after the header timeout
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", agi.port, local_addr=("127.0.0.2", 0))
+        writer.write(HEADER.encode())
+        assert (await asyncio.wait_for(reader.readline(), 2)) == b""  # admit sends nothing, then closes
+        writer.close()
+    finally:
+        await agi.stop()
+    assert len(seen) == 1
+    assert [r.reason for r in caplog.records if r.getMessage() == "AGI connection refused"] == [
+        "peer address not allowed"]

@@ -8,8 +8,11 @@ from __future__ import annotations
 import crypt
 from dataclasses import replace
 
+import jinja2
 import pytest
+from jinja2.sandbox import SecurityError
 
+from asterisk_conf import render
 from asterisk_conf.render import (
     MODULES,
     AsteriskConfig,
@@ -48,6 +51,7 @@ def config(**changes) -> AsteriskConfig:
         rtp_start=10000,
         rtp_end=10199,
         endpoints=(EndpointConf("alice", "pw-123", "Alice", "1000", "sub1"),),
+        agi_secret="unit-agi-secret",
     )
     return replace(base, **changes)
 
@@ -170,3 +174,45 @@ def test_dialplan_template_edit_is_rendered():
     assert render_config(config(), dialplan_template=template)["extensions.conf"] == (
         "[my-ctx]\nexten => _X.,1,Stasis(clickphone,outbound)\n"
     )
+
+
+ESCAPE_PAYLOAD = "{{ cycler.__init__.__globals__.os.popen('id -un').read() }}"
+
+
+def test_admin_dialplan_template_cannot_reach_python_internals():
+    """Issue 10 defect 9, invariant 7: an admin's dialplan template renders
+    in the sandbox; the issue's escape to os.popen is a SecurityError,
+    refused as a TemplateError naming its line."""
+    template = f"[ctx]\nexten => s,1,NoOp({ESCAPE_PAYLOAD})\n"
+    with pytest.raises(TemplateError) as refused:
+        render_config(config(), dialplan_template=template)
+    assert isinstance(refused.value.__cause__, SecurityError)
+    assert refused.value.lineno == 2
+
+
+@pytest.mark.parametrize("expression", ["'x' * 10**9", "[1] * 10**9", "10 ** 64 ** 64 ** 64", "2 ** 1000000"])
+def test_admin_dialplan_template_cannot_build_huge_values(expression):
+    """Issue 10 defect 9: the sandbox also bounds ``*`` and ``**``, which
+    would otherwise exhaust memory while rendering."""
+    with pytest.raises(TemplateError) as refused:
+        render_config(config(), dialplan_template=f"[ctx]\n; {{{{ {expression} }}}}\n")
+    assert isinstance(refused.value.__cause__, SecurityError)
+
+
+def test_sandboxed_rendering_is_byte_identical_to_plain_jinja():
+    """Issue 10 defect 9: moving every shipped template into the sandbox
+    changes no byte of the config set."""
+    cfg = config(dids=("40215550100",), agi_port=4673, agi_secret="s3cret-token")
+    sandboxed = render_config(cfg)
+    context = render._context(cfg)
+    plain = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(render.TEMPLATES_DIR), undefined=jinja2.StrictUndefined,
+        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+    plain.filters.update(render._environment(jinja2.BaseLoader()).filters)
+    for template in sorted(render.TEMPLATES_DIR.glob("*.conf.j2")):
+        name = template.name.removesuffix(".j2")
+        variables = render._endpoints_context(cfg, context) if name == "pjsip.conf" else context
+        assert sandboxed[name] == plain.get_template(template.name).render(variables), name
+    with open(render.TEMPLATES_DIR / render.DIALPLAN_TEMPLATE) as fh:
+        assert render_config(cfg, dialplan_template=fh.read())["extensions.conf"] == sandboxed["extensions.conf"]

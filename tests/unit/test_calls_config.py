@@ -19,6 +19,7 @@ def config(endpoints=(), dids=()) -> AsteriskConfig:
         system_name="cp1", dirs=AsteriskDirs.under("/srv/clickphone/unit"), ari_username="clickphone",
         ari_password_crypt=crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_SHA512)), ari_app="clickphone",
         http_port=8088, sip_port=5060, rtp_start=10000, rtp_end=10199, endpoints=endpoints, dids=dids,
+        agi_secret="unit-agi-secret",
     )
 
 

@@ -62,7 +62,8 @@ def test_ari_password_is_generated_once_and_kept_private(tmp_path):
 
 def test_ari_password_from_the_environment_is_not_written_to_disk(tmp_path):
     settings = load_settings({"CLICKPHONE_STATE_DIR": str(tmp_path), "CLICKPHONE_ARI_PASSWORD": "given",
-                              "CLICKPHONE_ADMIN_TOKEN": "given-token"})
+                              "CLICKPHONE_ADMIN_TOKEN": "given-token",
+                              "CLICKPHONE_AGI_SECRET": "given-agi-secret-16"})
     assert settings.ari_password == "given"
     assert not (tmp_path / "secrets.toml").exists()
 

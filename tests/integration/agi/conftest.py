@@ -2,7 +2,8 @@
 
 ``agi_testbed`` (module scope) starts a testbed instance of its own whose
 subscriber endpoints enter the ``clickphone-agi`` context (the dialplan
-path), whose FastAGI calls go to a fixed loopback port, and whose carrier
+path), whose FastAGI calls go to the loopback port and secret of its settings
+(rendered by the same ``asterisk_config`` as ``clickphone run``), and whose carrier
 trunk is a pjsua2 phone on 127.0.0.2 (a loopback address of its own, so
 that identifying the carrier by IP leaves the subscribers' 127.0.0.1 alone).
 
@@ -67,11 +68,11 @@ def agi_endpoints() -> tuple[EndpointConf, ...]:
 def agi_testbed(tmp_path_factory, asterisk_root) -> AgiTestbed:
     agi_port, carrier_port = free_port(), free_port()
     settings = testbed_settings(tmp_path_factory.mktemp("agi-asterisk")).replace(
-        carrier_host=f"{CARRIER_ADDRESS}:{carrier_port}")
+        carrier_host=f"{CARRIER_ADDRESS}:{carrier_port}", agi_port=agi_port)
     endpoints = agi_endpoints()
     instance = f"agi-{os.getpid()}"
-    config = replace(asterisk_config(settings, endpoints, instance),
-                     agi_port=agi_port, endpoint_context="clickphone-agi")
+    # the FastAGI port and secret come from the settings, as for `clickphone run`
+    config = replace(asterisk_config(settings, endpoints, instance), endpoint_context="clickphone-agi")
     testbed = Testbed(root=settings.effective_asterisk_root.resolve(), instance=instance,
                       config=config, ari_password=settings.ari_password)
     try:
@@ -94,7 +95,7 @@ class ControlPlaneSide:
     seen: dict[str, dict[str, str | None]] = field(default_factory=dict)
     finished: list[str] = field(default_factory=list)
 
-    async def start_agi(self, port: int, admission: Admission | None = None) -> None:
+    async def start_agi(self, port: int, secret: str, admission: Admission | None = None) -> None:
         """(Re)start the FastAGI server on ``port`` with the real routes."""
         await self.stop_agi()
         routes = AdmitRoutes(admission or self.admission)
@@ -109,7 +110,7 @@ class ControlPlaneSide:
             await routes.hangup(session)
             self.finished.append(session.request.uniqueid)
 
-        self.server = AgiServer(routes={"admit": admit, "hangup": hangup}, header_timeout=1.0)
+        self.server = AgiServer(routes={"admit": admit, "hangup": hangup}, secret=secret, header_timeout=1.0)
         await self.server.start("127.0.0.1", port)
 
     async def stop_agi(self) -> None:
@@ -124,7 +125,7 @@ async def plane(agi_testbed, tmp_path):
     await migrate.upgrade(url)
     engine = create_engine(url)
     side = ControlPlaneSide(engine, Admission(engine, chunk_seconds=300, max_seconds=3600))
-    await side.start_agi(agi_testbed.agi_port)
+    await side.start_agi(agi_testbed.agi_port, agi_testbed.settings.agi_secret)
     try:
         yield side
     finally:

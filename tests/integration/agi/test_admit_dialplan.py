@@ -208,7 +208,7 @@ async def test_asterisk_ends_the_call_at_the_end_of_its_grant(agi_testbed, plane
     out, with no help from the control plane."""
     endpoint = agi_testbed.endpoints[1]
     await account_for(plane.engine, endpoint, balance_micro=5 * EUR)
-    await plane.start_agi(agi_testbed.agi_port, Admission(plane.engine, chunk_seconds=3))
+    await plane.start_agi(agi_testbed.agi_port, agi_testbed.settings.agi_secret, Admission(plane.engine, chunk_seconds=3))
     phone = await sip_phone(endpoint, registrar_port=agi_testbed.sip_port)
     await dial(phone, "0712345678")
     uniqueid, variables = await admitted(plane)

@@ -18,10 +18,12 @@ from billing import ledger
 from provisioning import services as provisioning
 
 EUR = 1_000_000
+SECRET = "route-test-agi-secret"
 
 
 def header(uniqueid: str = "1756717200.7", extension: str = "0712345678", *args: str) -> bytes:
-    lines = ["agi_network: yes", "agi_network_script: admit", "agi_request: agi://127.0.0.1/admit",
+    lines = ["agi_network: yes", f"agi_network_script: admit?secret={SECRET}",
+             f"agi_request: agi://127.0.0.1/admit?secret={SECRET}",
              "agi_channel: PJSIP/ep-A1-00000007", f"agi_uniqueid: {uniqueid}", "agi_type: PJSIP",
              f"agi_extension: {extension}"]
     lines += [f"agi_arg_{i}: {arg}" for i, arg in enumerate(args, 1)]
@@ -67,7 +69,8 @@ async def agi(engine):
     async def remember(decision):
         decisions.append(decision)
 
-    server = AgiServer(routes=AdmitRoutes(admission, on_decision=remember).routes(), header_timeout=0.5)
+    server = AgiServer(routes=AdmitRoutes(admission, on_decision=remember).routes(), secret=SECRET,
+                       header_timeout=0.5)
     await server.start("127.0.0.1", 0)
     server.admission, server.decisions = admission, decisions
     try:

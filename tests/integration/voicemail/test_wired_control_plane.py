@@ -157,6 +157,7 @@ def wired_settings(state_dir: Path, root: Path, smtp_port: int, carrier_port: in
         asterisk_root=root,
         asterisk_http_port=free_port(),
         ari_password=secrets.token_urlsafe(16),
+        agi_secret=secrets.token_urlsafe(16),
         sip_port=free_port(),
         rtp_port_start=rtp_start,
         rtp_port_end=rtp_end,
