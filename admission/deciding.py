@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from billing import ledger
@@ -104,7 +104,8 @@ def decide_in(conn: Connection, terms: Terms) -> Decision | TariffNeeded:
     if policy_reason is not None:
         return Decision(request.call_ref, destination, policy_reason, account.id, account.code)
     if is_free(destination):
-        record_live_call(conn, request.call_ref, account.id, destination, None, terms.max_seconds, True, now)
+        record_live_call(conn, request.call_ref, account.id, destination, None, terms.max_seconds, True, now,
+                         terms.settle_grace)
         return Decision(request.call_ref, destination, None, account.id, account.code,
                         terms.max_seconds, None, free=True)
     try:
@@ -121,7 +122,8 @@ def decide_in(conn: Connection, terms: Terms) -> Decision | TariffNeeded:
         conn, account.id, max(call_cost_micro(rate, grant), 1),
         ttl=timedelta(seconds=grant) + terms.settle_grace, reference=request.call_ref, now=now,
     )
-    record_live_call(conn, request.call_ref, account.id, destination, held.id, grant, False, now)
+    record_live_call(conn, request.call_ref, account.id, destination, held.id, grant, False, now,
+                     terms.settle_grace)
     return Decision(request.call_ref, destination, None, account.id, account.code, grant, held.id)
 
 
@@ -129,7 +131,9 @@ def _snapshot_query() -> Any:
     """The account paying for an endpoint's calls, its policy (NULLs when
     none is stored), its live-call count and its money, in one row."""
     live = (
-        select(func.count()).select_from(live_calls).where(live_calls.c.account_id == accounts.c.id)
+        select(func.count()).select_from(live_calls)
+        .where(live_calls.c.account_id == accounts.c.id,
+               or_(live_calls.c.expires_at.is_(None), live_calls.c.expires_at > bindparam("now")))
         .scalar_subquery()
     )
     return (
@@ -182,7 +186,7 @@ _LOCK_ACCOUNT = (
     .where(sip_endpoints.c.username == bindparam("endpoint")).with_for_update(of=accounts)
 )
 _LIVE_CALL_COLUMNS = ("call_ref", "account_id", "number_class", "normalised", "started_at", "reservation_id",
-                      "reserved_seconds", "free")
+                      "reserved_seconds", "free", "expires_at")
 _INSERT_LIVE_CALL = Prepared(insert(live_calls).values({name: bindparam(name) for name in _LIVE_CALL_COLUMNS}))
 _DELETE_LIVE_CALL = Prepared(delete(live_calls).where(live_calls.c.call_ref == bindparam("ref")))
 
@@ -202,14 +206,21 @@ def stored_policy(row: Any) -> AccountPolicy:
 
 def record_live_call(
     conn: Connection, call_ref: str, account_id: int, destination: Classification,
-    reservation_id: int | None, seconds: int, free: bool, now: datetime,
+    reservation_id: int | None, seconds: int, free: bool, now: datetime, margin: timedelta,
 ) -> None:
-    """Insert the call into ``live_calls``."""
+    """Insert the call into ``live_calls``, expiring ``margin`` after its
+    grant of ``seconds`` (issue 10: a lost hangup must not count forever)."""
     _INSERT_LIVE_CALL.run(conn, {
         "call_ref": call_ref, "account_id": account_id, "number_class": destination.number_class,
         "normalised": destination.normalised, "started_at": now, "reservation_id": reservation_id,
-        "reserved_seconds": seconds, "free": free,
+        "reserved_seconds": seconds, "free": free, "expires_at": live_call_expiry(now, seconds, margin),
     })
+
+
+def live_call_expiry(started_at: datetime, seconds: int, margin: timedelta) -> datetime:
+    """Return when a live call granted ``seconds`` stops counting: the end
+    of its grant plus ``margin`` (ringing before the answer, the CDR's way)."""
+    return started_at + timedelta(seconds=seconds) + margin
 
 
 def forget_live_call(conn: Connection, call_ref: str) -> None:

@@ -12,6 +12,9 @@ Paid calls are granted in chunks: the first reservation covers
 ``chunk_seconds`` (or less, if that is all the budget pays for); :meth:`Admission.extend` reserves the next chunk while credit
 lasts. The reservation is settled by CDR ingestion (reference: the call's
 uniqueid); it expires ``settle_grace`` after the end of its last chunk.
+The live call expires then too: a call whose end nobody reported (a
+FastAGI hangup lost) stops counting toward ``max_concurrent_calls``, and
+the ARI app's reconciliation finishes it sooner when its channel is gone.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -33,7 +36,7 @@ from billing.tariffs import Rate, Tariff
 from provisioning import services as provisioning
 from sqlbase.worker import TransactionWorker
 
-from .deciding import TariffNeeded, Terms, decide_in, forget_live_call, stored_policy
+from .deciding import TariffNeeded, Terms, decide_in, forget_live_call, live_call_expiry, stored_policy
 from .decisions import CallRequest, Decision, Grant
 from .policy import AccountPolicy, is_always_free
 from .reasons import reason
@@ -176,7 +179,8 @@ class Admission:
             ttl = timedelta(seconds=max(total - elapsed, 0)) + self.settle_grace
             await reservations.extend(conn, held.id, extra, ttl=ttl, now=now)
             await conn.execute(
-                update(live_calls).where(live_calls.c.call_ref == call_ref).values(reserved_seconds=total)
+                update(live_calls).where(live_calls.c.call_ref == call_ref).values(
+                    reserved_seconds=total, expires_at=live_call_expiry(call.started_at, total, self.settle_grace))
             )
         log.info("call extended", extra={"call": call_ref, "granted_seconds": total})
         return Grant(total, None)
@@ -197,6 +201,15 @@ class Admission:
     async def finish(self, call_ref: str) -> None:
         """Forget a call that ended (its reservation waits for the CDR)."""
         await self._worker.run(partial(forget_live_call, call_ref=call_ref))
+
+    async def forget_expired(self, now: datetime | None = None) -> int:
+        """Delete the live calls past their expiry (they no longer count
+        toward max_concurrent_calls anyway); return how many."""
+        async with self.engine.begin() as conn:
+            done = await conn.execute(delete(live_calls).where(live_calls.c.expires_at <= (now or utc_now())))
+        if done.rowcount:
+            log.info("expired live calls forgotten", extra={"calls": done.rowcount})
+        return done.rowcount
 
     async def live_call_refs(self, account_id: int | None = None) -> list[str]:
         """Return the live calls' references (of one account, or all)."""

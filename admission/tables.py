@@ -38,5 +38,10 @@ live_calls = Table(
     Column("reservation_id", Integer, nullable=True),
     Column("reserved_seconds", Integer, nullable=False, default=0),
     Column("free", Boolean, nullable=False),
+    # when the call stops counting toward max_concurrent_calls even if
+    # nobody said it ended (a FastAGI hangup lost): its start + the seconds
+    # granted + admission's settle grace; NULL (rows older than the column):
+    # counts until reconciliation finishes it
+    Column("expires_at", UtcDateTime(), nullable=True),
     Index("ix_live_calls_account_id", "account_id"),
 )

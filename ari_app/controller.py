@@ -26,8 +26,9 @@ client's RESYNC event, which lists the channels still in the application):
   unclaimed for ``timing.orphan_grace`` is hung up (a call caught ringing
   or deciding);
 - admission's live calls of this Asterisk (uniqueids carry its system
-  name) whose caller is gone are finished; CDR ingestion settles their
-  reservations.
+  name), of the Stasis and the FastAGI path alike, whose channel Asterisk
+  no longer has (``GET /channels``) are finished, and those past their
+  expiry forgotten; CDR ingestion settles their reservations.
 """
 
 from __future__ import annotations
@@ -376,14 +377,34 @@ class CallController:
         await hold(self._svc, call, schedule)
 
     async def _finish_gone(self, live: set[str], in_app: dict[str, Any]) -> None:
-        """Finish admission's live calls of this Asterisk that no call owns
-        and whose caller is not in the application."""
+        """Finish admission's live calls of this Asterisk that no call of
+        this process owns and whose channel Asterisk no longer has.
+
+        Both paths key a live call on its channel's uniqueid (the ARI
+        channel id), but a FastAGI call's channel is never in the Stasis
+        application: existence is checked against every channel Asterisk
+        has (``GET /channels``, read after ``live``, so a call decided
+        meanwhile has its channel in the list), never against the
+        application's alone. Calls past their expiry are forgotten too."""
         prefix = await self._own_prefix()
-        for call_ref in live:
-            if call_ref in self._calls or call_ref in in_app or not call_ref.startswith(prefix):
-                continue
-            log.info("finishing a live call whose channels are gone", extra={"call": call_ref})
-            await self._finish(call_ref)
+        candidates = [ref for ref in live
+                      if ref not in self._calls and ref not in in_app and ref.startswith(prefix)]
+        if candidates:
+            try:
+                existing = {c.get("id") for c in await self.client.list_channels()}
+            except AriFailure as exc:
+                log.warning("reconciliation cannot list Asterisk's channels; finishing nothing",
+                            extra={"error": str(exc)})
+                existing = None
+            for call_ref in candidates:
+                if existing is None or call_ref in existing:
+                    continue
+                log.info("finishing a live call whose channels are gone", extra={"call": call_ref})
+                await self._finish(call_ref)
+        try:
+            await self.admission.forget_expired()
+        except Exception:
+            log.exception("reconciliation cannot forget expired live calls")
 
     async def _own_prefix(self) -> str:
         """Uniqueids of this Asterisk start with ``<systemname>-`` ('' when it has none)."""

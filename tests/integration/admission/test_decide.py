@@ -218,3 +218,30 @@ async def test_finished_call_leaves_the_live_list(engine, admission):
     assert await admission.live_call_refs() == [decision.call_ref]
     await admission.finish(decision.call_ref)
     assert await admission.live_call_refs() == []
+
+
+async def test_unfinished_calls_stop_counting_after_their_grant_and_margin(engine, admission):
+    """Issue 10 defect 5: two admits whose hangup never came no longer
+    refuse the account with too_many_calls once their grant plus the settle
+    grace has passed (and are then forgotten)."""
+    _, account = await subscriber_with_account(engine, balance=5 * EUR)
+    await set_account_policy(engine, account.id, AccountPolicy(max_concurrent_calls=2))
+    lost = [await admission.decide(call("0212345678"), now=T0) for _ in range(2)]
+    assert all(d.allowed for d in lost)
+    expiry = T0 + timedelta(seconds=max(d.max_seconds for d in lost)) + admission.settle_grace
+    still = await admission.decide(call("0212345678"), now=expiry - timedelta(seconds=1))
+    assert still.reason.code == "too_many_calls"
+    assert (await admission.decide(call("0212345678"), now=expiry + timedelta(seconds=1))).allowed
+    assert await admission.forget_expired(now=expiry + timedelta(seconds=1)) == 2
+    assert set(await admission.live_call_refs(account.id)).isdisjoint(d.call_ref for d in lost)
+
+
+async def test_an_extended_call_expires_after_its_new_grant(engine, admission):
+    """Issue 10 defect 5: extending a call moves its expiry with its grant."""
+    _, account = await subscriber_with_account(engine, balance=5 * EUR)
+    await set_account_policy(engine, account.id, AccountPolicy(max_concurrent_calls=1))
+    first = await admission.decide(call("0212345678"), now=T0)
+    grant = await admission.extend(first.call_ref, now=T0 + timedelta(seconds=first.max_seconds - 30))
+    assert grant.seconds > first.max_seconds
+    after_first_grant = T0 + timedelta(seconds=first.max_seconds) + admission.settle_grace + timedelta(seconds=1)
+    assert (await admission.decide(call("0212345678"), now=after_first_grant)).reason.code == "too_many_calls"

@@ -20,6 +20,8 @@ import pytest
 from admission.policy import AccountPolicy
 from admission.service import Admission, CallRequest, Decision, set_account_policy
 from billing import reservations
+from ari_app.client import AriClient
+from ari_app.controller import CallController
 from billing.cdr_format import parse_cdr_stream
 
 from .conftest import CARRIER_ADDRESS, account_for
@@ -248,3 +250,35 @@ async def wait_until(predicate, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.05)
+
+
+async def test_ari_reconciliation_keeps_live_fastagi_calls_and_finishes_those_whose_channel_is_gone(
+    agi_testbed, plane, sip_phone, carrier
+):
+    """Issue 10 defect 5: after an ARI (re)connect, reconciliation checks
+    admission's live calls against every channel Asterisk has: a FastAGI
+    call still up (its channel is never in the Stasis application) stays
+    live; one whose hangup never reached the control plane is finished."""
+    endpoint = agi_testbed.endpoints[0]
+    await account_for(plane.engine, endpoint, balance_micro=5 * EUR)
+    phone = await sip_phone(endpoint, registrar_port=agi_testbed.sip_port)
+    await dial(phone, "0712345678")
+    uniqueid, variables = await admitted(plane)
+    assert variables["CP_ADMIT"] == "yes"
+    await carrier.answer(await carrier.wait_incoming())
+    await phone.wait_state("CONFIRMED")
+    settings = agi_testbed.settings
+    lost = await plane.admission.decide(CallRequest(
+        f"{settings.asterisk_system_name}-1700000000.999", endpoint.username, PHONE_ADDRESS, "0712345678"))
+    assert lost.allowed and uniqueid.startswith(f"{settings.asterisk_system_name}-")
+
+    client = AriClient(agi_testbed.testbed.ari_url, settings.ari_username, settings.ari_password, settings.ari_app)
+    controller = CallController(client, plane.admission, plane.engine)
+    try:
+        await controller.reconcile([])  # what a RESYNC with no channel in the application does
+        assert await plane.admission.live_call_refs() == [uniqueid]
+    finally:
+        await controller.stop(hang_up=False)
+        await client.close()
+        await phone.hangup()
+        await ended(phone)
