@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import logging
 import os
 import shutil
 import socket
@@ -36,6 +37,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .render import AsteriskConfig, AsteriskDirs, render_config, write_config
+
+_log = logging.getLogger(__name__)
 
 SUITE = "sid"
 PACKAGES = ("asterisk", "asterisk-modules")
@@ -189,6 +192,12 @@ class Testbed:
         return self.host_base / "testbed.pid"
 
     @property
+    def owner_file(self) -> Path:
+        """``<pid> <start time>`` of the process that started this Asterisk
+        and stops it (the control plane); absent for a detached one."""
+        return self.host_base / "owner.pid"
+
+    @property
     def log_file(self) -> Path:
         return self.host_base / "log" / "console.log"
 
@@ -210,15 +219,31 @@ class Testbed:
         files = render_config(self.config, self.dialplan_template)
         write_config(files, self.root / self.config.dirs.etc.lstrip("/"))
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Build the root if needed, mount, start Asterisk and wait for ARI."""
+    def start(self, timeout: float = 60.0, *, owned: bool = True) -> None:
+        """Build the root if needed, mount, start Asterisk and wait for ARI.
+
+        ``owned``: this process owns the Asterisk (records itself in
+        ``owner_file``); a later start that finds the Asterisk running while
+        its owner is dead (``kill -9`` of ``clickphone run``) stops that
+        orphan cleanly and starts afresh. A running Asterisk whose owner is
+        alive, or that has none (``clickphone asterisk up``), is refused."""
         _require_root_user()
         ensure_root(self.root)
         if self.pid() is not None or self.instance_processes():
-            raise TestbedError(f"testbed {self.instance} is already running")
+            owner = self.owner_file_process()
+            if owner is None or _process_identity(owner[0]) == owner:
+                held = f" by the live process {owner[0]}" if owner else " detached (`clickphone asterisk up`)"
+                raise TestbedError(f"testbed {self.instance} is already running{held}; "
+                                   "stop it with `clickphone asterisk down`")
+            _log.warning("stopping the Asterisk testbed %s left by a dead process (pid %d)", self.instance, owner[0])
+            self.stop()
         for sub in ("etc", "run", "log", "spool", "spool/recording", "lib", "lib/keys", "cache", "log/cdr-custom", "log/cdr-csv"):
             (self.host_base / sub).mkdir(parents=True, exist_ok=True)
         self.write_config()
+        self.owner_file.unlink(missing_ok=True)
+        if owned:  # before Asterisk exists: a kill from here on leaves an owner to check
+            identity = _process_identity(os.getpid())
+            self.owner_file.write_text(f"{identity[0]} {identity[1]}\n" if identity else "")
         _ensure_hosts(self.root)
         with _root_lock(self.root):
             mount_root(self.root)
@@ -276,6 +301,14 @@ class Testbed:
             return None
         return pid if _alive(pid) and _is_testbed_process(pid, self.root) else None
 
+    def owner_file_process(self) -> tuple[int, int] | None:
+        """Return the (pid, start time) ``owner_file`` names, or None."""
+        try:
+            pid, started = self.owner_file.read_text().split()
+            return int(pid), int(started)
+        except (OSError, ValueError):
+            return None
+
     def stop(self) -> None:
         """Stop this instance's Asterisk (TERM, then KILL) and unmount the
         root when no other instance runs in it."""
@@ -286,6 +319,7 @@ class Testbed:
         for each in pids:
             _terminate(each)
         self.pid_file.unlink(missing_ok=True)
+        self.owner_file.unlink(missing_ok=True)
         release_root_if_idle(self.root)
 
     def instance_processes(self) -> list[int]:
@@ -372,6 +406,17 @@ def _is_testbed_process(pid: int, root: Path) -> bool:
             return fh.read().split(b"\0")[0].endswith(b"chroot")
     except OSError:
         return False
+
+
+def _process_identity(pid: int) -> tuple[int, int] | None:
+    """Return (pid, start time in clock ticks since boot) of a live process,
+    or None: the start time tells a reused pid from the original."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else (pid, int(fields[19]))
 
 
 def _alive(pid: int) -> bool:

@@ -145,7 +145,7 @@ def asterisk_up() -> None:
     testbed = testbed_for(settings, [])
     testbed.config = _provisioned_config(settings, testbed.config)
     try:
-        testbed.start()
+        testbed.start(owned=False)  # detached: `clickphone run` will not take it over
     except TestbedError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Asterisk is up: ARI {testbed.ari_url}, SIP {settings.sip_bind_address}:{settings.sip_port}, pid {testbed.pid()}")
