@@ -23,7 +23,7 @@ import logging
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -211,9 +211,11 @@ class Admission:
             log.info("expired live calls forgotten", extra={"calls": done.rowcount})
         return done.rowcount
 
-    async def live_call_refs(self, account_id: int | None = None) -> list[str]:
-        """Return the live calls' references (of one account, or all)."""
-        query = select(live_calls.c.call_ref).order_by(live_calls.c.started_at)
+    async def live_call_refs(self, account_id: int | None = None, now: datetime | None = None) -> list[str]:
+        """Return the live calls' references (of one account, or all): those
+        that count toward max_concurrent_calls at ``now`` (not expired)."""
+        query = select(live_calls.c.call_ref).order_by(live_calls.c.started_at).where(
+            or_(live_calls.c.expires_at.is_(None), live_calls.c.expires_at > (now or utc_now())))
         if account_id is not None:
             query = query.where(live_calls.c.account_id == account_id)
         async with self.engine.connect() as conn:
