@@ -3,8 +3,10 @@
 The dialplan context ``clickphone-agi`` (asterisk_conf's extensions.conf
 template) runs::
 
-    Set(CHANNEL(hangup_handler_push)=clickphone-agi-hangup,s,1)  ; → AGI(.../hangup)
-    AGI(agi://host:4573/admit,<dialled number>)
+    Set(CHANNEL(hangup_handler_push)=clickphone-agi-hangup,s,1)  ; → AGI(.../hangup?secret=...)
+    AGI(agi://host:4573/admit?secret=<agi_secret>,<dialled number>)
+
+(the server checks the peer and the secret before a route runs).
 
 ``admit`` reads who is calling and from where from the channel itself
 (``CHANNEL(endpoint)`` and ``CHANNEL(pjsip,remote_addr)``), never from
