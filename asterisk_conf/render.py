@@ -3,7 +3,7 @@
 Every value that reaches a config file passes one of four filters, and
 StrictUndefined makes a missing value an error rather than an empty string:
 
-- ``ident``: identifiers, numbers, addresses, passwords — refused (not
+- ``ident``: identifiers, numbers, addresses, digests — refused (not
   mangled) unless made only of ``[A-Za-z0-9_.+-/@:]``; nothing in that set can
   end a line, start a comment (``;``), open a section (``[``), separate
   application arguments (``,``) or start a dialplan expression (``$``).
@@ -23,6 +23,7 @@ is a SecurityError), call methods that mutate, or build huge values with
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ CDR_CUSTOM_COLUMNS: tuple[str, ...] = (
 )
 
 _IDENT = re.compile(r"[A-Za-z0-9_.+\-/@:]{1,200}\Z")
+_MD5_CRED = re.compile(r"[0-9a-f]{32}\Z")
 _CRYPT = re.compile(r"\$[0-9a-z]+\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9$]{8,200}\Z")
 _CDR_COLUMN = re.compile(r"(?:[A-Z]+|CDR\([a-z_]+\))\Z")
 _DISPLAY_PUNCTUATION = frozenset(" .-_'")
@@ -189,10 +191,16 @@ class AsteriskDirs:
 
 @dataclass(frozen=True)
 class EndpointConf:
-    """One subscriber SIP endpoint (pjsip endpoint + auth + aor)."""
+    """One subscriber SIP endpoint (pjsip endpoint + auth + aor).
+
+    Its auth holds no password: ``md5_cred`` is HA1 = MD5(username:realm:
+    password) in hex, rendered as ``password_digest = MD5:<md5_cred>``, and
+    ``realm`` is the realm it was made with, which Asterisk's challenge must
+    name (a hash made in another realm never matches)."""
 
     username: str
-    password: str
+    md5_cred: str = field(repr=False)  # a password equivalent in its realm
+    realm: str
     display_name: str
     caller_id_number: str
     account_code: str
@@ -200,6 +208,11 @@ class EndpointConf:
     # The account's allowlist (CIDRs): when not empty, Asterisk itself
     # refuses this endpoint's requests from any other address.
     permit: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _MD5_CRED.match(self.md5_cred):
+            raise ConfigValueError(f"{self.username}: md5_cred must be 32 lower-case hex digits")
+        ident(self.realm)
 
 
 @dataclass(frozen=True)
@@ -367,6 +380,11 @@ def write_config(files: dict[str, str], etc_dir: Path) -> None:
     etc_dir.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         tmp = etc_dir / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.chmod(0o640)
+        tmp.unlink(missing_ok=True)  # a leftover would keep its old mode
+        # Created 0600, never readable by others even for an instant: pjsip.conf
+        # holds digest credentials, ari.conf a password hash. Asterisk reads
+        # them as the user that writes them (root, see testbed.py).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
         tmp.replace(etc_dir / name)

@@ -71,6 +71,7 @@ from controlplane.runtime import ControlPlane
 from controlplane.settings import REPO_ROOT, Settings
 from notify.catcher import SmtpServer
 from notify.outbox import next_due_at
+from tests.fixtures.asterisk import phone_endpoint
 from tests.fixtures.sip_phone import SipPhone
 from tests.integration.voicemail.support import write_tone
 
@@ -293,8 +294,8 @@ async def add_line(run: Run, index: int, work: Path) -> Line:
 
 
 def _endpoint_conf(endpoint: Any) -> EndpointConf:
-    return EndpointConf(endpoint.username, endpoint.password, endpoint.display_name,
-                        endpoint.caller_id_number, endpoint.account_code)
+    return phone_endpoint(endpoint.username, endpoint.password, endpoint.display_name,
+                          endpoint.caller_id_number, endpoint.account_code, realm=endpoint.realm)
 
 
 async def bench(args: argparse.Namespace, work: Path, root: Path) -> dict[str, Any]:

@@ -49,9 +49,11 @@ from billing.tables import ACTIVE, DEFAULT_TARIFF, PREPAID, SUSPENDED, utc_now
 from notify.events import AllowedIpsChanged, DailySpendLimitReached, Recipient, TopUp, enqueue_event
 from notify.render import Renderer
 from provisioning import services as provisioning
+from provisioning.credentials import DEFAULT_REALM
 from provisioning.errors import (
     InvalidFieldError,
     NumberTakenError,
+    UnknownEndpointError,
     UnknownSubscriberError,
     UsernameTakenError,
 )
@@ -140,16 +142,18 @@ async def create_subscriber(
     credit_limit_micro: int = 0,
     daily_limit_micro: int | None = None,
     tariff: str = DEFAULT_TARIFF,
+    realm: str = DEFAULT_REALM,
 ) -> NewSubscriber:
     """Create a subscriber, its SIP endpoint (``username``; a strong password
-    is generated unless given) and its billing account (``account_code``,
-    the endpoint's CDR accountcode), all or nothing."""
+    is generated unless given, and only its digest credential in ``realm``
+    is stored) and its billing account (``account_code``, the endpoint's CDR
+    accountcode), all or nothing."""
     with _refusals():
         async with engine.begin() as conn:
             subscriber = await provisioning.create_subscriber(conn, name=name, email=email, language=language)
             endpoint = await provisioning.add_endpoint(
                 conn, subscriber_id=subscriber.id, username=username, caller_id_number=caller_id_number,
-                display_name=display_name, password=password, account_code=account_code,
+                display_name=display_name, password=password, account_code=account_code, realm=realm,
             )
             account = await ledger.open_account(
                 conn, code=account_code, kind=kind, credit_limit_micro=credit_limit_micro,
@@ -157,6 +161,18 @@ async def create_subscriber(
                 subscriber_id=subscriber.id,
             )
     return NewSubscriber(subscriber, endpoint, account)
+
+
+async def reset_sip_password(engine: AsyncEngine, username: str, *, realm: str = DEFAULT_REALM) -> Endpoint:
+    """Give the SIP endpoint ``username`` a new generated password (only its
+    digest credential in ``realm`` is stored) and return the endpoint with
+    it in ``password``, to be shown once. The running control plane puts
+    the new credential into Asterisk at its next provisioning sync."""
+    try:
+        with _refusals():
+            return await provisioning.reset_password(engine, username, realm=realm)
+    except UnknownEndpointError as exc:
+        raise NotFoundError(str(exc)) from exc
 
 
 async def add_did(

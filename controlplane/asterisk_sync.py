@@ -97,10 +97,15 @@ async def provisioned(engine: AsyncEngine) -> Provisioned:
         if isinstance(permit, str):
             left_out.append(f"{endpoint.username}: {permit}")
             continue
-        conf = EndpointConf(
-            username=endpoint.username, password=endpoint.password, display_name=endpoint.display_name,
-            caller_id_number=endpoint.caller_id_number, account_code=code, permit=permit,
-        )
+        try:
+            conf = EndpointConf(
+                username=endpoint.username, md5_cred=endpoint.md5_cred, realm=endpoint.realm,
+                display_name=endpoint.display_name, caller_id_number=endpoint.caller_id_number,
+                account_code=code, permit=permit,
+            )
+        except ConfigValueError as exc:  # a digest credential or realm of the wrong shape
+            left_out.append(f"{endpoint.username}: {exc}")
+            continue
         problem = _unrenderable(conf)
         if problem:
             left_out.append(f"{endpoint.username}: {problem}")
@@ -126,7 +131,7 @@ async def _allowlist(engine: AsyncEngine, account_code: str) -> tuple[str, ...] 
 
 def _unrenderable(conf: EndpointConf) -> str:
     try:
-        for value in (conf.username, conf.password, conf.caller_id_number, conf.account_code):
+        for value in (conf.username, conf.caller_id_number, conf.account_code):
             ident(value)
         for net in conf.permit:
             network(net)

@@ -83,10 +83,15 @@ def _banner(plane: ControlPlane) -> str:
         lines.append(f"  email       caught on 127.0.0.1:{plane.catcher.port}, read them in {s.maildir}")
     elif s.smtp_host:
         lines.append(f"  email       relayed through {s.smtp_host}:{s.smtp_port}")
-    if demo is not None:
+    if demo is not None and demo.password is not None:  # created by this start
         lines.append(
             f"  demo phone  user={demo.username} password={demo.password} "
-            f"server={s.sip_bind_address}:{s.sip_port}"
+            f"server={s.sip_bind_address}:{s.sip_port}  (shown this once: it is not stored)"
+        )
+    elif demo is not None:
+        lines.append(
+            f"  demo phone  user={demo.username} server={s.sip_bind_address}:{s.sip_port}  (password shown "
+            f"on the first run; `clickphone admin endpoint reset-password {demo.username}` gives a new one)"
         )
     return "\n".join(lines)
 
@@ -132,7 +137,10 @@ def _provisioned_config(settings: Settings, base: AsteriskConfig) -> AsteriskCon
     config the running control plane gives Asterisk."""
 
     async def read(engine, settings: Settings) -> AsteriskConfig:
-        await ensure_demo_subscriber(engine)
+        demo = await ensure_demo_subscriber(engine, settings.sip_realm)
+        if demo.password is not None:  # created now: its password exists only here
+            click.echo(f"demo phone created: user={demo.username} password={demo.password} "
+                       "(shown this once: it is not stored)", err=True)
         return provisioned_config(base, await provisioned(engine))
 
     return run_on_database(read)

@@ -90,11 +90,27 @@ def subscriber_create(name, email, language, username, caller_id_number, display
     created = _run(lambda engine, settings: admin.create_subscriber(
         engine, name=name, email=email, language=language, username=username,
         caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
-        kind=kind, credit_limit_micro=credit, daily_limit_micro=daily,
+        kind=kind, credit_limit_micro=credit, daily_limit_micro=daily, realm=settings.sip_realm,
     ))
     _echo({"subscriber_id": created.subscriber.id,
            "endpoint": {"username": created.endpoint.username, "password": created.endpoint.password},
            "account": account_json(created.account)})
+
+
+@admin_group.group("endpoint")
+def endpoint_group() -> None:
+    """SIP endpoints."""
+
+
+@endpoint_group.command("reset-password")
+@click.argument("username")
+def endpoint_reset_password(username: str) -> None:
+    """Give the SIP endpoint USERNAME a new generated password and print it
+    (shown only now: only its digest credential is stored). The old one
+    stops working when the running control plane next syncs Asterisk."""
+    endpoint = _run(lambda engine, settings: admin.reset_sip_password(
+        engine, username, realm=settings.sip_realm))
+    _echo({"endpoint": {"username": endpoint.username, "password": endpoint.password}})
 
 
 @admin_group.group("did")

@@ -23,6 +23,7 @@ on SQLite that work waits for the first transaction, which waits for it.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,8 +55,10 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
 
     ``sqlite:///path`` and ``postgresql://...`` are accepted as shorthands for
     their async drivers (``sqlite+aiosqlite``, ``postgresql+asyncpg``).
-    For a SQLite file, its parent folder is created if missing. ``options``
-    go to SQLAlchemy's ``create_async_engine`` (``echo``, ``poolclass``...).
+    For a SQLite file, its parent folder is created (0700) if missing, and
+    the file is private: created 0600, or tightened to it (see
+    ``private_sqlite_file``). ``options`` go to SQLAlchemy's
+    ``create_async_engine`` (``echo``, ``poolclass``...).
     """
     parsed = async_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -96,10 +99,31 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
+# SQLite's own companions of a database file, which hold its pages too
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the SQLite database at ``path`` readable by its owner only:
+    created empty with mode 0600 if absent (an empty file is an empty
+    database), otherwise tightened to 0600 with its -wal, -shm and -journal.
+    SQLite gives the companions it creates the database file's mode, so
+    they follow; a file not ours is left as it is."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for each in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        try:
+            status = each.stat()
+            if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+                each.chmod(0o600)
+        except FileNotFoundError:
+            continue
+
+
 def _create_sqlite_engine(url: URL, options: dict[str, Any]) -> AsyncEngine:
     path = _sqlite_file(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(path)
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
     event.listen(engine.sync_engine, "begin", begin_immediate)

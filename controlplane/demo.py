@@ -9,16 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing import ledger
 from billing.errors import AccountCodeTakenError
 from provisioning import services as provisioning
+from provisioning.credentials import DEFAULT_REALM
 from provisioning.records import Endpoint
 
 DEMO_CREDIT_MICRO = 5_000_000  # 5 EUR
 DEMO_TOPUP_KEY = "demo:initial-credit"
 
 
-async def ensure_demo_subscriber(engine: AsyncEngine) -> Endpoint:
-    """Return the demo endpoint, creating it, its account and its first
-    top-up once (idempotent; safe from several processes)."""
-    endpoint = await provisioning.ensure_demo_subscriber(engine)
+async def ensure_demo_subscriber(engine: AsyncEngine, realm: str = DEFAULT_REALM) -> Endpoint:
+    """Return the demo endpoint, creating it (its credential in ``realm``),
+    its account and its first top-up once (idempotent; safe from several
+    processes). Its ``password`` is set only when this call created it: it is
+    shown that once and is not stored."""
+    endpoint = await provisioning.ensure_demo_subscriber(engine, realm)
     code = endpoint.account_code or provisioning.DEMO_ACCOUNT_CODE
     account = await ledger.find_account(engine, code)
     if account is None:

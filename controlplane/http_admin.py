@@ -222,7 +222,7 @@ async def create_subscriber(request: web.Request) -> web.Response:
         display_name=_text(body, "display_name"), password=_text(body, "password"),
         account_code=_text(body, "account_code"),
         credit_limit_micro=_money(body, "credit_limit") or 0, daily_limit_micro=_money(body, "daily_limit"),
-        **options,
+        realm=request.app[ADMIN_PLANE].settings.sip_realm, **options,
     )
     subscriber, endpoint = created.subscriber, created.endpoint
     await _provisioning_changed(request.app[ADMIN_PLANE])  # the new endpoint can register

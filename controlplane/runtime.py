@@ -39,11 +39,28 @@ from .demo import ensure_demo_subscriber
 from .http_api import build_admin_app
 from .scheduled_jobs import register_jobs
 from .scheduler import build_scheduler
-from .settings import Settings
+from .settings import Settings, private_state_dir
 
 log = logging.getLogger(__name__)
 
 PROVISIONING_SYNC_SECONDS = 15
+
+
+async def open_state(settings: Settings) -> tuple[AsyncEngine, provisioning.Endpoint]:
+    """The start's first step: the private state folder (0700), the database
+    migrated (a SQLite file 0600), the default tariff and the demo
+    subscriber. Returns the engine (the caller disposes it) and the demo
+    endpoint, whose password is set on the first start only: it is shown
+    then, and never stored."""
+    private_state_dir(settings.state_dir)
+    await migrate.upgrade(settings.effective_database_url)
+    engine = db.create_engine(settings.effective_database_url)
+    try:
+        await ensure_default_tariff(engine)
+        return engine, await ensure_demo_subscriber(engine, settings.sip_realm)
+    except BaseException:
+        await engine.dispose()
+        raise
 
 
 @dataclass
@@ -76,12 +93,8 @@ class ControlPlane:
 
     async def _start_parts(self) -> None:
         s = self.settings
-        s.state_dir.mkdir(parents=True, exist_ok=True)
-        await migrate.upgrade(s.effective_database_url)
-        self.engine = db.create_engine(s.effective_database_url)
+        self.engine, self.demo_endpoint = await open_state(s)
         self._stack.push_async_callback(self.engine.dispose)
-        await ensure_default_tariff(self.engine)
-        self.demo_endpoint = await ensure_demo_subscriber(self.engine)
         self.renderer = Renderer(timezone=s.timezone)
         await self.refresh_our_numbers()
         # the outbox first: call flows and admin actions enqueue into it

@@ -5,7 +5,9 @@ Precedence: environment > TOML file (``CLICKPHONE_CONFIG``) > default.
 Every field is documented in the README; a test keeps the two in step.
 Secrets are never defaults: the embedded default generates the ARI password,
 the admin API token and the FastAGI secret on first run and keeps them in
-``<state_dir>/secrets.toml`` (git-ignored).
+``<state_dir>/secrets.toml`` (git-ignored, 0600). The state folder holds
+them, the SQLite database, emails and Asterisk's rendered config: it is
+made 0700 (and an existing one tightened to it) by ``private_state_dir``.
 """
 
 from __future__ import annotations
@@ -82,6 +84,13 @@ class Settings:
         "Address Asterisk's SIP transport binds (UDP and TCP).", default="127.0.0.1"
     )
     sip_port: int = _doc("SIP port of Asterisk's transport.", default=5060)
+    sip_realm: str = _doc(
+        "Digest realm new SIP endpoints' credentials are made in (letters, digits, "
+        "`.`, `_`, `-`; up to 64). Only MD5(user:realm:password) is stored, so a "
+        "change applies to endpoints created or given a new password afterwards; "
+        "the others keep the realm they were made in.",
+        default="clickphone",
+    )
     rtp_port_start: int = _doc("First RTP port.", default=10000)
     rtp_port_end: int = _doc("Last RTP port.", default=10199)
     cdr_file: Path | None = _doc(
@@ -297,6 +306,9 @@ def load_settings(
         raise SettingsError("asterisk_mode must be 'testbed' or 'external'")
     if settings.voicemail_compressed_audio not in COMPRESSED_FORMATS:
         raise SettingsError(f"voicemail_compressed_audio must be one of {', '.join(COMPRESSED_FORMATS)}")
+    if not _REALM.fullmatch(settings.sip_realm):
+        raise SettingsError("sip_realm must be 1 to 64 letters, digits, '.', '_' or '-', "
+                            "starting with a letter or digit")
     if settings.voicemail_retention_days < 1:
         raise SettingsError("voicemail_retention_days must be at least 1")
     if settings.agi_secret and not _AGI_SECRET.fullmatch(settings.agi_secret):
@@ -330,6 +342,19 @@ def agi_allowed_networks(settings: Settings) -> tuple[ipaddress.IPv4Network | ip
 GENERATED_SECRETS = ("ari_password", "admin_token", "agi_secret")
 """Settings that, left empty, are generated once and kept in secrets.toml."""
 
+# provisioning's "realm" rule: it goes into SIP challenges and pjsip.conf
+_REALM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def private_state_dir(path: Path) -> Path:
+    """Return ``path``, made (with missing parents) mode 0700 if absent and
+    tightened to 0700 if it is there: only the owner may list or read the
+    secrets, database, emails and configs inside."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
 
 def with_generated_secrets(settings: Settings) -> Settings:
     """Fill empty secrets from <state_dir>/secrets.toml, generating them on
@@ -338,14 +363,15 @@ def with_generated_secrets(settings: Settings) -> Settings:
     missing = [name for name in GENERATED_SECRETS if not getattr(settings, name)]
     if not missing:
         return settings
-    path = settings.state_dir / "secrets.toml"
+    path = private_state_dir(settings.state_dir) / "secrets.toml"
     stored: dict[str, str] = {}
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # written by an older version, or by hand
         stored = tomllib.loads(path.read_text())
     if any(name not in stored for name in missing):
         for name in missing:
             stored.setdefault(name, secrets.token_urlsafe(24))
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # also when the file was there before
         with os.fdopen(fd, "w") as fh:

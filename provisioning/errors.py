@@ -25,6 +25,14 @@ class UsernameTakenError(ProvisioningError):
         self.username = username
 
 
+class UnknownEndpointError(ProvisioningError):
+    """No SIP endpoint has this username."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no SIP endpoint {username!r}")
+        self.username = username
+
+
 class UnknownSubscriberError(ProvisioningError):
     """No subscriber has this id."""
 

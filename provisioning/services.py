@@ -16,12 +16,14 @@ import dataclasses
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, exists, insert, select
+from sqlalchemy import Row, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from provisioning.credentials import DEFAULT_REALM, md5_cred
 from provisioning.errors import (
     InvalidFieldError,
     NumberTakenError,
+    UnknownEndpointError,
     UnknownSubscriberError,
     UsernameTakenError,
 )
@@ -40,8 +42,9 @@ DEMO_SUBSCRIBER_EMAIL = "demo@example.com"
 # 18 random bytes: 144 bits, 24 URL-safe characters
 PASSWORD_BYTES = 18
 
-# sip_endpoints columns that make an Endpoint, by the same names
-_ENDPOINT_COLUMNS = tuple(field.name for field in dataclasses.fields(Endpoint))
+# sip_endpoints columns that make an Endpoint, by the same names (the
+# password is never stored)
+_ENDPOINT_COLUMNS = tuple(field.name for field in dataclasses.fields(Endpoint) if field.name != "password")
 _DID_COLUMNS = tuple(dids.c[field.name] for field in dataclasses.fields(Did))
 
 def new_password() -> str:
@@ -80,20 +83,28 @@ async def add_endpoint(
     display_name: str | None = None,
     password: str | None = None,
     account_code: str | None = None,
+    realm: str = DEFAULT_REALM,
 ) -> Endpoint:
-    """Give a subscriber a SIP endpoint and return it.
+    """Give a subscriber a SIP endpoint and return it, with its password in
+    ``password`` (the only time it is available: only its digest
+    credential in ``realm`` is stored).
 
     Without a password, a strong random one is generated (``new_password``);
     without a display name, the username is shown. Raises UsernameTakenError
     if the username exists, UnknownSubscriberError if the subscriber does not.
     """
+    username = validated("username", username)
+    password = new_password() if password is None else validated("password", password)
+    realm = validated("realm", realm)
     endpoint = Endpoint(
-        username=validated("username", username),
-        password=new_password() if password is None else validated("password", password),
+        username=username,
+        md5_cred=md5_cred(username, realm, password),
+        realm=realm,
         display_name=validated("display_name", username if display_name is None else display_name),
         caller_id_number=validated("caller_id_number", caller_id_number),
         subscriber_id=subscriber_id,
         account_code=None if account_code is None else validated("account_code", account_code),
+        password=password,
     )
     async with transaction(db) as conn:
         if not await conn.scalar(select(exists().where(subscribers.c.id == subscriber_id))):
@@ -125,6 +136,28 @@ async def find_endpoint(db: Db, username: str) -> Endpoint | None:
             await conn.execute(_endpoint_query().where(sip_endpoints.c.username == username))
         ).first()
     return None if row is None else _endpoint(row)
+
+
+async def reset_password(
+    db: Db, username: str, *, password: str | None = None, realm: str = DEFAULT_REALM
+) -> Endpoint:
+    """Give the endpoint a new password (generated unless given), hashed in
+    ``realm``, and return it with that password set (shown once). The way
+    back for a lost password, and to move an endpoint to a new realm.
+    Raises UnknownEndpointError if no endpoint has this username."""
+    password = new_password() if password is None else validated("password", password)
+    realm = validated("realm", realm)
+    async with transaction(db) as conn:
+        changed = await conn.execute(
+            update(sip_endpoints)
+            .where(sip_endpoints.c.username == username)
+            .values(md5_cred=md5_cred(username, realm, password), realm=realm)
+            .returning(*(sip_endpoints.c[name] for name in _ENDPOINT_COLUMNS))
+        )
+        row = changed.first()
+    if row is None:
+        raise UnknownEndpointError(username)
+    return dataclasses.replace(_endpoint(row), password=password)
 
 
 async def endpoints_of_subscriber(db: Db, subscriber_id: int) -> list[Endpoint]:
@@ -173,10 +206,13 @@ async def list_dids(db: Db) -> list[Did]:
         return [Did(**row._mapping) for row in rows]
 
 
-async def ensure_demo_subscriber(engine: AsyncEngine) -> Endpoint:
+async def ensure_demo_subscriber(engine: AsyncEngine, realm: str = DEFAULT_REALM) -> Endpoint:
     """Return the demo endpoint ``demo1000`` (caller ID 1000), creating it and
     its subscriber the first time. Safe to call on every start, and from
-    several processes at once: concurrent first calls create one subscriber."""
+    several processes at once: concurrent first calls create one subscriber.
+
+    Its ``password`` is set only on the call that created it (to be shown
+    once); every later call returns it without."""
     existing = await find_endpoint(engine, DEMO_USERNAME)
     if existing is not None:
         return existing
@@ -192,6 +228,7 @@ async def ensure_demo_subscriber(engine: AsyncEngine) -> Endpoint:
                 caller_id_number=DEMO_CALLER_ID_NUMBER,
                 display_name=DEMO_DISPLAY_NAME,
                 account_code=DEMO_ACCOUNT_CODE,
+                realm=realm,
             )
     except UsernameTakenError:
         pass  # another process won the race; its subscriber is the demo one

@@ -64,8 +64,11 @@ sip_endpoints = Table(
         index=True,
     ),
     Column("username", String(64), nullable=False, unique=True),
-    # clear text: Asterisk's pjsip userpass auth needs it
-    Column("password", String(128), nullable=False),
+    # Never the password: HA1 = MD5(username:realm:password) in hex, what
+    # Asterisk's digest auth needs, and the realm it was made with
+    # (provisioning.credentials).
+    Column("md5_cred", String(32), nullable=False),
+    Column("realm", String(64), nullable=False),
     Column("display_name", String(64), nullable=False),
     Column("caller_id_number", String(20), nullable=False),
     # billing's account code: the CDR's accountcode, and whose credit pays

@@ -32,12 +32,19 @@ RULES: dict[str, Rule] = {
         64,
         "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
     ),
-    # Only what asterisk_conf renders as-is: no ';' (an Asterisk config
-    # comment), quotes, spaces, '$' or backslashes.
+    # Never rendered nor stored (only its digest credential is), but typed
+    # into phones' settings: no quotes, spaces, '$' or backslashes.
     "password": Rule(
         re.compile(r"[A-Za-z0-9._+/@:-]{12,}"),
         128,
         "12 to 128 characters among letters, digits and ._+/@:-",
+    ),
+    # Sent in SIP challenges and rendered into pjsip.conf; part of every
+    # endpoint's digest credential (provisioning.credentials).
+    "realm": Rule(
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"),
+        64,
+        "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
     ),
     "account_code": Rule(
         re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"),

@@ -9,16 +9,16 @@ import re
 import socket
 import subprocess
 
-from asterisk_conf.render import EndpointConf, display_name
-from tests.fixtures.asterisk import extra_testbed
+from asterisk_conf.render import display_name
+from tests.fixtures.asterisk import PhoneEndpoint, extra_testbed, phone_endpoint
 
 HOSTILE = 'Eve" <666>;x,y\n[evil]\ntype=endpoint\nexten => _X.,1,System(id) ${SHELL(id)}'
 
 
-def endpoints(name: str) -> tuple[EndpointConf, ...]:
+def endpoints(name: str) -> tuple[PhoneEndpoint, ...]:
     return (
-        EndpointConf("alice", "pw-alice-1", name, "1000", "sub1"),
-        EndpointConf("bob", "pw-bob-2", "Bob", "1001", "sub2"),
+        phone_endpoint("alice", "pw-alice-1", name, "1000", "sub1"),
+        phone_endpoint("bob", "pw-bob-2", "Bob", "1001", "sub2"),
     )
 
 

@@ -22,6 +22,7 @@ from controlplane import migrate
 from controlplane.db import create_engine
 from controlplane.migrations import MIGRATIONS_DIR
 from provisioning import services
+from provisioning.credentials import DEFAULT_REALM, md5_cred
 from provisioning.errors import UnknownSubscriberError, UsernameTakenError
 from provisioning.records import Endpoint
 from provisioning.tables import sip_endpoints, subscribers
@@ -70,7 +71,8 @@ def endpoint_row(subscriber_id: int, username: str) -> dict[str, object]:
     return {
         "subscriber_id": subscriber_id,
         "username": username,
-        "password": "correct-horse-battery",
+        "md5_cred": md5_cred(username, DEFAULT_REALM, "correct-horse-battery"),
+        "realm": DEFAULT_REALM,
         "display_name": username,
         "caller_id_number": "1001",
     }
@@ -142,6 +144,45 @@ async def test_migrated_schema_matches_the_tables_declared_in_code(db_url: str) 
     await migrate.upgrade(db_url)
 
     assert await migrate.schema_differences(db_url) == []
+
+
+async def test_upgrade_to_0008_keeps_each_endpoints_digest_credential_not_its_password(db_url: str) -> None:
+    """Issue 10, defect 8: stored passwords become MD5(user:realm:password)
+    in the realm "clickphone"; the password column is gone."""
+    await migrate.upgrade(db_url, "0007")
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO subscribers (id, name, email) VALUES (1, 'Ana', 'a@example.com')"))
+            await conn.execute(text(
+                "INSERT INTO sip_endpoints (subscriber_id, username, password, display_name, caller_id_number)"
+                " VALUES (1, 'ana', 'correct-horse-battery', 'Ana', '1001')"))
+
+        await migrate.upgrade(db_url)
+
+        [endpoint] = await services.list_endpoints(engine)
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(lambda s: {c["name"] for c in inspect(s).get_columns("sip_endpoints")})
+    finally:
+        await engine.dispose()
+    assert endpoint.realm == "clickphone"
+    assert endpoint.md5_cred == md5_cred("ana", "clickphone", "correct-horse-battery")
+    assert "password" not in columns
+
+
+async def test_downgrade_below_0008_refuses_while_endpoints_exist_and_keeps_them(
+    engine: AsyncEngine, db_url: str
+) -> None:
+    """Their passwords cannot be restored: refused, rather than leaving
+    every phone with a password nobody knows; nothing is lost."""
+    await add_endpoint(engine, await new_subscriber_id(engine), "ana")
+
+    with pytest.raises(RuntimeError, match="passwords cannot be restored"):
+        await migrate.downgrade(db_url, "0007")
+
+    assert await migrate.current(db_url) == migrate.head()
+    assert [e.username for e in await services.list_endpoints(engine)] == ["ana"]
 
 
 async def test_control_planes_starting_together_both_migrate_the_fresh_database(
@@ -338,10 +379,12 @@ async def test_add_endpoint_generates_a_strong_password_when_none_is_given(
     assert first.password != second.password
 
 
-async def test_add_endpoint_keeps_the_given_password(engine: AsyncEngine) -> None:
+async def test_add_endpoint_stores_only_the_given_passwords_digest_credential(engine: AsyncEngine) -> None:
+    """Issue 10, defect 8: what Asterisk needs, MD5(user:realm:password), is
+    kept; the password is answered once and never stored."""
     subscriber_id = await new_subscriber_id(engine)
 
-    await services.add_endpoint(
+    added = await services.add_endpoint(
         engine,
         subscriber_id=subscriber_id,
         username="ana",
@@ -350,7 +393,9 @@ async def test_add_endpoint_keeps_the_given_password(engine: AsyncEngine) -> Non
     )
 
     [stored] = await services.list_endpoints(engine)
-    assert stored.password == "correct-horse-battery"
+    assert added.password == "correct-horse-battery" and stored.password is None
+    assert (stored.realm, stored.md5_cred) == (
+        DEFAULT_REALM, md5_cred("ana", DEFAULT_REALM, "correct-horse-battery"))
 
 
 async def test_add_endpoint_shows_the_username_when_no_display_name_is_given(
@@ -391,14 +436,15 @@ async def test_ensure_demo_subscriber_creates_demo1000_with_caller_id_1000(
 async def test_ensure_demo_subscriber_again_returns_the_same_endpoint(
     engine: AsyncEngine,
 ) -> None:
-    """Idempotent: `make run` calls it on every start; the password printed
-    the first time stays valid."""
+    """Idempotent: `make run` calls it on every start; the password shown
+    the first time stays valid and is not shown again (issue 10, defect 8)."""
     first = await services.ensure_demo_subscriber(engine)
 
     again = await services.ensure_demo_subscriber(engine)
 
     assert again == first
-    assert again.password == first.password
+    assert first.password is not None and again.password is None
+    assert again.md5_cred == md5_cred(again.username, again.realm, first.password)
     assert await row_count(engine, subscribers) == 1
 
 

@@ -12,6 +12,11 @@ import re
 import pytest
 
 from asterisk_conf.render import AsteriskConfig, AsteriskDirs, ConfigValueError, EndpointConf, render_config
+from provisioning.credentials import DEFAULT_REALM, md5_cred
+
+# any digest credential: these tests render config, no phone registers
+MD5_CRED = md5_cred("alice", DEFAULT_REALM, "a-password-for-tests")
+REALM = DEFAULT_REALM
 
 
 def config(endpoints=(), dids=()) -> AsteriskConfig:
@@ -28,25 +33,26 @@ def endpoint_section(pjsip: str, name: str) -> str:
 
 
 def test_an_allowlist_denies_everything_then_permits_its_networks_in_order():
-    ep = EndpointConf("alice", "pw-123", "Alice", "1000", "acct1", permit=("10.1.2.0/24", "2001:db8::/32"))
+    ep = EndpointConf("alice", MD5_CRED, REALM, "Alice", "1000", "acct1",
+                      permit=("10.1.2.0/24", "2001:db8::/32"))
     section = endpoint_section(render_config(config((ep,)))["pjsip.conf"], "alice")
     acl = [line for line in section.splitlines() if line.startswith(("deny", "permit"))]
     assert acl == ["deny = 0.0.0.0/0.0.0.0", "deny = ::/0", "permit = 10.1.2.0/24", "permit = 2001:db8::/32"]
 
 
 def test_no_allowlist_means_no_acl():
-    ep = EndpointConf("bob", "pw-456", "Bob", "1001", "acct2")
+    ep = EndpointConf("bob", MD5_CRED, REALM, "Bob", "1001", "acct2")
     assert "deny" not in endpoint_section(render_config(config((ep,)))["pjsip.conf"], "bob")
 
 
 def test_a_host_address_is_written_as_a_network():
-    ep = EndpointConf("carol", "pw-789", "Carol", "1002", "acct3", permit=("192.0.2.7",))
+    ep = EndpointConf("carol", MD5_CRED, REALM, "Carol", "1002", "acct3", permit=("192.0.2.7",))
     assert "permit = 192.0.2.7/32" in render_config(config((ep,)))["pjsip.conf"]
 
 
 @pytest.mark.parametrize("hostile", ["10.0.0.0/8\ndeny=1.2.3.4", "10.0.0.0/8;x", "any", "0.0.0.0/0,evil", ""])
 def test_anything_but_a_network_in_an_allowlist_is_refused(hostile):
-    ep = EndpointConf("dave", "pw-000", "Dave", "1003", "acct4", permit=(hostile,))
+    ep = EndpointConf("dave", MD5_CRED, REALM, "Dave", "1003", "acct4", permit=(hostile,))
     with pytest.raises(ConfigValueError):
         render_config(config((ep,)))
 

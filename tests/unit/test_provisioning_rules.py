@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from provisioning.credentials import DEFAULT_REALM, md5_cred
 from provisioning.errors import InvalidFieldError
 from provisioning.records import Endpoint
 from provisioning.services import new_password
@@ -89,7 +90,9 @@ def test_generated_passwords_carry_144_random_bits() -> None:
     assert {len(password) for password in passwords} == {24}
 
 
-def test_an_endpoint_never_shows_its_password_in_its_repr() -> None:
-    endpoint = Endpoint("ana", "correct-horse-battery", "Ana", "1001", subscriber_id=1)
+def test_an_endpoint_never_shows_its_password_or_credential_in_its_repr() -> None:
+    credential = md5_cred("ana", DEFAULT_REALM, "correct-horse-battery")
+    endpoint = Endpoint("ana", credential, DEFAULT_REALM, "Ana", "1001", subscriber_id=1,
+                        password="correct-horse-battery")
 
-    assert "correct-horse-battery" not in repr(endpoint)
+    assert "correct-horse-battery" not in repr(endpoint) and credential not in repr(endpoint)

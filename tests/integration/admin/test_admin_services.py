@@ -14,6 +14,7 @@ from billing.tables import ACTIVE, SUSPENDED
 from controlplane import admin
 from notify.render import Renderer
 from provisioning import services as provisioning
+from provisioning.credentials import md5_cred
 
 from .support import EUR, T0, new_subscriber, outbox_count, queued_emails
 
@@ -31,7 +32,8 @@ async def test_create_subscriber_makes_subscriber_endpoint_and_account_together(
     endpoint = await provisioning.find_endpoint(engine, "ep-A1")
     account = await ledger.find_account(engine, "A1")
     assert endpoint.account_code == "A1" and endpoint.subscriber_id == created.subscriber.id
-    assert len(created.endpoint.password) >= 24 and endpoint.password == created.endpoint.password
+    assert len(created.endpoint.password) >= 24 and endpoint.password is None  # shown once, not stored
+    assert endpoint.md5_cred == md5_cred("ep-A1", endpoint.realm, created.endpoint.password)
     assert (account.id, account.subscriber_id, account.daily_limit_micro, account.language) == (
         created.account.id, created.subscriber.id, 5 * EUR, "en")
 

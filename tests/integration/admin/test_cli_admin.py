@@ -10,6 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from controlplane.cli import main
+from controlplane.db import create_engine
+from provisioning import services as provisioning
+from provisioning.credentials import md5_cred
 
 
 @pytest.fixture
@@ -35,6 +38,26 @@ async def test_subscriber_create_prints_the_sip_password_and_the_account(clickph
     created = await create(clickphone)
     assert created["endpoint"]["username"] == "ep-ion" and len(created["endpoint"]["password"]) >= 24
     assert created["account"]["daily_limit"] == "2.500000"
+
+
+async def test_reset_password_prints_a_new_password_once_and_stores_only_its_digest(clickphone, db_url):
+    """Issue 10, defect 8: a lost SIP password cannot be read back, only
+    replaced; the new one is printed once, MD5(user:realm:password) kept."""
+    first = (await create(clickphone))["endpoint"]["password"]
+
+    reset = await clickphone("endpoint", "reset-password", "ep-ion")
+    unknown = await clickphone("endpoint", "reset-password", "nobody")
+
+    assert reset.exit_code == 0, reset.output
+    password = json.loads(reset.output)["endpoint"]["password"]
+    assert len(password) >= 24 and password != first
+    engine = create_engine(db_url)
+    try:
+        endpoint = await provisioning.find_endpoint(engine, "ep-ion")
+    finally:
+        await engine.dispose()
+    assert endpoint.md5_cred == md5_cred("ep-ion", "clickphone", password)
+    assert unknown.exit_code == 1 and "no SIP endpoint 'nobody'" in unknown.output
 
 
 async def test_top_up_then_show(clickphone):

@@ -25,7 +25,6 @@ import pytest
 from admission.service import Admission
 from agi.admit import AdmitRoutes
 from agi.server import AgiServer, AgiSession
-from asterisk_conf.render import EndpointConf
 from asterisk_conf.testbed import Testbed, TestbedError
 from billing import ledger
 from controlplane import migrate
@@ -33,7 +32,7 @@ from controlplane.asterisk_setup import asterisk_config
 from controlplane.db import create_engine
 from controlplane.settings import Settings
 from provisioning import services as provisioning
-from tests.fixtures.asterisk import testbed_settings
+from tests.fixtures.asterisk import PhoneEndpoint, phone_endpoint, testbed_settings
 from tests.fixtures.ports import free_port
 from tests.fixtures.sip_phone import SipPhone
 
@@ -46,7 +45,7 @@ VARIABLES = ("CP_ADMIT", "CP_REASON", "CP_MAXSECONDS", "CP_RESERVATION", "CP_CLA
 class AgiTestbed:
     testbed: Testbed
     settings: Settings
-    endpoints: tuple[EndpointConf, ...]
+    endpoints: tuple[PhoneEndpoint, ...]
     agi_port: int
     carrier_port: int
 
@@ -55,11 +54,10 @@ class AgiTestbed:
         return self.settings.sip_port
 
 
-def agi_endpoints() -> tuple[EndpointConf, ...]:
+def agi_endpoints() -> tuple[PhoneEndpoint, ...]:
     return tuple(
-        EndpointConf(username=f"agi{2001 + i}", password=secrets.token_urlsafe(12),
-                     display_name=f"AGI phone {2001 + i}", caller_id_number=str(2001 + i),
-                     account_code=f"agiacct{2001 + i}")
+        phone_endpoint(f"agi{2001 + i}", secrets.token_urlsafe(12), f"AGI phone {2001 + i}", str(2001 + i),
+                       f"agiacct{2001 + i}")
         for i in range(2)
     )
 
@@ -133,7 +131,7 @@ async def plane(agi_testbed, tmp_path):
         await engine.dispose()
 
 
-async def account_for(engine, endpoint: EndpointConf, balance_micro: int = 0, **terms) -> ledger.Account:
+async def account_for(engine, endpoint: PhoneEndpoint, balance_micro: int = 0, **terms) -> ledger.Account:
     """Provision ``endpoint``'s subscriber, endpoint row and billing account."""
     subscriber = await provisioning.create_subscriber(engine, name="Ana Ionescu", email="ana@example.com")
     await provisioning.add_endpoint(engine, subscriber_id=subscriber.id, username=endpoint.username,

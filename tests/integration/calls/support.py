@@ -17,12 +17,12 @@ from ari_app.calls import CallTiming
 from ari_app.client import ANY_EVENT, AriClient
 from ari_app.controller import CallController
 from ari_app.stasis import StasisApp
-from asterisk_conf.render import EndpointConf
 from billing import ledger
 from billing.cdr_format import parse_cdr_stream
 from controlplane.asterisk_sync import sync_testbed
 from provisioning import services as provisioning
 from tests.fixtures.ari import EventLog
+from tests.fixtures.asterisk import PhoneEndpoint, phone_endpoint
 
 EUR = 1_000_000
 _names = itertools.count(1)
@@ -35,10 +35,10 @@ class Subscriber:
     id: int
     account_id: int
     account_code: str
-    endpoints: list[EndpointConf] = field(default_factory=list)
+    endpoints: list[PhoneEndpoint] = field(default_factory=list)
 
     @property
-    def endpoint(self) -> EndpointConf:
+    def endpoint(self) -> PhoneEndpoint:
         return self.endpoints[0]
 
 
@@ -66,8 +66,8 @@ async def add_subscriber(
             engine, subscriber_id=subscriber.id, username=f"ep{n}x{i}{code[-5:]}",
             caller_id_number=f"21{n:03d}{i}", display_name=f"Phone {n}.{i}", account_code=code,
         )
-        result.endpoints.append(EndpointConf(endpoint.username, endpoint.password, endpoint.display_name,
-                                             endpoint.caller_id_number, code))
+        result.endpoints.append(phone_endpoint(endpoint.username, endpoint.password, endpoint.display_name,
+                                               endpoint.caller_id_number, code, realm=endpoint.realm))
     return result
 
 
@@ -127,7 +127,7 @@ async def synced(engine, asterisk) -> None:
     assert not report.left_out, report.left_out
 
 
-async def registered_phone(sip_phone, asterisk, endpoint: EndpointConf):
+async def registered_phone(sip_phone, asterisk, endpoint: PhoneEndpoint):
     phone = await sip_phone(endpoint, registrar_port=asterisk.sip_port)
     await phone.register()
     return phone
@@ -187,7 +187,7 @@ async def wait_until(predicate, timeout: float = 5.0, step: float = 0.05):
         await asyncio.sleep(step)
 
 
-async def stasis_channel_of(plane: ControlPlane, endpoint: EndpointConf, timeout: float = 5.0) -> dict:
+async def stasis_channel_of(plane: ControlPlane, endpoint: PhoneEndpoint, timeout: float = 5.0) -> dict:
     """The caller channel of the latest call from ``endpoint`` entering the app."""
     event = await plane.log.wait_for(
         "StasisStart", lambda e: e["channel"]["name"].startswith(f"PJSIP/{endpoint.username}-"), timeout=timeout)

@@ -35,7 +35,6 @@ import pytest
 from sqlalchemy import select
 
 from ari_app.client import ANY_EVENT
-from asterisk_conf.render import EndpointConf
 from asterisk_conf.testbed import processes_in_root
 from billing import ledger
 from controlplane.runtime import ControlPlane
@@ -44,7 +43,7 @@ from notify.catcher import SmtpServer
 from notify.outbox import next_due_at
 from notify.tables import outbox as outbox_table
 from tests.fixtures.ari import EventLog
-from tests.fixtures.asterisk import mounts_under
+from tests.fixtures.asterisk import PhoneEndpoint, mounts_under, phone_endpoint
 from tests.fixtures.ports import free_port, free_rtp_range
 from tests.fixtures.sip_phone import SipPhone
 
@@ -121,7 +120,7 @@ class Wired:
     plane: ControlPlane
     mail: AcceptingHandler
     events: EventLog  # every ARI event the control plane's own client receives
-    endpoint: EndpointConf
+    endpoint: PhoneEndpoint
     carrier_port: int
 
     @property
@@ -180,7 +179,7 @@ async def admin_post(plane: ControlPlane, path: str, body: dict[str, Any]) -> di
             return answer
 
 
-async def provision_subscriber(plane: ControlPlane) -> EndpointConf:
+async def provision_subscriber(plane: ControlPlane) -> PhoneEndpoint:
     """A subscriber with a SIP endpoint and two DIDs with voicemail on,
     through the admin API (which puts them into the running Asterisk)."""
     created = await admin_post(plane, "/admin/subscribers", {
@@ -193,8 +192,9 @@ async def provision_subscriber(plane: ControlPlane) -> EndpointConf:
             "ring_seconds": ring_seconds, "voicemail_enabled": True,
         })
     endpoint = created["endpoint"]
-    return EndpointConf(endpoint["username"], endpoint["password"], endpoint["display_name"],
-                        endpoint["caller_id_number"], endpoint["account_code"])
+    return phone_endpoint(endpoint["username"], endpoint["password"], endpoint["display_name"],
+                          endpoint["caller_id_number"], endpoint["account_code"],
+                          realm=plane.settings.sip_realm)
 
 
 @pytest.fixture
