@@ -13,7 +13,7 @@ HTTP API answers with and whose message names what was wrong:
 The bounds (every list, string and number from outside has one):
 
 =========================  =================================================
-ids                        ASCII digits, 1 to 2^63 - 1; any other id is an
+ids                        ASCII digits, 1 to 2^31 - 1; any other id is an
                            unknown one (404)
 amounts                    ASCII digits with at most 6 decimals
                            (:func:`amount_micro`); a top-up is more than 0
@@ -46,8 +46,8 @@ from billing.money import MoneyError, format_amount, micro_from_text
 from billing.numbering import RO_FIXED, RO_MOBILE, SHARED_COST, TOLL_FREE
 
 MAX_CONCURRENT_CALLS = 1000
-MAX_ID = 2**63 - 1
-"""The highest id a row can have (a signed 64-bit integer)."""
+MAX_ID = 2**31 - 1
+"""The highest id a row can have: ids are INTEGER columns, 32-bit on PostgreSQL."""
 MAX_TOP_UP_MICRO = ledger.MAX_OPERATION_MICRO
 MAX_LIMIT_MICRO = ledger.MAX_LIMIT_MICRO
 MAX_REFERENCE_LENGTH = 200
@@ -109,7 +109,7 @@ def shown(value: object, length: int = 40) -> str:
 
 def id_from_text(text: str, what: str = "account") -> int:
     """Return the id written in ``text`` (ASCII digits); an id no row can
-    have (other characters, 0, past 2^63 - 1) raises NotFoundError, as an
+    have (other characters, 0, past 2^31 - 1) raises NotFoundError, as an
     id no row has would."""
     if not _ID.fullmatch(text):
         raise NotFoundError(f"no {what} {shown(text)}: ids are whole numbers from 1 to {MAX_ID}")

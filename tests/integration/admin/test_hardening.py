@@ -156,16 +156,19 @@ async def test_a_top_up_past_the_balance_cap_is_400_in_euros(engine):
     assert refused.value.field == "amount" and "1000000.00 EUR" in str(refused.value)
 
 
-@pytest.mark.parametrize("path", ["/admin/accounts/9223372036854775808", "/admin/accounts/0",
+@pytest.mark.parametrize("path", ["/admin/accounts/9223372036854775808", "/admin/accounts/2147483648",
+                                  "/admin/accounts/0",
                                   "/admin/accounts/" + "9" * 5000])
 async def test_an_id_no_row_can_have_is_404(client, path):
-    """Defect 3: ids past 2^63 - 1 gave 500."""
+    """Defect 3: ids past 2^63 - 1 gave 500 (on PostgreSQL, whose INTEGER
+    ids are 32-bit, ids past 2^31 - 1 did)."""
     response = await client.get(path, headers=AUTH)
     assert response.status == 404 and "error" in await response.json()
 
 
-async def test_a_subscriber_id_past_2_63_is_400_naming_it(client):
-    response = await post(client, "/admin/dids", {"number": "0312345678", "subscriber_id": 2**63})
+@pytest.mark.parametrize("subscriber_id", [2**31, 2**63])
+async def test_a_subscriber_id_past_the_largest_id_is_400_naming_it(client, subscriber_id):
+    response = await post(client, "/admin/dids", {"number": "0312345678", "subscriber_id": subscriber_id})
     assert response.status == 400 and (await response.json())["field"] == "subscriber_id"
 
 
