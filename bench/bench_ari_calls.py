@@ -272,7 +272,8 @@ async def _database(url: str, subscribers: int) -> Any:
         await provisioning.add_endpoint(engine, subscriber_id=subscriber.id, username=_endpoint(n),
                                         caller_id_number=f"{1000 + n}", account_code=code)
         account = await ledger.open_account(engine, code=code, subscriber_id=subscriber.id)
-        await ledger.top_up(engine, account.id, 10**12)  # a million euros: credit never limits
+        # the most one top-up may be (100,000 EUR): credit never limits
+        await ledger.top_up(engine, account.id, ledger.MAX_OPERATION_MICRO)
         await set_account_policy(engine, account.id, AccountPolicy(max_concurrent_calls=1_000_000))
     return engine
 

@@ -6,6 +6,8 @@ on the database side).
 
 from __future__ import annotations
 
+from billing.money import format_amount
+
 
 class BillingError(Exception):
     """Base of every refusal from billing's stored services."""
@@ -28,7 +30,13 @@ class AccountCodeTakenError(BillingError):
 
 
 class InvalidAmountError(BillingError, ValueError):
-    """An amount breaks its rule (sign, or zero where zero means nothing)."""
+    """An amount breaks its rule (sign, bounds, or zero where zero means
+    nothing); ``field`` names the amount when known (``amount``,
+    ``credit_limit``...)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AccountSuspendedError(BillingError):
@@ -44,7 +52,8 @@ class InsufficientCreditError(BillingError):
 
     def __init__(self, account_id: int, requested_micro: int, available_micro: int) -> None:
         super().__init__(
-            f"account {account_id}: {requested_micro} µ€ requested, {available_micro} µ€ available"
+            f"account {account_id}: {format_amount(requested_micro)} requested,"
+            f" {format_amount(available_micro)} available"
         )
         self.account_id = account_id
         self.requested_micro = requested_micro
@@ -56,8 +65,8 @@ class DailyLimitReachedError(BillingError):
 
     def __init__(self, account_id: int, requested_micro: int, left_micro: int) -> None:
         super().__init__(
-            f"account {account_id}: {requested_micro} µ€ requested,"
-            f" {left_micro} µ€ left of today's limit"
+            f"account {account_id}: {format_amount(requested_micro)} requested,"
+            f" {format_amount(left_micro)} left of today's limit"
         )
         self.account_id = account_id
         self.requested_micro = requested_micro

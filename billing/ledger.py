@@ -14,6 +14,15 @@ Sign convention
     accounts have a credit limit of 0 (``open_account`` refuses another),
     so for them it is the balance minus what live calls hold.
 
+Bounds
+    A top-up, a payment and an adjustment move at most
+    :data:`MAX_OPERATION_MICRO` (100,000 EUR) each, a credit or daily limit
+    is at most :data:`MAX_LIMIT_MICRO` (100,000 EUR), and a top-up may not
+    bring the balance above :data:`MAX_BALANCE_MICRO` (1,000,000 EUR). So a
+    balance, and every running sum of an account's entries in the order
+    they were written, stays below 10^13 micro-euros: SQL's SUM over 64-bit
+    integers (SQLite raises past 9.2 × 10^18) cannot overflow.
+
 Daily limit
     Today's spend is the usage charged since midnight Europe/Bucharest
     (call and SMS charges, as a positive number); recurring fees, payments
@@ -45,6 +54,7 @@ from billing.errors import (
     InvalidAmountError,
     UnknownAccountError,
 )
+from billing.money import MICRO, format_amount
 from billing.tables import (
     ACCOUNT_STATUSES,
     ACTIVE,
@@ -69,6 +79,13 @@ from billing.tables import (
     utc_now,
 )
 from billing.tariffs import CONTRACT_TZ
+
+MAX_OPERATION_MICRO = 100_000 * MICRO
+"""The most one top-up, payment or adjustment may move: 100,000 EUR."""
+MAX_LIMIT_MICRO = 100_000 * MICRO
+"""The highest credit limit or daily limit: 100,000 EUR."""
+MAX_BALANCE_MICRO = 1_000_000 * MICRO
+"""The highest balance a top-up may leave on an account: 1,000,000 EUR."""
 
 CHARGE_KINDS = (CALL_CHARGE, SMS_CHARGE, RECURRING_FEE)
 """Kinds :func:`charge` writes (as negative amounts)."""
@@ -138,15 +155,15 @@ async def open_account(
         raise InvalidAmountError(f"kind must be prepaid or postpaid, not {kind!r}")
     if not code or len(code) > 80:
         raise InvalidAmountError("code must be 1 to 80 characters (an Asterisk accountcode)")
-    for name, value in (
-        ("credit_limit_micro", credit_limit_micro),
-        ("monthly_fee_micro", monthly_fee_micro),
-        ("included_seconds", included_seconds),
-        ("daily_limit_micro", daily_limit_micro or 0),
+    for name, value, maximum in (
+        ("credit_limit_micro", credit_limit_micro, MAX_LIMIT_MICRO),
+        ("monthly_fee_micro", monthly_fee_micro, None),
+        ("included_seconds", included_seconds, None),
+        ("daily_limit_micro", daily_limit_micro or 0, MAX_LIMIT_MICRO),
     ):
-        require_micro(name, value, minimum=0)
+        require_micro(name, value, minimum=0, maximum=maximum)
     if kind == PREPAID and credit_limit_micro:
-        raise InvalidAmountError("a prepaid account has no credit limit")
+        raise InvalidAmountError("a prepaid account has no credit limit", field="credit_limit")
     values = {
         "code": code,
         "kind": kind,
@@ -257,9 +274,26 @@ async def top_up(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> LedgerEntry:
-    """Credit a (prepaid) account with ``amount_micro`` > 0; return the entry."""
-    require_micro("amount_micro", amount_micro, minimum=1)
-    return await _append(db, account_id, TOPUP, amount_micro, reference, idempotency_key, None, now)
+    """Credit a (prepaid) account with ``amount_micro`` (0 < amount <=
+    :data:`MAX_OPERATION_MICRO`); return the entry. Refused when it would
+    bring the balance above :data:`MAX_BALANCE_MICRO`, unless it repeats an
+    entry by its ``idempotency_key`` (which adds nothing)."""
+    require_micro("amount_micro", amount_micro, minimum=1, maximum=MAX_OPERATION_MICRO)
+    async with transaction(db) as conn:
+        await locked_account(conn, account_id)
+        if idempotency_key is None or await entry_with_idempotency_key(conn, idempotency_key) is None:
+            balance = await balance_micro(conn, account_id)
+            if balance + amount_micro > MAX_BALANCE_MICRO:
+                raise InvalidAmountError(
+                    f"{format_amount(amount_micro)} would bring the balance to"
+                    f" {format_amount(balance + amount_micro)}; an account holds at most"
+                    f" {format_amount(MAX_BALANCE_MICRO)}",
+                    field="amount",
+                )
+        return await append_entry(
+            conn, account_id, TOPUP, amount_micro, reference=reference,
+            idempotency_key=idempotency_key, now=now,
+        )
 
 
 async def add_payment(
@@ -271,8 +305,9 @@ async def add_payment(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> LedgerEntry:
-    """Record a payment of ``amount_micro`` > 0 (postpaid: it reduces what is owed)."""
-    require_micro("amount_micro", amount_micro, minimum=1)
+    """Record a payment of ``amount_micro`` (0 < amount <= :data:`MAX_OPERATION_MICRO`;
+    postpaid: it reduces what is owed)."""
+    require_micro("amount_micro", amount_micro, minimum=1, maximum=MAX_OPERATION_MICRO)
     return await _append(
         db, account_id, PAYMENT, amount_micro, reference, idempotency_key, None, now
     )
@@ -288,8 +323,9 @@ async def add_adjustment(
     cdr_id: int | None = None,
     now: datetime | None = None,
 ) -> LedgerEntry:
-    """Record a signed, non-zero correction (+ in the customer's favour)."""
-    require_micro("amount_micro", amount_micro)
+    """Record a signed, non-zero correction (+ in the customer's favour) of
+    at most :data:`MAX_OPERATION_MICRO` either way."""
+    require_micro("amount_micro", amount_micro, minimum=-MAX_OPERATION_MICRO, maximum=MAX_OPERATION_MICRO)
     if amount_micro == 0:
         raise InvalidAmountError("an adjustment of 0 changes nothing")
     return await _append(
@@ -350,13 +386,8 @@ async def append_entry(
     row = (await conn.execute(statement.returning(*_ENTRY_COLUMNS))).first()
     if row is not None:
         return _entry(row)
-    existing = _entry(
-        (
-            await conn.execute(
-                select(*_ENTRY_COLUMNS).where(ledger_entries.c.idempotency_key == idempotency_key)
-            )
-        ).one()
-    )
+    existing = await entry_with_idempotency_key(conn, idempotency_key)  # type: ignore[arg-type]
+    assert existing is not None, "an idempotency key conflicted with no entry"
     if (existing.account_id, existing.kind, existing.amount_micro) != (
         account_id,
         kind,
@@ -364,6 +395,17 @@ async def append_entry(
     ):
         raise IdempotencyKeyReusedError(idempotency_key)  # type: ignore[arg-type]
     return existing
+
+
+async def entry_with_idempotency_key(db: Db, idempotency_key: str) -> LedgerEntry | None:
+    """Return the entry written with ``idempotency_key``, or None."""
+    async with transaction(db) as conn:
+        row = (
+            await conn.execute(
+                select(*_ENTRY_COLUMNS).where(ledger_entries.c.idempotency_key == idempotency_key)
+            )
+        ).first()
+    return None if row is None else _entry(row)
 
 
 async def _append(
@@ -506,13 +548,25 @@ async def list_entries(db: Db, account_id: int) -> list[LedgerEntry]:
 # -- helpers ----------------------------------------------------------------------
 
 
-def require_micro(name: str, value: Any, minimum: int | None = None) -> None:
-    """Raise :class:`InvalidAmountError` unless ``value`` is an int (not bool) >= ``minimum``."""
+def require_micro(
+    name: str, value: Any, minimum: int | None = None, maximum: int | None = None
+) -> None:
+    """Raise :class:`InvalidAmountError` unless ``value`` is an int (not
+    bool) from ``minimum`` to ``maximum``. For a ``name`` ending in
+    ``_micro`` the message speaks euros (``amount must be at least
+    0.000001 EUR, not -5.00 EUR``), never micro-euros."""
     # bool is an int, float is not money: refuse both
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidAmountError(f"{name} must be an integer number of micro-euros, not {value!r}")
+    shown: Any = str
+    if name.endswith("_micro"):
+        name, shown = name.removesuffix("_micro"), format_amount
     if minimum is not None and value < minimum:
-        raise InvalidAmountError(f"{name} must be >= {minimum}, not {value}")
+        raise InvalidAmountError(
+            f"{name} must be at least {shown(minimum)}, not {shown(value)}", field=name)
+    if maximum is not None and value > maximum:
+        raise InvalidAmountError(
+            f"{name} must be at most {shown(maximum)}, not {shown(value)}", field=name)
 
 
 def _account_query(account_id: int) -> Any:

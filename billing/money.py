@@ -34,12 +34,20 @@ tens of nanoseconds, and makes half-up rounding a floor division.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from math import gcd
 from typing import NamedTuple
 
 MICRO = 1_000_000
 """Micro-units per unit (EUR or RON)."""
+
+AMOUNT_TEXT_LENGTH = 32
+"""The longest amount :func:`micro_from_text` reads, in characters."""
+
+# ASCII digits only ([0-9], not \d: "١٠" is not 10), one optional '-', one
+# optional '.': no spaces, '+', '_' separators or exponents
+_AMOUNT_TEXT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
 
 _MICRO_EXP = Decimal("0.000001")
 
@@ -89,6 +97,28 @@ def to_micro_exact(amount: Decimal) -> int:
     return scaled // denominator
 
 
+def micro_from_text(text: str) -> int:
+    """Return the micro-units of an amount written in decimal units
+    (``"10.50"``, ``"-3"``, ``"0.000001"``); raise :class:`MoneyError` for
+    anything else: more than 6 significant decimals, other characters than
+    ASCII digits, one leading ``-`` and one ``.``, or more than
+    :data:`AMOUNT_TEXT_LENGTH` characters."""
+    if len(text) > AMOUNT_TEXT_LENGTH:
+        raise MoneyError(f"an amount has at most {AMOUNT_TEXT_LENGTH} characters, not {len(text)}")
+    match = _AMOUNT_TEXT.fullmatch(text)
+    if match is None:
+        raise MoneyError(
+            f"{text!r} is not an amount like 10.50"
+            " (digits 0-9 and one '.', no spaces, '+' or exponent)"
+        )
+    sign, whole, fraction = match.groups()
+    fraction = (fraction or "").rstrip("0")
+    if len(fraction) > 6:
+        raise MoneyError(f"{text} has more than 6 decimal places")
+    micro = int(whole) * MICRO + int(fraction.ljust(6, "0"))
+    return -micro if sign else micro
+
+
 def to_micro_rounded(amount: Decimal) -> int:
     """Return ``amount`` in micro-units, rounded half-up once."""
     numerator, denominator = decimal_ratio(amount)
@@ -105,6 +135,14 @@ def format_micro(micro: int) -> str:
     sign = "-" if micro < 0 else ""
     whole, frac = divmod(abs(micro), MICRO)
     return f"{sign}{whole}.{frac:06d}"
+
+
+def format_amount(micro: int, currency: str = "EUR") -> str:
+    """Return ``micro`` as a person reads it in a message: at least 2 and at
+    most 6 decimals, and the currency (``'10.50 EUR'``, ``'0.000001 EUR'``)."""
+    text = format_micro(micro).rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')} {currency}"
 
 
 def multiply_micro(micro: int, factor: Decimal) -> int:

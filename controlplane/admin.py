@@ -2,14 +2,9 @@
 the admin HTTP API (``http_admin``) both call.
 
 Each operation checks its input, does its writes in one transaction, and
-refuses with one :class:`AdminError` subclass, whose ``status`` the HTTP API
-answers with and whose message names what was wrong:
-
-=========================  ======  ===========================================
-:class:`InvalidInputError`   400   a field breaks its rule (``field`` says which)
-:class:`NotFoundError`       404   no such account or subscriber
-:class:`ConflictError`       409   username, number or account code taken
-=========================  ======  ===========================================
+refuses with one :class:`~controlplane.admin_input.AdminError` subclass
+(400 invalid input, naming the field; 404 not found; 409 taken), whose
+``status`` the HTTP API answers with and whose message names what was wrong.
 
 Emails these operations cause go through notify's outbox in the same
 transaction as the change (the change and its email commit together):
@@ -18,13 +13,13 @@ an allowed-IP list change always emails the subscriber
 :func:`emit_daily_limit_alert` queues ``DailySpendLimitReached`` at most
 once per account per day in the operator's zone (notify's dedup key).
 
-Amounts are integer micro-euros, as in billing (invariant 1).
+Amounts are integer micro-euros, as in billing (invariant 1); every
+message speaks euros. What comes from outside (the CLI's arguments, the
+HTTP API's JSON) is bounded once for both, in :mod:`controlplane.admin_input`.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import contextmanager
@@ -35,7 +30,7 @@ from typing import Iterator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from admission import service as admission_service
-from admission.policy import AccountPolicy, Network
+from admission.policy import AccountPolicy
 from billing import ledger
 from billing.errors import (
     AccountCodeTakenError,
@@ -45,9 +40,10 @@ from billing.errors import (
 )
 from billing.money import MoneyError, from_micro
 from billing.numbering import InvalidNumber, default_numbering_plan
-from billing.tables import ACTIVE, DEFAULT_TARIFF, PREPAID, SUSPENDED, utc_now
+from billing.tables import ACCOUNT_KINDS, ACTIVE, DEFAULT_TARIFF, PREPAID, SUSPENDED, utc_now
+from billing.tariff_store import stored_plan_names
 from notify.events import AllowedIpsChanged, DailySpendLimitReached, Recipient, TopUp, enqueue_event
-from notify.render import Renderer
+from notify.render import SUPPORTED_LANGUAGES, Renderer
 from provisioning import services as provisioning
 from provisioning.credentials import DEFAULT_REALM
 from provisioning.errors import (
@@ -59,9 +55,29 @@ from provisioning.errors import (
 )
 from provisioning.records import Did, Endpoint, Subscriber
 
+from .admin_input import (  # noqa: F401  (the CLI and HTTP API read them here)
+    DID_CLASSES,
+    MAX_CONCURRENT_CALLS,
+    MAX_ID,
+    MAX_LIMIT_MICRO,
+    MAX_TOP_UP_MICRO,
+    AdminError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    amount_micro,
+    checked_call_limit,
+    checked_flag,
+    checked_idempotency_key,
+    checked_reference,
+    id_from_text,
+    parse_allowed_networks,
+    parse_blocked_prefixes,
+    require_id,
+    shown,
+)
+
 CURRENCY = "EUR"
-MAX_CONCURRENT_CALLS = 1000
-_PREFIX = re.compile(r"[0-9]{1,15}\Z")
 
 EndCalls = Callable[[int], Awaitable[int]]
 """Ends an account's live calls and returns how many it ended (the ARI
@@ -69,34 +85,6 @@ CallController's ``end_calls``)."""
 
 
 # -- refusals ---------------------------------------------------------------------
-
-
-class AdminError(Exception):
-    """An admin request refused; ``status`` is the HTTP answer."""
-
-    status = 400
-
-
-class InvalidInputError(AdminError, ValueError):
-    """A field's value breaks its rule."""
-
-    status = 400
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message if message.startswith(f"{field}:") else f"{field}: {message}")
-        self.field = field
-
-
-class NotFoundError(AdminError, LookupError):
-    """No account or subscriber has this id."""
-
-    status = 404
-
-
-class ConflictError(AdminError):
-    """The username, number or account code is taken."""
-
-    status = 409
 
 
 @contextmanager
@@ -110,7 +98,9 @@ def _refusals() -> Iterator[None]:
         raise InvalidInputError(exc.field, str(exc)) from exc
     except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError) as exc:
         raise ConflictError(str(exc)) from exc
-    except (InvalidAmountError, MoneyError) as exc:
+    except InvalidAmountError as exc:
+        raise InvalidInputError(exc.field or "amount", str(exc)) from exc
+    except MoneyError as exc:
         raise InvalidInputError("amount", str(exc)) from exc
 
 
@@ -148,8 +138,18 @@ async def create_subscriber(
     is generated unless given, and only its digest credential in ``realm``
     is stored) and its billing account (``account_code``, the endpoint's CDR
     accountcode), all or nothing."""
+    if language not in SUPPORTED_LANGUAGES:
+        raise InvalidInputError(
+            "language", f"must be one our emails are written in ({', '.join(SUPPORTED_LANGUAGES)}), "
+            f"not {shown(language)}")
+    if kind not in ACCOUNT_KINDS:
+        raise InvalidInputError("kind", f"must be one of {', '.join(ACCOUNT_KINDS)}, not {shown(kind)}")
     with _refusals():
         async with engine.begin() as conn:
+            plans = await stored_plan_names(conn)
+            if tariff not in plans:
+                raise InvalidInputError(
+                    "tariff", f"no tariff plan {shown(tariff)}; stored plans: {', '.join(plans)}")
             subscriber = await provisioning.create_subscriber(conn, name=name, email=email, language=language)
             endpoint = await provisioning.add_endpoint(
                 conn, subscriber_id=subscriber.id, username=username, caller_id_number=caller_id_number,
@@ -185,10 +185,18 @@ async def add_did(
     Admission caches the DIDs (on-net calls): call its ``forget_cached``
     after this.
     """
+    require_id(subscriber_id, "subscriber")
+    if not isinstance(number, str):
+        raise InvalidInputError("number", "must be a phone number like +40 31 234 5678")
     try:
         normalised = default_numbering_plan().normalise(number)
     except InvalidNumber as exc:
         raise InvalidInputError("number", str(exc)) from exc
+    number_class = default_numbering_plan().classify(normalised).number_class
+    if number_class not in DID_CLASSES:
+        raise InvalidInputError(
+            "number", f"{shown(number)} is a {number_class.replace('_', ' ')} number; a DID is a Romanian "
+            "geographic, mobile, freephone (0800) or shared-cost (0801) number")
     with _refusals():
         return await provisioning.add_did(
             engine, number=normalised, subscriber_id=subscriber_id, ring_seconds=ring_seconds,
@@ -213,6 +221,7 @@ class AccountSummary:
 
 async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime | None = None) -> AccountSummary:
     """Return the account with its money, policy and live-call count."""
+    require_id(account_id)
     now = now or utc_now()
     with _refusals():
         async with engine.connect() as conn:
@@ -221,7 +230,11 @@ async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime
             held = await ledger.reserved_micro(conn, account_id, now)
             spent = await ledger.spent_today_micro(conn, account_id, now)
             policy = await admission_service.account_policy(conn, account_id)
-    live = await admission_service.Admission(engine).live_call_refs(account_id)
+    admission = admission_service.Admission(engine)
+    try:
+        live = await admission.live_call_refs(account_id)
+    finally:
+        admission.close()  # its worker's engines, not the caller's
     return AccountSummary(account, balance, balance + account.credit_limit_micro - held, spent, policy, len(live))
 
 
@@ -242,23 +255,29 @@ async def top_up(
     renderer: Renderer | None = None,
     now: datetime | None = None,
 ) -> TopUpResult:
-    """Credit the account with ``amount_micro`` (> 0); with a ``renderer``,
-    also queue the TopUp email to its subscriber. With an
-    ``idempotency_key`` already used for the same top-up, nothing is added
-    twice."""
+    """Credit the account with ``amount_micro`` (0 < amount <= 100,000 EUR);
+    with a ``renderer``, also queue the TopUp email to its subscriber, one
+    per ledger entry (its dedup key is the entry's id, never the
+    ``reference``). With an ``idempotency_key`` already used for the same
+    top-up, the first entry is returned: nothing is added, no email queued."""
+    require_id(account_id)
+    checked_reference(reference)
+    checked_idempotency_key(idempotency_key)
     now = now or utc_now()
     with _refusals():
         async with engine.begin() as conn:
+            replayed = idempotency_key is not None and (
+                await ledger.entry_with_idempotency_key(conn, idempotency_key) is not None)
             entry = await ledger.top_up(conn, account_id, amount_micro, reference=reference,
                                         idempotency_key=idempotency_key, now=now)
             balance = await ledger.balance_micro(conn, account_id)
             outbox_id = None
-            if renderer is not None:
+            if renderer is not None and not replayed:
                 recipient = await _recipient(conn, await ledger.get_account(conn, account_id))
                 if recipient is not None:
                     event = TopUp(to=recipient, reference=reference or f"entry-{entry.id}",
                                   amount=from_micro(amount_micro), balance_after=from_micro(balance),
-                                  currency=CURRENCY, at=entry.created_at)
+                                  currency=CURRENCY, at=entry.created_at, entry_id=entry.id)
                     outbox_id = await enqueue_event(conn, event, renderer)
     return TopUpResult(entry, balance, outbox_id)
 
@@ -293,17 +312,18 @@ async def set_account_policy(
     silently widened. When the list changes, an ``AllowedIpsChanged`` email
     to the subscriber is queued in the same transaction.
     """
+    require_id(account_id)
     changes: dict[str, object] = {}
     if allowed_networks is not None:
         changes["allowed_networks"] = parse_allowed_networks(allowed_networks)
     if premium_enabled is not None:
-        changes["premium_enabled"] = _flag("premium_enabled", premium_enabled)
+        changes["premium_enabled"] = checked_flag("premium_enabled", premium_enabled)
     if international_enabled is not None:
-        changes["international_enabled"] = _flag("international_enabled", international_enabled)
+        changes["international_enabled"] = checked_flag("international_enabled", international_enabled)
     if blocked_prefixes is not None:
         changes["blocked_prefixes"] = parse_blocked_prefixes(blocked_prefixes)
     if max_concurrent_calls is not None:
-        changes["max_concurrent_calls"] = _call_limit(max_concurrent_calls)
+        changes["max_concurrent_calls"] = checked_call_limit(max_concurrent_calls)
     now = now or utc_now()
     with _refusals():
         async with engine.begin() as conn:
@@ -319,58 +339,15 @@ async def set_account_policy(
             if recipient is not None:
                 old = [str(n) for n in before.allowed_networks]
                 new = [str(n) for n in after.allowed_networks]
+                old_set, new_set = set(old), set(new)
                 event = AllowedIpsChanged(
                     to=recipient, change_id=change_id,
-                    added=tuple(n for n in new if n not in old), removed=tuple(n for n in old if n not in new),
+                    added=tuple(n for n in new if n not in old_set),
+                    removed=tuple(n for n in old if n not in new_set),
                     current=tuple(new), changed_at=now, changed_by=changed_by,
                 )
                 outbox_id = await enqueue_event(conn, event, renderer or Renderer())
     return PolicyChange(after, change_id, outbox_id)
-
-
-def parse_allowed_networks(value: Iterable[str] | str) -> tuple[Network, ...]:
-    """Return the networks of addresses and CIDRs (a list, or one string
-    separated by commas or spaces); raise InvalidInputError naming the bad
-    entry."""
-    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-    networks: list[Network] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidInputError("allowed_networks", f"not an address or CIDR: {item!r}")
-        try:
-            network = ipaddress.ip_network(item.strip(), strict=True)
-        except ValueError as exc:
-            raise InvalidInputError("allowed_networks", f"{item!r} is not a valid address or CIDR ({exc})") from exc
-        if network not in networks:
-            networks.append(network)
-    return tuple(networks)
-
-
-def parse_blocked_prefixes(value: Iterable[str] | str) -> tuple[str, ...]:
-    """Return prefixes of normalised numbers (digits, e.g. ``4021``); raise
-    InvalidInputError naming the bad entry."""
-    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-    prefixes: list[str] = []
-    for item in items:
-        if not isinstance(item, str) or not _PREFIX.match(item):
-            raise InvalidInputError(
-                "blocked_prefixes", f"{item!r} is not a prefix of E.164 digits (like 4021 or 40900)")
-        if item not in prefixes:
-            prefixes.append(item)
-    return tuple(prefixes)
-
-
-def _flag(field: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInputError(field, f"must be true or false, not {value!r}")
-    return value
-
-
-def _call_limit(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_CONCURRENT_CALLS:
-        raise InvalidInputError("max_concurrent_calls",
-                                f"must be a whole number from 0 to {MAX_CONCURRENT_CALLS}, not {value!r}")
-    return value
 
 
 async def suspend_account(engine: AsyncEngine, account_id: int, end_calls: EndCalls | None = None) -> int:
@@ -378,6 +355,7 @@ async def suspend_account(engine: AsyncEngine, account_id: int, end_calls: EndCa
     its live calls with ``end_calls``; return how many were ended (0
     without ``end_calls``: live calls then stop at the end of their current
     chunk, as their next extension is refused)."""
+    require_id(account_id)
     with _refusals():
         await ledger.set_account_status(engine, account_id, SUSPENDED)
     if end_calls is None:
@@ -387,6 +365,7 @@ async def suspend_account(engine: AsyncEngine, account_id: int, end_calls: EndCa
 
 async def reinstate_account(engine: AsyncEngine, account_id: int) -> ledger.Account:
     """Make a suspended account active again and return it."""
+    require_id(account_id)
     with _refusals():
         return await ledger.set_account_status(engine, account_id, ACTIVE)
 

@@ -2,8 +2,11 @@
 the command line, on the database the settings name.
 
 Each command prints its result as JSON on stdout; a refusal is printed as
-``Error: <reason>`` with exit status 1 (Click's convention). Amounts are
-decimal euros (``10.50``). The CLI runs beside the control plane, not in
+``Error: <reason>`` with exit status 1, a malformed argument with exit
+status 2 (Click's conventions) — never a traceback. Amounts are decimal
+euros (``10.50``: ASCII digits, at most 6 decimals); ids are ASCII digits;
+the bounds of each value are those of :mod:`controlplane.admin`. The CLI
+runs beside the control plane, not in
 it: ``account suspend`` marks the account suspended, and the running
 control plane's live calls of that account stop at the end of their current
 chunk (use the HTTP API to end them at once).
@@ -13,13 +16,12 @@ from __future__ import annotations
 
 import getpass
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.money import MoneyError, format_micro, to_micro_exact
+from billing.money import format_micro
 from notify.render import Renderer
 
 from . import admin
@@ -42,14 +44,37 @@ def _echo(data: dict[str, Any]) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _micro(value: str | None, name: str) -> int | None:
+def _micro(value: str | None, name: str, *, maximum_micro: int, positive: bool = False) -> int | None:
+    """The euros ``value`` in micro-euros, within its bounds; a usage error naming ``name``."""
     if value is None:
         return None
     try:
-        return to_micro_exact(Decimal(value))
-    except (InvalidOperation, MoneyError) as exc:
-        raise click.BadParameter(f"{value!r} is not an amount in euros with at most 6 decimals",
-                                 param_hint=name) from exc
+        return admin.amount_micro(name, value, minimum_micro=1 if positive else 0, maximum_micro=maximum_micro)
+    except admin.InvalidInputError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"{name}: "), param_hint=name) from exc
+
+
+class WholeNumber(click.ParamType):
+    """A whole number in ASCII digits (click's INT also takes " 5 ", "1_000"
+    and "١"), from ``minimum`` to ``maximum``."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value  # a default
+        text = str(value)
+        if len(text) > 20 or not text.isascii() or not text.isdigit() or not (
+                self.minimum <= int(text) <= self.maximum):
+            self.fail(f"{admin.shown(text)} is not a whole number from {self.minimum} to {self.maximum}",
+                      param, ctx)
+        return int(text)
+
+
+ID = WholeNumber(1, admin.MAX_ID)
 
 
 def _changed_by() -> str:
@@ -85,8 +110,8 @@ def subscriber_create(name, email, language, username, caller_id_number, display
                       credit_limit, daily_limit) -> None:
     """Create a subscriber, its SIP endpoint and its account; prints the
     endpoint's generated SIP password (shown only now)."""
-    credit = _micro(credit_limit, "--credit-limit") or 0
-    daily = _micro(daily_limit, "--daily-limit")
+    credit = _micro(credit_limit, "--credit-limit", maximum_micro=admin.MAX_LIMIT_MICRO) or 0
+    daily = _micro(daily_limit, "--daily-limit", maximum_micro=admin.MAX_LIMIT_MICRO)
     created = _run(lambda engine, settings: admin.create_subscriber(
         engine, name=name, email=email, language=language, username=username,
         caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
@@ -120,8 +145,8 @@ def did_group() -> None:
 
 @did_group.command("add")
 @click.argument("number")
-@click.option("--subscriber", "subscriber_id", type=int, required=True)
-@click.option("--ring-seconds", type=int, default=25, show_default=True)
+@click.option("--subscriber", "subscriber_id", type=ID, required=True)
+@click.option("--ring-seconds", type=WholeNumber(5, 120), default=25, show_default=True)
 @click.option("--no-voicemail", is_flag=True, help="Missed calls get no voicemail.")
 def did_add(number: str, subscriber_id: int, ring_seconds: int, no_voicemail: bool) -> None:
     """Give a subscriber the number NUMBER (+40..., 0040... or 0...)."""
@@ -138,7 +163,7 @@ def account_group() -> None:
 
 
 @account_group.command("show")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ID)
 def account_show(account_id: int) -> None:
     """Print the account, its balance and its call policy."""
     summary = _run(lambda engine, settings: admin.account_summary(engine, account_id))
@@ -149,13 +174,15 @@ def account_show(account_id: int) -> None:
 
 
 @account_group.command("top-up")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ID)
 @click.argument("amount")
-@click.option("--reference", default="", help="Payment reference (also the email's).")
-@click.option("--idempotency-key", help="Repeat with the same key: credited once.")
+@click.option("--reference", default="", help="Payment reference, shown in the email (at most 200 characters).")
+@click.option("--idempotency-key", help="Repeat with the same key: credited (and emailed) once. "
+                                        "1 to 128 letters, digits, '.', '_' or '-'.")
 def account_top_up(account_id: int, amount: str, reference: str, idempotency_key: str | None) -> None:
-    """Credit ACCOUNT_ID with AMOUNT euros and email the subscriber."""
-    micro = _micro(amount, "AMOUNT")
+    """Credit ACCOUNT_ID with AMOUNT euros (more than 0, at most 100,000)
+    and email the subscriber."""
+    micro = _micro(amount, "AMOUNT", maximum_micro=admin.MAX_TOP_UP_MICRO, positive=True)
     result = _run(lambda engine, settings: admin.top_up(
         engine, account_id, micro, reference=reference, idempotency_key=idempotency_key,
         renderer=Renderer(timezone=settings.timezone)))
@@ -163,7 +190,7 @@ def account_top_up(account_id: int, amount: str, reference: str, idempotency_key
 
 
 @account_group.command("policy")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ID)
 @click.option("--allow", "allow", multiple=True, metavar="CIDR",
               help="Allowed source address or network (repeatable); replaces the list.")
 @click.option("--allow-anywhere", is_flag=True, help="Empty the allowlist: calls from any address.")
@@ -172,7 +199,7 @@ def account_top_up(account_id: int, amount: str, reference: str, idempotency_key
 @click.option("--block", "block", multiple=True, metavar="PREFIX",
               help="Blocked prefix of E.164 digits (repeatable); replaces the list.")
 @click.option("--unblock-all", is_flag=True, help="Empty the blocked-prefix list.")
-@click.option("--max-calls", type=int, help="Concurrent-call limit.")
+@click.option("--max-calls", type=WholeNumber(0, admin.MAX_CONCURRENT_CALLS), help="Concurrent-call limit.")
 def account_policy(account_id: int, allow: tuple[str, ...], allow_anywhere: bool, premium: bool | None,
                    international: bool | None, block: tuple[str, ...], unblock_all: bool,
                    max_calls: int | None) -> None:
@@ -192,7 +219,7 @@ def account_policy(account_id: int, allow: tuple[str, ...], allow_anywhere: bool
 
 
 @account_group.command("suspend")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ID)
 def account_suspend(account_id: int) -> None:
     """Suspend ACCOUNT_ID: only 112, 116xxx and 0800 still connect."""
     _run(lambda engine, settings: admin.suspend_account(engine, account_id))
@@ -200,7 +227,7 @@ def account_suspend(account_id: int) -> None:
 
 
 @account_group.command("reinstate")
-@click.argument("account_id", type=int)
+@click.argument("account_id", type=ID)
 def account_reinstate(account_id: int) -> None:
     """Make ACCOUNT_ID active again."""
     account = _run(lambda engine, settings: admin.reinstate_account(engine, account_id))

@@ -4,7 +4,11 @@ Every route needs ``Authorization: Bearer <admin_token>`` (the setting;
 generated into <state_dir>/secrets.toml when empty) and answers JSON; a
 refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
 blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
-account or subscriber, 409 taken, 415 not JSON.
+account, subscriber or route, 405 wrong method, 409 taken, 413 body over
+64 KiB, 415 not JSON, 429 too many failed authentications (see
+:mod:`controlplane.http_auth`: logged, then the source is locked out for a
+growing time, ``Retry-After``), 500 ``internal error`` (see
+:mod:`controlplane.http_json`, which also bounds bodies: 64 KiB, 32 levels).
 
 ==========================================  =========================================
 ``POST  /admin/subscribers``                 subscriber + SIP endpoint + account → 201
@@ -17,7 +21,12 @@ account or subscriber, 409 taken, 415 not JSON.
 ==========================================  =========================================
 
 Amounts are decimal euros, as JSON strings (``"10.50"``) or numbers, read
-exactly (never through float) and answered as strings with six decimals.
+exactly (never through float; ASCII digits, at most 6 decimals, no
+exponent) and answered as strings with six decimals. Ids in paths are ASCII
+digits. The bounds of every field (amounts up to 100,000 EUR, references
+up to 200 characters, idempotency keys, 100 allowed networks, 1,000
+blocked prefixes, languages, tariffs, DID classes) are in
+:mod:`controlplane.admin`.
 
 The routes work on the running control plane given to
 :func:`add_admin_routes`: its ``engine`` and ``settings``, and, when it has
@@ -27,33 +36,25 @@ them, its ``end_calls(account_id)`` (ends live calls on suspension),
 
 from __future__ import annotations
 
-import hmac
-import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import wraps
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from billing.money import MoneyError, format_micro, to_micro_exact
+from billing.money import format_micro
 from notify.render import Renderer
 
 from . import admin
+from .http_auth import FailedLogins, refusal_of
+from .http_json import BadRequest, error_response, json_object
 
 ADMIN_PLANE = web.AppKey("admin_control_plane", object)
 ADMIN_RENDERER = web.AppKey("admin_renderer", Renderer)
+FAILED_LOGINS = web.AppKey("admin_failed_logins", FailedLogins)
 CHANGED_BY = "admin API"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class BadRequest(Exception):
-    """The request itself cannot be read (not JSON, wrong shape)."""
-
-    def __init__(self, message: str, status: int = 400, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
 
 
 def add_admin_routes(app: web.Application, control_plane: Any) -> None:
@@ -61,73 +62,41 @@ def add_admin_routes(app: web.Application, control_plane: Any) -> None:
     app[ADMIN_PLANE] = control_plane
     renderer = getattr(control_plane, "renderer", None)
     app[ADMIN_RENDERER] = renderer or Renderer(timezone=control_plane.settings.timezone)
+    app[FAILED_LOGINS] = FailedLogins()
     app.router.add_post("/admin/subscribers", create_subscriber)
     app.router.add_post("/admin/dids", add_did)
-    app.router.add_get(r"/admin/accounts/{account_id:\d+}", get_account)
-    app.router.add_post(r"/admin/accounts/{account_id:\d+}/top-ups", top_up)
-    app.router.add_patch(r"/admin/accounts/{account_id:\d+}/policy", set_policy)
-    app.router.add_post(r"/admin/accounts/{account_id:\d+}/suspend", suspend)
-    app.router.add_post(r"/admin/accounts/{account_id:\d+}/reinstate", reinstate)
+    # [0-9], not \d: \d also matches "١" (Arabic-Indic one)
+    app.router.add_get("/admin/accounts/{account_id:[0-9]+}", get_account)
+    app.router.add_post("/admin/accounts/{account_id:[0-9]+}/top-ups", top_up)
+    app.router.add_patch("/admin/accounts/{account_id:[0-9]+}/policy", set_policy)
+    app.router.add_post("/admin/accounts/{account_id:[0-9]+}/suspend", suspend)
+    app.router.add_post("/admin/accounts/{account_id:[0-9]+}/reinstate", reinstate)
 
 
 # -- plumbing -----------------------------------------------------------------------
 
 
-def _error(status: int, message: str, field: str | None = None,
-           headers: dict[str, str] | None = None) -> web.Response:
-    body: dict[str, str] = {"error": message}
-    if field:
-        body["field"] = field
-    return web.json_response(body, status=status, headers=headers)
-
-
-def _authorised(request: web.Request) -> bool:
-    token = getattr(request.app[ADMIN_PLANE].settings, "admin_token", "")
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if not token or scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(value.strip().encode(), token.encode())
-
-
 def admin_route(handler: Handler) -> Handler:
-    """Check the bearer token, and answer refusals as JSON errors."""
+    """Check the bearer token (see :mod:`controlplane.http_auth`), and
+    answer refusals as JSON errors."""
 
     @wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
-        if not _authorised(request):
-            return _error(401, "missing or wrong bearer token",
-                          headers={"WWW-Authenticate": 'Bearer realm="clickphone-admin"'})
+        token = getattr(request.app[ADMIN_PLANE].settings, "admin_token", "")
+        refusal = refusal_of(request, token, request.app[FAILED_LOGINS])
+        if refusal is not None:
+            return error_response(refusal.status, refusal.message, headers=refusal.headers)
         try:
             return await handler(request)
         except BadRequest as exc:
-            return _error(exc.status, str(exc), exc.field)
+            return error_response(exc.status, str(exc), exc.field)
         except admin.InvalidInputError as exc:
-            return _error(exc.status, str(exc), exc.field)
+            return error_response(exc.status, str(exc), exc.field)
         except admin.AdminError as exc:
-            return _error(exc.status, str(exc))
+            return error_response(exc.status, str(exc))
 
     return guarded
 
-
-async def _body(request: web.Request, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
-    """Return the request's JSON object; refuse other shapes, unknown and
-    missing fields."""
-    if request.content_type != "application/json":
-        raise BadRequest("send a JSON object with Content-Type: application/json", status=415)
-    try:
-        body = json.loads(await request.text(), parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    for key in body:
-        if key not in allowed:
-            raise BadRequest(f"unknown field {key!r}; expected some of {sorted(allowed)}", field=key)
-    for key in sorted(required):
-        if body.get(key) is None:
-            raise BadRequest(f"{key}: required", field=key)
-    return body
 
 
 def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | None:
@@ -137,10 +106,12 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | N
     return value
 
 
-def _integer(body: dict[str, Any], key: str, default: int | None = None) -> int | None:
+def _integer(body: dict[str, Any], key: str, default: int | None = None, *,
+             minimum: int = 0, maximum: int = admin.MAX_ID) -> int | None:
     value = body.get(key, default)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise BadRequest(f"{key}: must be a whole number", field=key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or not minimum <= value <= maximum):
+        raise BadRequest(f"{key}: must be a whole number from {minimum} to {maximum}", field=key)
     return value
 
 
@@ -151,20 +122,17 @@ def _boolean(body: dict[str, Any], key: str) -> bool | None:
     return value
 
 
-def _money(body: dict[str, Any], key: str, *, positive: bool = False) -> int | None:
-    """Return the amount in micro-euros from decimal euros ("10.50" or 10.50)."""
+def _money(body: dict[str, Any], key: str, *, maximum_micro: int, positive: bool = False) -> int | None:
+    """Return the amount in micro-euros from decimal euros ("10.50" or
+    10.50), within its bounds (see ``admin.amount_micro``)."""
     value = body.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise BadRequest(f"{key}: must be an amount in euros like \"10.50\"", field=key)
-    try:
-        micro = to_micro_exact(Decimal(value.strip() if isinstance(value, str) else value))
-    except (InvalidOperation, MoneyError, ValueError) as exc:
-        raise BadRequest(f"{key}: {value!r} is not an amount in euros with at most 6 decimals", field=key) from exc
-    if micro < 0 or (positive and micro == 0):
-        raise BadRequest(f"{key}: must be {'more than' if positive else 'at least'} 0", field=key)
-    return micro
+    # a JSON number is read as its decimal text: 1e18 is "1E+18", refused like "5e0"
+    text = value if isinstance(value, str) else str(value)
+    return admin.amount_micro(key, text, minimum_micro=1 if positive else 0, maximum_micro=maximum_micro)
 
 
 def _list(body: dict[str, Any], key: str) -> list[Any] | None:
@@ -175,7 +143,7 @@ def _list(body: dict[str, Any], key: str) -> list[Any] | None:
 
 
 def _account_id(request: web.Request) -> int:
-    return int(request.match_info["account_id"])
+    return admin.id_from_text(request.match_info["account_id"])
 
 
 def _euros(micro: int | None) -> str | None:
@@ -209,7 +177,7 @@ _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number
 
 @admin_route
 async def create_subscriber(request: web.Request) -> web.Response:
-    body = await _body(request, _SUBSCRIBER_FIELDS,
+    body = await json_object(request, _SUBSCRIBER_FIELDS,
                        {"name", "email", "username", "caller_id_number", "account_code"})
     options: dict[str, Any] = {}
     for key in ("kind", "tariff"):
@@ -221,7 +189,8 @@ async def create_subscriber(request: web.Request) -> web.Response:
         username=_text(body, "username"), caller_id_number=_text(body, "caller_id_number"),
         display_name=_text(body, "display_name"), password=_text(body, "password"),
         account_code=_text(body, "account_code"),
-        credit_limit_micro=_money(body, "credit_limit") or 0, daily_limit_micro=_money(body, "daily_limit"),
+        credit_limit_micro=_money(body, "credit_limit", maximum_micro=admin.MAX_LIMIT_MICRO) or 0,
+        daily_limit_micro=_money(body, "daily_limit", maximum_micro=admin.MAX_LIMIT_MICRO),
         realm=request.app[ADMIN_PLANE].settings.sip_realm, **options,
     )
     subscriber, endpoint = created.subscriber, created.endpoint
@@ -246,13 +215,14 @@ async def _provisioning_changed(plane: object) -> None:
 
 @admin_route
 async def add_did(request: web.Request) -> web.Response:
-    body = await _body(request, {"number", "subscriber_id", "ring_seconds", "voicemail_enabled"},
+    body = await json_object(request, {"number", "subscriber_id", "ring_seconds", "voicemail_enabled"},
                        {"number", "subscriber_id"})
     voicemail = _boolean(body, "voicemail_enabled")
     plane = request.app[ADMIN_PLANE]
     did = await admin.add_did(
-        plane.engine, number=_text(body, "number"), subscriber_id=_integer(body, "subscriber_id"),
-        ring_seconds=_integer(body, "ring_seconds", 25), voicemail_enabled=True if voicemail is None else voicemail,
+        plane.engine, number=_text(body, "number"), subscriber_id=_integer(body, "subscriber_id", minimum=1),
+        ring_seconds=_integer(body, "ring_seconds", 25, minimum=5, maximum=120),
+        voicemail_enabled=True if voicemail is None else voicemail,
     )
     await _provisioning_changed(plane)  # a new on-net number and inbound extension
     return web.json_response({"number": did.number, "subscriber_id": did.subscriber_id,
@@ -273,9 +243,10 @@ async def get_account(request: web.Request) -> web.Response:
 
 @admin_route
 async def top_up(request: web.Request) -> web.Response:
-    body = await _body(request, {"amount", "reference", "idempotency_key"}, {"amount"})
+    body = await json_object(request, {"amount", "reference", "idempotency_key"}, {"amount"})
     result = await admin.top_up(
-        request.app[ADMIN_PLANE].engine, _account_id(request), _money(body, "amount", positive=True),
+        request.app[ADMIN_PLANE].engine, _account_id(request),
+        _money(body, "amount", positive=True, maximum_micro=admin.MAX_TOP_UP_MICRO),
         reference=_text(body, "reference", ""), idempotency_key=_text(body, "idempotency_key"),
         renderer=request.app[ADMIN_RENDERER],
     )
@@ -291,7 +262,7 @@ _POLICY_FIELDS = {"allowed_networks", "premium_enabled", "international_enabled"
 
 @admin_route
 async def set_policy(request: web.Request) -> web.Response:
-    body = await _body(request, _POLICY_FIELDS)
+    body = await json_object(request, _POLICY_FIELDS)
     if not body:
         raise BadRequest(f"nothing to change; send some of {sorted(_POLICY_FIELDS)}")
     change = await admin.set_account_policy(
@@ -299,7 +270,7 @@ async def set_policy(request: web.Request) -> web.Response:
         allowed_networks=_list(body, "allowed_networks"), premium_enabled=_boolean(body, "premium_enabled"),
         international_enabled=_boolean(body, "international_enabled"),
         blocked_prefixes=_list(body, "blocked_prefixes"),
-        max_concurrent_calls=_integer(body, "max_concurrent_calls"),
+        max_concurrent_calls=_integer(body, "max_concurrent_calls", maximum=admin.MAX_CONCURRENT_CALLS),
         changed_by=CHANGED_BY, renderer=request.app[ADMIN_RENDERER],
     )
     if change.outbox_id is not None:

@@ -1,4 +1,8 @@
-"""The admin HTTP API (aiohttp). Today: /health; admin resources join here."""
+"""The admin HTTP API (aiohttp): /health and the /admin resources.
+
+One app, one error shape: :func:`controlplane.http_json.json_errors` makes
+every refusal and failure JSON, and bodies are at most
+:data:`controlplane.http_json.MAX_BODY_BYTES` (64 KiB; 413 past it)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .http_admin import add_admin_routes
+from .http_json import MAX_BODY_BYTES, json_errors
 
 if TYPE_CHECKING:
     from .runtime import ControlPlane
@@ -21,7 +26,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 def build_admin_app(control_plane: "ControlPlane") -> web.Application:
-    app = web.Application()
+    """Return the admin HTTP app of ``control_plane``."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
     app[CONTROL_PLANE] = control_plane
     app.router.add_get("/health", health)
     add_admin_routes(app, control_plane)

@@ -14,7 +14,7 @@ voicemail                   ``voicemail:<uniqueid>``
 missed call                 ``missed:<linkedid>``
 low balance                 ``low_balance:<account>:<local date>`` (one a day)
 daily spending limit        ``daily_limit:<account>:<local date>``
-top-up                      ``top_up:<account>:<reference>``
+top-up                      ``top_up:<account>:<ledger entry id>``
 payment registered          ``payment:<account>:<reference>``
 invoice issued              ``invoice:<number>``
 allowed-IP list changed     ``allowed_ips:<account>:<change id>``
@@ -97,11 +97,12 @@ class DailySpendLimitReached:
 @dataclass(frozen=True)
 class TopUp:
     to: Recipient
-    reference: str
+    reference: str  # the payer's free text, shown in the email; never part of a key
     amount: Decimal
     balance_after: Decimal
     currency: str
     at: datetime
+    entry_id: int  # the ledger entry credited: one email per top-up, whatever its reference
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ EVENT_EMAILS: dict[type, EventEmail] = {
     DailySpendLimitReached: EventEmail(
         "daily_limit", lambda e, zone: f"daily_limit:{e.to.account_id}:{_local_day(e.at, zone)}"
     ),
-    TopUp: EventEmail("top_up", lambda e, zone: f"top_up:{e.to.account_id}:{e.reference}"),
+    TopUp: EventEmail("top_up", lambda e, zone: f"top_up:{e.to.account_id}:{e.entry_id}"),
     PaymentRegistered: EventEmail(
         "payment", lambda e, zone: f"payment:{e.to.account_id}:{e.reference}"
     ),

@@ -88,8 +88,8 @@ async def test_top_up_credits_the_account_and_emails_the_subscriber(engine, rend
     assert result.balance_micro == 10 * EUR
     (email,) = await queued_emails(engine)
     assert (email.kind, email.recipient, email.dedup_key) == ("top_up", "a1@example.com",
-                                                              f"top_up:{created.account.id}:OP-17")
-    assert "10,00" in email.text  # Romanian number format
+                                                              f"top_up:{created.account.id}:{result.entry.id}")
+    assert "10,00" in email.text and "OP-17" in email.text  # Romanian number format
 
 
 async def test_top_up_with_the_same_idempotency_key_credits_once(engine):

@@ -144,7 +144,7 @@ async def test_work_on_a_callers_connection_is_undone_by_its_rollback(engine: As
 OPERATIONS = st.lists(
     st.tuples(
         st.sampled_from(["top_up", "payment", "charge", "fee", "adjustment"]),
-        st.integers(min_value=1, max_value=10**12),
+        st.integers(min_value=1, max_value=ledger.MAX_OPERATION_MICRO),  # 100,000 EUR
         st.booleans(),
     ),
     max_size=12,

@@ -32,7 +32,7 @@ SAMPLE_EVENTS = (
     MISSED_CALL,
     LowBalance(ANA, Decimal("3.20"), Decimal("5.00"), "EUR", AT),
     DailySpendLimitReached(ANA, Decimal("20.00"), Decimal("20.00"), "EUR", AT),
-    TopUp(ANA, "T-2025-0042", Decimal("50.00"), Decimal("53.20"), "EUR", AT),
+    TopUp(ANA, "T-2025-0042", Decimal("50.00"), Decimal("53.20"), "EUR", AT, entry_id=4242),
     PaymentRegistered(ANA, "P-2025-0042", Decimal("121.00"), "RON", AT, "CP-2025-000123"),
     INVOICE,
     AllowedIpsChanged(

@@ -20,7 +20,7 @@ EXPECTED_KEYS = {
     "MissedCall": "missed:1751360400.2",
     "LowBalance": "low_balance:7:2025-07-01",
     "DailySpendLimitReached": "daily_limit:7:2025-07-01",
-    "TopUp": "top_up:7:T-2025-0042",
+    "TopUp": "top_up:7:4242",
     "PaymentRegistered": "payment:7:P-2025-0042",
     "InvoiceIssued": "invoice:CP-2025-000123",
     "AllowedIpsChanged": "allowed_ips:7:audit-981",
