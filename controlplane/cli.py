@@ -15,6 +15,7 @@ from asterisk_conf.render import AsteriskConfig, render_config, write_config
 from billing import money
 from billing._datafile import DataFileError
 from billing.batch import FORMATS, rate_cdr_file
+from billing.cdr_format import read_cdr_lines
 from billing.numbering import default_numbering_plan
 from billing.tariffs import default_tariff, load_tariff
 from asterisk_conf.testbed import TestbedError, stop_everything_in
@@ -211,8 +212,10 @@ def rate(cdr_path: Path, tariff_path: Path | None, fmt: str, on_net: tuple[str, 
         raise click.ClickException(str(exc)) from exc
     numbering = default_numbering_plan()
     our_numbers = frozenset(numbering.normalise(n) for n in on_net)
-    with open(cdr_path, "rb") as lines:
-        summary = rate_cdr_file(lines, tariff, sys.stdout, fmt, on_net=our_numbers, numbering=numbering)
+    with open(cdr_path, "rb") as fh:
+        summary = rate_cdr_file(
+            read_cdr_lines(fh), tariff, sys.stdout, fmt, on_net=our_numbers, numbering=numbering
+        )
     click.echo(
         f"{summary.lines} CDRs, {summary.rated} rated, {summary.errors} with errors, "
         f"total {money.format_micro(summary.cost_micro)} EUR",
