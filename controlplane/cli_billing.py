@@ -17,6 +17,9 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
     clickphone tariffs import FILE
     clickphone tariffs export [--plan annex_b]
     clickphone cdr ingest FILE [--system-name pbx1]
+
+``cdr ingest`` rates a call to one of our DIDs as on-net, like the running
+control plane: both take our numbers from :func:`provisioning.services.our_numbers`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from billing.ingest import ingest_file
 from billing.tariff_store import export_tariff_csv, import_tariff_file
 from billing.tariffs import CONTRACT_TZ
 from notify.render import Renderer
+from provisioning.services import our_numbers
 
 from .cli_support import run_on_database
 from .scheduled_jobs import issue_invoices
@@ -328,10 +332,15 @@ def cdr_group() -> None:
 @click.option("--system-name", help="Asterisk's systemname for Master.csv lines (default: the setting).")
 @click.option("--format", "fmt", type=click.Choice([AUTO, MASTER, CLICKPHONE]), default=AUTO, show_default=True)
 def cdr_ingest(file: Path, system_name: str | None, fmt: str) -> None:
-    """Rate and charge the CDRs of FILE (idempotent; bad lines are quarantined)."""
+    """Rate and charge the CDRs of FILE (idempotent; bad lines are quarantined).
+
+    Calls to our own DIDs are on-net, as when the control plane ingests them."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> Any:
-        return await ingest_file(engine, file, system_name=system_name or settings.asterisk_system_name, fmt=fmt)
+        return await ingest_file(
+            engine, file, system_name=system_name or settings.asterisk_system_name, fmt=fmt,
+            on_net=await our_numbers(engine),
+        )  # fmt: skip
 
     report = _with_engine(work)
     click.echo(

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from billing import ledger
+from provisioning import services as provisioning
 from controlplane import migrate
 from controlplane.cli import main
 from controlplane.db import create_engine
@@ -44,6 +45,22 @@ def open_account(state: Path, code: str = "acct-1", fee_micro: int = 5_000_000) 
                 engine, code=code, kind="postpaid", credit_limit_micro=50_000_000,
                 monthly_fee_micro=fee_micro, now=datetime(2025, 1, 1, tzinfo=UTC),
             )  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
+
+
+def add_did(state: Path, number: str) -> None:
+    """Give a new subscriber the DID ``number`` (E.164 digits), as `admin did add` does."""
+
+    async def work() -> None:
+        url = f"sqlite+aiosqlite:///{state / 'clickphone.sqlite3'}"
+        await migrate.upgrade(url)
+        engine = create_engine(url)
+        try:
+            subscriber = await provisioning.create_subscriber(engine, name="Ana Pop", email="ana@example.com")
+            await provisioning.add_did(engine, number=number, subscriber_id=subscriber.id)
         finally:
             await engine.dispose()
 
@@ -79,6 +96,24 @@ def test_cdr_ingest_reports_what_it_charged_and_quarantined(state: Path, tmp_pat
     assert result.exit_code == 0, result.output
     assert "3 lines: 2 charged, 0 already ingested, 1 quarantined" in result.output
     assert "0.040000 EUR" in result.output
+
+
+def test_cdr_ingest_rates_a_call_to_our_own_did_as_on_net_like_the_control_plane(
+    state: Path, tmp_path: Path
+) -> None:
+    """Issue 10, defect 20 (Annex B: calls to ClickPhone subscribers are free):
+    `cdr ingest` takes our numbers from provisioning's DIDs, the same source
+    as the running control plane's tailer, instead of charging them as fixed-line."""
+    open_account(state)
+    add_did(state, "40212345678")  # FIXED, 0212345678, in E.164 digits
+    path = tmp_path / "Master.csv"
+    path.write_text(master_line("u1", dialled=FIXED, billsec=90, start=JULY_CALL))
+
+    result = cli(state, "cdr", "ingest", str(path), "--system-name", "pbx1")
+
+    assert result.exit_code == 0, result.output
+    assert "1 lines: 1 charged" in result.output
+    assert "; 0.000000 EUR" in result.output  # on-net: free, not 0.015 EUR of ro_fixed
 
 
 def test_invoice_run_prints_each_invoice_and_a_summary(invoiced: Path) -> None:
