@@ -7,7 +7,7 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
 
 ::
 
-    clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP]
+    clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP] [--allow-uningested]
     clickphone invoice show CP-000001 [--format html|json] [--as-of 2025-08-20]
     clickphone invoice list [--period 2025-07]
     clickphone payments add --invoice CP-000001 --amount 12.50 [--date 2025-08-05]
@@ -109,15 +109,21 @@ def invoice_group() -> None:
 @click.option("--period", type=PERIOD, required=True, help="The month invoiced, YYYY-MM.")
 @click.option("--issue-date", type=DAY, help="Default: the 1st of the month after the period.")
 @click.option("--series", default=invoicing.DEFAULT_SERIES, show_default=True)
-def invoice_run(period: str, issue_date: date | None, series: str) -> None:
+@click.option("--allow-uningested", is_flag=True,
+              help="Issue even while CDRs of PERIOD are not charged yet (they then go on the next invoice).")
+def invoice_run(period: str, issue_date: date | None, series: str, allow_uningested: bool) -> None:
     """Issue the invoices of PERIOD for every account (idempotent) and queue their emails.
 
-    The supplier's details (CLICKPHONE_SUPPLIER_*) are stored on each invoice as they are now."""
+    The supplier's details (CLICKPHONE_SUPPLIER_*) are stored on each invoice as they are now.
+    Usage is the calls that started in PERIOD: the run refuses while CDRs of PERIOD are still
+    unread in the followed CDR file or calls of PERIOD are still live, and names the
+    quarantined CDRs of PERIOD."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> invoicing.RunReport:
         return await issue_invoices(
-            engine, Renderer(timezone=settings.timezone), period, issue_date, supplier=settings.supplier, series=series
-        )
+            engine, Renderer(timezone=settings.timezone), period, issue_date, supplier=settings.supplier,
+            series=series, allow_uningested=allow_uningested,
+        )  # fmt: skip
 
     report = _with_engine(work)
     for invoice in report.issued:
@@ -132,6 +138,8 @@ def invoice_run(period: str, issue_date: date | None, series: str) -> None:
         f"VAT {invoicing.format_percent(report.vat_rate)}",
         err=True,
     )
+    if report.uningested.describe():
+        click.echo(f"not charged yet: {report.uningested.describe()}", err=True)
 
 
 @invoice_group.command("show")
