@@ -89,7 +89,7 @@ class Admission:
     async def our_numbers(self) -> frozenset[str]:
         """Return our DIDs (normalised), the on-net numbers."""
         if self._our_numbers is None:
-            self._our_numbers = frozenset(d.number for d in await provisioning.list_dids(self.engine))
+            self._our_numbers = await provisioning.our_numbers(self.engine)
         return self._our_numbers
 
     async def _tariff(self, name: str) -> Tariff:

@@ -3,8 +3,12 @@
 CDR lines (Master.csv or clickphone.csv, :mod:`billing.cdr_format`) are
 ingested in batches, one transaction per batch:
 
-1. parsed; a malformed line goes to ``cdr_quarantine`` with its file, line
-   number, raw text and reason — never dropped, never fatal for the rest;
+1. parsed; a malformed line — bad CSV, a field past its bound, not UTF-8, a
+   control character, longer than 8 KiB (the bounds are in
+   :mod:`billing.cdr_format`) — goes to ``cdr_quarantine`` with its file,
+   line number, reason and what identifies it: at most its first 1,024
+   characters (``raw``) and the SHA-256 and byte length of the whole line
+   (``raw_sha256``, ``raw_length``) — never dropped, never fatal for the rest;
 2. identified by **system name + uniqueid** (clickphone.csv carries the
    system name; for Master.csv it is the ``system_name`` argument, the
    Asterisk ``systemname`` setting). A CDR already ingested is skipped:
@@ -59,7 +63,16 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, reservations as reservations_service
-from billing.cdr_format import AUTO, CdrParseError, parse_cdr_stream
+from billing.cdr_format import (
+    AUTO,
+    RAW_PREFIX_CHARS,
+    CdrLine,
+    CdrParseError,
+    LineText,
+    parse_cdr_stream,
+    quarantined_text,
+    read_cdr_lines,
+)
 from billing.errors import UnknownTariffError
 from billing.numbering import Classification, NumberingPlan, OnNet, default_numbering_plan
 from billing.rating import BUNDLE_CLASSES, RatedCall, UnratableCall, classify_and_rate, rate_call
@@ -162,13 +175,14 @@ async def ingest_file(
     with open(path, "rb") as fh:
         async with _parser(parse_in_worker) as pool:
             return await ingest_batches(
-                db, numbered_batches(fh, batch_lines), source, CdrIngester(on_net=on_net), pool
-            )
+                db, numbered_batches(read_cdr_lines(fh), batch_lines), source,
+                CdrIngester(on_net=on_net), pool,
+            )  # fmt: skip
 
 
 async def ingest_lines(
     db: Db,
-    lines: Iterable[str | bytes],
+    lines: Iterable[CdrLine],
     source: CdrSource,
     *,
     on_net: OnNet = frozenset(),
@@ -182,7 +196,7 @@ async def ingest_lines(
 
 async def ingest_batches(
     db: Db,
-    batches: Iterable[tuple[int, Sequence[str | bytes]]],
+    batches: Iterable[tuple[int, Sequence[CdrLine]]],
     source: CdrSource,
     ingester: CdrIngester,
     pool: Executor | None = None,
@@ -195,7 +209,7 @@ async def ingest_batches(
     loop = asyncio.get_running_loop()
     batches = iter(batches)
 
-    def start_parsing() -> tuple[int, Sequence[str | bytes], Any] | None:
+    def start_parsing() -> tuple[int, Sequence[CdrLine], Any] | None:
         batch = next(batches, None)
         if batch is None:
             return None
@@ -216,10 +230,10 @@ async def ingest_batches(
 
 
 def numbered_batches(
-    lines: Iterable[str | bytes], size: int
-) -> Iterator[tuple[int, list[str | bytes]]]:
+    lines: Iterable[CdrLine], size: int
+) -> Iterator[tuple[int, list[CdrLine]]]:
     """Yield ``(number of the first line, lines)`` in batches of ``size`` lines."""
-    batch: list[str | bytes] = []
+    batch: list[CdrLine] = []
     first = 1
     for line in lines:
         batch.append(line)
@@ -267,10 +281,11 @@ class Rejected(NamedTuple):
     """A line that cannot be charged, and why (it goes to the quarantine)."""
 
     line_number: int
-    raw: str
+    raw: LineText
     reason: str
     uniqueid: str | None = None
     account_code: str | None = None
+    start: datetime | None = None  # the call's, when the line could be parsed
 
 
 @dataclass
@@ -282,7 +297,7 @@ class ParsedBatch:
 
 
 def parse_batch(
-    source: CdrSource, lines: Sequence[str | bytes], first_line_number: int = 1
+    source: CdrSource, lines: Sequence[CdrLine], first_line_number: int = 1
 ) -> ParsedBatch:
     """Return the batch's CDRs (with their line numbers and system names) and broken lines."""
     records: list[ParsedCdr] = []
@@ -290,7 +305,8 @@ def parse_batch(
     for number, item in parse_cdr_stream(lines, source.fmt, source.tz):
         line_number = first_line_number + number - 1
         if isinstance(item, CdrParseError):
-            broken.append(Rejected(line_number, item.raw or "", item.reason))
+            assert item.raw is not None  # parse_cdr_stream sets it
+            broken.append(Rejected(line_number, item.raw, item.reason))
         else:
             records.append(
                 ParsedCdr(
@@ -320,8 +336,8 @@ CDR_COLUMNS = (
 )  # fmt: skip
 _CHARGE_COLUMNS = ("account_id", "kind", "amount_micro", "created_at", "reference", "cdr_id")
 _QUARANTINE_COLUMNS = (
-    "dedup_key", "file", "line_number", "raw", "reason", "system_name", "uniqueid",
-    "account_code", "created_at",
+    "dedup_key", "file", "line_number", "raw", "raw_sha256", "raw_length", "reason",
+    "system_name", "uniqueid", "account_code", "start", "created_at",
 )  # fmt: skip
 
 
@@ -357,7 +373,7 @@ class CdrIngester:
         self,
         conn: AsyncConnection,
         source: CdrSource,
-        lines: Sequence[str | bytes],
+        lines: Sequence[CdrLine],
         first_line_number: int = 1,
     ) -> IngestReport:
         """Parse, rate and write one batch of lines in ``conn``'s transaction; return its counts."""
@@ -369,7 +385,7 @@ class CdrIngester:
         conn: AsyncConnection,
         source: CdrSource,
         parsed: ParsedBatch,
-        lines: Sequence[str | bytes],
+        lines: Sequence[CdrLine],
         first_line_number: int,
     ) -> IngestReport:
         """Rate and write one parsed batch in ``conn``'s transaction; return its counts.
@@ -396,9 +412,12 @@ class CdrIngester:
             account = accounts.get(record.accountcode)
             outcome = self.rate(record, account, remaining)
             if isinstance(outcome, str):
-                raw = _raw(lines[record.line_number - first_line_number])
+                raw = quarantined_text(lines[record.line_number - first_line_number])
                 writes.rejected.append(
-                    Rejected(record.line_number, raw, outcome, record.uniqueid, record.accountcode)
+                    Rejected(
+                        record.line_number, raw, outcome, record.uniqueid, record.accountcode,
+                        record.start,
+                    )
                 )
                 continue
             assert account is not None
@@ -583,8 +602,9 @@ async def _write(
         conn, cdr_quarantine, _QUARANTINE_COLUMNS, ("dedup_key",),
         [
             (
-                _dedup_key(source.system_name, r), source.file, r.line_number, r.raw, r.reason,
-                source.system_name, r.uniqueid, r.account_code, db_now,
+                _dedup_key(source.system_name, r), source.file, r.line_number, r.raw.text,
+                r.raw.sha256, r.raw.length, r.reason, source.system_name, r.uniqueid,
+                r.account_code, None if r.start is None else native_time(conn)(r.start), db_now,
             )
             for r in writes.rejected
         ],
@@ -593,16 +613,13 @@ async def _write(
 
 def _dedup_key(system_name: str, rejected: Rejected) -> str:
     # A parsed CDR is identified like an ingested one (system + uniqueid); a
-    # broken line by its system, line number and text: quarantining the same
-    # line again adds nothing.
+    # broken line by its system, line number and content: quarantining the
+    # same line again adds nothing. (A line kept whole is named by its text,
+    # as before hashes were stored; a cut one by its hash.)
     if rejected.uniqueid is not None:
         identity = f"cdr\n{system_name}\n{rejected.uniqueid}"
+    elif len(rejected.raw.text) < RAW_PREFIX_CHARS:
+        identity = f"line\n{system_name}\n{rejected.line_number}\n{rejected.raw.text}"
     else:
-        identity = f"line\n{system_name}\n{rejected.line_number}\n{rejected.raw}"
+        identity = f"line\n{system_name}\n{rejected.line_number}\nsha256:{rejected.raw.sha256}"
     return hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _raw(line: str | bytes) -> str:
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", errors="replace")
-    return line.rstrip("\r\n")

@@ -17,7 +17,10 @@ What an invoice holds (decided here; the contract is silent on the details)
       own line, with its month). Each call is shown as rated now — the
       latest re-rating, if any — and the re-rating ``adjustment`` entries of
       these calls are accounted for with them. Grouped per destination class
-      (and month) with calls, billable, included and charged seconds;
+      (and month) with calls, billable, included and charged seconds. A
+      call belongs to the period of its start whenever it is ingested, so
+      the run refuses while CDRs of the period are still on their way
+      (:mod:`billing.uningested`, :class:`UsageNotIngestedError`);
     * **re-rating corrections** of calls already invoiced (a tariff
       correction after the invoice): one line;
     * **SMS charges** and **other adjustments** recorded before the
@@ -141,6 +144,7 @@ from billing.tables import (
     utc_now,
 )
 from billing.tariffs import CONTRACT_TZ
+from billing.uningested import UningestedUsage, uningested_usage
 
 DEFAULT_SERIES = "CP"
 INVOICE_CURRENCY_RON = "RON"
@@ -219,6 +223,18 @@ class InvoicePaymentError(InvoiceError, ValueError):
 
 class InvoiceConsistencyError(InvoiceError):
     """The lines of an invoice do not match the ledger entries it accounts for (a bug)."""
+
+
+class UsageNotIngestedError(InvoiceError):
+    """CDRs of the period are still on their way (:mod:`billing.uningested`): not invoiced yet."""
+
+    def __init__(self, period: str, usage: UningestedUsage) -> None:
+        self.usage = usage
+        super().__init__(
+            f"{period} is not invoiced yet: {usage.describe()}. Let the control plane's tailer catch up "
+            "(or `clickphone cdr ingest` the file), then run again; or issue now with --allow-uningested "
+            "(late calls then go on the next invoice)"
+        )
 
 
 class InvalidSupplierError(InvoiceError, ValueError):
@@ -452,6 +468,7 @@ class RunReport:
     issued: list[Invoice] = field(default_factory=list)
     already_invoiced: int = 0
     nothing_to_invoice: int = 0
+    uningested: UningestedUsage = field(default_factory=UningestedUsage)  # what was not charged yet
 
 
 # -- periods, numbers, downtime ---------------------------------------------------------
@@ -568,6 +585,7 @@ async def run_invoices(
     on_issued: IssuedHook | None = None,
     account_ids: Iterable[int] | None = None,
     now: datetime | None = None,
+    allow_uningested: bool = False,
 ) -> RunReport:
     """Issue the invoices of ``period`` (``'YYYY-MM'``) for every account (or ``account_ids``).
 
@@ -584,6 +602,13 @@ async def run_invoices(
     :class:`InvoiceConsistencyError`) rolls that invoice back — its number
     is not consumed — and ends the run; the invoices issued before it stay,
     and running again carries on.
+
+    Usage is the calls that **started** in the period. While CDRs of the
+    period are still on their way — unread in a followed CDR file, or calls
+    of the period still live (:func:`billing.uningested.uningested_usage`)
+    — raise :class:`UsageNotIngestedError` before issuing anything, unless
+    ``allow_uningested``. Quarantined CDRs of the period do not stop the run
+    (waiting will not bring them): the report's ``uningested`` counts them.
     """
     now = now or utc_now()
     billing_period = parse_period(period)
@@ -601,6 +626,9 @@ async def run_invoices(
     await _check_chronology(db, series, issue)
     fx = await rate_for_invoice(db, issue, max_age_days=max_fx_age_days)
     start, end = period_bounds(billing_period)
+    uningested = await uningested_usage(db, start, end, now)
+    if uningested.waiting and not allow_uningested:
+        raise UsageNotIngestedError(period_label(billing_period), uningested)
     run = _Run(
         period=billing_period,
         label=period_label(billing_period),
@@ -617,7 +645,7 @@ async def run_invoices(
         on_issued=on_issued,
         now=now,
     )
-    report = RunReport(run.label, issue, series, fx, run.vat_rate)
+    report = RunReport(run.label, issue, series, fx, run.vat_rate, uningested=uningested)
     async with transaction(db) as conn:
         query = select(accounts.c.id).where(accounts.c.created_at < end).order_by(accounts.c.id)
         ids = list((await conn.scalars(query)).all())

@@ -249,11 +249,17 @@ cdr_quarantine = Table(
     Column("dedup_key", String(64), nullable=False, unique=True),
     Column("file", Text, nullable=False),
     Column("line_number", Integer, nullable=False),
+    # at most the line's first 1,024 characters (billing.cdr_format.RAW_PREFIX_CHARS);
+    # the whole line is identified by its SHA-256 and length in bytes, newline included
     Column("raw", Text, nullable=False),
+    Column("raw_sha256", String(64), nullable=True),
+    Column("raw_length", BigInteger, nullable=True),
     Column("reason", Text, nullable=False),
     Column("system_name", String(64), nullable=False),
     Column("uniqueid", String(150), nullable=True),
     Column("account_code", Text, nullable=True),
+    # the call's start when the line could be parsed: its billing period
+    Column("start", UtcDateTime(), nullable=True, index=True),
     _created_at(),
 )
 

@@ -19,6 +19,9 @@ anyway).
   inode or first line — its last line taken even without a newline once the
   new file exists, since nobody writes the old one any more. Then the new
   file is followed from offset 0.
+* A line longer than :data:`billing.cdr_format.MAX_LINE_BYTES` is read in
+  chunks, never whole (:func:`billing.cdr_format.read_cdr_line`), and
+  quarantined with its first characters and its SHA-256.
 * Several instances tailing the same path: the offset is updated only if it
   is still the one the batch started from; otherwise the batch rolls back
   and the poll stops (another instance is ahead).
@@ -38,7 +41,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from billing.cdr_format import AUTO
+from billing.cdr_format import AUTO, CdrLine, line_complete, line_length, read_cdr_line
 from billing.ingest import DEFAULT_BATCH_LINES, CdrIngester, CdrSource, IngestReport
 from billing.numbering import OnNet
 from billing.tables import ingest_offsets, insert_or_skip, transaction, utc_now
@@ -277,7 +280,7 @@ class CdrTailer:
                 byte_offset=position.byte_offset + size,
                 line_number=position.line_number + len(lines),
                 first_line_sha256=position.first_line_sha256
-                or (_sha256_of_line(lines[0]) if position.byte_offset == 0 else None),
+                or (_first_line_sha256_of(fh) if position.byte_offset == 0 else None),
             )
             async with transaction(self.engine) as conn:
                 report.add(
@@ -287,20 +290,21 @@ class CdrTailer:
             position = moved
 
 
-def _complete_lines(fh: BinaryIO, limit: int, final: bool) -> tuple[list[bytes], int]:
+def _complete_lines(fh: BinaryIO, limit: int, final: bool) -> tuple[list[CdrLine], int]:
     """Up to ``limit`` lines from ``fh``'s position and their size in bytes; a
     last line without a newline is left unread unless ``final``."""
-    lines: list[bytes] = []
+    lines: list[CdrLine] = []
     size = 0
     while len(lines) < limit:
-        line = fh.readline()
-        if not line:
+        line = read_cdr_line(fh)
+        length = line_length(line)
+        if not length:
             break
-        if not line.endswith(b"\n") and not final:
-            fh.seek(-len(line), os.SEEK_CUR)  # still being written: next poll
+        if not line_complete(line) and not final:
+            fh.seek(-length, os.SEEK_CUR)  # still being written: next poll
             break
         lines.append(line)
-        size += len(line)
+        size += length
     return lines, size
 
 
@@ -308,9 +312,17 @@ def _first_line_sha256(path: Path) -> str | None:
     """SHA-256 of the file's first complete line, None while it has none."""
     try:
         with open(path, "rb") as fh:
-            line = fh.readline(FIRST_LINE_LIMIT)
+            return _first_line_sha256_of(fh)
     except OSError:
         return None
+
+
+def _first_line_sha256_of(fh: BinaryIO) -> str | None:
+    """:func:`_first_line_sha256` of an open file (its position kept)."""
+    position = fh.tell()
+    fh.seek(0)
+    line = fh.readline(FIRST_LINE_LIMIT)
+    fh.seek(position)
     return _sha256_of_line(line) if line.endswith(b"\n") or len(line) == FIRST_LINE_LIMIT else None
 
 

@@ -15,9 +15,11 @@ from asterisk_conf.render import AsteriskConfig, render_config, write_config
 from billing import money
 from billing._datafile import DataFileError
 from billing.batch import FORMATS, rate_cdr_file
-from billing.numbering import default_numbering_plan
+from billing.cdr_format import read_cdr_lines
+from billing.numbering import InvalidNumber, default_numbering_plan
 from billing.tariffs import default_tariff, load_tariff
 from asterisk_conf.testbed import TestbedError, stop_everything_in
+from provisioning import services as provisioning
 
 from . import migrate
 from .asterisk_setup import external_asterisk_config, testbed_for
@@ -209,18 +211,32 @@ def asterisk_render(out_dir: Path) -> None:
               help="Tariff CSV (default: the shipped Annex B plan).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
 @click.option("--on-net", "on_net", multiple=True, metavar="NUMBER",
-              help="A number of our own subscribers (repeatable): rated as on-net.")
+              help="A number of our own subscribers (repeatable): rated as on-net. "
+                   "Default: the DIDs in the database, as the control plane rates them.")
 def rate(cdr_path: Path, tariff_path: Path | None, fmt: str, on_net: tuple[str, ...]) -> None:
     """Rate a CDR file: one row per CDR on stdout, columns
-    uniqueid,account,dialled,normalised,class,billsec,billable_seconds,cost_eur,error."""
+    uniqueid,account,dialled,normalised,class,billsec,billable_seconds,cost_eur,error.
+
+    Calls to our numbers are on-net: the DIDs in the configured database
+    (:func:`provisioning.services.our_numbers`, what ingestion uses), or the
+    ``--on-net`` numbers when given."""
     try:
         tariff = load_tariff(tariff_path) if tariff_path else default_tariff()
     except DataFileError as exc:
         raise click.ClickException(str(exc)) from exc
     numbering = default_numbering_plan()
-    our_numbers = frozenset(numbering.normalise(n) for n in on_net)
-    with open(cdr_path, "rb") as lines:
-        summary = rate_cdr_file(lines, tariff, sys.stdout, fmt, on_net=our_numbers, numbering=numbering)
+    try:
+        our_numbers = (
+            frozenset(numbering.normalise(n) for n in on_net)
+            if on_net
+            else run_on_database(lambda engine, settings: provisioning.our_numbers(engine))
+        )
+    except InvalidNumber as exc:
+        raise click.BadParameter(str(exc), param_hint="--on-net") from None
+    with open(cdr_path, "rb") as fh:
+        summary = rate_cdr_file(
+            read_cdr_lines(fh), tariff, sys.stdout, fmt, on_net=our_numbers, numbering=numbering
+        )
     click.echo(
         f"{summary.lines} CDRs, {summary.rated} rated, {summary.errors} with errors, "
         f"total {money.format_micro(summary.cost_micro)} EUR",

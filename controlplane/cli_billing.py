@@ -7,7 +7,7 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
 
 ::
 
-    clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP]
+    clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP] [--allow-uningested]
     clickphone invoice show CP-000001 [--format html|json] [--as-of 2025-08-20]
     clickphone invoice list [--period 2025-07]
     clickphone payments add --invoice CP-000001 --amount 12.50 [--date 2025-08-05]
@@ -17,6 +17,9 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
     clickphone tariffs import FILE
     clickphone tariffs export [--plan annex_b]
     clickphone cdr ingest FILE [--system-name pbx1]
+
+``cdr ingest`` rates a call to one of our DIDs as on-net, like the running
+control plane: both take our numbers from :func:`provisioning.services.our_numbers`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from billing.ingest import ingest_file
 from billing.tariff_store import export_tariff_csv, import_tariff_file
 from billing.tariffs import CONTRACT_TZ
 from notify.render import Renderer
+from provisioning.services import our_numbers
 
 from .cli_support import run_on_database
 from .scheduled_jobs import issue_invoices
@@ -105,15 +109,21 @@ def invoice_group() -> None:
 @click.option("--period", type=PERIOD, required=True, help="The month invoiced, YYYY-MM.")
 @click.option("--issue-date", type=DAY, help="Default: the 1st of the month after the period.")
 @click.option("--series", default=invoicing.DEFAULT_SERIES, show_default=True)
-def invoice_run(period: str, issue_date: date | None, series: str) -> None:
+@click.option("--allow-uningested", is_flag=True,
+              help="Issue even while CDRs of PERIOD are not charged yet (they then go on the next invoice).")
+def invoice_run(period: str, issue_date: date | None, series: str, allow_uningested: bool) -> None:
     """Issue the invoices of PERIOD for every account (idempotent) and queue their emails.
 
-    The supplier's details (CLICKPHONE_SUPPLIER_*) are stored on each invoice as they are now."""
+    The supplier's details (CLICKPHONE_SUPPLIER_*) are stored on each invoice as they are now.
+    Usage is the calls that started in PERIOD: the run refuses while CDRs of PERIOD are still
+    unread in the followed CDR file or calls of PERIOD are still live, and names the
+    quarantined CDRs of PERIOD."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> invoicing.RunReport:
         return await issue_invoices(
-            engine, Renderer(timezone=settings.timezone), period, issue_date, supplier=settings.supplier, series=series
-        )
+            engine, Renderer(timezone=settings.timezone), period, issue_date, supplier=settings.supplier,
+            series=series, allow_uningested=allow_uningested,
+        )  # fmt: skip
 
     report = _with_engine(work)
     for invoice in report.issued:
@@ -128,6 +138,8 @@ def invoice_run(period: str, issue_date: date | None, series: str) -> None:
         f"VAT {invoicing.format_percent(report.vat_rate)}",
         err=True,
     )
+    if report.uningested.describe():
+        click.echo(f"not charged yet: {report.uningested.describe()}", err=True)
 
 
 @invoice_group.command("show")
@@ -328,10 +340,15 @@ def cdr_group() -> None:
 @click.option("--system-name", help="Asterisk's systemname for Master.csv lines (default: the setting).")
 @click.option("--format", "fmt", type=click.Choice([AUTO, MASTER, CLICKPHONE]), default=AUTO, show_default=True)
 def cdr_ingest(file: Path, system_name: str | None, fmt: str) -> None:
-    """Rate and charge the CDRs of FILE (idempotent; bad lines are quarantined)."""
+    """Rate and charge the CDRs of FILE (idempotent; bad lines are quarantined).
+
+    Calls to our own DIDs are on-net, as when the control plane ingests them."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> Any:
-        return await ingest_file(engine, file, system_name=system_name or settings.asterisk_system_name, fmt=fmt)
+        return await ingest_file(
+            engine, file, system_name=system_name or settings.asterisk_system_name, fmt=fmt,
+            on_net=await our_numbers(engine),
+        )  # fmt: skip
 
     report = _with_engine(work)
     click.echo(

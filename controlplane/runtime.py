@@ -192,7 +192,7 @@ class ControlPlane:
 
     async def refresh_our_numbers(self) -> None:
         """Reload the DIDs (after provisioning changes them)."""
-        self.our_numbers = frozenset(d.number for d in await provisioning.list_dids(self.engine))
+        self.our_numbers = await provisioning.our_numbers(self.engine)
 
     async def _start_notifications(self) -> None:
         """The outbox dispatcher, and the local SMTP catcher when no relay is

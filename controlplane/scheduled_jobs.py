@@ -8,6 +8,8 @@ job id              when                                      what
 ==================  ========================================  =====================================
 ``invoice-run``     the 1st of each month, 00:05              invoices of the previous month, issued
                                                               today, each emailed through the outbox
+                                                              — once the month's CDRs are in: it
+                                                              tries again every minute, up to 6 h
 ``bnr-fetch``       every day, 13:30 (BNR publishes ~13:00)   BNR's rates into the rate cache
 ``reservation-      every minute                              live reservations past their expiry
 sweeper``                                                     are released
@@ -19,7 +21,11 @@ purge``             client)                                   ``voicemail_retent
 Every job is safe to run on several control planes at once (the invoice
 run is idempotent and numbers are gapless under concurrency; fetching
 stores the same rates; the sweeper is one UPDATE; purging a recording
-another control plane purged first changes nothing). A job that fails logs
+another control plane purged first changes nothing). The invoice run waits
+while CDRs of the month are still on their way (the tailer is behind after a
+restart, calls that began before midnight are still going on:
+:mod:`billing.uningested`) — a call belongs to the month it started in — and
+logs the month's quarantined CDRs, which need a person. A job that fails logs
 why and waits for its next turn: a missing BNR rate on the 1st is logged
 with what to run by hand (``clickphone fx fetch`` / ``fx set``, then
 ``clickphone invoice run``), and re-running issues only what is missing.
@@ -33,6 +39,7 @@ subscriber, the InvoiceIssued email (invoice HTML attached, dedup key
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -70,6 +77,10 @@ VOICEMAIL_PURGE_JOB_ID = "voicemail-purge"
 INVOICE_RUN_AT = {"day": 1, "hour": 0, "minute": 5}
 BNR_FETCH_AT = {"hour": 13, "minute": 30}
 SWEEP_EVERY = timedelta(minutes=1)
+INVOICE_RETRY_EVERY = timedelta(minutes=1)
+INVOICE_WAIT_AT_MOST = timedelta(hours=6)
+"""How long the invoice run waits for its month's CDRs: longer than the
+longest call (4 h), so a call begun before midnight has ended and been rated."""
 VOICEMAIL_PURGE_AT = {"hour": 3, "minute": 30}  # the quietest hour for Asterisk
 
 
@@ -153,25 +164,51 @@ async def monthly_invoice_job(
     series: str = invoicing.DEFAULT_SERIES,
     timezone: ZoneInfo = ZoneInfo("Europe/Bucharest"),
     now: datetime | None = None,
+    retry_every: timedelta = INVOICE_RETRY_EVERY,
+    wait_at_most: timedelta = INVOICE_WAIT_AT_MOST,
 ) -> RunReport | None:
     """Invoice the previous month, issued today (in ``timezone``); return the report,
-    or None when it could not run (logged, with what to do)."""
-    now = now or utc_now()
-    today = now.astimezone(timezone).date()
+    or None when it could not run (logged, with what to do).
+
+    While CDRs of the month are still on their way
+    (:class:`~billing.invoicing.UsageNotIngestedError`), try again every
+    ``retry_every``, for at most ``wait_at_most``."""
+    today = (now or utc_now()).astimezone(timezone).date()
     period = previous_month(today)
-    try:
-        report = await issue_invoices(engine, renderer, period, today, supplier=supplier, series=series, now=now)
-    except FxError as exc:
-        log.error(
-            "invoice run for %s not done: %s. Fetch or set the rate (`clickphone fx fetch`, "
-            "`clickphone fx set --date D --eur RATE`), then `clickphone invoice run --period %s "
-            "--issue-date %s`",
-            period, exc, period, today.isoformat(),
+    waited = timedelta(0)
+    while True:
+        try:
+            report = await issue_invoices(
+                engine, renderer, period, today, supplier=supplier, series=series, now=now or utc_now()
+            )
+        except invoicing.UsageNotIngestedError as exc:
+            if waited >= wait_at_most:
+                log.error(
+                    "invoice run for %s not done after waiting %s: %s (`clickphone invoice run "
+                    "--period %s --issue-date %s`)", period, waited, exc, period, today.isoformat(),
+                )  # fmt: skip
+                return None
+            log.warning("invoice run for %s waits for its CDRs: %s", period, exc.usage.describe())
+            await asyncio.sleep(retry_every.total_seconds())
+            waited += retry_every
+            continue
+        except FxError as exc:
+            log.error(
+                "invoice run for %s not done: %s. Fetch or set the rate (`clickphone fx fetch`, "
+                "`clickphone fx set --date D --eur RATE`), then `clickphone invoice run --period %s "
+                "--issue-date %s`",
+                period, exc, period, today.isoformat(),
+            )  # fmt: skip
+            return None
+        except invoicing.InvoiceError as exc:
+            log.error("invoice run for %s not done: %s", period, exc)
+            return None
+        break
+    if report.uningested.quarantined or report.uningested.unparsed:
+        log.warning(
+            "invoice run for %s: %s; see cdr_quarantine (re-ingested, they go on the next invoice)",
+            period, report.uningested.describe(),
         )  # fmt: skip
-        return None
-    except invoicing.InvoiceError as exc:
-        log.error("invoice run for %s not done: %s", period, exc)
-        return None
     log.info(
         "invoice run for %s: %d issued, %d already invoiced, %d with nothing to invoice",
         period, len(report.issued), report.already_invoiced, report.nothing_to_invoice,
@@ -226,10 +263,12 @@ async def issue_invoices(
     supplier: Supplier,
     series: str = invoicing.DEFAULT_SERIES,
     now: datetime | None = None,
+    allow_uningested: bool = False,
 ) -> RunReport:
     """:func:`billing.invoicing.run_invoices` by ``supplier`` (from the settings:
     ``settings.supplier``), with customers from provisioning and each invoice's
-    email queued in the outbox, in the transaction that issues it."""
+    email queued in the outbox, in the transaction that issues it
+    (``allow_uningested``: issue even while CDRs of the period are on their way)."""
     if supplier.missing:
         # issued all the same (a testbed has no CIF), but the operator must fill them in
         log.warning(
@@ -245,6 +284,7 @@ async def issue_invoices(
         customers=subscriber_customer,
         on_issued=email_invoice(renderer),
         now=now,
+        allow_uningested=allow_uningested,
     )
 
 

@@ -206,6 +206,15 @@ async def list_dids(db: Db) -> list[Did]:
         return [Did(**row._mapping) for row in rows]
 
 
+async def our_numbers(db: Db) -> frozenset[str]:
+    """Return our numbers: every DID, normalised E.164 digits — the on-net
+    numbers billing's classification takes. The one source of them for
+    admission, CDR ingestion (the control plane's tailer and ``clickphone
+    cdr ingest``) and ``clickphone rate``."""
+    async with transaction(db) as conn:
+        return frozenset((await conn.scalars(select(dids.c.number))).all())
+
+
 async def ensure_demo_subscriber(engine: AsyncEngine, realm: str = DEFAULT_REALM) -> Endpoint:
     """Return the demo endpoint ``demo1000`` (caller ID 1000), creating it and
     its subscriber the first time. Safe to call on every start, and from

@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from billing import ledger
+from billing.tailer import CdrTailer
+from provisioning import services as provisioning
 from controlplane import migrate
 from controlplane.cli import main
 from controlplane.db import create_engine
@@ -44,6 +46,22 @@ def open_account(state: Path, code: str = "acct-1", fee_micro: int = 5_000_000) 
                 engine, code=code, kind="postpaid", credit_limit_micro=50_000_000,
                 monthly_fee_micro=fee_micro, now=datetime(2025, 1, 1, tzinfo=UTC),
             )  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
+
+
+def add_did(state: Path, number: str) -> None:
+    """Give a new subscriber the DID ``number`` (E.164 digits), as `admin did add` does."""
+
+    async def work() -> None:
+        url = f"sqlite+aiosqlite:///{state / 'clickphone.sqlite3'}"
+        await migrate.upgrade(url)
+        engine = create_engine(url)
+        try:
+            subscriber = await provisioning.create_subscriber(engine, name="Ana Pop", email="ana@example.com")
+            await provisioning.add_did(engine, number=number, subscriber_id=subscriber.id)
         finally:
             await engine.dispose()
 
@@ -81,6 +99,24 @@ def test_cdr_ingest_reports_what_it_charged_and_quarantined(state: Path, tmp_pat
     assert "0.040000 EUR" in result.output
 
 
+def test_cdr_ingest_rates_a_call_to_our_own_did_as_on_net_like_the_control_plane(
+    state: Path, tmp_path: Path
+) -> None:
+    """Issue 10, defect 20 (Annex B: calls to ClickPhone subscribers are free):
+    `cdr ingest` takes our numbers from provisioning's DIDs, the same source
+    as the running control plane's tailer, instead of charging them as fixed-line."""
+    open_account(state)
+    add_did(state, "40212345678")  # FIXED, 0212345678, in E.164 digits
+    path = tmp_path / "Master.csv"
+    path.write_text(master_line("u1", dialled=FIXED, billsec=90, start=JULY_CALL))
+
+    result = cli(state, "cdr", "ingest", str(path), "--system-name", "pbx1")
+
+    assert result.exit_code == 0, result.output
+    assert "1 lines: 1 charged" in result.output
+    assert "; 0.000000 EUR" in result.output  # on-net: free, not 0.015 EUR of ro_fixed
+
+
 def test_invoice_run_prints_each_invoice_and_a_summary(invoiced: Path) -> None:
     again = cli(invoiced, "invoice", "run", "--period", "2025-07", "--issue-date", "2025-08-01")
 
@@ -88,6 +124,39 @@ def test_invoice_run_prints_each_invoice_and_a_summary(invoiced: Path) -> None:
     assert "0 issued on 2025-08-01, 1 already invoiced" in again.stderr
     listing = cli(invoiced, "invoice", "list", "--period", "2025-07", "--as-of", "2025-08-05")
     assert listing.stdout.split("\t") == ["CP-000001", "acct-1", "2025-07", "30.95 RON", "6.098400 EUR", "unpaid\n"]
+
+
+def test_invoice_run_refuses_while_cdrs_of_the_period_are_unread_and_can_be_forced(
+    state: Path, tmp_path: Path
+) -> None:
+    """Issue 10, defect 16: a call of 31 July still unread in the followed CDR
+    file stops `invoice run --period 2025-07` with what to do (exit 1, no
+    traceback); --allow-uningested issues without it and says what is missing."""
+    open_account(state)
+    assert cli(state, "fx", "set", "--date", "2025-07-31", "--eur", "5.0720").exit_code == 0
+    path = tmp_path / "Master.csv"
+    path.write_text(master_line("u1", dialled=FIXED, billsec=60, start=JULY_CALL))
+
+    async def tail_then_append() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{state / 'clickphone.sqlite3'}")
+        try:
+            tailer = CdrTailer(engine, path, system_name="pbx1")
+            await tailer.poll()
+            tailer.close()
+        finally:
+            await engine.dispose()
+        with open(path, "a") as fh:
+            fh.write(master_line("u2", dialled=FIXED, billsec=60, start=datetime(2025, 7, 31, 20, 30, tzinfo=UTC)))
+
+    asyncio.run(tail_then_append())
+
+    refused = cli(state, "invoice", "run", "--period", "2025-07", "--issue-date", "2025-08-01")
+    forced = cli(state, "invoice", "run", "--period", "2025-07", "--issue-date", "2025-08-01", "--allow-uningested")
+
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "2025-07 is not invoiced yet: 1 CDR(s) of the period" in refused.stderr
+    assert forced.exit_code == 0, forced.output
+    assert "1 issued" in forced.stderr and "not charged yet: 1 CDR(s) of the period" in forced.stderr
 
 
 def test_invoice_run_names_each_issued_invoice(state: Path) -> None:

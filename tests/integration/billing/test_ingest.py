@@ -6,6 +6,7 @@ with its reason, never dropped, never fatal for the rest.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import ledger, reservations
+from billing.cdr_format import RAW_PREFIX_CHARS
 from billing.ingest import CdrSource, ingest_file, ingest_lines
 from billing.tables import bundle_usage, cdr_quarantine, cdrs, ledger_entries
 
@@ -126,6 +128,45 @@ async def test_a_bad_line_is_quarantined_with_file_line_and_reason_and_the_rest_
     assert quarantined.line_number == 2
     assert "disposition" in quarantined.reason
     assert quarantined.raw == bad.rstrip("\n")
+
+
+async def test_lines_past_their_bounds_are_quarantined_by_prefix_and_hash_not_charged(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Issue 10, defect 10, and invariant 4: a line with a NUL byte, Latin-1
+    text, a 5,014-character uniqueid or 2 MiB long is quarantined, never
+    charged; the quarantine keeps at most its first 1,024 characters and the
+    SHA-256 and length of the whole line; the good lines around it are charged."""
+    await ledger.open_account(engine, code="acct-1")
+    bad = [
+        master_line("u-nul").replace("Ana", "A\x00na").encode(),
+        master_line("u-latin1").replace("Ana", "Ané").encode("latin-1"),
+        master_line("9" * 5014, linkedid="l1").encode(),
+        master_line("u-huge").replace("Ana", "A" * (2 * 1024 * 1024)).encode(),
+    ]
+    path = tmp_path / "Master.csv"
+    path.write_bytes(master_line("u1").encode() + b"".join(bad) + master_line("u2").encode())
+
+    report = await ingest_file(engine, path, system_name=SYSTEM)
+
+    assert (report.lines, report.charged, report.quarantined) == (6, 2, 4)
+    assert [tuple(r) for r in await rows(engine, cdrs, cdrs.c.uniqueid)] == [("u1",), ("u2",)]
+    assert await count(engine, ledger_entries) == 2
+    quarantined = await rows(
+        engine, cdr_quarantine, cdr_quarantine.c.line_number, cdr_quarantine.c.reason,
+        cdr_quarantine.c.raw, cdr_quarantine.c.raw_sha256, cdr_quarantine.c.raw_length,
+    )  # fmt: skip
+    assert [q.line_number for q in quarantined] == [2, 3, 4, 5]
+    for q, line in zip(quarantined, bad):
+        assert len(q.raw) <= RAW_PREFIX_CHARS
+        assert (q.raw_sha256, q.raw_length) == (hashlib.sha256(line).hexdigest(), len(line))
+    assert ["control character" in quarantined[0].reason, "not UTF-8" in quarantined[1].reason] == [True, True]
+    assert "uniqueid is 5014 characters" in quarantined[2].reason
+    assert f"line is {len(bad[3])} bytes" in quarantined[3].reason
+
+    again = await ingest_file(engine, path, system_name=SYSTEM)  # idempotent, bad lines too
+    assert (again.charged, again.duplicates) == (0, 2)
+    assert await count(engine, cdr_quarantine) == 4
 
 
 async def test_a_cdr_of_an_unknown_account_is_quarantined_not_lost(engine: AsyncEngine) -> None:

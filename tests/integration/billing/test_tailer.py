@@ -4,6 +4,7 @@ SQLite and PostgreSQL (the offset is stored with each batch)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import ledger
+from billing.cdr_format import RAW_PREFIX_CHARS
 from billing.tables import cdr_quarantine, cdrs, ingest_offsets
 from billing.tailer import CdrTailer, OffsetMovedError
 
@@ -65,6 +67,34 @@ async def test_the_tailer_follows_appends(engine: AsyncEngine, account, master: 
     assert (first.charged, second.charged, third.lines) == (3, 1, 0)
     assert await ingested(engine) == ["u1", "u2", "u3", "u4"]
     assert await stored_offset(engine) == (master.stat().st_size, 4)
+    follower.close()
+
+
+async def test_a_2_mib_line_is_quarantined_by_prefix_and_hash_and_the_next_line_charged(
+    engine: AsyncEngine, account, master: Path
+) -> None:
+    """Issue 10, defect 10: the tailer reads an overlong line in chunks (its
+    end may arrive in a later poll) and quarantines its prefix and SHA-256."""
+    huge = master_line("u-huge").replace("Ana", "A" * (2 * 1024 * 1024))
+    append(master, master_line("u1"), huge[: 1024 * 1024])
+    follower = tailer(engine, master)
+
+    await follower.poll()  # the overlong line is not complete yet: left for later
+    append(master, huge[1024 * 1024 :], master_line("u2"))
+    await follower.poll()
+
+    assert await ingested(engine) == ["u1", "u2"]
+    assert await stored_offset(engine) == (master.stat().st_size, 3)
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(cdr_quarantine.c.line_number, cdr_quarantine.c.raw,
+                       cdr_quarantine.c.raw_sha256, cdr_quarantine.c.raw_length)
+            )
+        ).one()  # fmt: skip
+    assert row.line_number == 2
+    assert row.raw == huge[:RAW_PREFIX_CHARS]
+    assert (row.raw_sha256, row.raw_length) == (hashlib.sha256(huge.encode()).hexdigest(), len(huge))
     follower.close()
 
 

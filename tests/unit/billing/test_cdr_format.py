@@ -1,5 +1,7 @@
 """CDR lines from Asterisk: Master.csv (cdr_csv) and clickphone.csv (cdr_custom)."""
 
+import hashlib
+import io
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -8,10 +10,15 @@ import pytest
 from billing.cdr_format import (
     CLICKPHONE_COLUMNS,
     MASTER_COLUMNS,
+    MAX_LINE_BYTES,
+    RAW_PREFIX_CHARS,
     CdrParseError,
     CdrRecord,
+    OverlongLine,
     parse_cdr_line,
     parse_cdr_stream,
+    read_cdr_line,
+    read_cdr_lines,
 )
 from tests.unit.billing.cdr_samples import CLICKPHONE, MASTER_18, MASTER_21, master_values, quoted
 
@@ -108,7 +115,7 @@ def test_a_bad_line_in_a_stream_is_reported_with_its_line_number_and_the_rest_pa
     assert [n for n, _ in results] == [1, 2, 4, 5]
     assert [type(x) for _, x in results] == [CdrRecord, CdrParseError, CdrRecord, CdrRecord]
     error = results[1][1]
-    assert (error.line_number, error.raw) == (2, "garbage")
+    assert (error.line_number, error.raw.text) == (2, "garbage")
 
 
 def test_an_unterminated_quote_does_not_swallow_the_next_lines():
@@ -118,11 +125,67 @@ def test_an_unterminated_quote_does_not_swallow_the_next_lines():
     assert isinstance(results[1][1], CdrRecord)
 
 
-def test_the_stream_accepts_bytes_with_invalid_utf8():
-    """Caller-ID names are not always UTF-8: bytes are decoded with replacement."""
-    line = MASTER_21.replace("Ion Popescu", "Ion Pop\udcffescu").encode("utf-8", "surrogateescape")
-    (_, record), = parse_cdr_stream([line])
-    assert isinstance(record, CdrRecord) and "\ufffd" in record.clid
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (MASTER_21.replace("Ion Popescu", "Ion Popéscu").encode("latin-1"), "not UTF-8: byte 0xe9"),
+        (MASTER_21.replace("Ion Popescu", "Ion\x00Popescu").encode(), "control character '\\x00'"),
+        (quoted(master_values(uniqueid="1" * 5014)).encode(), "uniqueid is 5014 characters, more than the 150"),
+        (quoted(master_values(accountcode="a" * 81)).encode(), "accountcode is 81 characters"),
+        (quoted(master_values(duration="9" * 10, billsec="9" * 10)).encode(), "duration 9999999999 is more than"),
+        (quoted(master_values(sequence="9" * 10)).encode(), "sequence 9999999999 is more than"),
+        # past Python's 4,300-digit int() limit: a ValueError that ended the whole run
+        (quoted(master_values(billsec="9" * 5000)).encode(), "billsec is 5000 characters"),
+        (quoted(master_values(clid="x" * 9000)).encode(), "line is 9"),
+    ],
+)
+def test_a_line_past_a_bound_or_not_utf8_is_an_error_not_a_cdr(line, reason):
+    """Issue 10, defect 10: a NUL byte, Latin-1 text, an overlong field or line
+    is quarantined (invariant 4: never charged), with the bound it broke."""
+    ((_, error),) = parse_cdr_stream([line])
+    assert isinstance(error, CdrParseError)
+    assert reason in error.reason
+    assert error.raw.sha256 == hashlib.sha256(line).hexdigest()
+    assert error.raw.length == len(line)
+    assert len(error.raw.text) <= RAW_PREFIX_CHARS
+
+
+def test_a_line_that_is_not_utf8_keeps_its_bytes_visible():
+    """The quarantine shows the bytes that are not UTF-8 as \\xNN, not as U+FFFD."""
+    line = MASTER_21.replace("Ion Popescu", "Ion Popéscu").encode("latin-1")
+    ((_, error),) = parse_cdr_stream([line])
+    assert "Ion Pop\\xe9scu" in error.raw.text
+
+
+def test_an_overlong_line_is_read_in_chunks_and_kept_as_prefix_and_hash():
+    """Issue 10, defect 10: a 2 MiB line is never held whole; what is kept of
+    it is its first characters, its length and the SHA-256 of all of it."""
+    huge = b'"' + b"x" * (2 * 1024 * 1024) + b'"\n'
+    data = huge + MASTER_21.encode()
+    fh = io.BytesIO(data)
+    first, second = read_cdr_line(fh), read_cdr_line(fh)
+    assert isinstance(first, OverlongLine)
+    assert len(first.prefix) <= 4 * RAW_PREFIX_CHARS  # not the line
+    assert (first.length, first.sha256, first.complete) == (len(huge), hashlib.sha256(huge).hexdigest(), True)
+    assert second == MASTER_21.encode()  # the next line is read normally
+
+    ((_, error), (_, record)) = parse_cdr_stream(read_cdr_lines(io.BytesIO(data)))
+    assert f"line is {len(huge)} bytes" in error.reason
+    assert error.raw.text == huge.decode()[:RAW_PREFIX_CHARS]
+    assert isinstance(record, CdrRecord)
+
+
+def test_an_overlong_line_cut_off_by_the_end_of_the_file_says_so():
+    """The tailer leaves a line without its newline for the next poll: it must know."""
+    line = read_cdr_line(io.BytesIO(b"y" * (MAX_LINE_BYTES + 10)))
+    assert isinstance(line, OverlongLine) and not line.complete
+
+
+def test_a_line_of_the_longest_allowed_fields_is_a_cdr():
+    """The bounds are Asterisk's own buffer sizes: a line Asterisk can write passes."""
+    values = master_values(uniqueid="u" * 150, linkedid="l" * 150, accountcode="a" * 80,
+                           clid="c" * 80, userfield="f" * 256)
+    assert isinstance(parse_cdr_line(quoted(values)), CdrRecord)
 
 
 def test_the_stream_is_lazy():

@@ -28,7 +28,7 @@ def test_parse_batch_keeps_file_line_numbers_and_fills_the_system_name() -> None
     parsed = parse_batch(source, [MASTER_21, "\n", "broken\n", CLICKPHONE], first_line_number=41)
 
     assert [(r.line_number, r.system_name) for r in parsed.records] == [(41, "pbx9"), (44, "pbx1")]
-    assert [(b.line_number, b.raw) for b in parsed.broken] == [(43, "broken")]
+    assert [(b.line_number, b.raw.text) for b in parsed.broken] == [(43, "broken")]
 
 
 def test_the_contract_month_is_the_month_in_bucharest() -> None:
