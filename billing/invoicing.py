@@ -64,7 +64,10 @@ Currency, FX and rounding
     in both currencies. All rounding goes through :mod:`billing.money`
     (to the ban by scaling the rate by 10⁻⁴, so the result's unit is the ban).
     Payments and the penalty are tracked in EUR (the ledger's unit) and the
-    penalty is also shown in RON at the invoice's rate.
+    penalty is also shown in RON at the invoice's rate, capped in RON at the
+    RON principal unpaid on the due date (the invoice's RON total, less the
+    payments made by then at the invoice's rate): a penalty never exceeds
+    the principal in the currency the invoice is payable in (art. 7.7).
 
 Numbers
     Gapless per series: ``<series>-<number:06d>``, e.g. ``CP-000001``. The
@@ -1215,9 +1218,17 @@ def status_as_of(invoice: Invoice, as_of: date) -> InvoiceStatus:
     paid = sum(amount for _, amount in payments)
     unpaid = max(0, invoice.total_micro - paid)
     state = PAID if unpaid == 0 else PARTIALLY_PAID if paid else UNPAID
-    accrued = penalty.penalty_with_payments_micro(invoice.total_micro, invoice.due_date, payments, as_of)
-    late = penalty.days_late(invoice.due_date, as_of) if unpaid else 0
-    return InvoiceStatus(as_of, state, paid, unpaid, late, accrued, ron_micro(accrued, invoice.fx_rate))
+    due = invoice.due_date
+    accrued = penalty.accrued_penalty_micro(invoice.total_micro, due, payments, as_of)
+    cap = penalty.unpaid_on_due_micro(invoice.total_micro, due, payments)
+    late = penalty.days_late(due, as_of) if unpaid else 0
+    # art. 7.7, capped in RON (what the invoice is payable in): the RON principal
+    # is the sum of the lines each rounded to the ban, which the EUR cap
+    # converted in one step can exceed by a ban
+    paid_by_due = invoice.total_micro - cap
+    cap_ron = max(0, invoice.total_ron_micro - ron_micro(paid_by_due, invoice.fx_rate)) if cap else 0
+    accrued_ron = min(ron_micro(accrued, invoice.fx_rate), cap_ron)
+    return InvoiceStatus(as_of, state, paid, unpaid, late, min(accrued, cap), accrued_ron)
 
 
 def penalty_as_of(invoice: Invoice, as_of: date) -> int:
