@@ -425,6 +425,14 @@ class Invoice:
     def prepaid(self) -> bool:
         return self.account_kind == PREPAID
 
+    @property
+    def payable(self) -> bool:
+        """Whether the invoice asks for payment (with a due date and penalties):
+        a postpaid invoice of more than nothing. A prepaid statement was
+        settled from the balance at issue; a total of nothing or less is
+        owed by no one."""
+        return not self.prepaid and self.total_micro > 0
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceStatus:
@@ -1212,7 +1220,7 @@ def status_as_of(invoice: Invoice, as_of: date) -> InvoiceStatus:
     Payments count from the day they were made. Prepaid invoices are
     settled from the balance at issue: paid, no penalty.
     """
-    if invoice.prepaid or invoice.total_micro <= 0:
+    if not invoice.payable:
         return InvoiceStatus(as_of, PAID, max(invoice.total_micro, 0), 0, 0, 0, 0)
     payments = [(p.paid_on, p.amount_micro) for p in invoice.payments if p.paid_on <= as_of]
     paid = sum(amount for _, amount in payments)
@@ -1327,7 +1335,9 @@ def invoice_json(invoice: Invoice, *, as_of: date | None = None) -> dict[str, An
         "period_first": invoice.period_first.isoformat(),
         "period_last": invoice.period_last.isoformat(),
         "issue_date": invoice.issue_date.isoformat(),
-        "due_date": invoice.due_date.isoformat(),
+        # a statement settled at issue, or a total of nothing, is due on no day
+        "payable": invoice.payable,
+        "due_date": invoice.due_date.isoformat() if invoice.payable else None,
         "currency": INVOICE_CURRENCY_RON,
         "vat": {"rate": format(invoice.vat_rate, "f"), "date": invoice.issue_date.isoformat()},
         "fx": {

@@ -123,6 +123,10 @@ class InvoiceIssued:
     total: Decimal
     currency: str
     invoice_html: str = field(repr=False)  # attached as the invoice itself
+    # False: nothing to pay (a prepaid statement settled from the balance at
+    # issue, or a total of nothing): the email names no due date, asks nothing
+    payable: bool = True
+    prepaid: bool = False
 
 
 @dataclass(frozen=True)
