@@ -326,6 +326,12 @@ CustomerLookup = Callable[[AsyncConnection, ledger.Account], Awaitable[Customer 
 IssuedHook = Callable[[AsyncConnection, "Invoice"], Awaitable[None]]
 """``hook(conn, invoice)``, called in the transaction that issues the invoice."""
 
+PaymentHook = Callable[[AsyncConnection, "RecordedPayment"], Awaitable[None]]
+"""``hook(conn, recorded)``, called in the transaction that records a payment."""
+
+PAYMENT_REFERENCE_MAX_LENGTH = 200
+"""Characters of a payment's reference (free text, whitespace collapsed)."""
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLine:
@@ -378,6 +384,16 @@ class InvoicePayment:
     ledger_entry_id: int
     paid_on: date
     amount_micro: int
+
+
+@dataclass(frozen=True)
+class RecordedPayment:
+    """A payment just recorded, as the ``on_recorded`` hook sees it."""
+
+    invoice: "Invoice"  # as it was before this payment
+    payment: InvoicePayment
+    reference: str  # as given, whitespace collapsed ("" when none)
+    recorded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -1150,17 +1166,24 @@ async def add_invoice_payment(
     reference: str = "",
     idempotency_key: str | None = None,
     default_series: str = DEFAULT_SERIES,
+    on_recorded: PaymentHook | None = None,
     now: datetime | None = None,
 ) -> InvoicePayment:
     """Record a payment of ``amount_micro`` EUR made on ``paid_on`` against invoice ``number``.
 
-    Writes a ledger ``payment`` entry (reference ``factura <number>``)
-    linked to the invoice. With an ``idempotency_key`` already used, return
-    that payment. Raise :class:`UnknownInvoiceError`, or
-    :class:`InvoicePaymentError` for a prepaid invoice (settled from the
-    balance), a day before the issue date, or more than is unpaid.
+    Writes a ledger ``payment`` entry (reference ``factura <number>``, then
+    ``reference``: free text of at most :data:`PAYMENT_REFERENCE_MAX_LENGTH`
+    characters) linked to the invoice, and calls ``on_recorded`` in the same
+    transaction (the composition root queues the confirmation email there:
+    it exists if and only if the payment does). With an ``idempotency_key``
+    already used, return that payment (the hook is not called again). Raise
+    :class:`UnknownInvoiceError`, or :class:`InvoicePaymentError` for a
+    prepaid invoice (settled from the balance), a day before the issue
+    date, more than is unpaid, or a reference too long or with control
+    characters.
     """
     ledger.require_micro("amount_micro", amount_micro, minimum=1)
+    reference = _payment_reference(reference)
     series, sequence = parse_invoice_number(str(number), default_series)
     printed = format_invoice_number(series, sequence)
     async with transaction(db) as conn:
@@ -1196,7 +1219,8 @@ async def add_invoice_payment(
                 f"{money.format_micro(amount_micro)} EUR is more than the {money.format_micro(max(unpaid, 0))} "
                 f"EUR left unpaid on {printed}"
             )
-        text = f"factura {printed}" + (f" — {' '.join(reference.split())}" if reference.strip() else "")
+        text = f"factura {printed}" + (f" — {reference}" if reference else "")
+        now = now or utc_now()
         entry = await ledger.append_entry(
             conn, account_id, PAYMENT, amount_micro, reference=text, idempotency_key=idempotency_key, now=now
         )
@@ -1207,11 +1231,26 @@ async def add_invoice_payment(
                 ledger_entry_id=entry.id,
                 paid_on=paid_on,
                 amount_micro=amount_micro,
-                created_at=now or utc_now(),
+                created_at=now,
             )
             .returning(invoice_payments.c.id)
         )
-    return InvoicePayment(payment_id, entry.id, paid_on, amount_micro)
+        payment = InvoicePayment(payment_id, entry.id, paid_on, amount_micro)
+        if on_recorded is not None:
+            await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
+    return payment
+
+
+def _payment_reference(reference: str) -> str:
+    """The reference with its whitespace collapsed; refused (naming it) when too long or with control characters."""
+    text = " ".join(reference.split())
+    if len(text) > PAYMENT_REFERENCE_MAX_LENGTH:
+        raise InvoicePaymentError(
+            f"reference: at most {PAYMENT_REFERENCE_MAX_LENGTH} characters, not {len(text)}"
+        )
+    if not text.isprintable():
+        raise InvoicePaymentError("reference: printable text only, no control characters")
+    return text
 
 
 def status_as_of(invoice: Invoice, as_of: date) -> InvoiceStatus:
