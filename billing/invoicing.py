@@ -67,7 +67,10 @@ Currency, FX and rounding
     in both currencies. All rounding goes through :mod:`billing.money`
     (to the ban by scaling the rate by 10⁻⁴, so the result's unit is the ban).
     Payments and the penalty are tracked in EUR (the ledger's unit) and the
-    penalty is also shown in RON at the invoice's rate.
+    penalty is also shown in RON at the invoice's rate, capped in RON at the
+    RON principal unpaid on the due date (the invoice's RON total, less the
+    payments made by then at the invoice's rate): a penalty never exceeds
+    the principal in the currency the invoice is payable in (art. 7.7).
 
 Numbers
     Gapless per series: ``<series>-<number:06d>``, e.g. ``CP-000001``. The
@@ -339,6 +342,12 @@ CustomerLookup = Callable[[AsyncConnection, ledger.Account], Awaitable[Customer 
 IssuedHook = Callable[[AsyncConnection, "Invoice"], Awaitable[None]]
 """``hook(conn, invoice)``, called in the transaction that issues the invoice."""
 
+PaymentHook = Callable[[AsyncConnection, "RecordedPayment"], Awaitable[None]]
+"""``hook(conn, recorded)``, called in the transaction that records a payment."""
+
+PAYMENT_REFERENCE_MAX_LENGTH = 200
+"""Characters of a payment's reference (free text, whitespace collapsed)."""
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLine:
@@ -394,6 +403,16 @@ class InvoicePayment:
 
 
 @dataclass(frozen=True)
+class RecordedPayment:
+    """A payment just recorded, as the ``on_recorded`` hook sees it."""
+
+    invoice: "Invoice"  # as it was before this payment
+    payment: InvoicePayment
+    reference: str  # as given, whitespace collapsed ("" when none)
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class Invoice:
     """An issued invoice, as stored (see the module docstring)."""
 
@@ -437,6 +456,14 @@ class Invoice:
     @property
     def prepaid(self) -> bool:
         return self.account_kind == PREPAID
+
+    @property
+    def payable(self) -> bool:
+        """Whether the invoice asks for payment (with a due date and penalties):
+        a postpaid invoice of more than nothing. A prepaid statement was
+        settled from the balance at issue; a total of nothing or less is
+        owed by no one."""
+        return not self.prepaid and self.total_micro > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1167,17 +1194,24 @@ async def add_invoice_payment(
     reference: str = "",
     idempotency_key: str | None = None,
     default_series: str = DEFAULT_SERIES,
+    on_recorded: PaymentHook | None = None,
     now: datetime | None = None,
 ) -> InvoicePayment:
     """Record a payment of ``amount_micro`` EUR made on ``paid_on`` against invoice ``number``.
 
-    Writes a ledger ``payment`` entry (reference ``factura <number>``)
-    linked to the invoice. With an ``idempotency_key`` already used, return
-    that payment. Raise :class:`UnknownInvoiceError`, or
-    :class:`InvoicePaymentError` for a prepaid invoice (settled from the
-    balance), a day before the issue date, or more than is unpaid.
+    Writes a ledger ``payment`` entry (reference ``factura <number>``, then
+    ``reference``: free text of at most :data:`PAYMENT_REFERENCE_MAX_LENGTH`
+    characters) linked to the invoice, and calls ``on_recorded`` in the same
+    transaction (the composition root queues the confirmation email there:
+    it exists if and only if the payment does). With an ``idempotency_key``
+    already used, return that payment (the hook is not called again). Raise
+    :class:`UnknownInvoiceError`, or :class:`InvoicePaymentError` for a
+    prepaid invoice (settled from the balance), a day before the issue
+    date, more than is unpaid, or a reference too long or with control
+    characters.
     """
     ledger.require_micro("amount_micro", amount_micro, minimum=1)
+    reference = _payment_reference(reference)
     series, sequence = parse_invoice_number(str(number), default_series)
     printed = format_invoice_number(series, sequence)
     async with transaction(db) as conn:
@@ -1213,7 +1247,8 @@ async def add_invoice_payment(
                 f"{money.format_micro(amount_micro)} EUR is more than the {money.format_micro(max(unpaid, 0))} "
                 f"EUR left unpaid on {printed}"
             )
-        text = f"factura {printed}" + (f" — {' '.join(reference.split())}" if reference.strip() else "")
+        text = f"factura {printed}" + (f" — {reference}" if reference else "")
+        now = now or utc_now()
         entry = await ledger.append_entry(
             conn, account_id, PAYMENT, amount_micro, reference=text, idempotency_key=idempotency_key, now=now
         )
@@ -1224,11 +1259,26 @@ async def add_invoice_payment(
                 ledger_entry_id=entry.id,
                 paid_on=paid_on,
                 amount_micro=amount_micro,
-                created_at=now or utc_now(),
+                created_at=now,
             )
             .returning(invoice_payments.c.id)
         )
-    return InvoicePayment(payment_id, entry.id, paid_on, amount_micro)
+        payment = InvoicePayment(payment_id, entry.id, paid_on, amount_micro)
+        if on_recorded is not None:
+            await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
+    return payment
+
+
+def _payment_reference(reference: str) -> str:
+    """The reference with its whitespace collapsed; refused (naming it) when too long or with control characters."""
+    text = " ".join(reference.split())
+    if len(text) > PAYMENT_REFERENCE_MAX_LENGTH:
+        raise InvoicePaymentError(
+            f"reference: at most {PAYMENT_REFERENCE_MAX_LENGTH} characters, not {len(text)}"
+        )
+    if not text.isprintable():
+        raise InvoicePaymentError("reference: printable text only, no control characters")
+    return text
 
 
 def status_as_of(invoice: Invoice, as_of: date) -> InvoiceStatus:
@@ -1237,15 +1287,23 @@ def status_as_of(invoice: Invoice, as_of: date) -> InvoiceStatus:
     Payments count from the day they were made. Prepaid invoices are
     settled from the balance at issue: paid, no penalty.
     """
-    if invoice.prepaid or invoice.total_micro <= 0:
+    if not invoice.payable:
         return InvoiceStatus(as_of, PAID, max(invoice.total_micro, 0), 0, 0, 0, 0)
     payments = [(p.paid_on, p.amount_micro) for p in invoice.payments if p.paid_on <= as_of]
     paid = sum(amount for _, amount in payments)
     unpaid = max(0, invoice.total_micro - paid)
     state = PAID if unpaid == 0 else PARTIALLY_PAID if paid else UNPAID
-    accrued = penalty.penalty_with_payments_micro(invoice.total_micro, invoice.due_date, payments, as_of)
-    late = penalty.days_late(invoice.due_date, as_of) if unpaid else 0
-    return InvoiceStatus(as_of, state, paid, unpaid, late, accrued, ron_micro(accrued, invoice.fx_rate))
+    due = invoice.due_date
+    accrued = penalty.accrued_penalty_micro(invoice.total_micro, due, payments, as_of)
+    cap = penalty.unpaid_on_due_micro(invoice.total_micro, due, payments)
+    late = penalty.days_late(due, as_of) if unpaid else 0
+    # art. 7.7, capped in RON (what the invoice is payable in): the RON principal
+    # is the sum of the lines each rounded to the ban, which the EUR cap
+    # converted in one step can exceed by a ban
+    paid_by_due = invoice.total_micro - cap
+    cap_ron = max(0, invoice.total_ron_micro - ron_micro(paid_by_due, invoice.fx_rate)) if cap else 0
+    accrued_ron = min(ron_micro(accrued, invoice.fx_rate), cap_ron)
+    return InvoiceStatus(as_of, state, paid, unpaid, late, min(accrued, cap), accrued_ron)
 
 
 def penalty_as_of(invoice: Invoice, as_of: date) -> int:
@@ -1344,7 +1402,9 @@ def invoice_json(invoice: Invoice, *, as_of: date | None = None) -> dict[str, An
         "period_first": invoice.period_first.isoformat(),
         "period_last": invoice.period_last.isoformat(),
         "issue_date": invoice.issue_date.isoformat(),
-        "due_date": invoice.due_date.isoformat(),
+        # a statement settled at issue, or a total of nothing, is due on no day
+        "payable": invoice.payable,
+        "due_date": invoice.due_date.isoformat() if invoice.payable else None,
         "currency": INVOICE_CURRENCY_RON,
         "vat": {"rate": format(invoice.vat_rate, "f"), "date": invoice.issue_date.isoformat()},
         "fx": {

@@ -11,6 +11,10 @@ exceeding that amount.
   and the cap is the amount unpaid on the due date.
 * The penalty is the exact sum of all days' accruals, rounded half-up once
   to the micro-unit (:mod:`billing.money`), then capped.
+* The cap is applied in the currency the penalty is reported in: an
+  invoice payable in RON caps its RON penalty at its RON principal (the sum
+  of its lines, each rounded to the ban), not at the EUR cap converted,
+  which can round one ban above it (issue 10, defect 21; contract art. 7.7).
 """
 
 from __future__ import annotations
@@ -51,22 +55,25 @@ def penalty_micro(
     return min(accrued, unpaid_micro)
 
 
-def penalty_with_payments_micro(
+def unpaid_on_due_micro(amount_micro: int, due: date, payments: Iterable[tuple[date, int]]) -> int:
+    """Return what was left unpaid of ``amount_micro`` on the due date: the penalty's cap."""
+    return max(0, amount_micro - sum(m for d, m in payments if d <= due))
+
+
+def accrued_penalty_micro(
     amount_micro: int,
     due: date,
     payments: Iterable[tuple[date, int]],
     as_of: date,
     daily_rate: Decimal = DAILY_PENALTY_RATE,
 ) -> int:
-    """Return the penalty by ``as_of`` on an invoice of ``amount_micro`` paid by ``payments``.
-
-    ``payments`` are ``(day, micro)``; each day of delay accrues on what was
-    unpaid at its start. Capped at the amount unpaid on the due date.
-    """
+    """Return the penalty accrued by ``as_of``, **before** the cap, on an
+    invoice of ``amount_micro`` paid by ``payments`` (``(day, micro)``):
+    each day of delay accrues on what was unpaid at its start, rounded
+    half-up once. The caller caps it in the currency it reports
+    (:func:`penalty_with_payments_micro` in the invoice's own unit)."""
     payments = list(payments)
-    paid_by_due = sum(m for d, m in payments if d <= due)
-    cap = max(0, amount_micro - paid_by_due)
-    unpaid = cap
+    unpaid = unpaid_on_due_micro(amount_micro, due, payments)
     day = due  # accrual counted for days after `day`
     unpaid_days = 0  # Σ unpaid-at-start-of-day over the days of delay
     for paid_on, paid in sorted((d, m) for d, m in payments if due < d):
@@ -78,4 +85,22 @@ def penalty_with_payments_micro(
         day = paid_on
     if unpaid > 0 and as_of > day:
         unpaid_days += unpaid * (as_of - day).days
-    return min(money.multiply_micro(unpaid_days, daily_rate), cap)
+    return money.multiply_micro(unpaid_days, daily_rate)
+
+
+def penalty_with_payments_micro(
+    amount_micro: int,
+    due: date,
+    payments: Iterable[tuple[date, int]],
+    as_of: date,
+    daily_rate: Decimal = DAILY_PENALTY_RATE,
+) -> int:
+    """Return the penalty by ``as_of`` on an invoice of ``amount_micro`` paid by ``payments``.
+
+    ``payments`` are ``(day, micro)``; each day of delay accrues on what was
+    unpaid at its start. Capped at the amount unpaid on the due date, in the
+    unit of ``amount_micro``.
+    """
+    payments = list(payments)
+    accrued = accrued_penalty_micro(amount_micro, due, payments, as_of, daily_rate)
+    return min(accrued, unpaid_on_due_micro(amount_micro, due, payments))

@@ -10,7 +10,12 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
     clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP] [--allow-uningested]
     clickphone invoice show CP-000001 [--format html|json] [--as-of 2025-08-20]
     clickphone invoice list [--period 2025-07]
-    clickphone payments add --invoice CP-000001 --amount 12.50 [--date 2025-08-05]
+    clickphone payments add --invoice CP-000001 --amount 12.50 [--date 2025-08-05] [--reference TEXT]
+
+``payments add`` takes an amount of ASCII digits with at most 6 decimals,
+more than 0 and at most 100,000 EUR, and a reference of at most 200
+characters; it queues the payment's confirmation email in the transaction
+that records it.
     clickphone fx fetch [--url URL]
     clickphone fx set --date 2025-07-31 --eur 5.0720
     clickphone downtime add --date 2025-07-10 --reason "carrier outage"
@@ -25,10 +30,11 @@ control plane: both take our numbers from :func:`provisioning.services.our_numbe
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +54,7 @@ from notify.render import Renderer
 from provisioning.services import our_numbers
 
 from .cli_support import run_on_database
+from .payments import record_payment
 from .scheduled_jobs import issue_invoices
 from .settings import Settings
 
@@ -190,15 +197,18 @@ def payments_group() -> None:
 @click.option("--invoice", "number", required=True, help="The invoice paid, e.g. CP-000001.")
 @click.option("--amount", required=True, help="EUR, up to 6 decimals.")
 @click.option("--date", "paid_on", type=DAY, help="The day it was paid (default: today).")
-@click.option("--reference", default="", help="The bank's reference, for the ledger.")
+@click.option("--reference", default="",
+              help=f"The bank's reference, for the ledger and the email (at most "
+                   f"{invoicing.PAYMENT_REFERENCE_MAX_LENGTH} characters).")
 def payments_add(number: str, amount: str, paid_on: date | None, reference: str) -> None:
-    """Record a payment of AMOUNT EUR against an invoice."""
+    """Record a payment of AMOUNT EUR against an invoice and queue its confirmation email."""
     amount_micro = _eur_micro(amount)
 
     async def work(engine: AsyncEngine, settings: Settings) -> tuple[invoicing.InvoicePayment, invoicing.Invoice]:
-        payment = await invoicing.add_invoice_payment(
-            engine, number, amount_micro, paid_on=paid_on or _today(), reference=reference
-        )
+        payment = await record_payment(
+            engine, Renderer(timezone=settings.timezone), number, amount_micro,
+            paid_on=paid_on or _today(), reference=reference,
+        )  # fmt: skip
         return payment, await invoicing.get_invoice(engine, number)
 
     payment, invoice = _with_engine(work)
@@ -210,14 +220,23 @@ def payments_add(number: str, amount: str, paid_on: date | None, reference: str)
 
 
 def _eur_micro(text: str) -> int:
-    try:
-        amount = Decimal(text.strip())
-        micro = money.to_micro_exact(amount)
-    except (InvalidOperation, money.MoneyError):
-        raise click.BadParameter(f"{text!r} is not an amount in EUR with at most 6 decimals", param_hint="--amount") from None
-    if micro <= 0:
-        raise click.BadParameter("the amount must be positive", param_hint="--amount")
+    # ASCII digits only: Decimal alone also takes " 5 ", "1_000", "+5", "5e0" and "١٠"
+    if not _AMOUNT.fullmatch(text):
+        raise click.BadParameter(
+            f"{text[:40]!r} is not an amount in EUR like 12.50 (digits, at most 6 decimals)", param_hint="--amount"
+        )
+    micro = money.to_micro_exact(Decimal(text))
+    if not 0 < micro <= MAX_PAYMENT_MICRO:
+        raise click.BadParameter(
+            f"the amount must be more than 0 and at most {money.format_micro(MAX_PAYMENT_MICRO)} EUR",
+            param_hint="--amount",
+        )
     return micro
+
+
+_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?", re.ASCII)
+MAX_PAYMENT_MICRO = 100_000 * money.MICRO
+"""The most one payment may be: 100,000 EUR (more than any invoice here)."""
 
 
 # -- fx ----------------------------------------------------------------------------------

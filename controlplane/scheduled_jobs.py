@@ -336,4 +336,6 @@ def invoice_issued_event(invoice: Invoice) -> InvoiceIssued:
         total=money.from_micro(invoice.total_ron_micro),
         currency=invoicing.INVOICE_CURRENCY_RON,
         invoice_html=invoicing.render_invoice_html(invoice),
+        payable=invoice.payable,  # a prepaid statement was paid at issue: no due date, no request
+        prepaid=invoice.prepaid,
     )

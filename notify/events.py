@@ -15,7 +15,7 @@ missed call                 ``missed:<linkedid>``
 low balance                 ``low_balance:<account>:<local date>`` (one a day)
 daily spending limit        ``daily_limit:<account>:<local date>``
 top-up                      ``top_up:<account>:<ledger entry id>``
-payment registered          ``payment:<account>:<reference>``
+payment registered          ``payment:<payment id>``
 invoice issued              ``invoice:<number>``
 allowed-IP list changed     ``allowed_ips:<account>:<change id>``
 ==========================  ==============================================
@@ -108,10 +108,11 @@ class TopUp:
 @dataclass(frozen=True)
 class PaymentRegistered:
     to: Recipient
-    reference: str
+    payment_id: int  # billing's id of the payment: the dedup key
     amount: Decimal
     currency: str
     at: datetime
+    reference: str = ""  # the payer's or bank's text, shown as given (never in the key)
     invoice_number: str | None = None
 
 
@@ -124,6 +125,10 @@ class InvoiceIssued:
     total: Decimal
     currency: str
     invoice_html: str = field(repr=False)  # attached as the invoice itself
+    # False: nothing to pay (a prepaid statement settled from the balance at
+    # issue, or a total of nothing): the email names no due date, asks nothing
+    payable: bool = True
+    prepaid: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,9 +221,9 @@ EVENT_EMAILS: dict[type, EventEmail] = {
         "daily_limit", lambda e, zone: f"daily_limit:{e.to.account_id}:{_local_day(e.at, zone)}"
     ),
     TopUp: EventEmail("top_up", lambda e, zone: f"top_up:{e.to.account_id}:{e.entry_id}"),
-    PaymentRegistered: EventEmail(
-        "payment", lambda e, zone: f"payment:{e.to.account_id}:{e.reference}"
-    ),
+    # the payment's own id: references are free text (two payments may share
+    # one, and it may hold anything), so they never make a key
+    PaymentRegistered: EventEmail("payment", lambda e, zone: f"payment:{e.payment_id}"),
     InvoiceIssued: EventEmail(
         "invoice", lambda e, zone: f"invoice:{e.number}", _invoice_document
     ),

@@ -127,6 +127,14 @@ def check_field(name: str, value: str) -> str:
     return value
 
 
+def _is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def checked(email: OutgoingEmail) -> OutgoingEmail:
     """Return ``email`` if it can be queued and sent; raise InvalidEmailError
     naming the first field that breaks its rule."""
@@ -147,6 +155,9 @@ def checked(email: OutgoingEmail) -> OutgoingEmail:
         check_field("content_type", attachment.content_type)
         if not isinstance(attachment.content, bytes):
             raise InvalidEmailError("attachment content", "bytes")
+        if attachment.content_type.startswith("text/") and not _is_utf8(attachment.content):
+            # the email declares every text attachment UTF-8 (notify.mime)
+            raise InvalidEmailError("attachment content", "UTF-8 text for a text/* attachment")
     if email.marketing and email.account_id is None:
         raise InvalidEmailError("account_id", "set for marketing email (consent is per account)")
     return email

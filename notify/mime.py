@@ -30,6 +30,8 @@ from notify.tables import utc_now
 # parts are quoted-printable and attachments base64, so any relay takes them
 POLICY = SMTP.clone(cte_type="7bit")
 HEADER_TEXT_LENGTH = 250
+TEXT_CHARSET = "utf-8"
+"""The charset of every text part and every text/* attachment."""
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -79,9 +81,9 @@ def build_email(email: OutgoingEmail, *, sender: Address) -> EmailMessage:
     if not email.marketing:
         # RFC 3834: no vacation replies or bounces-to-bounces for these
         message["Auto-Submitted"] = "auto-generated"
-    message.set_content(email.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.set_content(email.text, subtype="plain", charset=TEXT_CHARSET, cte="quoted-printable")
     if email.html is not None:
-        message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
+        message.add_alternative(email.html, subtype="html", charset=TEXT_CHARSET, cte="quoted-printable")
     for attachment in email.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(
@@ -89,6 +91,10 @@ def build_email(email: OutgoingEmail, *, sender: Address) -> EmailMessage:
             maintype=maintype,
             subtype=subtype,
             filename=safe_filename(attachment.filename),
+            # without a charset, text/* means US-ASCII (RFC 2046 4.1.2): readers
+            # show "Factură" as "Factur��". ``checked`` refused any text
+            # attachment that is not UTF-8, so this is always true.
+            params={"charset": TEXT_CHARSET} if maintype == "text" else None,
         )
     return message
 

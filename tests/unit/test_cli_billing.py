@@ -203,7 +203,7 @@ def test_paying_more_than_is_owed_is_refused(invoiced: Path) -> None:
     assert "more than the 6.098400 EUR left unpaid" in result.stderr
 
 
-@pytest.mark.parametrize("amount", ["1.2345678", "-1", "0", "ten"])
+@pytest.mark.parametrize("amount", ["1.2345678", "-1", "0", "ten", " 5 ", "1_000", "+5", "5e0", "\u0661\u0660", "100000.000001"])
 def test_a_bad_amount_is_refused(invoiced: Path, amount: str) -> None:
     result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", amount)
 

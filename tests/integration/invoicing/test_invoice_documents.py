@@ -31,6 +31,7 @@ from .support import (
     count,
     ingest,
     open_account,
+    open_prepaid,
     run,
     run_time,
 )
@@ -66,6 +67,33 @@ async def test_the_invoice_is_emailed_when_issued_with_its_html_attached(engine:
         [attached] = (await conn.execute(select(attachments).where(attachments.c.email_id == email.id))).all()
     assert (attached.filename, attached.content_type) == ("factura-CP-000001.html", "text/html")
     assert attached.content.decode("utf-8") == invoicing.render_invoice_html(invoice)
+
+
+async def test_a_prepaid_statement_is_emailed_as_paid_without_a_due_date(engine: AsyncEngine) -> None:
+    """Issue 10, defect 14: a prepaid account's invoice is settled from its
+    balance at issue (status paid), so neither its email (text, HTML) nor
+    the attached document asks for payment or names a due date."""
+    subscriber = await provisioning.create_subscriber(engine, name="Ana Popescu", email="ana@example.ro")
+    account = await open_prepaid(engine, subscriber_id=subscriber.id, fee_eur=2)
+    await ledger.top_up(engine, account.id, 20 * EUR)
+    await bnr_rate(engine, date(2025, 7, 31), "5.0720")
+
+    [invoice] = (
+        await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
+    ).issued
+
+    [email] = await outbox_emails(engine)
+    async with engine.connect() as conn:
+        [attached] = (await conn.execute(select(attachments).where(attachments.c.email_id == email.id))).all()
+    document = attached.content.decode("utf-8")
+    total = f"{invoicing.format_ron(invoice.total_ron_micro).replace('.', ',')} RON"
+    for body in (email.text_body, email.html_body):
+        assert "de plată" not in body.replace("nimic de plată", "") and "Scadent" not in body
+        assert total in body and "achitată din creditul contului" in body and "Nu aveți nimic de plată" in body
+    assert "achitată" in email.subject
+    assert "Data scadenței" not in document and "Plata se face până la" not in document
+    assert "Total de plată" not in document and "Achitată la emitere" in document
+    assert invoicing.invoice_json(invoice)["due_date"] is None
 
 
 async def test_running_again_queues_no_second_email(engine: AsyncEngine) -> None:

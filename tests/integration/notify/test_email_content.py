@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notify.catcher import MaildirCatcher
 from notify.dispatcher import Dispatcher
+from notify.errors import InvalidEmailError
 from notify.events import InvoiceIssued, MissedCall, Recipient, VoicemailReceived, enqueue_event
+from notify.messages import Attachment, OutgoingEmail, checked
 from notify.render import Renderer
 from tests.integration.notify.support import NOTIFY_HEADERS, html_part, text_part, wav_bytes
 
@@ -185,3 +187,37 @@ async def test_an_invoice_email_carries_the_invoice_document(
     assert document.get_content_type() == "text/html"
     assert document.get_payload(decode=True) == invoice_html.encode()
     assert "121,00 RON" in text_part(received)
+
+
+async def test_a_text_attachment_declares_utf8_so_readers_decode_diacritics(
+    engine: AsyncEngine, catcher: MaildirCatcher, dispatcher: Dispatcher
+) -> None:
+    """Issue 10, defect 15: the invoice attachment went out as bare
+    ``text/html``, which MIME reads as US-ASCII ("Factur��"). Every text/*
+    attachment carries ``charset=utf-8`` and decodes to the same text."""
+    invoice_html = "<html><body><h1>Factură</h1><p>Total: 121,00 RON — achitată</p></body></html>"
+    event = InvoiceIssued(
+        to=Recipient(account_id=7, email="ana@example.ro"), number="CP-000123",
+        issued_on=date(2025, 8, 1), due_on=date(2025, 8, 11), total=Decimal("121.00"),
+        currency="RON", invoice_html=invoice_html,
+    )  # fmt: skip
+
+    await deliver(engine, dispatcher, event)
+
+    [received] = catcher.messages()
+    [document] = list(received.iter_attachments())
+    assert document.get_content_charset() == "utf-8"
+    assert document.get_content() == invoice_html  # decoded by the declared charset
+    assert "Factură" in document.get_content()
+
+
+def test_a_text_attachment_that_is_not_utf8_is_refused_before_queuing() -> None:
+    """Issue 10, defect 15: the charset declared for text/* attachments is
+    always true: Latin-2 bytes are refused, naming the field."""
+    email = OutgoingEmail(
+        dedup_key="invoice:CP-000123", kind="invoice", recipient="ana@example.ro", subject="Factura",
+        text="Factura.", attachments=(Attachment("factura.html", "text/html", "Factură".encode("iso8859-2")),),
+    )  # fmt: skip
+
+    with pytest.raises(InvalidEmailError, match="attachment content"):
+        checked(email)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -182,6 +182,45 @@ def test_the_penalty_is_also_given_in_ron_at_the_invoice_rate() -> None:
     status = invoicing.status_as_of(an_invoice(), date(2025, 8, 21))
 
     assert (status.penalty_micro, status.penalty_ron_micro) == (121_000, 610_000)  # 0.605 RON → 0.61
+
+
+def test_the_capped_penalty_never_exceeds_the_principal_in_ron() -> None:
+    """Issue 10, defect 21; art. 7.7: the penalty never exceeds the principal.
+    20.364805 EUR at 5.1013 is 103.89 RON in one step, but the invoice is
+    payable in RON as the sum of its lines each rounded to the ban: 103.88.
+    The cap is applied in RON, so the RON penalty is 103.88, not 103.89."""
+    rate, vat_rate = Decimal("5.1013"), Decimal("0.21")
+    lines = []
+    for position, net in enumerate((8_019_940, 8_810_478), start=1):
+        net_ron = invoicing.ron_micro(net, rate)
+        vat_ron = (net_ron // 10_000 * vat_rate).quantize(Decimal(1), rounding=ROUND_HALF_UP) * 10_000
+        vat = int((net * vat_rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        lines.append(InvoiceLine(position, "usage", "Apeluri", "ro_mobile", "2025-07", 1, 60, 0, 60,
+                                 net, vat, net_ron, int(vat_ron)))  # fmt: skip
+    invoice = an_invoice(
+        lines=tuple(lines), fx_rate=rate, vat_rate=vat_rate,
+        net_micro=sum(x.net_micro for x in lines), vat_micro=sum(x.vat_micro for x in lines),
+        total_micro=sum(x.total_micro for x in lines), net_ron_micro=sum(x.net_ron_micro for x in lines),
+        vat_ron_micro=sum(x.vat_ron_micro for x in lines), total_ron_micro=sum(x.total_ron_micro for x in lines),
+    )  # fmt: skip
+    assert (invoice.total_micro, invoice.total_ron_micro) == (20_364_805, 103_880_000)
+    assert invoicing.ron_micro(invoice.total_micro, rate) == 103_890_000  # the one-step conversion
+
+    status = invoicing.status_as_of(invoice, DUE + timedelta(days=1500))  # far past the cap
+
+    assert status.penalty_micro == 20_364_805
+    assert status.penalty_ron_micro == 103_880_000
+    assert invoicing.render_invoice_html(invoice, as_of=status.as_of).count("103.89") == 0
+
+
+def test_the_ron_cap_is_what_was_unpaid_in_ron_on_the_due_date() -> None:
+    """Art. 7.7 with a payment before the due date: the RON cap is the RON
+    total less that payment at the invoice's rate."""
+    invoice = paid((date(2025, 8, 5), 2_100_000))  # 12.10 EUR = 60.50 RON; 2.10 EUR = 10.50 RON
+
+    status = invoicing.status_as_of(invoice, date(2030, 1, 1))
+
+    assert (status.penalty_micro, status.penalty_ron_micro) == (10_000_000, 50_000_000)
 
 
 # -- documents ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ SAMPLE_EVENTS = (
     LowBalance(ANA, Decimal("3.20"), Decimal("5.00"), "EUR", AT),
     DailySpendLimitReached(ANA, Decimal("20.00"), Decimal("20.00"), "EUR", AT),
     TopUp(ANA, "T-2025-0042", Decimal("50.00"), Decimal("53.20"), "EUR", AT, entry_id=4242),
-    PaymentRegistered(ANA, "P-2025-0042", Decimal("121.00"), "RON", AT, "CP-2025-000123"),
+    PaymentRegistered(ANA, 42, Decimal("121.00"), "RON", AT, "P-2025-0042", "CP-2025-000123"),
     INVOICE,
     AllowedIpsChanged(
         ANA, "audit-981", ("203.0.113.7",), ("198.51.100.4",), ("203.0.113.7", "192.0.2.10"), AT,

@@ -21,7 +21,7 @@ EXPECTED_KEYS = {
     "LowBalance": "low_balance:7:2025-07-01",
     "DailySpendLimitReached": "daily_limit:7:2025-07-01",
     "TopUp": "top_up:7:4242",
-    "PaymentRegistered": "payment:7:P-2025-0042",
+    "PaymentRegistered": "payment:42",
     "InvoiceIssued": "invoice:CP-2025-000123",
     "AllowedIpsChanged": "allowed_ips:7:audit-981",
 }
