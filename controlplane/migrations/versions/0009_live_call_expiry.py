@@ -6,7 +6,7 @@ live_calls row behind for good, refusing the account with too_many_calls
 the ARI app's reconciliation finishes them (their channel is gone).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-05
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
