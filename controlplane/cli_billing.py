@@ -30,18 +30,16 @@ control plane: both take our numbers from :func:`provisioning.services.our_numbe
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import fx_store, invoicing, money
+from billing import fx_store, invoicing, ledger, money
 from billing._datafile import DataFileError
 from billing.cdr_format import AUTO, CLICKPHONE, MASTER
 from billing.errors import BillingError
@@ -220,23 +218,19 @@ def payments_add(number: str, amount: str, paid_on: date | None, reference: str)
 
 
 def _eur_micro(text: str) -> int:
-    # ASCII digits only: Decimal alone also takes " 5 ", "1_000", "+5", "5e0" and "١٠"
-    if not _AMOUNT.fullmatch(text):
+    """Return a payment's amount in micro-euros: billing's one reader of
+    amounts (ASCII digits, at most 6 decimals), more than 0 and at most
+    one operation's maximum (100,000 EUR)."""
+    try:
+        micro = money.micro_from_text(text)
+    except money.MoneyError as exc:
+        raise click.BadParameter(f"{exc}; write EUR like 12.50", param_hint="--amount") from exc
+    if not 0 < micro <= ledger.MAX_OPERATION_MICRO:
         raise click.BadParameter(
-            f"{text[:40]!r} is not an amount in EUR like 12.50 (digits, at most 6 decimals)", param_hint="--amount"
-        )
-    micro = money.to_micro_exact(Decimal(text))
-    if not 0 < micro <= MAX_PAYMENT_MICRO:
-        raise click.BadParameter(
-            f"the amount must be more than 0 and at most {money.format_micro(MAX_PAYMENT_MICRO)} EUR",
+            f"the amount must be more than 0 and at most {money.format_micro(ledger.MAX_OPERATION_MICRO)} EUR",
             param_hint="--amount",
         )
     return micro
-
-
-_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?", re.ASCII)
-MAX_PAYMENT_MICRO = 100_000 * money.MICRO
-"""The most one payment may be: 100,000 EUR (more than any invoice here)."""
 
 
 # -- fx ----------------------------------------------------------------------------------
