@@ -18,18 +18,8 @@ from controlplane.settings import Settings
 
 from .support import EUR, new_subscriber, queued_emails
 from .test_cli_admin import clickphone, create  # noqa: F401  (the fixture)
-from .test_http_admin import AUTH, TOKEN, Plane, created_account, post
-
-
-@pytest.fixture
-async def plane(engine, tmp_path) -> Plane:
-    return Plane(engine, Settings(state_dir=tmp_path, admin_token=TOKEN))
-
-
-@pytest.fixture
-async def client(plane):
-    async with TestClient(TestServer(build_admin_app(plane))) as client:
-        yield client
+from .test_http_admin import AUTH, Plane, created_account, post
+from .test_http_admin import client, plane  # noqa: F401  (the fixtures)
 
 
 async def top_up(client, account_id, body):
