@@ -26,6 +26,7 @@ from billing.tariff_store import ensure_default_tariff
 from asterisk_conf.testbed import Testbed
 from notify.catcher import MaildirCatcher
 from notify.dispatcher import Dispatcher
+from notify.notifier import Notifier
 from notify.outbox import RetryPolicy
 from notify.render import Renderer
 from notify.smtp import SmtpConfig, SmtpSender, TlsMode
@@ -36,6 +37,7 @@ from .admin import emit_daily_limit_alert
 from .asterisk_setup import agi_peer_networks, external_asterisk_config, testbed_for
 from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
+from .recipients import AccountDirectory
 from .http_api import build_admin_app
 from .scheduled_jobs import register_jobs
 from .scheduler import build_scheduler
@@ -75,6 +77,7 @@ class ControlPlane:
     demo_endpoint: provisioning.Endpoint | None = None
     catcher: MaildirCatcher | None = None
     dispatcher: Dispatcher | None = None
+    notifier: Notifier | None = None
     admission: Admission | None = None
     calls: CallController | None = None
     voicemail: VoicemailService | None = None
@@ -211,6 +214,7 @@ class ControlPlane:
         self.dispatcher = Dispatcher(
             self.engine, SmtpSender(smtp), policy=RetryPolicy(max_attempts=s.notify_max_attempts)
         )
+        self.notifier = Notifier(self.renderer, AccountDirectory(), wake=self.dispatcher.wake)
         task = asyncio.create_task(self.dispatcher.run(), name="outbox-dispatcher")
 
         async def stop_dispatcher() -> None:
