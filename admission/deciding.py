@@ -29,7 +29,8 @@ from billing import ledger
 from billing.authorisation import call_cost_micro, max_call_seconds
 from billing.numbering import ON_NET, Classification
 from billing.reservations import hold_checked
-from billing.tables import ACTIVE, accounts
+from billing.accounts import ACTIVE
+from billing.tables import accounts
 from billing.tariffs import Rate
 from provisioning.tables import sip_endpoints
 from sqlbase.prepared import Prepared

@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from billing import ledger, reservations
 from billing.authorisation import call_cost_micro, max_call_seconds
 from billing.numbering import Classification, NumberingPlan, default_numbering_plan
-from billing.tables import ACTIVE, transaction, utc_now
+from billing.accounts import ACTIVE
+from sqlbase import transaction, utc_now
 from billing.tariff_store import load_tariff
 from billing.tariffs import Rate, Tariff
 from provisioning import services as provisioning

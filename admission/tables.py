@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
-from billing.tables import NAMING_CONVENTION, UtcDateTime, utc_now
+from sqlbase import UtcDateTime, utc_now
+from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -61,7 +61,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from admission.service import Admission, CallRequest
 from admission.tables import account_policies
-from billing.tables import ACTIVE, PAYMENT, PREPAID, SUSPENDED, TOPUP, accounts, ledger_entries
+from billing.accounts import ACTIVE, PREPAID, SUSPENDED
+from billing.tables import PAYMENT, TOPUP, accounts, ledger_entries
 from billing.tariff_store import load_tariff
 from controlplane import migrate
 from controlplane.db import create_engine

@@ -33,8 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.fx_bnr import BASE_CURRENCY, FxError, rate_valid_on
 from billing.invoice_tables import BNR, FX_SOURCES, MANUAL, fx_rates
-from billing.tables import Db, transaction, utc_now
-from sqlbase import dialect_insert
+from sqlbase import Db, dialect_insert, transaction, utc_now
 
 INVOICE_CURRENCY = "EUR"
 """The currency prices and the ledger are in; invoices convert it to RON."""

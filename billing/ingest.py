@@ -38,7 +38,7 @@ The accounts of a batch are locked (``FOR UPDATE``, id order) for its
 transaction, like every other writer of their money: bundle use and charges
 stay exact with several ingesters and instances on one PostgreSQL.
 
-Speed: the writes go through :func:`billing.tables.bulk_insert_or_skip`
+Speed: the writes go through :func:`sqlbase.bulk.bulk_insert_or_skip`
 (multi-row statements, no per-row SQLAlchemy processing); for a large file,
 a worker process parses the next batch while this one rates and writes it.
 """
@@ -76,20 +76,9 @@ from billing.cdr_format import (
 from billing.errors import UnknownTariffError
 from billing.numbering import Classification, NumberingPlan, OnNet, default_numbering_plan
 from billing.rating import BUNDLE_CLASSES, RatedCall, UnratableCall, classify_and_rate, rate_call
-from billing.tables import (
-    CALL_CHARGE,
-    Db,
-    bulk_insert_or_skip,
-    bundle_usage,
-    cdr_quarantine,
-    cdrs,
-    ledger_entries,
-    native_time,
-    select_where_in,
-    transaction,
-    upsert_adding,
-    utc_now,
-)
+from billing.tables import CALL_CHARGE, bundle_usage, cdr_quarantine, cdrs, ledger_entries
+from sqlbase import Db, transaction, utc_now
+from sqlbase.bulk import bulk_insert_or_skip, native_time, select_where_in, upsert_adding
 from billing.tariff_store import StoredTariff, load_stored_tariff
 from billing.tariffs import CONTRACT_TZ
 

@@ -48,7 +48,9 @@ from sqlalchemy import (
     func,
 )
 
-from billing.tables import NAMING_CONVENTION, UtcDateTime, accounts, cdrs, ledger_entries, utc_now
+from billing.tables import accounts, cdrs, ledger_entries
+from sqlbase import UtcDateTime, utc_now
+from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -130,22 +130,20 @@ from billing.invoice_tables import (
 )
 from billing.numbering import NUMBER_CLASSES
 from billing.recurring import BillingPeriod, issue_date_for, month_period, recurring_fee
+from billing.accounts import PREPAID
 from billing.tables import (
     ADJUSTMENT,
     CALL_CHARGE,
     PAYMENT,
-    PREPAID,
     RECURRING_FEE,
     SMS_CHARGE,
-    Db,
     accounts,
     cdr_adjustments,
     cdrs,
-    insert_or_skip,
     ledger_entries,
-    transaction,
-    utc_now,
 )
+from sqlbase import Db, transaction, utc_now
+from sqlbase.bulk import insert_or_skip
 from billing.tariffs import CONTRACT_TZ
 from billing.uningested import UningestedUsage, uningested_usage
 

@@ -55,29 +55,22 @@ from billing.errors import (
     UnknownAccountError,
 )
 from billing.money import MICRO, format_amount
+from billing.accounts import ACCOUNT_STATUSES, ACTIVE, DEFAULT_TARIFF, POSTPAID, PREPAID
 from billing.tables import (
-    ACCOUNT_STATUSES,
-    ACTIVE,
     ADJUSTMENT,
     CALL_CHARGE,
-    DEFAULT_TARIFF,
     LIVE,
     PAYMENT,
-    POSTPAID,
-    PREPAID,
     RECURRING_FEE,
     SMS_CHARGE,
     TOPUP,
     USAGE_KINDS,
-    Db,
     accounts,
-    insert_or_skip,
     ledger_entries,
     reservations,
-    select_where_in,
-    transaction,
-    utc_now,
 )
+from sqlbase import Db, transaction, utc_now
+from sqlbase.bulk import insert_or_skip, select_where_in
 from billing.tariffs import CONTRACT_TZ
 
 MAX_OPERATION_MICRO = 100_000 * MICRO

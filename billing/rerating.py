@@ -37,18 +37,9 @@ from billing import ledger
 from billing.cdr_format import ANSWERED
 from billing.ingest import CdrIngester, ParsedCdr, contract_month
 from billing.numbering import OnNet
-from billing.tables import (
-    ADJUSTMENT,
-    Db,
-    accounts,
-    bundle_usage,
-    cdr_adjustments,
-    cdrs,
-    insert_or_skip,
-    transaction,
-    upsert_adding,
-    utc_now,
-)
+from billing.tables import ADJUSTMENT, accounts, bundle_usage, cdr_adjustments, cdrs
+from sqlbase import Db, transaction, utc_now
+from sqlbase.bulk import insert_or_skip, upsert_adding
 from billing.tariffs import CONTRACT_TZ
 
 

@@ -48,18 +48,10 @@ from billing.errors import (
     ReservationClosedError,
     UnknownReservationError,
 )
-from billing.tables import (
-    CALL_CHARGE,
-    LIVE,
-    RELEASED,
-    SETTLED,
-    SUSPENDED,
-    Db,
-    reservations,
-    select_where_in,
-    transaction,
-    utc_now,
-)
+from billing.accounts import SUSPENDED
+from billing.tables import CALL_CHARGE, LIVE, RELEASED, SETTLED, reservations
+from sqlbase import Db, transaction, utc_now
+from sqlbase.bulk import select_where_in
 from sqlbase.prepared import Prepared
 
 

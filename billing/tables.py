@@ -1,4 +1,4 @@
-"""The tables billing owns, and the small database helpers its services share.
+"""The tables billing owns.
 
 Accounts, the ledger (the only source of truth for money: a balance is the
 SUM of an account's entries, never a stored column), reservations of credit
@@ -15,17 +15,10 @@ what is declared here.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Sequence
-from functools import lru_cache
-from itertools import chain, count
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    Row,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -39,29 +32,12 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-# Db, transaction and utc_now are re-exported: billing's services import them from here.
-from sqlbase import Db, UtcDateTime, dialect_insert, transaction, utc_now  # noqa: F401
-
-
-# Named constraints: Alembic's batch mode (SQLite rebuilds tables to alter
-# them) can only drop or alter a constraint it can name. column_0_N: several
-# unique constraints of one table may start with the same column.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from billing.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES, ACTIVE, DEFAULT_TARIFF
+from sqlbase import UtcDateTime, utc_now
+from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-PREPAID, POSTPAID = "prepaid", "postpaid"
-ACCOUNT_KINDS = (PREPAID, POSTPAID)
-ACTIVE, SUSPENDED = "active", "suspended"
-ACCOUNT_STATUSES = (ACTIVE, SUSPENDED)
 
 TOPUP, PAYMENT, ADJUSTMENT = "topup", "payment", "adjustment"
 CALL_CHARGE, SMS_CHARGE, RECURRING_FEE = "call_charge", "sms_charge", "recurring_fee"
@@ -71,9 +47,6 @@ USAGE_KINDS = (CALL_CHARGE, SMS_CHARGE)
 
 LIVE, SETTLED, RELEASED = "live", "settled", "released"
 RESERVATION_STATES = (LIVE, SETTLED, RELEASED)
-
-DEFAULT_TARIFF = "annex_b"
-
 
 
 def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -293,184 +266,3 @@ cdr_adjustments = Table(
     _created_at(),
     UniqueConstraint("cdr_id", "tariff_version_id"),
 )
-
-
-# -- helpers shared by billing's services --------------------------------------
-
-
-def insert_or_skip(conn: AsyncConnection, table: Table, *conflict_columns: Column[Any]) -> Any:
-    """Return ``INSERT INTO table ... ON CONFLICT (conflict_columns) DO NOTHING``."""
-    return dialect_insert(conn, table).on_conflict_do_nothing(
-        index_elements=list(conflict_columns)
-    )
-
-
-def upsert_adding(conn: AsyncConnection, table: Table, key: list[Column[Any]], counter: str) -> Any:
-    """Return an INSERT that, on a key conflict, adds its ``counter`` value to the stored one."""
-    statement = dialect_insert(conn, table)
-    return statement.on_conflict_do_update(
-        index_elements=key,
-        set_={counter: table.c[counter] + statement.excluded[counter]},
-    )
-
-
-# -- the bulk path: ingestion's hot loop ----------------------------------------------
-#
-# SQLAlchemy processes every parameter of every row in Python; at tens of
-# thousands of CDRs a second that is most of the time. These helpers send
-# driver-native values straight to the driver, many rows per statement.
-
-_MAX_PARAMETERS = 30_000  # both drivers allow 32,766 / 32,767 per statement
-
-
-def native_time(conn: AsyncConnection) -> Callable[[datetime], Any]:
-    """Return the function turning an aware datetime into what ``conn``'s driver
-    stores for a :class:`UtcDateTime` column (the same as SQLAlchemy would)."""
-    if conn.dialect.name == "sqlite":
-        return _sqlite_time
-    return lambda value: value.astimezone(UTC)
-
-
-def _sqlite_time(value: datetime) -> str:
-    # SQLAlchemy's SQLite DateTime text, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC;
-    # isoformat is several times faster than strftime.
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]
-
-
-async def bulk_insert_or_skip(
-    conn: AsyncConnection,
-    table: Table,
-    columns: Sequence[str],
-    conflict: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
-    returning: Sequence[str] = (),
-) -> list[Row[Any]]:
-    """INSERT ``rows`` (tuples of driver-native values in ``columns`` order),
-    skipping those that conflict on ``conflict``; return the ``returning``
-    columns of the rows inserted.
-
-    SQLite: multi-row ``VALUES`` statements (fewer, larger statements are
-    faster). PostgreSQL: one statement whose parameters are one array per
-    column (``unnest``): no parameter limit, one prepared statement, about
-    twice as fast as many rows of parameters.
-    """
-    if not rows:
-        return []
-    key = (table, tuple(columns), tuple(conflict), tuple(returning))
-    if conn.dialect.name == "postgresql":
-        sql = _unnest_insert_sql(conn.dialect, *key)
-        result = await conn.exec_driver_sql(
-            sql, tuple(list(column) for column in zip(*rows, strict=True))
-        )
-        return list(result.all()) if returning else []
-    inserted: list[Row[Any]] = []
-    start = 0
-    for size in _statement_sizes(len(rows), _MAX_PARAMETERS // len(columns)):
-        chunk = rows[start : start + size]
-        start += size
-        result = await conn.exec_driver_sql(
-            _values_insert_sql(*key, size), tuple(chain.from_iterable(chunk))
-        )
-        if returning:
-            inserted.extend(result.all())
-    return inserted
-
-
-def _statement_sizes(rows: int, largest: int) -> list[int]:
-    # Full statements of `largest` rows, the rest in powers of two: a bounded
-    # set of distinct statements, so the drivers' statement caches (a
-    # prepared multi-row INSERT is large) stay small.
-    sizes = [largest] * (rows // largest)
-    rest = rows % largest
-    while rest:
-        power = 1 << (rest.bit_length() - 1)
-        sizes.append(power)
-        rest -= power
-    return sizes
-
-
-async def select_where_in(
-    conn: AsyncConnection,
-    table: Table,
-    columns: Sequence[str],
-    key: str,
-    values: Sequence[Any],
-    *,
-    order_by: str | None = None,
-    for_update: bool = False,
-    **equal: Any,
-) -> list[Row[Any]]:
-    """Return ``columns`` of the rows whose ``key`` is one of ``values`` (and
-    whose other columns equal ``equal``), the list sent as ONE parameter (a
-    JSON array on SQLite, an array on PostgreSQL). Rows come as the driver
-    returns them (SQLite: times as text). ``for_update`` locks them on
-    PostgreSQL (SQLite's BEGIN IMMEDIATE already holds the database)."""
-    if not values:
-        return []
-    conditions = [f"{name} = ?" for name in equal]
-    parameters: tuple[Any, ...] = tuple(equal.values())
-    if conn.dialect.name == "sqlite":
-        conditions.append(f"{key} IN (SELECT value FROM json_each(?))")
-        parameters += (json.dumps(list(values)),)
-    else:
-        conditions.append(f"{key} = ANY(?)")
-        parameters += (list(values),)
-    sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {' AND '.join(conditions)}"
-    if order_by:
-        sql += f" ORDER BY {order_by}"
-    if for_update and conn.dialect.name == "postgresql":
-        sql += " FOR UPDATE"
-    return list((await conn.exec_driver_sql(_for_driver(conn.dialect.name, sql), parameters)).all())
-
-
-@lru_cache(maxsize=64)
-def _values_insert_sql(
-    table: Table,
-    columns: tuple[str, ...],
-    conflict: tuple[str, ...],
-    returning: tuple[str, ...],
-    rows: int,
-) -> str:
-    row = "(" + ", ".join("?" * len(columns)) + ")"
-    return _insert_sql(table, columns, f"VALUES {', '.join([row] * rows)}", conflict, returning)
-
-
-@lru_cache(maxsize=64)
-def _unnest_insert_sql(
-    dialect: Any,
-    table: Table,
-    columns: tuple[str, ...],
-    conflict: tuple[str, ...],
-    returning: tuple[str, ...],
-) -> str:
-    arrays = ", ".join(f"?::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
-    return _for_driver(
-        "postgresql",
-        _insert_sql(table, columns, f"SELECT * FROM unnest({arrays})", conflict, returning),
-    )
-
-
-def _insert_sql(
-    table: Table,
-    columns: tuple[str, ...],
-    rows_sql: str,
-    conflict: tuple[str, ...],
-    returning: tuple[str, ...],
-) -> str:
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) {rows_sql}"
-        f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
-    )
-    if returning:
-        sql += f" RETURNING {', '.join(returning)}"
-    return sql
-
-
-def _for_driver(dialect: str, sql: str) -> str:
-    # Written with ? (SQLite's qmark style); asyncpg numbers them $1, $2...
-    if dialect == "sqlite":
-        return sql
-    numbers = count(1)
-    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)

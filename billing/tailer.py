@@ -44,7 +44,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from billing.cdr_format import AUTO, CdrLine, line_complete, line_length, read_cdr_line
 from billing.ingest import DEFAULT_BATCH_LINES, CdrIngester, CdrSource, IngestReport
 from billing.numbering import OnNet
-from billing.tables import ingest_offsets, insert_or_skip, transaction, utc_now
+from billing.tables import ingest_offsets
+from sqlbase import transaction, utc_now
+from sqlbase.bulk import insert_or_skip
 
 log = logging.getLogger(__name__)
 

@@ -39,15 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing._datafile import DataFileError
 from billing.errors import UnknownTariffError
-from billing.tables import (
-    DEFAULT_TARIFF,
-    Db,
-    insert_or_skip,
-    tariff_rates,
-    tariff_versions,
-    transaction,
-    utc_now,
-)
+from billing.accounts import DEFAULT_TARIFF
+from billing.tables import tariff_rates, tariff_versions
+from sqlbase import Db, transaction, utc_now
+from sqlbase.bulk import insert_or_skip
 from billing.tariffs import Plan, Rate, Tariff, default_tariff, read_tariff_csv, write_tariff_csv
 
 # Any fixed 64-bit number, the same in every process: imports take turns on

@@ -41,16 +41,9 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, select
 
 from billing.cdr_format import AUTO, CdrRecord, line_complete, parse_cdr_stream, read_cdr_line
-from billing.tables import (
-    LIVE,
-    Db,
-    cdr_quarantine,
-    cdrs,
-    ingest_offsets,
-    reservations,
-    select_where_in,
-    transaction,
-)
+from billing.tables import LIVE, cdr_quarantine, cdrs, ingest_offsets, reservations
+from sqlbase import Db, transaction
+from sqlbase.bulk import select_where_in
 
 
 @dataclass(frozen=True)

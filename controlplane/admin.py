@@ -40,7 +40,8 @@ from billing.errors import (
 )
 from billing.money import MoneyError, from_micro
 from billing.numbering import InvalidNumber, default_numbering_plan
-from billing.tables import ACCOUNT_KINDS, ACTIVE, DEFAULT_TARIFF, PREPAID, SUSPENDED, utc_now
+from billing.accounts import ACCOUNT_KINDS, ACTIVE, DEFAULT_TARIFF, PREPAID, SUSPENDED
+from sqlbase import utc_now
 from billing.tariff_store import stored_plan_names
 from notify.events import AllowedIpsChanged, DailySpendLimitReached, Recipient, TopUp, enqueue_event
 from notify.render import SUPPORTED_LANGUAGES, Renderer

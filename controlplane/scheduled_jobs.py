@@ -59,7 +59,7 @@ from billing import invoicing, ledger, money, reservations
 from billing.fx_bnr import FxError
 from billing.fx_fetch import DEFAULT_BNR_URL, FetchReport, fetch_bnr_rates
 from billing.invoicing import Customer, Invoice, IssuedHook, RunReport, Supplier
-from billing.tables import utc_now
+from sqlbase import utc_now
 from notify.errors import InvalidEmailError
 from notify.events import InvoiceIssued, Recipient, enqueue_event
 from notify.render import Renderer, language_of

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notify._db import Db, dialect_insert, reading, transaction
+from sqlbase import Db, dialect_insert, reading, transaction, utc_now
 from notify.errors import InvalidEmailError, MarketingConsentMissingError
-from notify.tables import DEAD, PENDING, marketing_consent, outbox, utc_now
+from notify.tables import DEAD, PENDING, marketing_consent, outbox
 
 CONSENT_WITHDRAWN = "marketing consent withdrawn before sending"
 

@@ -28,7 +28,8 @@ from notify.errors import InvalidEmailError, SmtpError, SmtpRejectedError, SmtpU
 from notify.messages import ClaimedEmail
 from notify.outbox import RetryPolicy
 from notify.smtp import SmtpSender
-from notify.tables import DEAD, PENDING, utc_now
+from notify.tables import DEAD, PENDING
+from sqlbase import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any, Callable, TypeAlias
 from zoneinfo import ZoneInfo
 
-from notify._db import Db
+from sqlbase import Db
 from notify.messages import Attachment, OutgoingEmail
 from notify.outbox import enqueue
 from notify.render import Renderer

@@ -24,7 +24,7 @@ from email.utils import format_datetime
 
 from notify.errors import HeaderInjectionError, InvalidEmailError
 from notify.messages import OutgoingEmail
-from notify.tables import utc_now
+from sqlbase import utc_now
 
 # lines of 78 characters at most, CRLF, and 7-bit clean bodies: the text
 # parts are quoted-printable and attachments base64, so any relay takes them

@@ -24,7 +24,7 @@ Life of an email::
   email; on SQLite the engine's ``BEGIN IMMEDIATE`` serialises claims.
 
 Services take an engine (own transaction) or a connection (the caller's
-transaction, see ``notify._db``). No transaction is held while SMTP talks.
+transaction, see ``sqlbase.sessions``). No transaction is held while SMTP talks.
 """
 
 from __future__ import annotations
@@ -39,19 +39,10 @@ from typing import Any, Iterable
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from notify._db import Db, dialect_insert, reading, transaction
+from sqlbase import Db, dialect_insert, reading, transaction, utc_now
 from notify.consent import require_marketing_consent
 from notify.messages import Attachment, ClaimedEmail, OutboxEntry, OutgoingEmail, checked
-from notify.tables import (
-    DEAD,
-    LIVE_STATES,
-    PENDING,
-    SENDING,
-    SENT,
-    attachments,
-    outbox,
-    utc_now,
-)
+from notify.tables import DEAD, LIVE_STATES, PENDING, SENDING, SENT, attachments, outbox
 
 SENDER_LOST = "the dispatcher sending it stopped before its last attempt ended; delivery unknown"
 LAST_ERROR_LENGTH = 2000

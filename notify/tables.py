@@ -30,18 +30,10 @@ from sqlalchemy import (
     false,
     func,
 )
+from sqlalchemy.schema import conv
 
-from sqlbase import UtcDateTime, utc_now  # noqa: F401  (utc_now: re-exported)
-
-# Named constraints: Alembic's batch mode (SQLite rebuilds tables to alter
-# them) can only drop or alter a constraint it can name.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from sqlbase import UtcDateTime, utc_now
+from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -104,7 +96,8 @@ attachments = Table(
     Column("filename", String(255), nullable=False),
     Column("content_type", String(100), nullable=False),
     Column("content", LargeBinary, nullable=False),
-    UniqueConstraint("email_id", "position"),
+    # named as migration 0003 created it (the convention then took column 0 only)
+    UniqueConstraint("email_id", "position", name=conv("uq_notify_attachments_email_id")),
 )
 
 marketing_consent = Table(

@@ -28,9 +28,9 @@ from provisioning.errors import (
     UsernameTakenError,
 )
 from provisioning.records import Did, Endpoint, Subscriber
-from provisioning.tables import dids, sip_endpoints, subscribers, utc_now
+from provisioning.tables import dids, sip_endpoints, subscribers
+from sqlbase import Db, dialect_insert, transaction, utc_now
 from provisioning.validation import validated
-from sqlbase import Db, dialect_insert, transaction
 
 DEMO_USERNAME = "demo1000"
 DEMO_CALLER_ID_NUMBER = "1000"

@@ -10,7 +10,7 @@ import pytest
 
 from admission.service import Admission, CallRequest
 from billing import ledger
-from billing.tables import ACTIVE, SUSPENDED
+from billing.accounts import ACTIVE, SUSPENDED
 from controlplane import admin
 from notify.render import Renderer
 from provisioning import services as provisioning

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from admission.policy import AccountPolicy
 from admission.service import Admission, CallRequest, set_account_policy
 from billing import ledger, reservations
-from billing.tables import SUSPENDED
+from billing.accounts import SUSPENDED
 from provisioning import services as provisioning
 
 T0 = datetime(2025, 9, 1, 9, 0, tzinfo=timezone.utc)  # 12:00 in Bucharest

@@ -21,7 +21,8 @@ from billing.errors import (
     InvalidAmountError,
     UnknownAccountError,
 )
-from billing.tables import POSTPAID, accounts, ledger_entries
+from billing.accounts import POSTPAID
+from billing.tables import accounts, ledger_entries
 
 T0 = datetime(2025, 8, 1, 9, 0, tzinfo=timezone.utc)
 EUR = 1_000_000

@@ -23,7 +23,8 @@ from billing.errors import (
     InsufficientCreditError,
     ReservationClosedError,
 )
-from billing.tables import POSTPAID, ledger_entries
+from billing.accounts import POSTPAID
+from billing.tables import ledger_entries
 
 T0 = datetime(2025, 8, 1, 9, 0, tzinfo=timezone.utc)
 EUR = 1_000_000

@@ -12,7 +12,7 @@ from admission.service import Admission
 from ari_app.calls import CallTiming
 from billing import ledger, reservations
 from billing.ingest import CdrSource, ingest_lines
-from billing.tables import SUSPENDED
+from billing.accounts import SUSPENDED
 
 from .support import (
     EUR,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing import fx_store, invoicing, ledger
 from billing._datafile import packaged_lines
 from billing.ingest import CdrSource, IngestReport, ingest_lines
-from billing.tables import POSTPAID, PREPAID
+from billing.accounts import POSTPAID, PREPAID
 from billing.tariffs import CONTRACT_TZ
 from tests.integration.billing.cdrs import FIXED, GERMANY, MOBILE, master_line
 

@@ -21,7 +21,8 @@ from notify.catcher import MaildirCatcher, SmtpServer, read_maildir
 from notify.dispatcher import Dispatcher
 from notify.outbox import RetryPolicy
 from notify.smtp import SmtpConfig, SmtpSender
-from notify.tables import attachments, utc_now
+from notify.tables import attachments
+from sqlbase import utc_now
 from tests.integration.notify.support import (
     FAST_RETRIES,
     PATIENT_RETRIES,

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from sqlalchemy.dialects import sqlite
 
 from billing.ingest import CdrSource, contract_month, numbered_batches, parse_batch
-from billing.tables import UtcDateTime, _for_driver, _sqlite_time, _statement_sizes
+from sqlbase import UtcDateTime
+from sqlbase.bulk import _for_driver, _sqlite_time, _statement_sizes
 from billing.tailer import _complete_lines
 
 from .cdr_samples import CLICKPHONE, MASTER_21
