@@ -26,15 +26,14 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from billing import ledger
-from billing.authorisation import call_cost_micro, max_call_seconds
+from billing.accounts import ACTIVE
 from billing.numbering import ON_NET, Classification
 from billing.reservations import hold_checked
-from billing.accounts import ACTIVE
-from billing.tables import accounts
 from billing.tariffs import Rate
-from provisioning.tables import sip_endpoints
+from provisioning.fragments import endpoint_account_code
 from sqlbase.prepared import Prepared
 
+from .budget import next_chunk
 from .decisions import CallRequest, Decision
 from .policy import AccountPolicy, PolicyInput, is_always_free, parse_networks, policy_refusal
 from .reasons import reason
@@ -71,7 +70,8 @@ _POLICY_COLUMNS = [
     account_policies.c.blocked_prefixes,
     account_policies.c.max_concurrent_calls,
 ]
-_ENDPOINT_ACCOUNT = sip_endpoints.join(accounts, accounts.c.code == sip_endpoints.c.account_code)
+# the account paying for the endpoint's calls: billing's and provisioning's fragments
+_ENDPOINT_ACCOUNT_CODE = endpoint_account_code(bindparam("endpoint"))
 
 
 def is_free(destination: Classification) -> bool:
@@ -116,37 +116,38 @@ def decide_in(conn: Connection, terms: Terms) -> Decision | TariffNeeded:
     if rate is None:
         return refuse("no_rate")
     credit, daily = ledger.budgets_micro(account, row.balance, row.reserved, row.spent_today)
-    grant = max_call_seconds(rate, min(credit, daily), min(terms.chunk_seconds, terms.max_seconds))
-    if grant == 0:
-        return refuse("daily_limit_reached" if daily < credit else "insufficient_credit")
+    chunk = next_chunk(rate, credit, daily, min(terms.chunk_seconds, terms.max_seconds))
+    if chunk.refusal is not None:
+        return refuse(chunk.refusal)
     held = hold_checked(
-        conn, account.id, max(call_cost_micro(rate, grant), 1),
-        ttl=timedelta(seconds=grant) + terms.settle_grace, reference=request.call_ref, now=now,
+        conn, account.id, chunk.reserve_micro,
+        ttl=timedelta(seconds=chunk.seconds) + terms.settle_grace, reference=request.call_ref, now=now,
     )
-    record_live_call(conn, request.call_ref, account.id, destination, held.id, grant, False, now,
+    record_live_call(conn, request.call_ref, account.id, destination, held.id, chunk.seconds, False, now,
                      terms.settle_grace)
-    return Decision(request.call_ref, destination, None, account.id, account.code, grant, held.id)
+    return Decision(request.call_ref, destination, None, account.id, account.code, chunk.seconds, held.id)
 
 
 def _snapshot_query() -> Any:
     """The account paying for an endpoint's calls, its policy (NULLs when
     none is stored), its live-call count and its money, in one row."""
+    account_id = ledger.ACCOUNT_ID
     live = (
         select(func.count()).select_from(live_calls)
-        .where(live_calls.c.account_id == accounts.c.id,
+        .where(live_calls.c.account_id == account_id,
                or_(live_calls.c.expires_at.is_(None), live_calls.c.expires_at > bindparam("now")))
         .scalar_subquery()
     )
     return (
-        select(
-            *ledger.ACCOUNT_COLUMNS, *_POLICY_COLUMNS,
+        ledger.account_with_code(_ENDPOINT_ACCOUNT_CODE)
+        .outerjoin(account_policies, account_policies.c.account_id == account_id)
+        .add_columns(
+            *_POLICY_COLUMNS,
             live.label("live_call_count"),
-            ledger.balance_of(accounts.c.id).label("balance"),
-            ledger.reserved_of(accounts.c.id, bindparam("now")).label("reserved"),
-            ledger.usage_between(accounts.c.id, bindparam("day_start"), bindparam("day_end")).label("spent_today"),
+            ledger.balance_of(account_id).label("balance"),
+            ledger.reserved_of(account_id, bindparam("now")).label("reserved"),
+            ledger.usage_between(account_id, bindparam("day_start"), bindparam("day_end")).label("spent_today"),
         )
-        .select_from(_ENDPOINT_ACCOUNT.outerjoin(account_policies, account_policies.c.account_id == accounts.c.id))
-        .where(sip_endpoints.c.username == bindparam("endpoint"))
     )
 
 
@@ -182,10 +183,7 @@ class _PolicyRow:
 # Built and compiled once: on the hot path, SQLAlchemy's work per statement
 # costs more than SQLite's.
 _SNAPSHOT = Prepared(_snapshot_query())
-_LOCK_ACCOUNT = (
-    select(accounts.c.id).select_from(_ENDPOINT_ACCOUNT)
-    .where(sip_endpoints.c.username == bindparam("endpoint")).with_for_update(of=accounts)
-)
+_LOCK_ACCOUNT = ledger.lock_account_with_code(_ENDPOINT_ACCOUNT_CODE)
 _LIVE_CALL_COLUMNS = ("call_ref", "account_id", "number_class", "normalised", "started_at", "reservation_id",
                       "reserved_seconds", "free", "expires_at")
 _INSERT_LIVE_CALL = Prepared(insert(live_calls).values({name: bindparam(name) for name in _LIVE_CALL_COLUMNS}))

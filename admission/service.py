@@ -28,15 +28,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing import ledger, reservations
-from billing.authorisation import call_cost_micro, max_call_seconds
 from billing.numbering import Classification, NumberingPlan, default_numbering_plan
 from billing.accounts import ACTIVE
 from sqlbase import transaction, utc_now
 from billing.tariff_store import load_tariff
 from billing.tariffs import Rate, Tariff
-from provisioning import services as provisioning
+from provisioning.did_cache import OurNumbers
 from sqlbase.worker import TransactionWorker
 
+from .budget import next_chunk
 from .deciding import TariffNeeded, Terms, decide_in, forget_live_call, live_call_expiry, stored_policy
 from .decisions import CallRequest, Decision, Grant
 from .policy import AccountPolicy, is_always_free
@@ -63,6 +63,7 @@ class Admission:
         chunk_seconds: int = CHUNK_SECONDS,
         max_seconds: int = MAX_CALL_SECONDS,
         settle_grace: timedelta = SETTLE_GRACE,
+        our_numbers: OurNumbers | None = None,
     ) -> None:
         self.engine = engine
         self.numbering = numbering or default_numbering_plan()
@@ -70,7 +71,8 @@ class Admission:
         self.max_seconds = max_seconds
         self.settle_grace = settle_grace
         self._tariffs: dict[str, Tariff] = {}
-        self._our_numbers: frozenset[str] | None = None
+        # shared with CDR ingestion when the control plane supplies it
+        self._our_numbers = our_numbers or OurNumbers(engine)
         # reservations and live calls are rebuilt after a crash (the CDR
         # charges the call; reconciliation ends or re-adopts it): their
         # commits need not wait for the disk, so a decision may run on the
@@ -85,13 +87,7 @@ class Admission:
     def forget_cached(self) -> None:
         """Drop cached tariffs and DIDs (after an import or a provisioning change)."""
         self._tariffs.clear()
-        self._our_numbers = None
-
-    async def our_numbers(self) -> frozenset[str]:
-        """Return our DIDs (normalised), the on-net numbers."""
-        if self._our_numbers is None:
-            self._our_numbers = await provisioning.our_numbers(self.engine)
-        return self._our_numbers
+        self._our_numbers.forget()
 
     async def _tariff(self, name: str) -> Tariff:
         if name not in self._tariffs:
@@ -100,7 +96,7 @@ class Admission:
 
     async def classify(self, dialled: str) -> Classification:
         """Return the destination of ``dialled`` (on-net when it is one of our DIDs)."""
-        return self.numbering.classify(dialled, await self.our_numbers())
+        return self.numbering.classify(dialled, await self._our_numbers.current())
 
     # -- decisions --------------------------------------------------------------
     async def decide(self, request: CallRequest, now: datetime | None = None) -> Decision:
@@ -168,14 +164,13 @@ class Admission:
             if account.status != ACTIVE:
                 return Grant(call.reserved_seconds, "account_suspended")
             credit, daily = await ledger.budgets(conn, account, now)
-            # this call's own reservation counts against both budgets: add it back
-            budget = min(credit, daily) + held.amount_micro
             cap = min(call.reserved_seconds + self.chunk_seconds, self.max_seconds)
-            total = max_call_seconds(rate, budget, cap)
-            extra = call_cost_micro(rate, total) - held.amount_micro
-            if total <= call.reserved_seconds or extra <= 0:
-                limit = "daily_limit_reached" if daily < credit else "insufficient_credit"
-                return Grant(call.reserved_seconds, limit)
+            # this call's own reservation counts against both budgets: next_chunk adds it back
+            chunk = next_chunk(rate, credit, daily, cap,
+                               held_seconds=call.reserved_seconds, held_micro=held.amount_micro)
+            if chunk.refusal is not None:
+                return Grant(call.reserved_seconds, chunk.refusal)
+            total, extra = chunk.seconds, chunk.reserve_micro
             elapsed = max((now - call.started_at).total_seconds(), 0)
             ttl = timedelta(seconds=max(total - elapsed, 0)) + self.settle_grace
             await reservations.extend(conn, held.id, extra, ttl=ttl, now=now)

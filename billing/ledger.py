@@ -118,6 +118,8 @@ class LedgerEntry:
 
 ACCOUNT_COLUMNS = [accounts.c[f.name] for f in fields(Account)]
 """The columns of :class:`Account`, in its fields' order."""
+ACCOUNT_ID = accounts.c.id
+"""The account's id column, which the fragments below correlate on."""
 _ENTRY_COLUMNS = [ledger_entries.c[f.name] for f in fields(LedgerEntry)]
 
 
@@ -456,7 +458,23 @@ async def spent_today_micro(db: Db, account_id: int, now: datetime | None = None
 
 # The same sums as SQL expressions, so a hot path (call admission) can read
 # them with the account in one statement. ``account_id`` may be a value or
-# a column (``accounts.c.id``: the subquery is then correlated).
+# a column (:data:`ACCOUNT_ID`: the subquery is then correlated).
+
+
+def account_with_code(code: Any) -> Any:
+    """``SELECT`` the :data:`ACCOUNT_COLUMNS` of the account whose code is
+    ``code`` (a value, a bind parameter or a scalar subquery): a statement
+    another package extends with its own columns and joins on
+    :data:`ACCOUNT_ID` (admission's one-statement decision)."""
+    return select(*ACCOUNT_COLUMNS).where(accounts.c.code == code)
+
+
+def lock_account_with_code(code: Any) -> Any:
+    """``SELECT … FOR UPDATE`` of the id of the account whose code is ``code``:
+    taken first, it makes the sums read after it include every transaction
+    that held the account before (PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+    already holds the database)."""
+    return select(accounts.c.id).where(accounts.c.code == code).with_for_update()
 
 
 def balance_of(account_id: Any) -> Any:

@@ -31,6 +31,7 @@ from notify.outbox import RetryPolicy
 from notify.render import Renderer
 from notify.smtp import SmtpConfig, SmtpSender, TlsMode
 from provisioning import services as provisioning
+from provisioning.did_cache import OurNumbers
 
 from . import db, migrate
 from .admin import emit_daily_limit_alert
@@ -82,7 +83,7 @@ class ControlPlane:
     calls: CallController | None = None
     voicemail: VoicemailService | None = None
     admin_url: str = ""
-    our_numbers: frozenset[str] = frozenset()
+    our_numbers: OurNumbers | None = None
     renderer: Renderer = field(default_factory=Renderer)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -99,7 +100,8 @@ class ControlPlane:
         self.engine, self.demo_endpoint = await open_state(s)
         self._stack.push_async_callback(self.engine.dispose)
         self.renderer = Renderer(timezone=s.timezone)
-        await self.refresh_our_numbers()
+        self.our_numbers = OurNumbers(self.engine)  # admission's and the CDR tailer's one copy
+        await self.our_numbers.refresh()
         # the outbox first: call flows and admin actions enqueue into it
         await self._start_notifications()
 
@@ -110,7 +112,7 @@ class ControlPlane:
             await asyncio.to_thread(self.testbed.start)
             self._stack.push_async_callback(asyncio.to_thread, self.testbed.stop)
 
-        self.admission = Admission(self.engine)
+        self.admission = Admission(self.engine, our_numbers=self.our_numbers)
         self._stack.callback(self.admission.close)
         self.ari = AriClient(s.effective_ari_url, s.ari_username, s.ari_password, s.ari_app)
         self._stack.push_async_callback(self.ari.close)
@@ -157,7 +159,7 @@ class ControlPlane:
         s = self.settings
         path = self.testbed.cdr_dir / CDR_CUSTOM_FILENAME if self.testbed else s.effective_cdr_file
         tailer = CdrTailer(self.engine, path, system_name=s.asterisk_system_name, fmt="clickphone",
-                           on_net=self.is_our_number)
+                           on_net=self.our_numbers)
         stop = asyncio.Event()
         task = asyncio.create_task(tailer.run(stop, interval=1.0), name="cdr-tailer")
 
@@ -180,7 +182,7 @@ class ControlPlane:
     async def provisioning_changed(self) -> None:
         """Put the database's endpoints, DIDs and allowlists into the running
         Asterisk (no restart) and forget cached DIDs."""
-        await self.refresh_our_numbers()
+        await self.our_numbers.refresh()
         if self.admission is not None:
             self.admission.forget_cached()
         if self.testbed is not None:
@@ -188,14 +190,6 @@ class ControlPlane:
         elif self.settings.asterisk_config_dir is not None and self.ari is not None:
             await sync_external(self.engine, external_asterisk_config(self.settings),
                                 self.settings.asterisk_config_dir, self.ari)
-
-    def is_our_number(self, number: str) -> bool:
-        """True when ``number`` (normalised) is one of our DIDs: on-net."""
-        return number in self.our_numbers
-
-    async def refresh_our_numbers(self) -> None:
-        """Reload the DIDs (after provisioning changes them)."""
-        self.our_numbers = await provisioning.our_numbers(self.engine)
 
     async def _start_notifications(self) -> None:
         """The outbox dispatcher, and the local SMTP catcher when no relay is
