@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.fx_bnr import BASE_CURRENCY, FxError, rate_valid_on
-from billing.invoice_tables import BNR, FX_SOURCES, MANUAL, fx_rates
+from billing.invoicing.tables import BNR, FX_SOURCES, MANUAL, fx_rates
 from billing.tables import Db, transaction, utc_now
 from sqlbase import dialect_insert
 
