@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from billing.fx_bnr import FxError, FxParseError, parse_bnr_xml
 from billing.fx_store import INVOICE_CURRENCY, store_rates
-from billing.invoice_tables import BNR
+from billing.invoicing.tables import BNR
 from sqlbase import Db
 
 DEFAULT_BNR_URL = "https://www.bnr.ro/nbrfxrates.xml"

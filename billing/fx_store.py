@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.fx_bnr import BASE_CURRENCY, FxError, rate_valid_on
-from billing.invoice_tables import BNR, FX_SOURCES, MANUAL, fx_rates
+from billing.invoicing.tables import BNR, FX_SOURCES, MANUAL, fx_rates
 from sqlbase import Db, dialect_insert, transaction, utc_now
 
 INVOICE_CURRENCY = "EUR"

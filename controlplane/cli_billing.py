@@ -39,7 +39,10 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import fx_store, invoicing, ledger, money
+from billing import fx_store, ledger, money
+from billing.invoicing import issuing, payments, presentation, records
+from billing.invoicing.downtime import downtime_days, record_downtime
+from billing.invoicing.errors import InvalidPeriodError
 from billing._datafile import DataFileError
 from billing.cdr_format import AUTO, CLICKPHONE, MASTER
 from billing.errors import BillingError
@@ -93,8 +96,8 @@ class _Period(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         try:
-            return invoicing.period_label(invoicing.parse_period(str(value)))
-        except invoicing.InvalidPeriodError as exc:
+            return records.period_label(records.parse_period(str(value)))
+        except InvalidPeriodError as exc:
             self.fail(str(exc), param, ctx)
 
 
@@ -113,7 +116,7 @@ def invoice_group() -> None:
 @invoice_group.command("run")
 @click.option("--period", type=PERIOD, required=True, help="The month invoiced, YYYY-MM.")
 @click.option("--issue-date", type=DAY, help="Default: the 1st of the month after the period.")
-@click.option("--series", default=invoicing.DEFAULT_SERIES, show_default=True)
+@click.option("--series", default=records.DEFAULT_SERIES, show_default=True)
 @click.option("--allow-uningested", is_flag=True,
               help="Issue even while CDRs of PERIOD are not charged yet (they then go on the next invoice).")
 def invoice_run(period: str, issue_date: date | None, series: str, allow_uningested: bool) -> None:
@@ -124,7 +127,7 @@ def invoice_run(period: str, issue_date: date | None, series: str, allow_uninges
     unread in the followed CDR file or calls of PERIOD are still live, and names the
     quarantined CDRs of PERIOD."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> invoicing.RunReport:
+    async def work(engine: AsyncEngine, settings: Settings) -> issuing.RunReport:
         return await issue_invoices(
             engine, Renderer(timezone=settings.timezone), period, issue_date, supplier=settings.supplier,
             series=series, allow_uningested=allow_uningested,
@@ -133,14 +136,14 @@ def invoice_run(period: str, issue_date: date | None, series: str, allow_uninges
     report = _with_engine(work)
     for invoice in report.issued:
         click.echo(
-            f"{invoice.number}\t{invoice.account_code}\t{invoicing.format_ron(invoice.total_ron_micro)} RON"
+            f"{invoice.number}\t{invoice.account_code}\t{presentation.format_ron(invoice.total_ron_micro)} RON"
             f"\t{money.format_micro(invoice.total_micro)} EUR"
         )
     click.echo(
         f"{report.period}: {len(report.issued)} issued on {report.issue_date.isoformat()}, "
         f"{report.already_invoiced} already invoiced, {report.nothing_to_invoice} with nothing to invoice; "
         f"EUR = {report.fx.rate} RON (BNR {report.fx.day.isoformat()}, {report.fx.source}), "
-        f"VAT {invoicing.format_percent(report.vat_rate)}",
+        f"VAT {presentation.format_percent(report.vat_rate)}",
         err=True,
     )
     if report.uningested.describe():
@@ -154,14 +157,14 @@ def invoice_run(period: str, issue_date: date | None, series: str, allow_uninges
 def invoice_show(number: str, fmt: str, as_of: date | None) -> None:
     """Print invoice NUMBER (e.g. CP-000001, or 1 in series CP)."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> invoicing.Invoice:
-        return await invoicing.get_invoice(engine, number)
+    async def work(engine: AsyncEngine, settings: Settings) -> records.Invoice:
+        return await records.get_invoice(engine, number)
 
     invoice = _with_engine(work)
     if fmt == "json":
-        click.echo(json.dumps(invoicing.invoice_json(invoice, as_of=as_of), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(presentation.invoice_json(invoice, as_of=as_of), indent=2, ensure_ascii=False))
     else:
-        click.echo(invoicing.render_invoice_html(invoice, as_of=as_of), nl=False)
+        click.echo(presentation.render_invoice_html(invoice, as_of=as_of), nl=False)
 
 
 @invoice_group.command("list")
@@ -170,15 +173,15 @@ def invoice_show(number: str, fmt: str, as_of: date | None) -> None:
 def invoice_list(period: str | None, as_of: date | None) -> None:
     """List invoices: number, account, period, total RON, total EUR, status."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> list[invoicing.Invoice]:
-        return await invoicing.list_invoices(engine, period=period)
+    async def work(engine: AsyncEngine, settings: Settings) -> list[records.Invoice]:
+        return await records.list_invoices(engine, period=period)
 
     day = as_of or _today()
     for invoice in _with_engine(work):
-        status = invoicing.status_as_of(invoice, day)
+        status = payments.status_as_of(invoice, day)
         click.echo(
             f"{invoice.number}\t{invoice.account_code}\t{invoice.period}\t"
-            f"{invoicing.format_ron(invoice.total_ron_micro)} RON\t{money.format_micro(invoice.total_micro)} EUR\t"
+            f"{presentation.format_ron(invoice.total_ron_micro)} RON\t{money.format_micro(invoice.total_micro)} EUR\t"
             f"{status.state}"
         )
 
@@ -197,20 +200,20 @@ def payments_group() -> None:
 @click.option("--date", "paid_on", type=DAY, help="The day it was paid (default: today).")
 @click.option("--reference", default="",
               help=f"The bank's reference, for the ledger and the email (at most "
-                   f"{invoicing.PAYMENT_REFERENCE_MAX_LENGTH} characters).")
+                   f"{payments.PAYMENT_REFERENCE_MAX_LENGTH} characters).")
 def payments_add(number: str, amount: str, paid_on: date | None, reference: str) -> None:
     """Record a payment of AMOUNT EUR against an invoice and queue its confirmation email."""
     amount_micro = _eur_micro(amount)
 
-    async def work(engine: AsyncEngine, settings: Settings) -> tuple[invoicing.InvoicePayment, invoicing.Invoice]:
+    async def work(engine: AsyncEngine, settings: Settings) -> tuple[records.InvoicePayment, records.Invoice]:
         payment = await record_payment(
             engine, Renderer(timezone=settings.timezone), number, amount_micro,
             paid_on=paid_on or _today(), reference=reference,
         )  # fmt: skip
-        return payment, await invoicing.get_invoice(engine, number)
+        return payment, await records.get_invoice(engine, number)
 
     payment, invoice = _with_engine(work)
-    status = invoicing.status_as_of(invoice, payment.paid_on)
+    status = payments.status_as_of(invoice, payment.paid_on)
     click.echo(
         f"{invoice.number}: {money.format_micro(payment.amount_micro)} EUR paid on "
         f"{payment.paid_on.isoformat()}; {status.state}, {money.format_micro(status.unpaid_micro)} EUR unpaid"
@@ -289,7 +292,7 @@ def downtime_add(day: date, reason: str) -> None:
     """Record a downtime day (service-wide)."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> None:
-        await invoicing.record_downtime(engine, day, reason)
+        await record_downtime(engine, day, reason)
 
     _with_engine(work)
     click.echo(f"{day.isoformat()} recorded as down")
@@ -301,7 +304,7 @@ def downtime_list(period: str) -> None:
     """List the downtime days of a month."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> list[tuple[date, str]]:
-        return await invoicing.downtime_days(engine, invoicing.parse_period(period))
+        return await downtime_days(engine, records.parse_period(period))
 
     for day, reason in _with_engine(work):
         click.echo(f"{day.isoformat()}\t{reason}")

@@ -22,9 +22,11 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from billing import invoicing, ledger, money
+from billing import ledger, money
+from billing.invoicing import payments
 from billing.fx_store import INVOICE_CURRENCY
-from billing.invoicing import InvoicePayment, PaymentHook, RecordedPayment
+from billing.invoicing.payments import PaymentHook, RecordedPayment
+from billing.invoicing.records import InvoicePayment
 from notify.errors import InvalidEmailError
 from notify.events import PaymentRegistered, Recipient, enqueue_event
 from notify.render import Renderer
@@ -49,7 +51,7 @@ async def record_payment(
     """Record a payment of ``amount_micro`` EUR against invoice ``number``
     and queue its confirmation email in the same transaction; return the
     payment. Refusals are billing's (:class:`~billing.invoicing.InvoiceError`)."""
-    payment = await invoicing.add_invoice_payment(
+    payment = await payments.add_invoice_payment(
         engine, number, amount_micro, paid_on=paid_on, reference=reference,
         idempotency_key=idempotency_key, on_recorded=email_payment(renderer), now=now,
     )  # fmt: skip

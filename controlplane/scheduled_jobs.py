@@ -24,7 +24,7 @@ stores the same rates; the sweeper is one UPDATE; purging a recording
 another control plane purged first changes nothing). The invoice run waits
 while CDRs of the month are still on their way (the tailer is behind after a
 restart, calls that began before midnight are still going on:
-:mod:`billing.uningested`) — a call belongs to the month it started in — and
+:mod:`billing.invoicing.uningested`) — a call belongs to the month it started in — and
 logs the month's quarantined CDRs, which need a person. A job that fails logs
 why and waits for its next turn: a missing BNR rate on the 1st is logged
 with what to run by hand (``clickphone fx fetch`` / ``fx set``, then
@@ -55,10 +55,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ari_app.client import AriClient
 from ari_app.errors import AriFailure
 from ari_app.voicemail import purge_old_recordings
-from billing import invoicing, ledger, money, reservations
+from billing import ledger, money, reservations
+from billing.invoicing import issuing, presentation, records
+from billing.invoicing.errors import InvoiceError, UsageNotIngestedError
 from billing.fx_bnr import FxError
 from billing.fx_fetch import DEFAULT_BNR_URL, FetchReport, fetch_bnr_rates
-from billing.invoicing import Customer, Invoice, IssuedHook, RunReport, Supplier
+from billing.invoicing.issuing import IssuedHook, RunReport
+from billing.invoicing.records import Customer, Invoice
+from billing.invoicing.supplier import Supplier
 from sqlbase import utc_now
 from notify.errors import InvalidEmailError
 from notify.events import InvoiceIssued, Recipient, enqueue_event
@@ -91,7 +95,7 @@ def register_jobs(
     renderer: Renderer,
     *,
     bnr_url: str = DEFAULT_BNR_URL,
-    invoice_series: str = invoicing.DEFAULT_SERIES,
+    invoice_series: str = records.DEFAULT_SERIES,
     ari: AriClient | None = None,
 ) -> dict[str, Job]:
     """Add the invoice run, the BNR fetch and the reservation sweeper to
@@ -161,7 +165,7 @@ async def monthly_invoice_job(
     renderer: Renderer,
     *,
     supplier: Supplier,
-    series: str = invoicing.DEFAULT_SERIES,
+    series: str = records.DEFAULT_SERIES,
     timezone: ZoneInfo = ZoneInfo("Europe/Bucharest"),
     now: datetime | None = None,
     retry_every: timedelta = INVOICE_RETRY_EVERY,
@@ -181,7 +185,7 @@ async def monthly_invoice_job(
             report = await issue_invoices(
                 engine, renderer, period, today, supplier=supplier, series=series, now=now or utc_now()
             )
-        except invoicing.UsageNotIngestedError as exc:
+        except UsageNotIngestedError as exc:
             if waited >= wait_at_most:
                 log.error(
                     "invoice run for %s not done after waiting %s: %s (`clickphone invoice run "
@@ -200,7 +204,7 @@ async def monthly_invoice_job(
                 period, exc, period, today.isoformat(),
             )  # fmt: skip
             return None
-        except invoicing.InvoiceError as exc:
+        except InvoiceError as exc:
             log.error("invoice run for %s not done: %s", period, exc)
             return None
         break
@@ -261,7 +265,7 @@ async def issue_invoices(
     issue_date: date | None = None,
     *,
     supplier: Supplier,
-    series: str = invoicing.DEFAULT_SERIES,
+    series: str = records.DEFAULT_SERIES,
     now: datetime | None = None,
     allow_uningested: bool = False,
 ) -> RunReport:
@@ -275,7 +279,7 @@ async def issue_invoices(
             "invoices of %s name their supplier without: %s (set CLICKPHONE_SUPPLIER_*)",
             period, ", ".join(supplier.missing),
         )  # fmt: skip
-    return await invoicing.run_invoices(
+    return await issuing.run_invoices(
         engine,
         period,
         issue_date,
@@ -334,8 +338,8 @@ def invoice_issued_event(invoice: Invoice) -> InvoiceIssued:
         issued_on=invoice.issue_date,
         due_on=invoice.due_date,
         total=money.from_micro(invoice.total_ron_micro),
-        currency=invoicing.INVOICE_CURRENCY_RON,
-        invoice_html=invoicing.render_invoice_html(invoice),
+        currency=records.INVOICE_CURRENCY_RON,
+        invoice_html=presentation.render_invoice_html(invoice),
         payable=invoice.payable,  # a prepaid statement was paid at issue: no due date, no request
         prepaid=invoice.prepaid,
     )

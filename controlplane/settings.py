@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ari_app.voicemail import COMPRESSED_FORMATS
-from billing.invoicing import InvalidSupplierError, Supplier, checked_supplier
+from billing.invoicing.supplier import InvalidSupplierError, Supplier, checked_supplier
 
 ENV_PREFIX = "CLICKPHONE_"
 CONFIG_ENV = "CLICKPHONE_CONFIG"

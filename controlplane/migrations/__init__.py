@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
-from billing.invoice_tables import metadata as invoicing_metadata
+from billing.invoicing.tables import metadata as invoicing_metadata
 from billing.tables import metadata as billing_metadata
 from admission.tables import metadata as admission_metadata
 from notify.tables import metadata as notify_metadata

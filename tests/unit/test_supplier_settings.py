@@ -10,7 +10,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from click.testing import CliRunner, Result
 
-from billing.invoicing import Supplier
+from billing.invoicing.supplier import Supplier
 from controlplane.cli import main
 from controlplane.scheduled_jobs import INVOICE_JOB_ID, register_jobs
 from controlplane.settings import Settings, SettingsError, load_settings

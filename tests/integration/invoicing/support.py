@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import fx_store, invoicing, ledger
+from billing import fx_store, ledger
+from billing.invoicing import issuing
+from billing.invoicing.supplier import Supplier
 from billing._datafile import packaged_lines
 from billing.ingest import CdrSource, IngestReport, ingest_lines
 from billing.accounts import POSTPAID, PREPAID
@@ -25,7 +27,7 @@ JUNE_CALL = datetime(2025, 6, 10, 9, 0, tzinfo=UTC)
 AUGUST_1 = date(2025, 8, 1)
 JULY_1 = date(2025, 7, 1)
 
-SUPPLIER = invoicing.Supplier(
+SUPPLIER = Supplier(
     name="ClickPhone Telecom SRL",
     vat_id="RO12345674",
     registration="J40/1234/2020",
@@ -83,9 +85,9 @@ async def bnr_rate(engine: AsyncEngine, day: date, eur: str) -> None:
     await fx_store.store_rates(engine, {day: {"EUR": Decimal(eur)}})
 
 
-async def run(engine: AsyncEngine, period: str, issue: date, **options: Any) -> invoicing.RunReport:
+async def run(engine: AsyncEngine, period: str, issue: date, **options: Any) -> issuing.RunReport:
     options.setdefault("supplier", SUPPLIER)
-    return await invoicing.run_invoices(engine, period, issue, now=run_time(issue), **options)
+    return await issuing.run_invoices(engine, period, issue, now=run_time(issue), **options)
 
 
 async def count(engine: AsyncEngine, table: Any) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing import fx_fetch, fx_store
 from billing.fx_bnr import MissingRateError, StaleRateError
 from billing.fx_fetch import FxFetchError, fetch_bnr_rates
-from billing.invoice_tables import fx_rates
+from billing.invoicing.tables import fx_rates
 
 from tests.fixtures.ports import free_port
 

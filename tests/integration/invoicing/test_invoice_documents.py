@@ -13,7 +13,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import invoicing, ledger
+from billing import ledger
+from billing.invoicing import presentation
 from controlplane.scheduled_jobs import issue_invoices
 from notify.render import Renderer
 from notify.tables import attachments, outbox
@@ -66,7 +67,7 @@ async def test_the_invoice_is_emailed_when_issued_with_its_html_attached(engine:
     async with engine.connect() as conn:
         [attached] = (await conn.execute(select(attachments).where(attachments.c.email_id == email.id))).all()
     assert (attached.filename, attached.content_type) == ("factura-CP-000001.html", "text/html")
-    assert attached.content.decode("utf-8") == invoicing.render_invoice_html(invoice)
+    assert attached.content.decode("utf-8") == presentation.render_invoice_html(invoice)
 
 
 async def test_a_prepaid_statement_is_emailed_as_paid_without_a_due_date(engine: AsyncEngine) -> None:
@@ -86,14 +87,14 @@ async def test_a_prepaid_statement_is_emailed_as_paid_without_a_due_date(engine:
     async with engine.connect() as conn:
         [attached] = (await conn.execute(select(attachments).where(attachments.c.email_id == email.id))).all()
     document = attached.content.decode("utf-8")
-    total = f"{invoicing.format_ron(invoice.total_ron_micro).replace('.', ',')} RON"
+    total = f"{presentation.format_ron(invoice.total_ron_micro).replace('.', ',')} RON"
     for body in (email.text_body, email.html_body):
         assert "de plată" not in body.replace("nimic de plată", "") and "Scadent" not in body
         assert total in body and "achitată din creditul contului" in body and "Nu aveți nimic de plată" in body
     assert "achitată" in email.subject
     assert "Data scadenței" not in document and "Plata se face până la" not in document
     assert "Total de plată" not in document and "Achitată la emitere" in document
-    assert invoicing.invoice_json(invoice)["due_date"] is None
+    assert presentation.invoice_json(invoice)["due_date"] is None
 
 
 async def test_running_again_queues_no_second_email(engine: AsyncEngine) -> None:
@@ -119,7 +120,7 @@ async def test_the_html_escapes_a_hostile_subscriber_name(engine: AsyncEngine) -
     """Invariant 7: the name shows as text, in the document and in the email."""
     invoice = await issue_for_subscriber(engine, name=HOSTILE)
 
-    html = invoicing.render_invoice_html(invoice)
+    html = presentation.render_invoice_html(invoice)
 
     assert invoice.customer_name == HOSTILE
     assert "<script>" not in html
@@ -139,7 +140,7 @@ async def test_the_html_escapes_an_adjustment_reference(engine: AsyncEngine) -> 
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
     [invoice] = (await run(engine, "2025-07", AUGUST_1)).issued
 
-    html = invoicing.render_invoice_html(invoice)
+    html = presentation.render_invoice_html(invoice)
 
     assert "<img" not in html and "&lt;img src=x onerror=&#34;steal()&#34;&gt;" in html
 
@@ -147,14 +148,14 @@ async def test_the_html_escapes_an_adjustment_reference(engine: AsyncEngine) -> 
 async def test_the_html_is_a_romanian_detailed_invoice(engine: AsyncEngine) -> None:
     invoice = await issue_for_subscriber(engine)
 
-    html = invoicing.render_invoice_html(invoice, as_of=date(2025, 8, 21))
+    html = presentation.render_invoice_html(invoice, as_of=date(2025, 8, 21))
 
     for text in (
         "Factură", "Seria <strong>CP</strong> nr. <strong>000001</strong>", "Data emiterii", "01.08.2025",
         "Data scadenței", "11.08.2025", "Cota TVA", "21%", "1 EUR = 5.0720 RON", "31.07.2025",
         "Apeluri către rețele fixe naționale", "Minute incluse", "Detalierea apelurilor",
         "40212345678", "03.07.2025 12:00:00", "Situația plății la 21.08.2025", "neachitată",
-        f"{invoicing.format_ron(invoice.total_ron_micro)} RON",
+        f"{presentation.format_ron(invoice.total_ron_micro)} RON",
     ):  # fmt: skip
         assert text in html, text
 
@@ -162,7 +163,7 @@ async def test_the_html_is_a_romanian_detailed_invoice(engine: AsyncEngine) -> N
 async def test_the_json_has_every_field_exactly(engine: AsyncEngine) -> None:
     invoice = await issue_for_subscriber(engine)
 
-    data = invoicing.invoice_json(invoice, as_of=date(2025, 8, 21))
+    data = presentation.invoice_json(invoice, as_of=date(2025, 8, 21))
 
     json.dumps(data)  # JSON-ready as is
     assert data["number"] == "CP-000001" and data["series"] == "CP" and data["sequence"] == 1

@@ -17,14 +17,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import invoicing, ledger
+from billing import ledger
+from billing.invoicing import payments, records
+from billing.invoicing.downtime import record_downtime
 from billing.fx_bnr import MissingRateError, StaleRateError
-from billing.invoice_tables import invoice_calls, invoice_counters, invoices
-from billing.invoicing import (
-    InvalidPeriodError,
-    InvoiceChronologyError,
-    UnknownInvoiceError,
-)
+from billing.invoicing.tables import invoice_calls, invoice_counters, invoices
+from billing.invoicing.errors import InvalidPeriodError, InvoiceChronologyError, UnknownInvoiceError
 
 from .support import (
     AUGUST_1,
@@ -96,7 +94,7 @@ async def test_an_invoice_has_the_fee_usage_by_class_with_included_minutes_vat_a
 
 async def test_every_total_is_the_sum_of_its_lines_in_eur_and_in_ron(engine: AsyncEngine) -> None:
     await july_with_calls(engine)
-    await invoicing.record_downtime(engine, date(2025, 7, 9), "carrier outage")
+    await record_downtime(engine, date(2025, 7, 9), "carrier outage")
 
     [invoice] = (await run(engine, "2025-07", AUGUST_1)).issued
 
@@ -224,7 +222,7 @@ async def test_an_invoice_that_fails_to_issue_gives_its_number_back(engine: Asyn
     report = await run(engine, "2025-07", AUGUST_1)
 
     assert [(i.account_code, i.number) for i in report.issued] == [("b", "CP-000002"), ("c", "CP-000003")]
-    assert (await invoicing.get_invoice(engine, "CP-000001")).account_code == "a"
+    assert (await records.get_invoice(engine, "CP-000001")).account_code == "a"
 
 
 async def test_numbers_follow_issue_dates_within_a_series(engine: AsyncEngine) -> None:
@@ -254,9 +252,9 @@ async def test_an_issue_date_inside_the_period_is_refused(engine: AsyncEngine) -
 async def test_downtime_days_reduce_the_fee_pro_rata(engine: AsyncEngine) -> None:
     """Contract: days down through the provider's fault reduce the recurring fee pro rata."""
     account = await open_account(engine, fee_eur=31)
-    await invoicing.record_downtime(engine, date(2025, 7, 9), "carrier outage")
-    await invoicing.record_downtime(engine, date(2025, 7, 10), "carrier outage")
-    await invoicing.record_downtime(engine, date(2025, 8, 2), "not in July")
+    await record_downtime(engine, date(2025, 7, 9), "carrier outage")
+    await record_downtime(engine, date(2025, 7, 10), "carrier outage")
+    await record_downtime(engine, date(2025, 8, 2), "not in July")
     await bnr_rate(engine, date(2025, 7, 31), "5.0000")
 
     [invoice] = (await run(engine, "2025-07", AUGUST_1)).issued
@@ -278,7 +276,7 @@ async def test_the_ledger_owes_what_the_invoice_says(engine: AsyncEngine) -> Non
     [invoice] = (await run(engine, "2025-07", AUGUST_1)).issued
 
     assert await ledger.balance_micro(engine, account.id) == -invoice.total_micro
-    await invoicing.add_invoice_payment(engine, invoice.number, invoice.total_micro, paid_on=date(2025, 8, 5))
+    await payments.add_invoice_payment(engine, invoice.number, invoice.total_micro, paid_on=date(2025, 8, 5))
     assert await ledger.balance_micro(engine, account.id) == 0
 
 
@@ -291,7 +289,7 @@ async def test_a_prepaid_invoice_is_a_statement_settled_from_the_balance(engine:
     [invoice] = (await run(engine, "2025-07", AUGUST_1)).issued
 
     assert invoice.prepaid and invoice.net_micro == 2 * EUR + 50_000
-    status = invoicing.status_as_of(invoice, date(2026, 1, 1))
+    status = payments.status_as_of(invoice, date(2026, 1, 1))
     assert (status.state, status.unpaid_micro, status.penalty_micro) == ("paid", 0, 0)
     assert await ledger.balance_micro(engine, account.id) == 20 * EUR - invoice.total_micro
 
@@ -355,7 +353,7 @@ async def test_calls_all_within_the_bundle_are_still_itemised_at_no_cost(engine:
         ("ro_fixed", 60, 0), ("ro_mobile", 120, 0),
     ]  # fmt: skip
     assert len(invoice.calls) == 2
-    assert invoicing.status_as_of(invoice, date(2026, 1, 1)).state == "paid"
+    assert payments.status_as_of(invoice, date(2026, 1, 1)).state == "paid"
 
 
 async def test_an_account_opened_after_the_period_is_not_invoiced(engine: AsyncEngine) -> None:
@@ -369,14 +367,14 @@ async def test_an_account_opened_after_the_period_is_not_invoiced(engine: AsyncE
 
 async def test_an_unknown_invoice_is_a_clear_error(engine: AsyncEngine) -> None:
     with pytest.raises(UnknownInvoiceError, match="CP-000042"):
-        await invoicing.get_invoice(engine, "CP-42")
+        await records.get_invoice(engine, "CP-42")
 
 
 async def test_a_stored_invoice_reads_back_as_issued(engine: AsyncEngine) -> None:
     await july_with_calls(engine)
     [issued] = (await run(engine, "2025-07", AUGUST_1)).issued
 
-    assert await invoicing.get_invoice(engine, "1") == issued
-    assert await invoicing.get_invoice(engine, "cp-000001") == issued
-    [listed] = await invoicing.list_invoices(engine, period="2025-07")
+    assert await records.get_invoice(engine, "1") == issued
+    assert await records.get_invoice(engine, "cp-000001") == issued
+    [listed] = await records.list_invoices(engine, period="2025-07")
     assert listed.number == issued.number and listed.calls == ()

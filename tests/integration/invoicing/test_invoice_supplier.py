@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import invoicing
-from billing.invoice_tables import invoice_counters, invoices
-from billing.invoicing import InvalidSupplierError, Supplier
+from billing.invoicing import presentation, records
+from billing.invoicing.tables import invoice_counters, invoices
+from billing.invoicing.supplier import InvalidSupplierError, Supplier
 from controlplane import migrate
 from controlplane.scheduled_jobs import issue_invoices
 from controlplane.settings import load_settings
@@ -43,14 +43,14 @@ async def test_the_supplier_is_on_the_html_and_the_json(engine: AsyncEngine) -> 
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
     await run(engine, "2025-07", AUGUST_1, supplier=SUPPLIER)
 
-    invoice = await invoicing.get_invoice(engine, "CP-000001")
+    invoice = await records.get_invoice(engine, "CP-000001")
 
     assert invoice.supplier == SUPPLIER
-    html = invoicing.render_invoice_html(invoice)
+    html = presentation.render_invoice_html(invoice)
     for text in ("ClickPhone Telecom SRL", "RO12345674", "J40/1234/2020", "Str. Exemplului 1, București",
                  "RO49 AAAA 1B31 0075 9384 0000", "Banca Exemplu"):  # fmt: skip
         assert text in html, text
-    assert invoicing.invoice_json(invoice)["supplier"] == SUPPLIER_JSON
+    assert presentation.invoice_json(invoice)["supplier"] == SUPPLIER_JSON
 
 
 async def test_changing_the_settings_changes_no_invoice_already_issued(engine: AsyncEngine, tmp_path: Path) -> None:
@@ -68,12 +68,12 @@ async def test_changing_the_settings_changes_no_invoice_already_issued(engine: A
                            supplier_iban="GB82WEST12345698765432", supplier_bank="Banca Nouă")  # fmt: skip
     await issue_invoices(engine, Renderer(), "2025-08", SEPTEMBER_1, supplier=after.supplier, now=run_time(SEPTEMBER_1))
 
-    july = await invoicing.get_invoice(engine, "CP-000001")
-    august = await invoicing.get_invoice(engine, "CP-000002")
-    july_html = invoicing.render_invoice_html(july)
+    july = await records.get_invoice(engine, "CP-000001")
+    august = await records.get_invoice(engine, "CP-000002")
+    july_html = presentation.render_invoice_html(july)
     assert "ClickPhone SRL" in july_html and "Str. Veche 1, București" in july_html and "Banca Veche" in july_html
     assert "ClickPhone Telecom SA" not in july_html and "Banca Nouă" not in july_html
-    assert invoicing.invoice_json(july)["supplier"]["iban"] == "RO49AAAA1B31007593840000"
+    assert presentation.invoice_json(july)["supplier"]["iban"] == "RO49AAAA1B31007593840000"
     assert (august.supplier.name, august.supplier.iban, august.supplier.vat_id) == (
         "ClickPhone Telecom SA", "GB82WEST12345698765432", "RO12345674",
     )  # fmt: skip
@@ -116,11 +116,11 @@ async def test_an_invoice_issued_before_the_supplier_was_stored_shows_the_name_a
     await migrate.downgrade(db_url, "0006")
     await migrate.upgrade(db_url)
 
-    invoice = await invoicing.get_invoice(engine, "CP-000001")
+    invoice = await records.get_invoice(engine, "CP-000001")
     assert invoice.supplier == Supplier("ClickPhone")
-    html = invoicing.render_invoice_html(invoice)
+    html = presentation.render_invoice_html(invoice)
     assert "<th>Furnizor</th><td>ClickPhone</td>" in html and "<th>CIF</th>" not in html
-    assert invoicing.invoice_json(invoice)["supplier"] == {
+    assert presentation.invoice_json(invoice)["supplier"] == {
         "name": "ClickPhone", "vat_id": "", "registration": "", "address": "", "iban": "", "bank": "",
     }  # fmt: skip
 

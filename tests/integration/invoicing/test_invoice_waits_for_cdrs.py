@@ -2,7 +2,7 @@
 
 Issue 10, defect 16: a call belongs to the period of its start in
 Europe/Bucharest, whenever its CDR is ingested; so an invoice run waits for
-(or reports) the CDRs of its period still on their way (billing.uningested).
+(or reports) the CDRs of its period still on their way (billing.invoicing.uningested).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import reservations
-from billing.invoice_tables import invoice_counters, invoices
-from billing.invoicing import UsageNotIngestedError
+from billing.invoicing.tables import invoice_counters, invoices
+from billing.invoicing.errors import UsageNotIngestedError
 from billing.tailer import CdrTailer
 from billing.tariffs import CONTRACT_TZ
 from controlplane.scheduled_jobs import monthly_invoice_job

@@ -15,7 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from billing import invoicing
+from billing.invoicing import records
 from controlplane import migrate
 from controlplane.db import create_engine
 from controlplane.demo import ensure_demo_subscriber
@@ -47,7 +47,7 @@ async def test_the_readme_commands_issue_a_first_invoice(tmp_path: Path) -> None
 
         assert done.returncode == 0, done.stderr
         assert ": 1 issued" in done.stderr, done.stderr
-        [invoice] = await invoicing.list_invoices(engine)
+        [invoice] = await records.list_invoices(engine)
         assert (invoice.number, invoice.account_code) == ("CP-000001", "demo1000")
         assert invoice.total_micro > 0 and not invoice.payable  # a prepaid statement, paid
         assert "CP-000001" in (tmp_path / "invoice.html").read_text(encoding="utf-8")

@@ -15,7 +15,8 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import fx_store, invoicing, ledger, reservations
+from billing import fx_store, ledger, reservations
+from billing.invoicing import records
 from controlplane.scheduled_jobs import (
     FX_JOB_ID,
     INVOICE_JOB_ID,
@@ -132,7 +133,7 @@ async def test_without_a_rate_the_invoice_job_says_what_to_do(
 
     assert report is None
     assert "clickphone invoice run --period 2025-07 --issue-date 2025-08-01" in caplog.text
-    assert await invoicing.list_invoices(engine) == []
+    assert await records.list_invoices(engine) == []
 
 
 async def test_the_fx_job_stores_bnr_rates(engine: AsyncEngine, bnr_server: str) -> None:

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.penalty import due_date, penalty_micro, penalty_with_payments_micro
+from billing.invoicing.penalty import due_date, penalty_micro, penalty_with_payments_micro
 
 ISSUED = date(2025, 8, 1)
 DUE = date(2025, 8, 11)

@@ -5,7 +5,7 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.recurring import (
+from billing.invoicing.recurring import (
     BillingPeriod,
     downtime_credit_micro,
     issue_date_for,

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 from billing import money
-from billing.penalty import due_date
+from billing.invoicing.penalty import due_date
 
 INVOICE_DAY = 1
 """Day of the month on which recurring fees are invoiced."""

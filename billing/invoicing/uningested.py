@@ -27,7 +27,7 @@ run (:func:`uningested_usage`):
   be calls of it). Waiting does not bring these: a person must.
 
 :attr:`UningestedUsage.waiting` is true for the first two: the run refuses
-(:class:`billing.invoicing.UsageNotIngestedError`) and the scheduled run
+(:class:`billing.invoicing.errors.UsageNotIngestedError`) and the scheduled run
 tries again later. The quarantined ones are reported with the run.
 """
 

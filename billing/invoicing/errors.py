@@ -1,0 +1,46 @@
+"""The refusals of invoicing: one error type per failure, all :class:`InvoiceError`."""
+
+from __future__ import annotations
+
+from billing.errors import BillingError
+from billing.invoicing.uningested import UningestedUsage
+
+
+class InvoiceError(BillingError):
+    """Base of the refusals of invoicing."""
+
+
+class InvalidPeriodError(InvoiceError, ValueError):
+    """A billing period is not ``YYYY-MM``, or the issue date does not fit it."""
+
+
+class UnknownInvoiceError(InvoiceError, LookupError):
+    """No invoice has this number."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"no invoice {number!r}")
+        self.number = number
+
+
+class InvoiceChronologyError(InvoiceError):
+    """The issue date is before the last issued invoice of the series."""
+
+
+class InvoicePaymentError(InvoiceError, ValueError):
+    """A payment cannot be recorded against this invoice."""
+
+
+class InvoiceConsistencyError(InvoiceError):
+    """The lines of an invoice do not match the ledger entries it accounts for (a bug)."""
+
+
+class UsageNotIngestedError(InvoiceError):
+    """CDRs of the period are still on their way (:mod:`billing.invoicing.uningested`): not invoiced yet."""
+
+    def __init__(self, period: str, usage: UningestedUsage) -> None:
+        self.usage = usage
+        super().__init__(
+            f"{period} is not invoiced yet: {usage.describe()}. Let the control plane's tailer catch up "
+            "(or `clickphone cdr ingest` the file), then run again; or issue now with --allow-uningested "
+            "(late calls then go on the next invoice)"
+        )

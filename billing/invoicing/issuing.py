@@ -1,0 +1,439 @@
+"""The monthly run: issue each account's invoice of a period, in RON.
+
+:func:`run_invoices` gathers what an invoice accounts for
+(:mod:`billing.invoicing.usage`), prices its lines (VAT per line, RON per
+line at the BNR rate), takes the next gapless number and stores the
+invoice with its lines, calls and ledger entries, in one transaction per
+account; see :mod:`billing.invoicing` for what an invoice holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing import ledger, money, vat
+from billing.fx_store import DEFAULT_MAX_AGE_DAYS, StoredRate, rate_for_invoice
+from billing.invoicing import penalty
+from billing.invoicing.downtime import downtime_days
+from billing.invoicing.errors import (
+    InvalidPeriodError,
+    InvoiceChronologyError,
+    InvoiceConsistencyError,
+    InvoiceError,
+    UsageNotIngestedError,
+)
+from billing.invoicing.presentation import days_ro, month_name
+from billing.invoicing.records import (
+    CALL_FIELDS,
+    DEFAULT_SERIES,
+    DOWNTIME_CREDIT,
+    LINE_FIELDS,
+    OTHER,
+    RECURRING,
+    RERATING,
+    RON_PER_BAN_MICRO,
+    SMS,
+    Customer,
+    Invoice,
+    InvoicedCall,
+    InvoiceLine,
+    format_invoice_number,
+    load_invoice,
+    parse_period,
+    period_bounds,
+    period_label,
+    ron_micro,
+)
+from billing.invoicing.recurring import BillingPeriod, issue_date_for, recurring_fee
+from billing.invoicing.supplier import SUPPLIER_FIELDS, Supplier, checked_supplier
+from billing.invoicing.tables import invoice_calls, invoice_counters, invoice_entries, invoice_lines, invoices
+from billing.invoicing.uningested import UningestedUsage, uningested_usage
+from billing.invoicing.usage import (
+    Draft,
+    already_invoiced,
+    candidate_calls,
+    local_month,
+    rerated_cdr,
+    uninvoiced_calls,
+    uninvoiced_entries,
+    usage_drafts,
+)
+from billing.tables import ADJUSTMENT, CALL_CHARGE, RECURRING_FEE, SMS_CHARGE, accounts
+from sqlbase import Db, transaction, utc_now
+from sqlbase.bulk import insert_or_skip
+from billing.tariffs import CONTRACT_TZ
+
+LATE_CALL_LOOKBACK_DAYS = 366
+"""How far before the period an uninvoiced call (or ledger entry) is still
+looked for: a CDR ingested more than a year after its call is not invoiced
+automatically (it stays in the ledger)."""
+_SERIES = re.compile(r"[A-Z]{1,16}")
+
+CustomerLookup = Callable[[AsyncConnection, ledger.Account], Awaitable[Customer | None]]
+"""``lookup(conn, account)`` → the account's customer, in the issuing transaction."""
+
+IssuedHook = Callable[[AsyncConnection, Invoice], Awaitable[None]]
+"""``hook(conn, invoice)``, called in the transaction that issues the invoice."""
+
+
+@dataclass
+class RunReport:
+    """What one invoice run did."""
+
+    period: str
+    issue_date: date
+    series: str
+    fx: StoredRate
+    vat_rate: Decimal
+    issued: list[Invoice] = field(default_factory=list)
+    already_invoiced: int = 0
+    nothing_to_invoice: int = 0
+    uningested: UningestedUsage = field(default_factory=UningestedUsage)  # what was not charged yet
+
+
+@dataclass(frozen=True)
+class _Run:
+    period: BillingPeriod
+    label: str
+    start: datetime
+    end: datetime
+    lookback: datetime
+    issue_date: date
+    series: str
+    fx: StoredRate
+    vat_rate: Decimal
+    down_days: tuple[date, ...]
+    supplier: Supplier
+    customers: CustomerLookup | None
+    on_issued: IssuedHook | None
+    now: datetime
+
+
+async def run_invoices(
+    db: Db,
+    period: str,
+    issue_date: date | None = None,
+    *,
+    supplier: Supplier,
+    series: str = DEFAULT_SERIES,
+    max_fx_age_days: int = DEFAULT_MAX_AGE_DAYS,
+    customers: CustomerLookup | None = None,
+    on_issued: IssuedHook | None = None,
+    account_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+    allow_uningested: bool = False,
+) -> RunReport:
+    """Issue the invoices of ``period`` (``'YYYY-MM'``) for every account (or ``account_ids``).
+
+    ``issue_date`` defaults to the 1st of the next month. ``supplier``, the
+    issuer, is checked (:func:`checked_supplier`) and stored, normalised, on
+    each invoice issued. Idempotent: an account's period is invoiced once;
+    running again issues only what is missing. One transaction per account (its lock, then the series
+    counter's). Raise before issuing anything when the period or issue date
+    is invalid (:class:`InvalidPeriodError`, :class:`InvoiceChronologyError`),
+    a supplier detail is (:class:`InvalidSupplierError`)
+    or there is no valid FX rate (:class:`~billing.fx_bnr.MissingRateError`,
+    :class:`~billing.fx_bnr.StaleRateError`). An error while issuing one
+    account's invoice (the ``on_issued`` hook failing, or
+    :class:`InvoiceConsistencyError`) rolls that invoice back — its number
+    is not consumed — and ends the run; the invoices issued before it stay,
+    and running again carries on.
+
+    Usage is the calls that **started** in the period. While CDRs of the
+    period are still on their way — unread in a followed CDR file, or calls
+    of the period still live (:func:`billing.invoicing.uningested.uningested_usage`)
+    — raise :class:`UsageNotIngestedError` before issuing anything, unless
+    ``allow_uningested``. Quarantined CDRs of the period do not stop the run
+    (waiting will not bring them): the report's ``uningested`` counts them.
+    """
+    now = now or utc_now()
+    billing_period = parse_period(period)
+    issue = issue_date or issue_date_for(billing_period)
+    if issue <= billing_period.last:
+        raise InvalidPeriodError(
+            f"{period} is invoiced after it ends: issue date {issue.isoformat()} is too early"
+        )
+    today = now.astimezone(CONTRACT_TZ).date()
+    if issue > today:
+        raise InvalidPeriodError(f"issue date {issue.isoformat()} is in the future (today is {today.isoformat()})")
+    if not _SERIES.fullmatch(series):
+        raise InvoiceError(f"a series is 1 to 16 capital letters, not {series!r}")
+    supplier = checked_supplier(supplier)
+    await _check_chronology(db, series, issue)
+    fx = await rate_for_invoice(db, issue, max_age_days=max_fx_age_days)
+    start, end = period_bounds(billing_period)
+    uningested = await uningested_usage(db, start, end, now)
+    if uningested.waiting and not allow_uningested:
+        raise UsageNotIngestedError(period_label(billing_period), uningested)
+    run = _Run(
+        period=billing_period,
+        label=period_label(billing_period),
+        start=start,
+        end=end,
+        lookback=start - timedelta(days=LATE_CALL_LOOKBACK_DAYS),
+        issue_date=issue,
+        series=series,
+        fx=fx,
+        vat_rate=vat.vat_rate_on(issue),
+        down_days=tuple(day for day, _ in await downtime_days(db, billing_period)),
+        supplier=supplier,
+        customers=customers,
+        on_issued=on_issued,
+        now=now,
+    )
+    report = RunReport(run.label, issue, series, fx, run.vat_rate, uningested=uningested)
+    async with transaction(db) as conn:
+        query = select(accounts.c.id).where(accounts.c.created_at < end).order_by(accounts.c.id)
+        ids = list((await conn.scalars(query)).all())
+        candidates = await candidate_calls(conn, run.lookback, run.end)
+    if account_ids is not None:
+        wanted = set(account_ids)
+        ids = [i for i in ids if i in wanted]
+    for account_id in ids:
+        async with transaction(db) as conn:
+            outcome = await _issue_one(conn, run, account_id, candidates.get(account_id, []))
+        if isinstance(outcome, Invoice):
+            report.issued.append(outcome)
+        elif outcome == "already":
+            report.already_invoiced += 1
+        else:
+            report.nothing_to_invoice += 1
+    return report
+
+
+async def _check_chronology(db: Db, series: str, issue: date) -> None:
+    async with transaction(db) as conn:
+        last = await conn.scalar(
+            select(invoice_counters.c.last_issue_date).where(invoice_counters.c.series == series)
+        )
+    _refuse_earlier(series, issue, last)
+
+
+def _refuse_earlier(series: str, issue: date, last: date | None) -> None:
+    if last is not None and issue < last:
+        raise InvoiceChronologyError(
+            f"series {series} already has an invoice issued on {last.isoformat()}: "
+            f"numbers follow issue dates, so {issue.isoformat()} cannot be used"
+        )
+
+
+
+async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids: list[int]) -> Invoice | str:
+    account = await ledger.locked_account(conn, account_id)
+    done = await conn.scalar(
+        select(invoices.c.id).where(invoices.c.account_id == account_id, invoices.c.period == run.label)
+    )
+    if done is not None:
+        return "already"
+    calls = await uninvoiced_calls(conn, account_id, cdr_ids)
+    call_ids = {call.cdr_id for call in calls}
+    entries = await uninvoiced_entries(conn, account_id, run.lookback)
+    fee = recurring_fee(account.monthly_fee_micro, run.period, run.down_days)
+    fee_key = f"recurring_fee:{account_id}:{run.label}"
+
+    drafts: list[Draft] = []
+    accounted: list[Any] = []  # ledger entries this invoice accounts for
+    if fee.fee_micro:
+        drafts.append(Draft(RECURRING, f"Abonament lunar — {month_name(run.label)}", fee.fee_micro))
+    if fee.credit_micro:
+        drafts.append(
+            Draft(
+                DOWNTIME_CREDIT,
+                f"Reducere abonament: {days_ro(fee.down_days)} de întrerupere din vina furnizorului "
+                f"(din {run.period.days})",
+                -fee.credit_micro,
+                quantity=fee.down_days,
+            )
+        )
+    drafts.extend(usage_drafts(calls, run.label))
+
+    invoiced_cdrs = await already_invoiced(
+        conn, [cdr for e in entries if (cdr := rerated_cdr(e)) is not None and cdr not in call_ids]
+    )
+    sms: list[Any] = []
+    corrections: list[Any] = []
+    for entry in entries:
+        if entry.idempotency_key == fee_key:
+            continue  # this period's fee: accounted for below, once
+        if entry.kind == CALL_CHARGE:
+            if entry.cdr_id in call_ids:
+                accounted.append(entry)
+            continue
+        cdr = rerated_cdr(entry)
+        if cdr is not None:
+            if cdr in call_ids:
+                accounted.append(entry)  # already in the call's current cost
+            elif cdr in invoiced_cdrs:
+                corrections.append(entry)
+            continue
+        if entry.created_at >= run.end:
+            continue  # belongs to a later period
+        if entry.kind == SMS_CHARGE:
+            sms.append(entry)
+        else:
+            accounted.append(entry)
+            label = "Ajustare" if entry.kind == ADJUSTMENT else "Alte costuri"
+            reference = " ".join(entry.reference.split())
+            drafts.append(Draft(OTHER, f"{label}: {reference}" if reference else label, -entry.amount_micro))
+    if sms:
+        accounted.extend(sms)
+        drafts.append(Draft(SMS, "Mesaje SMS", -sum(e.amount_micro for e in sms), quantity=len(sms)))
+    if corrections:
+        accounted.extend(corrections)
+        drafts.append(
+            Draft(
+                RERATING,
+                "Corecții de tarif pentru apeluri facturate anterior",
+                -sum(e.amount_micro for e in corrections),
+                quantity=len(corrections),
+            )
+        )
+    if not drafts and not calls:
+        return "nothing"
+
+    lines = _priced_lines(drafts, run)
+    net = sum(line.net_micro for line in lines)
+    vat_total = sum(line.vat_micro for line in lines)
+    sequence = await _next_number(conn, run.series, run.issue_date)
+    number = format_invoice_number(run.series, sequence)
+
+    if fee.net_micro > 0:
+        accounted.append(
+            await ledger.append_entry(
+                conn, account_id, RECURRING_FEE, -fee.net_micro,
+                reference=f"abonament {run.label}, factura {number}",
+                idempotency_key=fee_key, now=run.now,
+            )  # fmt: skip
+        )
+    if sum(entry.amount_micro for entry in accounted) != -net:
+        raise InvoiceConsistencyError(
+            f"account {account.code}, {run.label}: the lines total {money.format_micro(net)} EUR but "
+            f"the ledger entries they account for total {money.format_micro(-sum(e.amount_micro for e in accounted))}"
+        )
+    if vat_total:
+        accounted.append(
+            await ledger.append_entry(
+                conn, account_id, ADJUSTMENT, -vat_total,
+                reference=f"TVA factura {number}", idempotency_key=f"invoice_vat:{number}", now=run.now,
+            )  # fmt: skip
+        )
+
+    customer = await run.customers(conn, account) if run.customers is not None else None
+    if customer is None:
+        customer = Customer(account.code, None, account.language or "ro")
+    bundle_used = sum(c.included_seconds for c in calls if local_month(c.start) == run.label)
+    invoice_id = await conn.scalar(
+        insert(invoices)
+        .values(
+            series=run.series,
+            number=sequence,
+            account_id=account_id,
+            account_code=account.code,
+            account_kind=account.kind,
+            customer_name=customer.name,
+            customer_email=customer.email,
+            language=customer.language,
+            period=run.label,
+            period_first=run.period.first,
+            period_last=run.period.last,
+            issue_date=run.issue_date,
+            due_date=penalty.due_date(run.issue_date),
+            vat_rate=format(run.vat_rate, "f"),
+            fx_rate=format(run.fx.rate, "f"),
+            fx_date=run.fx.day,
+            fx_source=run.fx.source,
+            bundle_seconds=account.included_seconds,
+            bundle_used_seconds=bundle_used,
+            net_micro=net,
+            vat_micro=vat_total,
+            total_micro=net + vat_total,
+            net_ron_micro=sum(line.net_ron_micro for line in lines),
+            vat_ron_micro=sum(line.vat_ron_micro for line in lines),
+            total_ron_micro=sum(line.total_ron_micro for line in lines),
+            created_at=run.now,
+            **_supplier_values(run.supplier),
+        )
+        .returning(invoices.c.id)
+    )
+    await conn.execute(
+        insert(invoice_lines), [{"invoice_id": invoice_id, **_line_values(line)} for line in lines]
+    )
+    if calls:
+        await conn.execute(
+            insert(invoice_calls), [{"invoice_id": invoice_id, **_call_values(call)} for call in calls]
+        )
+    if accounted:  # calls all within the bundle charge nothing: no entries
+        await conn.execute(
+            insert(invoice_entries),
+            [{"ledger_entry_id": entry.id, "invoice_id": invoice_id} for entry in accounted],
+        )
+    invoice = await load_invoice(conn, invoices.c.id == invoice_id)
+    if run.on_issued is not None:
+        await run.on_issued(conn, invoice)
+    return invoice
+
+
+async def _next_number(conn: AsyncConnection, series: str, issue: date) -> int:
+    """Lock the series' counter (creating it at 0), bump it, return the new number."""
+    await conn.execute(
+        insert_or_skip(conn, invoice_counters, invoice_counters.c.series).values(
+            series=series, last_number=0, last_issue_date=None
+        )
+    )
+    row = (
+        await conn.execute(
+            select(invoice_counters.c.last_number, invoice_counters.c.last_issue_date)
+            .where(invoice_counters.c.series == series)
+            .with_for_update()
+        )
+    ).one()
+    _refuse_earlier(series, issue, row.last_issue_date)
+    number = row.last_number + 1
+    await conn.execute(
+        update(invoice_counters)
+        .where(invoice_counters.c.series == series)
+        .values(last_number=number, last_issue_date=max(issue, row.last_issue_date or issue))
+    )
+    return number
+
+
+def _priced_lines(drafts: Sequence[Draft], run: _Run) -> list[InvoiceLine]:
+    """Number the lines; add VAT (EUR per line) and RON (per line, whole bani)."""
+    lines = []
+    for position, d in enumerate(drafts, start=1):
+        net_ron = ron_micro(d.net_micro, run.fx.rate)
+        lines.append(
+            InvoiceLine(
+                position, d.kind, d.description, d.number_class, d.month, d.quantity,
+                d.billable_seconds, d.included_seconds, d.charged_seconds,
+                d.net_micro, money.multiply_micro(d.net_micro, run.vat_rate),
+                net_ron, _ron_vat_micro(net_ron, run.vat_rate),
+            )  # fmt: skip
+        )
+    return lines
+
+
+def _ron_vat_micro(net_ron_micro: int, rate: Decimal) -> int:
+    # net is whole bani: VAT in bani, rounded half-up once
+    return money.multiply_micro(net_ron_micro // RON_PER_BAN_MICRO, rate) * RON_PER_BAN_MICRO
+
+
+def _line_values(line: InvoiceLine) -> dict[str, Any]:
+    return {name: getattr(line, name) for name in LINE_FIELDS}
+
+
+def _call_values(call: InvoicedCall) -> dict[str, Any]:
+    return {name: getattr(call, name) for name in CALL_FIELDS}
+
+
+def _supplier_values(supplier: Supplier) -> dict[str, str]:
+    """The ``invoices.supplier_*`` columns."""
+    return {f"supplier_{name}": getattr(supplier, name) for name in SUPPLIER_FIELDS}

@@ -1,0 +1,199 @@
+"""Payments against invoices and where an invoice stands on a day: paid or
+not, days late, the late-payment penalty (:mod:`billing.invoicing.penalty`).
+
+A payment is a ledger ``payment`` entry linked to the invoice; the
+confirmation email is the composition root's, queued through the
+``on_recorded`` hook in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from billing import ledger, money
+from billing.invoicing import penalty
+from billing.invoicing.errors import InvoicePaymentError, UnknownInvoiceError
+from billing.invoicing.records import (
+    DEFAULT_SERIES,
+    PAID,
+    PARTIALLY_PAID,
+    UNPAID,
+    Invoice,
+    InvoicePayment,
+    format_invoice_number,
+    load_invoice,
+    parse_invoice_number,
+    ron_micro,
+)
+from billing.invoicing.tables import invoice_payments, invoices
+from billing.tables import PAYMENT, ledger_entries
+from sqlbase import Db, transaction, utc_now
+
+PAYMENT_REFERENCE_MAX_LENGTH = 200
+"""Characters of a payment's reference (free text, whitespace collapsed)."""
+
+
+@dataclass(frozen=True)
+class RecordedPayment:
+    """A payment just recorded, as the ``on_recorded`` hook sees it."""
+
+    invoice: Invoice  # as it was before this payment
+    payment: InvoicePayment
+    reference: str  # as given, whitespace collapsed ("" when none)
+    recorded_at: datetime
+
+
+PaymentHook = Callable[[AsyncConnection, RecordedPayment], Awaitable[None]]
+"""``hook(conn, recorded)``, called in the transaction that records a payment."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceStatus:
+    """Where an invoice stands on a day (EUR; the penalty also in RON)."""
+
+    as_of: date
+    state: str
+    paid_micro: int
+    unpaid_micro: int
+    days_late: int
+    penalty_micro: int
+    penalty_ron_micro: int
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_late > 0 and self.unpaid_micro > 0
+
+
+async def add_invoice_payment(
+    db: Db,
+    number: str | int,
+    amount_micro: int,
+    *,
+    paid_on: date,
+    reference: str = "",
+    idempotency_key: str | None = None,
+    default_series: str = DEFAULT_SERIES,
+    on_recorded: PaymentHook | None = None,
+    now: datetime | None = None,
+) -> InvoicePayment:
+    """Record a payment of ``amount_micro`` EUR made on ``paid_on`` against invoice ``number``.
+
+    Writes a ledger ``payment`` entry (reference ``factura <number>``, then
+    ``reference``: free text of at most :data:`PAYMENT_REFERENCE_MAX_LENGTH`
+    characters) linked to the invoice, and calls ``on_recorded`` in the same
+    transaction (the composition root queues the confirmation email there:
+    it exists if and only if the payment does). With an ``idempotency_key``
+    already used, return that payment (the hook is not called again). Raise
+    :class:`UnknownInvoiceError`, or :class:`InvoicePaymentError` for a
+    prepaid invoice (settled from the balance), a day before the issue
+    date, more than is unpaid, or a reference too long or with control
+    characters.
+    """
+    ledger.require_micro("amount_micro", amount_micro, minimum=1)
+    reference = _payment_reference(reference)
+    series, sequence = parse_invoice_number(str(number), default_series)
+    printed = format_invoice_number(series, sequence)
+    async with transaction(db) as conn:
+        account_id = await conn.scalar(
+            select(invoices.c.account_id).where(invoices.c.series == series, invoices.c.number == sequence)
+        )
+        if account_id is None:
+            raise UnknownInvoiceError(printed)
+        await ledger.locked_account(conn, account_id)  # payments of one account, one at a time
+        invoice = await load_invoice(conn, (invoices.c.series == series) & (invoices.c.number == sequence), with_calls=False)
+        if idempotency_key is not None:
+            existing = (
+                await conn.execute(
+                    select(
+                        invoice_payments.c.id, invoice_payments.c.ledger_entry_id,
+                        invoice_payments.c.paid_on, invoice_payments.c.amount_micro,
+                    )  # fmt: skip
+                    .join(ledger_entries, ledger_entries.c.id == invoice_payments.c.ledger_entry_id)
+                    .where(ledger_entries.c.idempotency_key == idempotency_key)
+                )
+            ).first()
+            if existing is not None:
+                return InvoicePayment(*existing)
+        if invoice.prepaid:
+            raise InvoicePaymentError(f"{printed} is a prepaid statement, settled from the balance")
+        if paid_on < invoice.issue_date:
+            raise InvoicePaymentError(
+                f"{printed} was issued on {invoice.issue_date.isoformat()}: a payment cannot be dated before"
+            )
+        unpaid = invoice.total_micro - sum(p.amount_micro for p in invoice.payments)
+        if amount_micro > unpaid:
+            raise InvoicePaymentError(
+                f"{money.format_micro(amount_micro)} EUR is more than the {money.format_micro(max(unpaid, 0))} "
+                f"EUR left unpaid on {printed}"
+            )
+        text = f"factura {printed}" + (f" — {reference}" if reference else "")
+        now = now or utc_now()
+        entry = await ledger.append_entry(
+            conn, account_id, PAYMENT, amount_micro, reference=text, idempotency_key=idempotency_key, now=now
+        )
+        payment_id = await conn.scalar(
+            insert(invoice_payments)
+            .values(
+                invoice_id=invoice.id,
+                ledger_entry_id=entry.id,
+                paid_on=paid_on,
+                amount_micro=amount_micro,
+                created_at=now,
+            )
+            .returning(invoice_payments.c.id)
+        )
+        payment = InvoicePayment(payment_id, entry.id, paid_on, amount_micro)
+        if on_recorded is not None:
+            await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
+    return payment
+
+
+def _payment_reference(reference: str) -> str:
+    """The reference with its whitespace collapsed; refused (naming it) when too long or with control characters."""
+    text = " ".join(reference.split())
+    if len(text) > PAYMENT_REFERENCE_MAX_LENGTH:
+        raise InvoicePaymentError(
+            f"reference: at most {PAYMENT_REFERENCE_MAX_LENGTH} characters, not {len(text)}"
+        )
+    if not text.isprintable():
+        raise InvoicePaymentError("reference: printable text only, no control characters")
+    return text
+
+
+def status_as_of(invoice: Invoice, as_of: date) -> InvoiceStatus:
+    """Return where ``invoice`` stands on ``as_of``: paid or not, days late, penalty.
+
+    Payments count from the day they were made. Prepaid invoices are
+    settled from the balance at issue: paid, no penalty.
+    """
+    if not invoice.payable:
+        return InvoiceStatus(as_of, PAID, max(invoice.total_micro, 0), 0, 0, 0, 0)
+    payments = [(p.paid_on, p.amount_micro) for p in invoice.payments if p.paid_on <= as_of]
+    paid = sum(amount for _, amount in payments)
+    unpaid = max(0, invoice.total_micro - paid)
+    state = PAID if unpaid == 0 else PARTIALLY_PAID if paid else UNPAID
+    due = invoice.due_date
+    accrued = penalty.accrued_penalty_micro(invoice.total_micro, due, payments, as_of)
+    cap = penalty.unpaid_on_due_micro(invoice.total_micro, due, payments)
+    late = penalty.days_late(due, as_of) if unpaid else 0
+    # art. 7.7, capped in RON (what the invoice is payable in): the RON principal
+    # is the sum of the lines each rounded to the ban, which the EUR cap
+    # converted in one step can exceed by a ban
+    paid_by_due = invoice.total_micro - cap
+    cap_ron = max(0, invoice.total_ron_micro - ron_micro(paid_by_due, invoice.fx_rate)) if cap else 0
+    accrued_ron = min(ron_micro(accrued, invoice.fx_rate), cap_ron)
+    return InvoiceStatus(as_of, state, paid, unpaid, late, min(accrued, cap), accrued_ron)
+
+
+def penalty_as_of(invoice: Invoice, as_of: date) -> int:
+    """Return the late-payment penalty (micro-euros) accrued on ``invoice`` by ``as_of``.
+
+    0.1 % per day after the due date on what was unpaid each day, never more
+    than what was unpaid on the due date (:mod:`billing.invoicing.penalty`).
+    """
+    return status_as_of(invoice, as_of).penalty_micro
