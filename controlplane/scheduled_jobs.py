@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ari_app.client import AriClient
 from ari_app.errors import AriFailure
-from ari_app.voicemail import purge_old_recordings
+from ari_app.voicemail_recordings import purge_old_recordings
 from billing import invoicing, ledger, money, reservations
 from billing.fx_bnr import FxError
 from billing.fx_fetch import DEFAULT_BNR_URL, FetchReport, fetch_bnr_rates
