@@ -12,7 +12,7 @@ is that hook, ready to wire:
   ``max_silence_seconds`` of silence or by the caller hanging up), fetch the
   recording's bytes over ARI and queue ONE voicemail email with the WAV
   attached (dedup key ``voicemail:<uniqueid>``), and an Ogg Opus copy
-  beside it when ``opusenc`` is on PATH (see :func:`ogg_opus_of`); a caller who hangs up
+  beside it when ``opusenc`` is on PATH (see :func:`ari_app.voicemail_audio.ogg_opus_of`); a caller who hangs up
   before the beep, or leaves less than ``min_message_seconds``, gets the
   subscriber a missed-call email instead;
 - voicemail off → :meth:`VoicemailService.report_missed_call`: one
@@ -30,7 +30,7 @@ Asterisk's disks: the recording is fetched with
 ``GET /recordings/stored/{name}/file`` and deleted after the email is
 queued (``keep_recording`` keeps it). Kept recordings, and those the
 service could not email (the database was down), stay stored;
-:func:`purge_old_recordings`, run daily by the scheduler, removes them
+:func:`ari_app.voicemail_recordings.purge_old_recordings`, run daily by the scheduler, removes them
 after the retention period.
 
 The caller ID name and number are the caller's own text (invariant 7): they
@@ -47,26 +47,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import shutil
-import struct
-import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.ledger import find_account
-from notify.events import MissedCall, Recipient, VoicemailReceived, enqueue_event
-from notify.render import Renderer
-from provisioning import services as provisioning
+from notify.events import MissedCall, Recipient, VoicemailReceived
+from notify.notifier import Notifier
 from provisioning.records import Did
 
 from .client import AriClient
 from .errors import AriError, AriFailure
+from .voicemail_audio import COMPRESSED_FORMATS, OPUSENC, ogg_opus_of, wav_duration_seconds
+from .voicemail_recordings import recording_name
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +77,11 @@ MISSED = "missed"  # no message for another reason: voicemail off, the
 
 GREETING_PREFIX = "greeting-"
 """A subscriber's own greeting is the stored recording ``greeting-<DID>``."""
-RECORDING_PREFIX = "voicemail-"
-"""Messages are recorded as ``voicemail-<epoch seconds>-<channel id>``: the
-time in the name is what the retention purge reads over ARI, which keeps no
-dates of its own for stored recordings."""
 BEEP = "sound:beep"
 GOODBYE = "sound:vm-goodbye"
 RECORDING_FORMAT = "wav"  # 16-bit linear PCM: what the email attaches
 AUDIO_CONTENT_TYPE = "audio/wav"
 TERMINATE_ON = "#"
-
-# The compressed copy: "opus" when opusenc (Debian's opus-tools) is on PATH,
-# looked up per message so installing it needs no restart; "none" never.
-COMPRESSED_FORMATS = ("opus", "none")
-OPUSENC = "opusenc"
-# Asterisk records narrowband voice: 16 kbit/s Opus keeps it intelligible
-# at an eighth of the WAV's 128 kbit/s
-OPUS_BITRATE_KBPS = 16
-COMPRESS_TIMEOUT_S = 20.0  # a 3-minute message takes well under a second
 
 CALLER_TEXT_LENGTH = 80  # a caller ID name is at most a few dozen characters
 
@@ -108,8 +92,7 @@ FINISH_TIMEOUT_S = 5.0  # from the caller's hangup to the recording stored
 GOODBYE_TIMEOUT_S = 5.0
 CALL_CAP_SLACK_S = 150  # greeting, beep and goodbye on top of the message
 
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_RECORDING_NAME = re.compile(rf"{re.escape(RECORDING_PREFIX)}(\d+)-")
+
 
 
 # -- the service --------------------------------------------------------------
@@ -132,9 +115,9 @@ class VoicemailService:
 
     ``client`` is the process's ARI client (the service adds its own event
     handlers to it; :meth:`close` removes them), ``engine`` the database of
-    provisioning, billing and the outbox, ``renderer`` notify's email
-    renderer; ``wake`` is the dispatcher's wake event, set once an email is
-    queued. ``greeting`` is the stock prompt (a sound name) for subscribers
+    provisioning, billing and the outbox, ``notifier`` the Notifier that
+    finds the subscriber's recipient (one language rule) and queues the
+    emails. ``greeting`` is the stock prompt (a sound name) for subscribers
     without their own greeting. ``recording_dir``: Asterisk's recording
     folder when it is on this machine, created if missing (ARI refuses to
     record into a folder that does not exist); None when Asterisk runs
@@ -147,9 +130,8 @@ class VoicemailService:
         self,
         client: AriClient,
         engine: AsyncEngine,
-        renderer: Renderer,
+        notifier: Notifier,
         *,
-        wake: asyncio.Event | None = None,
         max_message_seconds: int = 180,
         max_silence_seconds: int = 5,
         keep_recording: bool = False,
@@ -165,8 +147,7 @@ class VoicemailService:
             raise ValueError(f"compressed_audio must be one of {', '.join(COMPRESSED_FORMATS)}")
         self.client = client
         self.engine = engine
-        self.renderer = renderer
-        self.wake = wake
+        self.notifier = notifier
         self.max_message_seconds = max_message_seconds
         self.max_silence_seconds = max_silence_seconds
         self.keep_recording = keep_recording
@@ -209,7 +190,7 @@ class VoicemailService:
         if not did.voicemail_enabled:
             await self.report_missed_call(caller_channel, did, _ring_seconds(caller_channel, did, handed_over_at))
             return MISSED
-        recipient = await recipient_of(self.engine, did.subscriber_id)
+        recipient = await self.notifier.recipient_for_subscriber(self.engine, did.subscriber_id)
         if recipient is None:
             log.error("no subscriber for DID %s: no voicemail taken", did.number)
             return MISSED
@@ -236,7 +217,7 @@ class VoicemailService:
         the forked legs of one call report it once. The caller of this
         function decides the call was missed: an answered call must not
         come here."""
-        recipient = await recipient_of(self.engine, did.subscriber_id)
+        recipient = await self.notifier.recipient_for_subscriber(self.engine, did.subscriber_id)
         if recipient is None:
             log.error("no subscriber for DID %s: no missed-call email", did.number)
             return None
@@ -308,7 +289,7 @@ class VoicemailService:
             await self._discard(name)
             return HUNG_UP if gone.is_set() else MISSED
         compressed = await ogg_opus_of(audio) if self.compressed_audio == "opus" else None
-        await enqueue_event(self.engine, VoicemailReceived(
+        await self.notifier.notify(self.engine, VoicemailReceived(
             to=recipient,
             uniqueid=caller.uniqueid,
             caller_number=caller.number,
@@ -319,7 +300,7 @@ class VoicemailService:
             audio_content_type=AUDIO_CONTENT_TYPE,
             called_number=_shown_number(did.number),
             compressed_audio=compressed,
-        ), self.renderer, wake=self.wake)
+        ))
         await self._discard(name)
         return VOICEMAIL
 
@@ -392,7 +373,7 @@ class VoicemailService:
         )
 
     async def _enqueue_missed(self, caller: _Caller, did: Did, recipient: Recipient, ring_seconds: int) -> int:
-        return await enqueue_event(self.engine, MissedCall(
+        return await self.notifier.notify(self.engine, MissedCall(
             to=recipient,
             linkedid=caller.linkedid,
             caller_number=caller.number,
@@ -400,151 +381,10 @@ class VoicemailService:
             called_at=caller.arrived_at,
             ring_seconds=max(0, int(ring_seconds)),
             called_number=_shown_number(did.number),
-        ), self.renderer, wake=self.wake)
-
-
-async def recipient_of(engine: AsyncEngine, subscriber_id: int) -> Recipient | None:
-    """The subscriber's email recipient: their address and language, and
-    the billing account of the first of their endpoints whose account code
-    is an account (None as account id when none is: the email still goes);
-    None when there is no such subscriber."""
-    subscriber = await provisioning.find_subscriber(engine, subscriber_id)
-    if subscriber is None:
-        return None
-    account_id = None
-    for endpoint in await provisioning.endpoints_of_subscriber(engine, subscriber_id):
-        if endpoint.account_code:
-            account = await find_account(engine, endpoint.account_code)
-            if account is not None:
-                account_id = account.id
-                break
-    if account_id is None:
-        log.warning("subscriber %s has no billing account: email sent without one", subscriber_id)
-    return Recipient(account_id=account_id, email=subscriber.email,  # type: ignore[arg-type]
-                     language=subscriber.language)
-
-
-# -- the compressed copy -------------------------------------------------------
-
-
-async def ogg_opus_of(wav: bytes, *, timeout: float = COMPRESS_TIMEOUT_S) -> bytes | None:
-    """The WAV recording ``wav`` encoded as Ogg Opus (speech, at
-    ``OPUS_BITRATE_KBPS``) by opusenc in a subprocess; None when opusenc is
-    not on PATH, fails, or takes longer than ``timeout`` seconds (then it
-    is killed). Failures are logged: the email goes with the WAV alone, a
-    message is never lost for its copy."""
-    program = shutil.which(OPUSENC)
-    if program is None:
-        log.debug("%s not on PATH: voicemail emailed as WAV only", OPUSENC)
-        return None
-    # --ignorelength: a recording cut off before Asterisk fixed its header
-    # still encodes whole (the data chunk is the last one Asterisk writes)
-    command = [program, "--quiet", "--speech", "--bitrate", str(OPUS_BITRATE_KBPS),
-               "--ignorelength", "-", "-"]
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        log.error("cannot run %s: %s; voicemail emailed as WAV only", program, exc)
-        return None
-    try:
-        async with asyncio.timeout(timeout):
-            encoded, stderr = await process.communicate(wav)
-    except TimeoutError:
-        log.error("%s took more than %.0f s: voicemail emailed as WAV only", program, timeout)
-        return None
-    finally:
-        if process.returncode is None:  # timed out or cancelled: leave no encoder behind
-            process.kill()
-            await process.wait()
-    if process.returncode != 0 or not encoded.startswith(b"OggS"):
-        log.error("%s failed (exit %s): %s; voicemail emailed as WAV only", program,
-                  process.returncode, stderr.decode(errors="replace").strip()[:500])
-        return None
-    return encoded
-
-
-# -- retention ----------------------------------------------------------------
-
-
-async def purge_old_recordings(
-    client_or_dir: AriClient | Path | str, older_than: timedelta, *, now: datetime | None = None
-) -> list[str]:
-    """Delete the voicemail recordings older than ``older_than`` and return
-    their names. Only leftovers are there to purge: a message is deleted
-    once its email is queued, unless the service keeps recordings
-    (``voicemail_delete_after_email`` off) or could not queue the email.
-
-    Given an ARI client, it lists the stored recordings over ARI and reads
-    each one's age from its name (``voicemail-<epoch>-...``: ARI keeps no
-    dates); given Asterisk's recording folder (a path), it reads the
-    files' modification times. Subscribers' greetings are never touched."""
-    now = now or datetime.now(UTC)
-    cutoff = (now - older_than).timestamp()
-    purged: list[str] = []
-    if isinstance(client_or_dir, (str, Path)):
-        folder = Path(client_or_dir)
-        if not folder.is_dir():
-            return purged
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and path.name.startswith(RECORDING_PREFIX) and path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-                purged.append(path.name)
-        return purged
-    client = client_or_dir
-    for stored in await client.request("GET", "/recordings/stored") or []:
-        name = str(stored.get("name", ""))
-        recorded_at = recorded_epoch(name)
-        if recorded_at is not None and recorded_at < cutoff:
-            await _quietly(client.delete_stored_recording(name))
-            purged.append(name)
-    return purged
+        ))
 
 
 # -- small pure helpers --------------------------------------------------------
-
-
-def recording_name(channel_id: str, *, now: float | None = None) -> str:
-    """The stored recording name of a message left on ``channel_id``: safe
-    as a file name, with its epoch seconds for the retention purge."""
-    stamp = int(time.time() if now is None else now)
-    safe = _UNSAFE_NAME.sub("_", channel_id).strip("._") or "call"
-    return f"{RECORDING_PREFIX}{stamp}-{safe[:80]}"
-
-
-def recorded_epoch(name: str) -> int | None:
-    """The epoch seconds in a recording name made by recording_name, or None."""
-    match = _RECORDING_NAME.match(name)
-    return int(match.group(1)) if match else None
-
-
-def wav_duration_seconds(audio: bytes) -> float:
-    """Seconds of sound in a RIFF/WAVE file: its data chunk's frames over
-    its frame rate (from the fmt chunk). A data chunk whose size runs past
-    the end of the file, or says 0 with bytes behind it (a recorder cut
-    off before it fixed its header), counts the bytes present. Raises
-    ValueError for anything else than a WAV file."""
-    if len(audio) < 12 or audio[:4] != b"RIFF" or audio[8:12] != b"WAVE":
-        raise ValueError("not a RIFF/WAVE file")
-    position = 12
-    rate = block_align = 0
-    while position + 8 <= len(audio):
-        chunk, size = audio[position:position + 4], struct.unpack_from("<I", audio, position + 4)[0]
-        body = position + 8
-        if chunk == b"fmt ":
-            if size < 16 or body + 16 > len(audio):
-                raise ValueError("fmt chunk too short")
-            _format, _channels, rate, _byte_rate, block_align = struct.unpack_from("<HHIIH", audio, body)
-        elif chunk == b"data":
-            if not rate or not block_align:
-                raise ValueError("no usable fmt chunk before the data")
-            present = len(audio) - body
-            length = present if size in (0, 0xFFFFFFFF) else min(size, present)
-            return (length // block_align) / rate
-        position = body + size + (size & 1)
-    raise ValueError("no data chunk")
 
 
 def caller_text(value: str, max_length: int = CALLER_TEXT_LENGTH) -> str:

@@ -116,7 +116,7 @@ class ControlPlane:
         self._stack.callback(self.admission.close)
         self.ari = AriClient(s.effective_ari_url, s.ari_username, s.ari_password, s.ari_app)
         self._stack.push_async_callback(self.ari.close)
-        self.voicemail = VoicemailService(self.ari, self.engine, self.renderer, wake=self.dispatcher.wake,
+        self.voicemail = VoicemailService(self.ari, self.engine, self.notifier,
                                           keep_recording=not s.voicemail_delete_after_email,
                                           compressed_audio=s.voicemail_compressed_audio)
         self._stack.callback(self.voicemail.close)

@@ -54,7 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ari_app.client import AriClient
 from ari_app.errors import AriFailure
-from ari_app.voicemail import purge_old_recordings
+from ari_app.voicemail_recordings import purge_old_recordings
 from billing import ledger, money, reservations
 from billing.invoicing import issuing, presentation, records
 from billing.invoicing.errors import InvoiceError, UsageNotIngestedError

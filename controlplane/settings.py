@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ari_app.voicemail import COMPRESSED_FORMATS
+from ari_app.voicemail_audio import COMPRESSED_FORMATS
 from billing.invoicing.supplier import InvalidSupplierError, Supplier, checked_supplier
 
 ENV_PREFIX = "CLICKPHONE_"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.voicemail import OPUSENC, ogg_opus_of
+from ari_app.voicemail_audio import OPUSENC, ogg_opus_of
 from tests.integration.voicemail.support import converter_on_path, write_tone
 
 

@@ -13,15 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ari_app.voicemail import (
-    RECORDING_PREFIX,
-    caller_text,
-    channel_created_at,
-    purge_old_recordings,
-    recorded_epoch,
-    recording_name,
-    wav_duration_seconds,
-)
+from ari_app.voicemail import caller_text, channel_created_at
+from ari_app.voicemail_audio import wav_duration_seconds
+from ari_app.voicemail_recordings import RECORDING_PREFIX, purge_old_recordings, recorded_epoch, recording_name
 
 
 def wav(seconds: float, *, rate: int = 8000, width: int = 2, channels: int = 1) -> bytes:

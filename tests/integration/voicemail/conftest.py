@@ -19,8 +19,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ari_app.client import ANY_EVENT, AriClient
-from ari_app.voicemail import RECORDING_PREFIX, VoicemailService
+from ari_app.voicemail import VoicemailService
+from ari_app.voicemail_recordings import RECORDING_PREFIX
 from notify.catcher import MaildirCatcher
+from controlplane.recipients import AccountDirectory
+from notify.notifier import Notifier
 from notify.render import Renderer
 from tests.fixtures.ari import EventLog, new_client
 
@@ -64,7 +67,8 @@ class VoicemailRig:
         """A VoicemailService on the rig's client (short silence limit
         unless told: a test never waits 5 s for silence)."""
         options.setdefault("recording_dir", self.recording_dir)
-        service = VoicemailService(self.client, self.engine, Renderer(), **options)
+        notifier = Notifier(Renderer(), AccountDirectory(), wake=options.pop("wake", None))
+        service = VoicemailService(self.client, self.engine, notifier, **options)
         self.services.append(service)
         return service
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ari_app.client import AriClient
-from ari_app.voicemail import OPUSENC
+from ari_app.voicemail_audio import OPUSENC
 from billing import ledger
 from provisioning import services as provisioning
 from provisioning.records import Did
@@ -42,9 +42,12 @@ class Mailbox:
     did: Did
 
 
-async def new_mailbox(engine: AsyncEngine, *, language: str = "ro", voicemail: bool = True) -> Mailbox:
-    """Create a subscriber (Ana Pop), an endpoint carrying her account code,
-    the account and a DID of her own (a fresh number: custom greetings are
+async def new_mailbox(
+    engine: AsyncEngine, *, language: str = "ro", voicemail: bool = True, account_language: str | None = None
+) -> Mailbox:
+    """Create a subscriber (Ana Pop, speaking ``language``), an endpoint
+    carrying her account code, the account (in ``account_language``, None:
+    unset) and a DID of her own (a fresh number: custom greetings are
     stored by DID in the testbed, which every test shares)."""
     code = f"ana{secrets.token_hex(4)}"
     subscriber = await provisioning.create_subscriber(
@@ -54,7 +57,8 @@ async def new_mailbox(engine: AsyncEngine, *, language: str = "ro", voicemail: b
         engine, subscriber_id=subscriber.id, username=code, caller_id_number="2001",
         display_name="Ana Pop", account_code=code,
     )
-    account = await ledger.open_account(engine, code=code, subscriber_id=subscriber.id)
+    account = await ledger.open_account(engine, code=code, subscriber_id=subscriber.id,
+                                        language=account_language)
     number = "40215" + "".join(str(secrets.randbelow(10)) for _ in range(6))
     did = await provisioning.add_did(
         engine, number=number, subscriber_id=subscriber.id, voicemail_enabled=voicemail

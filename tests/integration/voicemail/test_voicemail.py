@@ -24,7 +24,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
 from ari_app.errors import AriError
-from ari_app.voicemail import HUNG_UP, MISSED, RECORDING_PREFIX, VOICEMAIL, purge_old_recordings
+from ari_app.voicemail import HUNG_UP, MISSED, VOICEMAIL
+from ari_app.voicemail_recordings import RECORDING_PREFIX, purge_old_recordings
 from controlplane.db import create_engine
 from controlplane.scheduled_jobs import VOICEMAIL_PURGE_JOB_ID, register_jobs
 from controlplane.settings import Settings
@@ -183,6 +184,29 @@ async def test_a_message_shorter_than_the_minimum_counts_as_a_missed_call(
     assert await handover.result() == HUNG_UP
     assert await outbox_keys(voicemail.engine) == [f"missed:{handover.channels[0]['id']}"]
     assert voicemail.leftover_recordings() == []
+
+
+async def test_the_voicemail_email_is_in_the_accounts_language_over_the_subscribers(
+    voicemail, engine, catcher: MaildirCatcher, sip_phone, asterisk, tmp_path
+) -> None:
+    """Defect (one language rule, notify.notifier.recipient_for): a
+    Romanian-speaking subscriber whose account is set to English gets the
+    voicemail email in English, as admin alerts and invoices are sent."""
+    mailbox = await new_mailbox(engine, language="ro", account_language="en")
+    dispatcher = new_dispatcher(engine, SmtpSender(smtp_config_for(catcher.port)))
+    service = voicemail.service(greeting=SHORT_GREETING, wake=dispatcher.wake)
+    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    phone = await sip_phone(asterisk.endpoints[0])
+    await phone.register()
+
+    async with running(dispatcher):
+        await leave_message(phone, voicemail.log, write_tone(tmp_path / "message.wav", 2.0))
+        assert await handover.result() == VOICEMAIL
+        await eventually(lambda: len(catcher.messages()) >= 1)
+
+    [email] = catcher.messages()
+    assert email["Subject"] == "New voicemail from Test Phone 1001 (1001)"
+    assert "You have a new voicemail." in text_part(email)
 
 
 async def test_a_caller_who_presses_hash_ends_the_message_and_is_hung_up_after_a_goodbye(
