@@ -38,7 +38,7 @@ from .asterisk_setup import agi_peer_networks, external_asterisk_config, testbed
 from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
 from .recipients import AccountDirectory
-from .http_api import build_admin_app
+from web.app import build_admin_app
 from .scheduled_jobs import register_jobs
 from .scheduler import build_scheduler
 from .settings import Settings, private_state_dir

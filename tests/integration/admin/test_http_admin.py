@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from billing import ledger
-from controlplane.http_api import build_admin_app
+from web.app import build_admin_app
 from controlplane.settings import Settings
 
 from .support import queued_emails

@@ -31,7 +31,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controlplane.http_api import build_admin_app
+from web.app import build_admin_app
 from controlplane.settings import Settings
 
 from .test_http_admin import AUTH, SUBSCRIBER, TOKEN, Plane

@@ -6,9 +6,9 @@ refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
 blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
 account, subscriber or route, 405 wrong method, 409 taken, 413 body over
 64 KiB, 415 not JSON, 429 too many failed authentications (see
-:mod:`controlplane.http_auth`: logged, then the source is locked out for a
+:mod:`web.auth`: logged, then the source is locked out for a
 growing time, ``Retry-After``), 500 ``internal error`` (see
-:mod:`controlplane.http_json`, which also bounds bodies: 64 KiB, 32 levels).
+:mod:`web.json_body`, which also bounds bodies: 64 KiB, 32 levels).
 
 ==========================================  =========================================
 ``POST  /admin/subscribers``                 subscriber + SIP endpoint + account → 201
@@ -42,12 +42,12 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from billing.money import format_micro
 from notify.render import Renderer
 
-from . import admin
-from .http_auth import FailedLogins, refusal_of
-from .http_json import BadRequest, error_response, json_object
+from controlplane import admin
+from .auth import FailedLogins, refusal_of
+from .json_body import BadRequest, error_response, json_object
+from .schemas import account_json, euros, policy_json
 
 ADMIN_PLANE = web.AppKey("admin_control_plane", object)
 ADMIN_RENDERER = web.AppKey("admin_renderer", Renderer)
@@ -77,7 +77,7 @@ def add_admin_routes(app: web.Application, control_plane: Any) -> None:
 
 
 def admin_route(handler: Handler) -> Handler:
-    """Check the bearer token (see :mod:`controlplane.http_auth`), and
+    """Check the bearer token (see :mod:`web.auth`), and
     answer refusals as JSON errors."""
 
     @wraps(handler)
@@ -146,29 +146,6 @@ def _account_id(request: web.Request) -> int:
     return admin.id_from_text(request.match_info["account_id"])
 
 
-def _euros(micro: int | None) -> str | None:
-    return None if micro is None else format_micro(micro)
-
-
-def account_json(account) -> dict[str, Any]:
-    return {
-        "id": account.id, "code": account.code, "kind": account.kind, "status": account.status,
-        "subscriber_id": account.subscriber_id, "credit_limit": _euros(account.credit_limit_micro),
-        "daily_limit": _euros(account.daily_limit_micro), "tariff": account.tariff,
-        "language": account.language,
-    }
-
-
-def policy_json(policy) -> dict[str, Any]:
-    return {
-        "allowed_networks": [str(n) for n in policy.allowed_networks],
-        "premium_enabled": policy.premium_enabled,
-        "international_enabled": policy.international_enabled,
-        "blocked_prefixes": list(policy.blocked_prefixes),
-        "max_concurrent_calls": policy.max_concurrent_calls,
-    }
-
-
 # -- resources ----------------------------------------------------------------------
 
 _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number", "display_name",
@@ -235,8 +212,8 @@ async def get_account(request: web.Request) -> web.Response:
     summary = await admin.account_summary(request.app[ADMIN_PLANE].engine, _account_id(request))
     return web.json_response({
         **account_json(summary.account),
-        "balance": _euros(summary.balance_micro), "available": _euros(summary.available_micro),
-        "spent_today": _euros(summary.spent_today_micro), "live_calls": summary.live_calls,
+        "balance": euros(summary.balance_micro), "available": euros(summary.available_micro),
+        "spent_today": euros(summary.spent_today_micro), "live_calls": summary.live_calls,
         "policy": policy_json(summary.policy),
     })
 
@@ -252,8 +229,8 @@ async def top_up(request: web.Request) -> web.Response:
     )
     if result.outbox_id is not None:
         _wake_outbox(request.app[ADMIN_PLANE])
-    return web.json_response({"entry_id": result.entry.id, "amount": _euros(result.entry.amount_micro),
-                              "balance": _euros(result.balance_micro)}, status=201)
+    return web.json_response({"entry_id": result.entry.id, "amount": euros(result.entry.amount_micro),
+                              "balance": euros(result.balance_micro)}, status=201)
 
 
 _POLICY_FIELDS = {"allowed_networks", "premium_enabled", "international_enabled", "blocked_prefixes",

@@ -1,8 +1,8 @@
 """The admin HTTP API (aiohttp): /health and the /admin resources.
 
-One app, one error shape: :func:`controlplane.http_json.json_errors` makes
+One app, one error shape: :func:`web.json_body.json_errors` makes
 every refusal and failure JSON, and bodies are at most
-:data:`controlplane.http_json.MAX_BODY_BYTES` (64 KiB; 413 past it)."""
+:data:`web.json_body.MAX_BODY_BYTES` (64 KiB; 413 past it)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .http_admin import add_admin_routes
-from .http_json import MAX_BODY_BYTES, json_errors
+from .admin_routes import add_admin_routes
+from .json_body import MAX_BODY_BYTES, json_errors
 
 if TYPE_CHECKING:
     from .runtime import ControlPlane
