@@ -271,7 +271,7 @@ async def test_aiohttp_refusals_and_failures_answer_json(client, engine, tmp_pat
         async def health(self):
             raise RuntimeError("secret internals")
 
-    async with TestClient(TestServer(build_admin_app(Broken(engine, Settings(state_dir=tmp_path))))) as broken:
+    async with TestClient(TestServer(build_admin_app(Broken(engine, Settings(state_dir=tmp_path)).services()))) as broken:
         response = await broken.get("/health")
         assert response.status == 500 and await response.json() == {"error": "internal error"}
 
