@@ -2,7 +2,7 @@
 the admin HTTP API (``http_admin``) both call.
 
 Each operation checks its input, does its writes in one transaction, and
-refuses with one :class:`~controlplane.admin_input.AdminError` subclass
+refuses with one :class:`~web.admin_input.AdminError` subclass
 (400 invalid input, naming the field; 404 not found; 409 taken), whose
 ``status`` the HTTP API answers with and whose message names what was wrong.
 
@@ -15,7 +15,7 @@ once per account per day in the operator's zone (notify's dedup key).
 
 Amounts are integer micro-euros, as in billing (invariant 1); every
 message speaks euros. What comes from outside (the CLI's arguments, the
-HTTP API's JSON) is bounded once for both, in :mod:`controlplane.admin_input`.
+HTTP API's JSON) is bounded once for both, in :mod:`web.admin_input`.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from provisioning.errors import (
 )
 from provisioning.records import Did, Endpoint, Subscriber
 
-from .admin_input import (  # noqa: F401  (the CLI and HTTP API read them here)
+from web.admin_input import (  # noqa: F401  (the CLI and HTTP API read them here)
     DID_CLASSES,
     MAX_CONCURRENT_CALLS,
     MAX_ID,

@@ -26,7 +26,7 @@ from notify.render import Renderer
 
 from . import admin
 from .cli_support import run_on_database
-from .http_admin import account_json, policy_json
+from web.schemas import account_json, policy_json
 from .settings import Settings
 
 T = TypeVar("T")

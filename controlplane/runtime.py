@@ -39,7 +39,7 @@ from .asterisk_setup import agi_peer_networks, external_asterisk_config, testbed
 from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
 from .recipients import AccountDirectory
-from .http_api import build_admin_app
+from web.app import AdminServices, build_admin_app
 from .scheduled_jobs import register_jobs
 from .scheduler import build_scheduler
 from .settings import Settings, private_state_dir
@@ -137,7 +137,12 @@ class ControlPlane:
         await self.agi.start(s.agi_host, s.agi_port)
         self._stack.push_async_callback(self.agi.stop)
 
-        runner = web.AppRunner(build_admin_app(self), access_log=None)
+        admin_app = build_admin_app(AdminServices(
+            engine=self.engine, admin_token=s.admin_token, sip_realm=s.sip_realm, notifier=self.notifier,
+            end_calls=self.calls.end_calls, provisioning_changed=self.provisioning_changed,
+            health=self.health,
+        ))
+        runner = web.AppRunner(admin_app, access_log=None)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, s.admin_host, s.admin_port)
@@ -169,10 +174,6 @@ class ControlPlane:
             tailer.close()
 
         self._stack.push_async_callback(stop_tailer)
-
-    async def end_calls(self, account_id: int) -> int:
-        """End the account's live paid calls now (suspension); return how many."""
-        return await self.calls.end_calls(account_id) if self.calls else 0
 
     async def daily_limit_reached(self, account_id: int) -> None:
         """A call was stopped by its account's daily limit: alert the subscriber."""

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controlplane.http_json import MAX_JSON_DEPTH, BadRequest, parse_json, too_deep
+from web.json_body import MAX_JSON_DEPTH, BadRequest, parse_json, too_deep
 
 
 def depth(value: object) -> int:

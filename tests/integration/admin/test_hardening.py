@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from billing import ledger
 from controlplane import admin
-from controlplane.http_api import build_admin_app
+from web.app import build_admin_app
 from controlplane.settings import Settings
 
 from .support import EUR, new_subscriber, queued_emails
@@ -228,7 +228,7 @@ async def test_failed_logins_are_logged_without_the_token_then_locked_out(client
     """Defect 11: each failure is logged with the source address (never the
     token); after 5, the source answers 429 with Retry-After, even with the
     right token, until the lockout ends."""
-    caplog.set_level(logging.WARNING, logger="controlplane.http_auth")
+    caplog.set_level(logging.WARNING, logger="web.auth")
     statuses = []
     for n in range(7):
         response = await client.get("/admin/accounts/1", headers={"Authorization": f"Bearer guess-{n}"})
@@ -241,7 +241,7 @@ async def test_failed_logins_are_logged_without_the_token_then_locked_out(client
 
 
 def test_each_lockout_doubles_and_a_success_forgets():
-    from controlplane.http_auth import FailedLogins
+    from web.auth import FailedLogins
     now = [0.0]
     failures = FailedLogins(clock=lambda: now[0])
     assert [failures.failed("192.0.2.1") for _ in range(5)] == [None] * 5
@@ -271,7 +271,7 @@ async def test_aiohttp_refusals_and_failures_answer_json(client, engine, tmp_pat
         async def health(self):
             raise RuntimeError("secret internals")
 
-    async with TestClient(TestServer(build_admin_app(Broken(engine, Settings(state_dir=tmp_path))))) as broken:
+    async with TestClient(TestServer(build_admin_app(Broken(engine, Settings(state_dir=tmp_path)).services()))) as broken:
         response = await broken.get("/health")
         assert response.status == 500 and await response.json() == {"error": "internal error"}
 
@@ -296,5 +296,5 @@ async def test_the_ledger_speaks_euros_not_micro_euros(engine):
 
 def test_json_bodies_are_read_exactly():
     """The body reader keeps decimals exact (never float)."""
-    from controlplane.http_json import parse_json
+    from web.json_body import parse_json
     assert str(parse_json(json.dumps({"a": 0.1}).encode())["a"]) == "0.1"

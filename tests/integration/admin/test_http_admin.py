@@ -11,7 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from billing import ledger
-from controlplane.http_api import build_admin_app
+from notify.notifier import Notifier
+from notify.render import Renderer
+from web.app import AdminServices, build_admin_app
 from controlplane.settings import Settings
 
 from .support import queued_emails
@@ -22,7 +24,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @dataclass
 class Plane:
-    """What the admin routes use of the running control plane."""
+    """Stands in for the running control plane's parts the admin routes are
+    built with (its calls, its Asterisk sync): counts what they were asked."""
 
     engine: Any
     settings: Settings
@@ -36,6 +39,17 @@ class Plane:
         self.ended_for.append(account_id)
         return 2
 
+    async def health(self) -> dict[str, object]:
+        return {"status": "ok"}
+
+    def services(self) -> AdminServices:
+        """The admin API's dependencies, each one of this stand-in's."""
+        return AdminServices(
+            engine=self.engine, admin_token=self.settings.admin_token, sip_realm=self.settings.sip_realm,
+            notifier=Notifier(Renderer(timezone=self.settings.timezone)), end_calls=self.end_calls,
+            provisioning_changed=self.provisioning_changed, health=self.health,
+        )
+
 
 @pytest.fixture
 async def plane(engine, tmp_path) -> Plane:
@@ -44,7 +58,7 @@ async def plane(engine, tmp_path) -> Plane:
 
 @pytest.fixture
 async def client(plane):
-    async with TestClient(TestServer(build_admin_app(plane))) as client:
+    async with TestClient(TestServer(build_admin_app(plane.services()))) as client:
         yield client
 
 
@@ -76,7 +90,7 @@ async def test_requests_without_the_right_bearer_token_are_refused(client, heade
 
 async def test_an_empty_admin_token_refuses_everyone(engine, tmp_path):
     plane = Plane(engine, Settings(state_dir=tmp_path, admin_token=""))
-    async with TestClient(TestServer(build_admin_app(plane))) as client:
+    async with TestClient(TestServer(build_admin_app(plane.services()))) as client:
         response = await client.get("/admin/accounts/1", headers={"Authorization": "Bearer "})
     assert response.status == 401
 

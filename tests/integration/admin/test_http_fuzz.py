@@ -31,7 +31,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controlplane.http_api import build_admin_app
+from web.app import build_admin_app
 from controlplane.settings import Settings
 
 from .test_http_admin import AUTH, SUBSCRIBER, TOKEN, Plane
@@ -131,7 +131,7 @@ ROUTES = {  # name: (method, path template, body fields)
 @pytest.fixture
 async def client(engine, tmp_path):
     plane = HealthyPlane(engine, Settings(state_dir=tmp_path, admin_token=TOKEN))
-    async with TestClient(TestServer(build_admin_app(plane))) as client:
+    async with TestClient(TestServer(build_admin_app(plane.services()))) as client:
         for method, path, valid in ROUTES.values():  # warm up every route once
             await client.request(method, path.format(id=1), json=valid, headers=AUTH)
         yield client

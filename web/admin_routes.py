@@ -6,9 +6,9 @@ refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
 blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
 account, subscriber or route, 405 wrong method, 409 taken, 413 body over
 64 KiB, 415 not JSON, 429 too many failed authentications (see
-:mod:`controlplane.http_auth`: logged, then the source is locked out for a
+:mod:`web.auth`: logged, then the source is locked out for a
 growing time, ``Retry-After``), 500 ``internal error`` (see
-:mod:`controlplane.http_json`, which also bounds bodies: 64 KiB, 32 levels).
+:mod:`web.json_body`, which also bounds bodies: 64 KiB, 32 levels).
 
 ==========================================  =========================================
 ``POST  /admin/subscribers``                 subscriber + SIP endpoint + account → 201
@@ -28,40 +28,40 @@ up to 200 characters, idempotency keys, 100 allowed networks, 1,000
 blocked prefixes, languages, tariffs, DID classes) are in
 :mod:`controlplane.admin`.
 
-The routes work on the running control plane given to
-:func:`add_admin_routes`: its ``engine`` and ``settings``, and, when it has
-them, its ``end_calls(account_id)`` (ends live calls on suspension),
-``admission`` (its DID cache is dropped after a new DID) and ``renderer``.
+The routes work with the :class:`web.app.AdminServices` given to
+:func:`add_admin_routes`: its ``engine``, its ``end_calls`` (a suspension
+ends the account's live calls), its ``provisioning_changed`` (a new
+endpoint, DID or allowlist reaches the running Asterisk) and its
+``notifier`` (the emails of admin actions).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from functools import wraps
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
-from billing.money import format_micro
-from notify.render import Renderer
 
-from . import admin
-from .http_auth import FailedLogins, refusal_of
-from .http_json import BadRequest, error_response, json_object
+from controlplane import admin
+from .auth import FailedLogins, refusal_of
+from .json_body import BadRequest, error_response, json_object
+from .schemas import account_json, euros, policy_json
 
-ADMIN_PLANE = web.AppKey("admin_control_plane", object)
-ADMIN_RENDERER = web.AppKey("admin_renderer", Renderer)
+if TYPE_CHECKING:
+    from .app import AdminServices
+
+ADMIN_SERVICES = web.AppKey("admin_services", object)
 FAILED_LOGINS = web.AppKey("admin_failed_logins", FailedLogins)
 CHANGED_BY = "admin API"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_admin_routes(app: web.Application, control_plane: Any) -> None:
-    """Register the /admin routes on ``app`` for ``control_plane``."""
-    app[ADMIN_PLANE] = control_plane
-    renderer = getattr(control_plane, "renderer", None)
-    app[ADMIN_RENDERER] = renderer or Renderer(timezone=control_plane.settings.timezone)
+def add_admin_routes(app: web.Application, services: "AdminServices") -> None:
+    """Register the /admin routes on ``app``, working with ``services``."""
+    app[ADMIN_SERVICES] = services
     app[FAILED_LOGINS] = FailedLogins()
     app.router.add_post("/admin/subscribers", create_subscriber)
     app.router.add_post("/admin/dids", add_did)
@@ -77,13 +77,12 @@ def add_admin_routes(app: web.Application, control_plane: Any) -> None:
 
 
 def admin_route(handler: Handler) -> Handler:
-    """Check the bearer token (see :mod:`controlplane.http_auth`), and
+    """Check the bearer token (see :mod:`web.auth`), and
     answer refusals as JSON errors."""
 
     @wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
-        token = getattr(request.app[ADMIN_PLANE].settings, "admin_token", "")
-        refusal = refusal_of(request, token, request.app[FAILED_LOGINS])
+        refusal = refusal_of(request, _services(request).admin_token, request.app[FAILED_LOGINS])
         if refusal is not None:
             return error_response(refusal.status, refusal.message, headers=refusal.headers)
         try:
@@ -97,6 +96,10 @@ def admin_route(handler: Handler) -> Handler:
 
     return guarded
 
+
+
+def _services(request: web.Request) -> "AdminServices":
+    return request.app[ADMIN_SERVICES]  # type: ignore[return-value]
 
 
 def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | None:
@@ -146,29 +149,6 @@ def _account_id(request: web.Request) -> int:
     return admin.id_from_text(request.match_info["account_id"])
 
 
-def _euros(micro: int | None) -> str | None:
-    return None if micro is None else format_micro(micro)
-
-
-def account_json(account) -> dict[str, Any]:
-    return {
-        "id": account.id, "code": account.code, "kind": account.kind, "status": account.status,
-        "subscriber_id": account.subscriber_id, "credit_limit": _euros(account.credit_limit_micro),
-        "daily_limit": _euros(account.daily_limit_micro), "tariff": account.tariff,
-        "language": account.language,
-    }
-
-
-def policy_json(policy) -> dict[str, Any]:
-    return {
-        "allowed_networks": [str(n) for n in policy.allowed_networks],
-        "premium_enabled": policy.premium_enabled,
-        "international_enabled": policy.international_enabled,
-        "blocked_prefixes": list(policy.blocked_prefixes),
-        "max_concurrent_calls": policy.max_concurrent_calls,
-    }
-
-
 # -- resources ----------------------------------------------------------------------
 
 _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number", "display_name",
@@ -183,18 +163,19 @@ async def create_subscriber(request: web.Request) -> web.Response:
     for key in ("kind", "tariff"):
         if body.get(key) is not None:
             options[key] = _text(body, key)
+    services = _services(request)
     created = await admin.create_subscriber(
-        request.app[ADMIN_PLANE].engine,
+        services.engine,
         name=_text(body, "name"), email=_text(body, "email"), language=_text(body, "language", "ro"),
         username=_text(body, "username"), caller_id_number=_text(body, "caller_id_number"),
         display_name=_text(body, "display_name"), password=_text(body, "password"),
         account_code=_text(body, "account_code"),
         credit_limit_micro=_money(body, "credit_limit", maximum_micro=admin.MAX_LIMIT_MICRO) or 0,
         daily_limit_micro=_money(body, "daily_limit", maximum_micro=admin.MAX_LIMIT_MICRO),
-        realm=request.app[ADMIN_PLANE].settings.sip_realm, **options,
+        realm=services.sip_realm, **options,
     )
     subscriber, endpoint = created.subscriber, created.endpoint
-    await _provisioning_changed(request.app[ADMIN_PLANE])  # the new endpoint can register
+    await services.provisioning_changed()  # the new endpoint can register
     return web.json_response({
         "subscriber": {"id": subscriber.id, "name": subscriber.name, "email": subscriber.email,
                        "language": subscriber.language},
@@ -205,26 +186,18 @@ async def create_subscriber(request: web.Request) -> web.Response:
     }, status=201)
 
 
-async def _provisioning_changed(plane: object) -> None:
-    """Tell the running control plane (when there is one) that endpoints,
-    DIDs or allowlists changed, so Asterisk gets them without a restart."""
-    changed = getattr(plane, "provisioning_changed", None)
-    if changed is not None:
-        await changed()
-
-
 @admin_route
 async def add_did(request: web.Request) -> web.Response:
     body = await json_object(request, {"number", "subscriber_id", "ring_seconds", "voicemail_enabled"},
                        {"number", "subscriber_id"})
     voicemail = _boolean(body, "voicemail_enabled")
-    plane = request.app[ADMIN_PLANE]
+    services = _services(request)
     did = await admin.add_did(
-        plane.engine, number=_text(body, "number"), subscriber_id=_integer(body, "subscriber_id", minimum=1),
+        services.engine, number=_text(body, "number"), subscriber_id=_integer(body, "subscriber_id", minimum=1),
         ring_seconds=_integer(body, "ring_seconds", 25, minimum=5, maximum=120),
         voicemail_enabled=True if voicemail is None else voicemail,
     )
-    await _provisioning_changed(plane)  # a new on-net number and inbound extension
+    await services.provisioning_changed()  # a new on-net number and inbound extension
     return web.json_response({"number": did.number, "subscriber_id": did.subscriber_id,
                               "ring_seconds": did.ring_seconds, "voicemail_enabled": did.voicemail_enabled},
                              status=201)
@@ -232,11 +205,11 @@ async def add_did(request: web.Request) -> web.Response:
 
 @admin_route
 async def get_account(request: web.Request) -> web.Response:
-    summary = await admin.account_summary(request.app[ADMIN_PLANE].engine, _account_id(request))
+    summary = await admin.account_summary(_services(request).engine, _account_id(request))
     return web.json_response({
         **account_json(summary.account),
-        "balance": _euros(summary.balance_micro), "available": _euros(summary.available_micro),
-        "spent_today": _euros(summary.spent_today_micro), "live_calls": summary.live_calls,
+        "balance": euros(summary.balance_micro), "available": euros(summary.available_micro),
+        "spent_today": euros(summary.spent_today_micro), "live_calls": summary.live_calls,
         "policy": policy_json(summary.policy),
     })
 
@@ -244,16 +217,17 @@ async def get_account(request: web.Request) -> web.Response:
 @admin_route
 async def top_up(request: web.Request) -> web.Response:
     body = await json_object(request, {"amount", "reference", "idempotency_key"}, {"amount"})
+    services = _services(request)
     result = await admin.top_up(
-        request.app[ADMIN_PLANE].engine, _account_id(request),
+        services.engine, _account_id(request),
         _money(body, "amount", positive=True, maximum_micro=admin.MAX_TOP_UP_MICRO),
         reference=_text(body, "reference", ""), idempotency_key=_text(body, "idempotency_key"),
-        renderer=request.app[ADMIN_RENDERER],
+        renderer=services.notifier.renderer,
     )
     if result.outbox_id is not None:
-        _wake_outbox(request.app[ADMIN_PLANE])
-    return web.json_response({"entry_id": result.entry.id, "amount": _euros(result.entry.amount_micro),
-                              "balance": _euros(result.balance_micro)}, status=201)
+        services.notifier.wake()  # committed: send it now, not at the dispatcher's next poll
+    return web.json_response({"entry_id": result.entry.id, "amount": euros(result.entry.amount_micro),
+                              "balance": euros(result.balance_micro)}, status=201)
 
 
 _POLICY_FIELDS = {"allowed_networks", "premium_enabled", "international_enabled", "blocked_prefixes",
@@ -265,37 +239,31 @@ async def set_policy(request: web.Request) -> web.Response:
     body = await json_object(request, _POLICY_FIELDS)
     if not body:
         raise BadRequest(f"nothing to change; send some of {sorted(_POLICY_FIELDS)}")
+    services = _services(request)
     change = await admin.set_account_policy(
-        request.app[ADMIN_PLANE].engine, _account_id(request),
+        services.engine, _account_id(request),
         allowed_networks=_list(body, "allowed_networks"), premium_enabled=_boolean(body, "premium_enabled"),
         international_enabled=_boolean(body, "international_enabled"),
         blocked_prefixes=_list(body, "blocked_prefixes"),
         max_concurrent_calls=_integer(body, "max_concurrent_calls", maximum=admin.MAX_CONCURRENT_CALLS),
-        changed_by=CHANGED_BY, renderer=request.app[ADMIN_RENDERER],
+        changed_by=CHANGED_BY, renderer=services.notifier.renderer,
     )
     if change.outbox_id is not None:
-        _wake_outbox(request.app[ADMIN_PLANE])
+        services.notifier.wake()  # committed: send it now, not at the dispatcher's next poll
     if change.allowed_ips_change_id is not None:
-        await _provisioning_changed(request.app[ADMIN_PLANE])  # the endpoints' ACL
+        await services.provisioning_changed()  # the endpoints' ACL
     return web.json_response({"policy": policy_json(change.policy),
                               "allowed_ips_change_id": change.allowed_ips_change_id})
 
 
-def _wake_outbox(plane: object) -> None:
-    # an email was queued: send it now, not at the dispatcher's next poll
-    dispatcher = getattr(plane, "dispatcher", None)
-    if dispatcher is not None:
-        dispatcher.wake.set()
-
-
 @admin_route
 async def suspend(request: web.Request) -> web.Response:
-    plane = request.app[ADMIN_PLANE]
-    ended = await admin.suspend_account(plane.engine, _account_id(request), getattr(plane, "end_calls", None))
+    services = _services(request)
+    ended = await admin.suspend_account(services.engine, _account_id(request), services.end_calls)
     return web.json_response({"status": "suspended", "calls_ended": ended})
 
 
 @admin_route
 async def reinstate(request: web.Request) -> web.Response:
-    account = await admin.reinstate_account(request.app[ADMIN_PLANE].engine, _account_id(request))
+    account = await admin.reinstate_account(_services(request).engine, _account_id(request))
     return web.json_response({"status": account.status})

@@ -1,7 +1,7 @@
 """The admin HTTP API's bearer token, and what happens after a wrong one.
 
 Every failed authentication is logged (WARNING, logger
-``controlplane.http_auth``) with the source address, the method and the
+``web.auth``) with the source address, the method and the
 path — never the token presented. Repeated failures from one source are
 slowed down by refusing it for a while rather than by holding its
 connections open: after :data:`FREE_FAILURES` failures in a row, each

@@ -1,0 +1,63 @@
+"""The admin HTTP API (aiohttp): /health and the /admin resources.
+
+One app, one error shape: :func:`web.json_body.json_errors` makes every
+refusal and failure JSON, and bodies are at most
+:data:`web.json_body.MAX_BODY_BYTES` (64 KiB; 413 past it).
+
+The app is built with what it uses, named and typed (:class:`AdminServices`):
+the composition (``controlplane.runtime``) supplies each part, so a part it
+forgets or renames fails at start, never silently at a suspension."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notify.notifier import Notifier
+
+from .admin_routes import add_admin_routes
+from .json_body import MAX_BODY_BYTES, json_errors
+
+EndCalls = Callable[[int], Awaitable[int]]
+"""Ends an account's live calls now and returns how many it ended."""
+Health = Callable[[], Awaitable[dict[str, object]]]
+"""Reports database and Asterisk connectivity (``"status"``: ``"ok"`` or not)."""
+
+
+@dataclass(frozen=True)
+class AdminServices:
+    """What the admin HTTP API works with.
+
+    ``end_calls(account_id)`` ends a suspended account's live calls (the
+    ARI call controller's); ``provisioning_changed()`` puts new endpoints,
+    DIDs and allowlists into the running Asterisk; ``notifier`` renders the
+    emails admin actions queue and wakes the outbox after their commit."""
+
+    engine: AsyncEngine
+    admin_token: str
+    sip_realm: str
+    notifier: Notifier
+    end_calls: EndCalls
+    provisioning_changed: Callable[[], Awaitable[None]]
+    health: Health
+
+
+HEALTH = web.AppKey("health", object)
+
+
+async def health(request: web.Request) -> web.Response:
+    """GET /health: database and Asterisk connectivity; 503 when degraded."""
+    report = await request.app[HEALTH]()
+    return web.json_response(report, status=200 if report["status"] == "ok" else 503)
+
+
+def build_admin_app(services: AdminServices) -> web.Application:
+    """Return the admin HTTP app working with ``services``."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
+    app[HEALTH] = services.health
+    app.router.add_get("/health", health)
+    add_admin_routes(app, services)
+    return app
