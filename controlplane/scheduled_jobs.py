@@ -49,7 +49,6 @@ from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ari_app.client import AriClient
@@ -67,7 +66,7 @@ from sqlbase import utc_now
 from notify.errors import InvalidEmailError
 from notify.events import InvoiceIssued, Recipient, enqueue_event
 from notify.render import Renderer, language_of
-from provisioning.tables import subscribers
+from provisioning import services as provisioning
 
 from .settings import Settings
 
@@ -293,23 +292,14 @@ async def issue_invoices(
 
 
 async def subscriber_customer(conn: AsyncConnection, account: ledger.Account) -> Customer | None:
-    """The account's subscriber as the invoice's customer; None without one.
-
-    Reads provisioning's table directly: provisioning has no
-    get-subscriber service yet (asked for).
-    """
+    """The account's subscriber as the invoice's customer, in the account's
+    language or else the subscriber's; None without a subscriber."""
     if account.subscriber_id is None:
         return None
-    row = (
-        await conn.execute(
-            select(subscribers.c.name, subscribers.c.email, subscribers.c.language).where(
-                subscribers.c.id == account.subscriber_id
-            )
-        )
-    ).first()
-    if row is None:
+    subscriber = await provisioning.find_subscriber(conn, account.subscriber_id)
+    if subscriber is None:
         return None
-    return Customer(row.name, row.email or None, language_of(account.language or row.language))
+    return Customer(subscriber.name, subscriber.email or None, language_of(account.language or subscriber.language))
 
 
 def email_invoice(renderer: Renderer) -> IssuedHook:

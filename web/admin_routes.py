@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from aiohttp import web
 
 
-from controlplane import admin
+import controlplane.admin as admin
 from .auth import FailedLogins, refusal_of
 from .json_body import BadRequest, error_response, json_object
 from .schemas import account_json, euros, policy_json

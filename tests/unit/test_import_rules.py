@@ -62,11 +62,10 @@ TABLE_READERS: dict[str, str] = {
 # name so they are seen (importer module -> the module it may still import).
 # Temporary: each is deleted once its file imports the owner's functions.
 TEMPORARY_EXCEPTIONS: dict[str, set[str]] = {
-    # subscriber_customer reads the invoice's customer from provisioning's
-    # subscribers table, not provisioning.services.find_subscriber; the
-    # monthly invoicing run is moving out of this file in parallel (not a
-    # one-line change here). Delete this line at merge.
-    "controlplane.scheduled_jobs": {"provisioning.tables"},
+    # The admin routes still call the admin operations in controlplane/admin.py;
+    # delete this line when those operations move into the packages that own
+    # what they change (provisioning, billing's ledger, admission.policy).
+    "web.admin_routes": {"controlplane.admin"},
 }
 
 
