@@ -103,7 +103,10 @@ def _services(request: web.Request) -> "AdminServices":
 
 
 def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | None:
-    value = body.get(key, default)
+    """The string ``key``; absent or JSON null gives ``default``."""
+    value = body.get(key)
+    if value is None:
+        return default
     if value is not None and not isinstance(value, str):
         raise BadRequest(f"{key}: must be a string", field=key)
     return value
@@ -111,7 +114,11 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | N
 
 def _integer(body: dict[str, Any], key: str, default: int | None = None, *,
              minimum: int = 0, maximum: int = admin.MAX_ID) -> int | None:
-    value = body.get(key, default)
+    """The whole number ``key`` within its bounds; absent or JSON null gives
+    ``default`` (a null must not reach a service as None)."""
+    value = body.get(key)
+    if value is None:
+        return default
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)
                               or not minimum <= value <= maximum):
         raise BadRequest(f"{key}: must be a whole number from {minimum} to {maximum}", field=key)

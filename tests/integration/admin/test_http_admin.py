@@ -160,6 +160,16 @@ async def test_adding_a_did_normalises_it_and_tells_the_running_control_plane(cl
     assert unknown.status == 404
 
 
+async def test_a_null_ring_time_gives_a_did_the_default_ring_time(client, plane):
+    """Bad input gets a 4xx or the documented default, never a 500: a JSON
+    null for an optional number is read as absent (ring time 25 s)."""
+    await created_account(client)
+    subscriber_id = (await ledger.find_account(plane.engine, "ION1")).subscriber_id
+    response = await post(client, "/admin/dids",
+                          {"number": "0312345678", "subscriber_id": subscriber_id, "ring_seconds": None})
+    assert response.status == 201 and (await response.json())["ring_seconds"] == 25
+
+
 # -- accounts --------------------------------------------------------------------------------
 
 
