@@ -44,6 +44,7 @@ from billing.accounts import ACCOUNT_KINDS, ACTIVE, DEFAULT_TARIFF, PREPAID, SUS
 from sqlbase import utc_now
 from billing.tariff_store import stored_plan_names
 from notify.events import AllowedIpsChanged, DailySpendLimitReached, Recipient, TopUp, enqueue_event
+from notify.notifier import recipient_for
 from notify.render import SUPPORTED_LANGUAGES, Renderer
 from provisioning import services as provisioning
 from provisioning.credentials import DEFAULT_REALM
@@ -56,6 +57,7 @@ from provisioning.errors import (
 )
 from provisioning.records import Did, Endpoint, Subscriber
 
+from .recipients import account_contact
 from web.admin_input import (  # noqa: F401  (the CLI and HTTP API read them here)
     DID_CLASSES,
     MAX_CONCURRENT_CALLS,
@@ -399,11 +401,6 @@ async def emit_daily_limit_alert(
 
 
 async def _recipient(conn: AsyncConnection, account: ledger.Account) -> Recipient | None:
-    """Who is told about the account: its subscriber, in the account's language."""
-    if account.subscriber_id is None:
-        return None
-    subscriber = await provisioning.find_subscriber(conn, account.subscriber_id)
-    if subscriber is None:
-        return None
-    return Recipient(account_id=account.id, email=subscriber.email,
-                     language=account.language or subscriber.language)
+    """Who is told about the account: its subscriber, in the one language rule's language."""
+    contact = await account_contact(conn, account)
+    return None if contact is None else recipient_for(contact)

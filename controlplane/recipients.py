@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from billing import ledger
-from billing.errors import UnknownAccountError
 from notify.notifier import Contact
 from provisioning import services as provisioning
 from sqlbase import Db
@@ -14,23 +13,20 @@ from sqlbase import Db
 log = logging.getLogger(__name__)
 
 
+async def account_contact(db: Db, account: ledger.Account) -> Contact | None:
+    """The account's subscriber, with the account's language; None when
+    the account has no subscriber."""
+    if account.subscriber_id is None:
+        return None
+    subscriber = await provisioning.find_subscriber(db, account.subscriber_id)
+    if subscriber is None:
+        return None
+    return Contact(account_id=account.id, email=subscriber.email,
+                   account_language=account.language, subscriber_language=subscriber.language)
+
+
 class AccountDirectory:
     """Looks up contacts through billing's and provisioning's services."""
-
-    async def contact_of_account(self, db: Db, account_id: int) -> Contact | None:
-        """The account's subscriber, with the account's language; None
-        when the account is unknown or has no subscriber."""
-        try:
-            account = await ledger.get_account(db, account_id)
-        except UnknownAccountError:
-            return None
-        if account.subscriber_id is None:
-            return None
-        subscriber = await provisioning.find_subscriber(db, account.subscriber_id)
-        if subscriber is None:
-            return None
-        return Contact(account_id=account.id, email=subscriber.email,
-                       account_language=account.language, subscriber_language=subscriber.language)
 
     async def contact_of_subscriber(self, db: Db, subscriber_id: int) -> Contact | None:
         """The subscriber, with the billing account of their first endpoint

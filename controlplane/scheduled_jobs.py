@@ -65,7 +65,8 @@ from billing.invoicing.supplier import Supplier
 from sqlbase import utc_now
 from notify.errors import InvalidEmailError
 from notify.events import InvoiceIssued, Recipient, enqueue_event
-from notify.render import Renderer, language_of
+from notify.notifier import language_for
+from notify.render import Renderer
 from provisioning import services as provisioning
 
 from .settings import Settings
@@ -299,7 +300,7 @@ async def subscriber_customer(conn: AsyncConnection, account: ledger.Account) ->
     subscriber = await provisioning.find_subscriber(conn, account.subscriber_id)
     if subscriber is None:
         return None
-    return Customer(subscriber.name, subscriber.email or None, language_of(account.language or subscriber.language))
+    return Customer(subscriber.name, subscriber.email or None, language_for(account.language, subscriber.language))
 
 
 def email_invoice(renderer: Renderer) -> IssuedHook:

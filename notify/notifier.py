@@ -38,21 +38,22 @@ class Contact:
     subscriber_language: str | None = None
 
 
-def recipient_for(contact: Contact) -> Recipient:
-    """Return the recipient of ``contact``'s emails. The one language rule:
+def language_for(account_language: str | None, subscriber_language: str | None) -> str:
+    """The one language rule for everything sent or issued to an account:
     the account's language when it has one (the contract is with the
     account), else the subscriber's; anything unsupported is Romanian."""
-    language = language_of(contact.account_language or contact.subscriber_language)
+    return language_of(account_language or subscriber_language)
+
+
+def recipient_for(contact: Contact) -> Recipient:
+    """Return the recipient of ``contact``'s emails, in :func:`language_for`'s language."""
     return Recipient(account_id=contact.account_id, email=contact.email,  # type: ignore[arg-type]
-                     language=language)
+                     language=language_for(contact.account_language, contact.subscriber_language))
 
 
 class RecipientDirectory(Protocol):
     """Finds who to tell; implemented where accounts and subscribers are
     both readable (the composition), injected into the Notifier."""
-
-    async def contact_of_account(self, db: Db, account_id: int) -> Contact | None:
-        """The account's subscriber as a contact; None without one."""
 
     async def contact_of_subscriber(self, db: Db, subscriber_id: int) -> Contact | None:
         """The subscriber as a contact, with the billing account of their
@@ -85,11 +86,6 @@ class Notifier:
         """Tell the dispatcher an email is waiting (after a commit)."""
         if self._wake is not None:
             self._wake.set()
-
-    async def recipient_for_account(self, db: Db, account_id: int) -> Recipient | None:
-        """Who is told about account ``account_id``; None when nobody is."""
-        contact = await self._require_directory().contact_of_account(db, account_id)
-        return None if contact is None or not contact.email else recipient_for(contact)
 
     async def recipient_for_subscriber(self, db: Db, subscriber_id: int) -> Recipient | None:
         """Who is told about subscriber ``subscriber_id``'s calls; None when nobody is."""
