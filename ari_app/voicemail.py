@@ -93,8 +93,6 @@ GOODBYE_TIMEOUT_S = 5.0
 CALL_CAP_SLACK_S = 150  # greeting, beep and goodbye on top of the message
 
 
-
-
 # -- the service --------------------------------------------------------------
 
 

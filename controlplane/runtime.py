@@ -183,9 +183,9 @@ class ControlPlane:
     async def provisioning_changed(self) -> None:
         """Put the database's endpoints, DIDs and allowlists into the running
         Asterisk (no restart) and forget cached DIDs."""
-        await self.our_numbers.refresh()
         if self.admission is not None:
-            self.admission.forget_cached()
+            self.admission.forget_cached()  # before the refresh: forgetting after it would read the DIDs twice
+        await self.our_numbers.refresh()
         if self.testbed is not None:
             await sync_testbed(self.engine, self.testbed)
         elif self.settings.asterisk_config_dir is not None and self.ari is not None:

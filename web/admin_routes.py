@@ -107,7 +107,7 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | N
     value = body.get(key)
     if value is None:
         return default
-    if value is not None and not isinstance(value, str):
+    if not isinstance(value, str):
         raise BadRequest(f"{key}: must be a string", field=key)
     return value
 
@@ -119,8 +119,7 @@ def _integer(body: dict[str, Any], key: str, default: int | None = None, *,
     value = body.get(key)
     if value is None:
         return default
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                              or not minimum <= value <= maximum):
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
         raise BadRequest(f"{key}: must be a whole number from {minimum} to {maximum}", field=key)
     return value
 
