@@ -43,6 +43,7 @@ from billing import fx_store, ledger, money
 from billing.invoicing import issuing, payments, presentation, records
 from billing.invoicing.downtime import downtime_days, record_downtime
 from billing.invoicing.errors import InvalidPeriodError
+from billing.invoicing.service import InvoicingService
 from billing._datafile import DataFileError
 from billing.cdr_format import AUTO, CLICKPHONE, MASTER
 from billing.errors import BillingError
@@ -51,12 +52,12 @@ from billing.fx_fetch import DEFAULT_BNR_URL, DEFAULT_TIMEOUT, fetch_bnr_rates
 from billing.ingest import ingest_file
 from billing.tariff_store import export_tariff_csv, import_tariff_file
 from billing.tariffs import CONTRACT_TZ
+from notify.notifier import Notifier
 from notify.render import Renderer
 from provisioning.services import our_numbers
 
 from .cli_support import run_on_database
-from .payments import record_payment
-from .scheduled_jobs import issue_invoices
+from .invoicing_wiring import invoicing_service
 from .settings import Settings
 
 T = TypeVar("T")
@@ -76,7 +77,14 @@ def _with_engine(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
 
 
 def _today() -> date:
+    """Today in the contract's zone (Europe/Bucharest)."""
     return datetime.now(CONTRACT_TZ).date()
+
+
+def _invoicing(engine: AsyncEngine, settings: Settings) -> InvoicingService:
+    """The invoicing service of one command: its emails wait in the outbox
+    for the running control plane's dispatcher (this process has none to wake)."""
+    return invoicing_service(engine, Notifier(Renderer(timezone=settings.timezone)))
 
 
 class _Day(click.ParamType):
@@ -128,9 +136,8 @@ def invoice_run(period: str, issue_date: date | None, series: str, allow_uninges
     quarantined CDRs of PERIOD."""
 
     async def work(engine: AsyncEngine, settings: Settings) -> issuing.RunReport:
-        return await issue_invoices(
-            engine, Renderer(timezone=settings.timezone), period, issue_date, supplier=settings.supplier,
-            series=series, allow_uningested=allow_uningested,
+        return await _invoicing(engine, settings).issue_month(
+            period, issue_date, supplier=settings.supplier, series=series, allow_uningested=allow_uningested,
         )  # fmt: skip
 
     report = _with_engine(work)
@@ -206,10 +213,9 @@ def payments_add(number: str, amount: str, paid_on: date | None, reference: str)
     amount_micro = _eur_micro(amount)
 
     async def work(engine: AsyncEngine, settings: Settings) -> tuple[records.InvoicePayment, records.Invoice]:
-        payment = await record_payment(
-            engine, Renderer(timezone=settings.timezone), number, amount_micro,
-            paid_on=paid_on or _today(), reference=reference,
-        )  # fmt: skip
+        payment = await _invoicing(engine, settings).record_payment(
+            number, amount_micro, paid_on=paid_on or _today(), reference=reference,
+        )
         return payment, await records.get_invoice(engine, number)
 
     payment, invoice = _with_engine(work)

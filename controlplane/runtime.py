@@ -150,7 +150,7 @@ class ControlPlane:
         self.admin_url = f"http://{s.admin_host}:{s.admin_port}"
 
         scheduler = build_scheduler(s)
-        register_jobs(scheduler, self.engine, s, self.renderer, ari=self.ari)
+        register_jobs(scheduler, self.engine, s, self.notifier, ari=self.ari)
         # Subscribers added by the CLI (another process) reach Asterisk too.
         scheduler.add_job(self.provisioning_changed, "interval", seconds=PROVISIONING_SYNC_SECONDS,
                           id="asterisk-sync", max_instances=1, coalesce=True)

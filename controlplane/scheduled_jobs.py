@@ -1,6 +1,7 @@
-"""The control plane's periodic jobs, and the invoice run's wiring to the outbox.
+"""The control plane's schedule: which periodic jobs run when, each a thin
+call into the service that does the work.
 
-``register_jobs(scheduler, engine, settings, renderer)`` adds, in the
+``register_jobs(scheduler, engine, settings, notifier)`` adds, in the
 operator's zone (``settings.timezone``, Europe/Bucharest):
 
 ==================  ========================================  =====================================
@@ -30,11 +31,12 @@ why and waits for its next turn: a missing BNR rate on the 1st is logged
 with what to run by hand (``clickphone fx fetch`` / ``fx set``, then
 ``clickphone invoice run``), and re-running issues only what is missing.
 
-The invoice run here and ``clickphone invoice run`` both go through
-:func:`issue_invoices`: the supplier from the settings (``supplier_*``,
-stored on each invoice), customer name and email from provisioning's
-subscriber, the InvoiceIssued email (invoice HTML attached, dedup key
-``invoice:<number>``) queued in the transaction that issues the invoice.
+The invoice run here and ``clickphone invoice run`` both go through the
+invoicing service (:class:`billing.invoicing.service.InvoicingService`,
+wired by :func:`controlplane.invoicing_wiring.invoicing_service`): the
+supplier from the settings (``supplier_*``, stored on each invoice),
+customer name and email from provisioning's subscriber, the InvoiceIssued
+email queued in the transaction that issues the invoice.
 """
 
 from __future__ import annotations
@@ -49,26 +51,23 @@ from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ari_app.client import AriClient
 from ari_app.errors import AriFailure
 from ari_app.voicemail_recordings import purge_old_recordings
-from billing import ledger, money, reservations
-from billing.invoicing import issuing, presentation, records
+from billing import reservations
+from billing.invoicing import records
 from billing.invoicing.errors import InvoiceError, UsageNotIngestedError
 from billing.fx_bnr import FxError
 from billing.fx_fetch import DEFAULT_BNR_URL, FetchReport, fetch_bnr_rates
-from billing.invoicing.issuing import IssuedHook, RunReport
-from billing.invoicing.records import Customer, Invoice
+from billing.invoicing.issuing import RunReport
+from billing.invoicing.service import InvoicingService
 from billing.invoicing.supplier import Supplier
 from sqlbase import utc_now
-from notify.errors import InvalidEmailError
-from notify.events import InvoiceIssued, Recipient, enqueue_event
-from notify.notifier import language_for
-from notify.render import Renderer
-from provisioning import services as provisioning
+from notify.notifier import Notifier
 
+from .invoicing_wiring import invoicing_service
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,16 +91,16 @@ def register_jobs(
     scheduler: BaseScheduler,
     engine: AsyncEngine,
     settings: Settings,
-    renderer: Renderer,
+    notifier: Notifier,
     *,
     bnr_url: str = DEFAULT_BNR_URL,
     invoice_series: str = records.DEFAULT_SERIES,
     ari: AriClient | None = None,
 ) -> dict[str, Job]:
-    """Add the invoice run, the BNR fetch and the reservation sweeper to
-    ``scheduler`` (not necessarily started), and the voicemail purge when
-    given ``ari``, the client of the Asterisk holding the recordings;
-    return the jobs by id.
+    """Add the invoice run (its emails through ``notifier``), the BNR fetch
+    and the reservation sweeper to ``scheduler`` (not necessarily started),
+    and the voicemail purge when given ``ari``, the client of the Asterisk
+    holding the recordings; return the jobs by id.
 
     Registering again replaces them (ids are fixed).
     """
@@ -111,7 +110,7 @@ def register_jobs(
         INVOICE_JOB_ID: scheduler.add_job(
             monthly_invoice_job,
             CronTrigger(**INVOICE_RUN_AT, timezone=zone),
-            args=[engine, renderer],
+            args=[invoicing_service(engine, notifier)],
             kwargs={"supplier": settings.supplier, "series": invoice_series, "timezone": zone},
             id=INVOICE_JOB_ID,
             name="monthly invoice run",
@@ -161,8 +160,7 @@ def previous_month(day: date) -> str:
 
 
 async def monthly_invoice_job(
-    engine: AsyncEngine,
-    renderer: Renderer,
+    invoicing: InvoicingService,
     *,
     supplier: Supplier,
     series: str = records.DEFAULT_SERIES,
@@ -171,8 +169,9 @@ async def monthly_invoice_job(
     retry_every: timedelta = INVOICE_RETRY_EVERY,
     wait_at_most: timedelta = INVOICE_WAIT_AT_MOST,
 ) -> RunReport | None:
-    """Invoice the previous month, issued today (in ``timezone``); return the report,
-    or None when it could not run (logged, with what to do).
+    """Invoice the previous month through ``invoicing``, issued today (in
+    ``timezone``); return the report, or None when it could not run (logged,
+    with what to do).
 
     While CDRs of the month are still on their way
     (:class:`~billing.invoicing.UsageNotIngestedError`), try again every
@@ -182,8 +181,8 @@ async def monthly_invoice_job(
     waited = timedelta(0)
     while True:
         try:
-            report = await issue_invoices(
-                engine, renderer, period, today, supplier=supplier, series=series, now=now or utc_now()
+            report = await invoicing.issue_month(
+                period, today, supplier=supplier, series=series, now=now or utc_now()
             )
         except UsageNotIngestedError as exc:
             if waited >= wait_at_most:
@@ -254,83 +253,3 @@ async def voicemail_purge_job(
         log.info("purged %d voicemail recordings older than %d days", len(purged), retention.days)
     return purged
 
-
-# -- the invoice run, wired to provisioning and the outbox --------------------------------------
-
-
-async def issue_invoices(
-    engine: AsyncEngine,
-    renderer: Renderer,
-    period: str,
-    issue_date: date | None = None,
-    *,
-    supplier: Supplier,
-    series: str = records.DEFAULT_SERIES,
-    now: datetime | None = None,
-    allow_uningested: bool = False,
-) -> RunReport:
-    """:func:`billing.invoicing.run_invoices` by ``supplier`` (from the settings:
-    ``settings.supplier``), with customers from provisioning and each invoice's
-    email queued in the outbox, in the transaction that issues it
-    (``allow_uningested``: issue even while CDRs of the period are on their way)."""
-    if supplier.missing:
-        # issued all the same (a testbed has no CIF), but the operator must fill them in
-        log.warning(
-            "invoices of %s name their supplier without: %s (set CLICKPHONE_SUPPLIER_*)",
-            period, ", ".join(supplier.missing),
-        )  # fmt: skip
-    return await issuing.run_invoices(
-        engine,
-        period,
-        issue_date,
-        supplier=supplier,
-        series=series,
-        customers=subscriber_customer,
-        on_issued=email_invoice(renderer),
-        now=now,
-        allow_uningested=allow_uningested,
-    )
-
-
-async def subscriber_customer(conn: AsyncConnection, account: ledger.Account) -> Customer | None:
-    """The account's subscriber as the invoice's customer, in the account's
-    language or else the subscriber's; None without a subscriber."""
-    if account.subscriber_id is None:
-        return None
-    subscriber = await provisioning.find_subscriber(conn, account.subscriber_id)
-    if subscriber is None:
-        return None
-    return Customer(subscriber.name, subscriber.email or None, language_for(account.language, subscriber.language))
-
-
-def email_invoice(renderer: Renderer) -> IssuedHook:
-    """Return the hook queueing an issued invoice's email (HTML attached) in its transaction."""
-
-    async def queue(conn: AsyncConnection, invoice: Invoice) -> None:
-        if not invoice.customer_email:
-            log.warning("invoice %s: account %s has no email address, not emailed", invoice.number, invoice.account_code)
-            return
-        event = invoice_issued_event(invoice)
-        try:
-            await enqueue_event(conn, event, renderer)
-        except InvalidEmailError as exc:
-            # the invoice stands; the address must be corrected and the email sent again
-            log.error("invoice %s not emailed: %s", invoice.number, exc)
-
-    return queue
-
-
-def invoice_issued_event(invoice: Invoice) -> InvoiceIssued:
-    """Return the InvoiceIssued event of ``invoice`` (total in RON, HTML attached)."""
-    assert invoice.customer_email
-    return InvoiceIssued(
-        to=Recipient(invoice.account_id, invoice.customer_email, invoice.language),
-        number=invoice.number,
-        issued_on=invoice.issue_date,
-        due_on=invoice.due_date,
-        total=money.from_micro(invoice.total_ron_micro),
-        currency=records.INVOICE_CURRENCY_RON,
-        invoice_html=presentation.render_invoice_html(invoice),
-        payable=invoice.payable,  # a prepaid statement was paid at issue: no due date, no request
-        prepaid=invoice.prepaid,
-    )

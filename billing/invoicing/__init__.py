@@ -14,10 +14,14 @@ One module per reason to change:
 * :mod:`~billing.invoicing.payments` — payments and where an invoice stands
   on a day, with the penalty of :mod:`~billing.invoicing.penalty`;
 * :mod:`~billing.invoicing.presentation` — the Romanian HTML and the JSON;
-* :mod:`~billing.invoicing.errors` — the refusals.
+* :mod:`~billing.invoicing.errors` — the refusals;
+* :mod:`~billing.invoicing.service` — the application service the CLI and
+  the scheduler call: issue a month's invoices, record a payment, each with
+  its email.
 
 Billing takes hooks (the customer lookup, the emails on issue and on
-payment); the composition root supplies them.
+payment: :class:`~billing.invoicing.service.InvoicingHooks`); the
+composition root supplies them.
 
 An invoice is issued once per account and billing period (a calendar month,
 Europe/Bucharest, ``'YYYY-MM'``) by :func:`~billing.invoicing.issuing.run_invoices`, normally on the

@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from ari_app.client import AriClient
 from controlplane.scheduled_jobs import VOICEMAIL_PURGE_JOB_ID, register_jobs, voicemail_purge_job
 from controlplane.settings import Settings, SettingsError, load_settings
+from notify.notifier import Notifier
 from notify.render import Renderer
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
@@ -67,7 +68,7 @@ def test_with_an_ari_client_the_purge_is_registered_daily_at_03_30_with_the_rete
     client = AriClient("http://127.0.0.1:1", "user", "secret", "clickphone")
     settings = settings_from(tmp_path, voicemail_retention_days="7")
 
-    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, settings, Renderer(),  # type: ignore[arg-type]
+    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, settings, Notifier(Renderer()),  # type: ignore[arg-type]
                          ari=client)
 
     purge = jobs[VOICEMAIL_PURGE_JOB_ID]
@@ -79,7 +80,7 @@ def test_with_an_ari_client_the_purge_is_registered_daily_at_03_30_with_the_rete
 
 def test_without_an_ari_client_there_is_no_purge(tmp_path) -> None:
     jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, Settings(state_dir=tmp_path),  # type: ignore[arg-type]
-                         Renderer())
+                         Notifier(Renderer()))
 
     assert VOICEMAIL_PURGE_JOB_ID not in jobs
 

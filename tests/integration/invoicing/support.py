@@ -16,6 +16,10 @@ from billing._datafile import packaged_lines
 from billing.ingest import CdrSource, IngestReport, ingest_lines
 from billing.accounts import POSTPAID, PREPAID
 from billing.tariffs import CONTRACT_TZ
+from billing.invoicing.service import InvoicingService
+from controlplane.invoicing_wiring import invoicing_service
+from notify.notifier import Notifier
+from notify.render import Renderer
 from tests.integration.billing.cdrs import FIXED, GERMANY, MOBILE, master_line
 
 __all__ = ["FIXED", "GERMANY", "MOBILE", "master_line"]
@@ -88,6 +92,12 @@ async def bnr_rate(engine: AsyncEngine, day: date, eur: str) -> None:
 async def run(engine: AsyncEngine, period: str, issue: date, **options: Any) -> issuing.RunReport:
     options.setdefault("supplier", SUPPLIER)
     return await issuing.run_invoices(engine, period, issue, now=run_time(issue), **options)
+
+
+def invoicing(engine: AsyncEngine) -> InvoicingService:
+    """The invoicing service as the CLI and the scheduler are given it:
+    customers from provisioning, each email queued with its invoice or payment."""
+    return invoicing_service(engine, Notifier(Renderer()))
 
 
 async def count(engine: AsyncEngine, table: Any) -> int:

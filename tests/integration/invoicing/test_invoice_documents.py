@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import ledger
 from billing.invoicing import presentation
-from controlplane.scheduled_jobs import issue_invoices
-from notify.render import Renderer
 from notify.tables import attachments, outbox
 from provisioning import services as provisioning
 
@@ -31,6 +29,7 @@ from .support import (
     calls_of,
     count,
     ingest,
+    invoicing,
     open_account,
     open_prepaid,
     run,
@@ -45,7 +44,7 @@ async def issue_for_subscriber(engine: AsyncEngine, name: str = "Ana Popescu", e
     await open_account(engine, subscriber_id=subscriber.id, included_seconds=60)
     await ingest(engine, *calls_of("acct-1", JULY_CALL, ("u1", FIXED, 90), ("u2", MOBILE, 30)))
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
-    report = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
+    report = await invoicing(engine).issue_month("2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
     [invoice] = report.issued
     return invoice
 
@@ -80,7 +79,7 @@ async def test_a_prepaid_statement_is_emailed_as_paid_without_a_due_date(engine:
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
 
     [invoice] = (
-        await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
+        await invoicing(engine).issue_month("2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
     ).issued
 
     [email] = await outbox_emails(engine)
@@ -100,7 +99,7 @@ async def test_a_prepaid_statement_is_emailed_as_paid_without_a_due_date(engine:
 async def test_running_again_queues_no_second_email(engine: AsyncEngine) -> None:
     await issue_for_subscriber(engine)
 
-    again = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
+    again = await invoicing(engine).issue_month("2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert again.issued == []
     assert len(await outbox_emails(engine)) == 1
@@ -110,7 +109,7 @@ async def test_an_account_without_an_email_is_invoiced_but_not_emailed(engine: A
     await open_account(engine)
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
 
-    report = await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
+    report = await invoicing(engine).issue_month("2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert [i.customer_name for i in report.issued] == ["acct-1"]
     assert await count(engine, outbox) == 0

@@ -18,11 +18,9 @@ from billing.invoicing import presentation, records
 from billing.invoicing.tables import invoice_counters, invoices
 from billing.invoicing.supplier import InvalidSupplierError, Supplier
 from controlplane import migrate
-from controlplane.scheduled_jobs import issue_invoices
 from controlplane.settings import load_settings
-from notify.render import Renderer
 
-from .support import AUGUST_1, SUPPLIER, bnr_rate, count, open_account, run, run_time
+from .support import AUGUST_1, SUPPLIER, bnr_rate, count, invoicing, open_account, run, run_time
 
 SEPTEMBER_1 = date(2025, 9, 1)
 SUPPLIER_JSON = {
@@ -62,11 +60,11 @@ async def test_changing_the_settings_changes_no_invoice_already_issued(engine: A
         tmp_path, name="ClickPhone SRL", vat_id="RO12345674", registration="J40/1234/2020",
         address="Str. Veche 1, București", iban="RO49AAAA1B31007593840000", bank="Banca Veche",
     )  # fmt: skip
-    await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=before.supplier, now=run_time(AUGUST_1))
+    await invoicing(engine).issue_month("2025-07", AUGUST_1, supplier=before.supplier, now=run_time(AUGUST_1))
 
     after = before.replace(supplier_name="ClickPhone Telecom SA", supplier_address="Bd. Nou 2, Cluj-Napoca",
                            supplier_iban="GB82WEST12345698765432", supplier_bank="Banca Nouă")  # fmt: skip
-    await issue_invoices(engine, Renderer(), "2025-08", SEPTEMBER_1, supplier=after.supplier, now=run_time(SEPTEMBER_1))
+    await invoicing(engine).issue_month("2025-08", SEPTEMBER_1, supplier=after.supplier, now=run_time(SEPTEMBER_1))
 
     july = await records.get_invoice(engine, "CP-000001")
     august = await records.get_invoice(engine, "CP-000002")
@@ -132,10 +130,9 @@ async def test_issuing_without_the_supplier_details_warns_which_are_missing(
     await open_account(engine)
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
 
-    with caplog.at_level(logging.WARNING, logger="controlplane.scheduled_jobs"):
-        report = await issue_invoices(
-            engine, Renderer(), "2025-07", AUGUST_1, supplier=Supplier("ClickPhone", iban=SUPPLIER.iban),
-            now=run_time(AUGUST_1),
+    with caplog.at_level(logging.WARNING, logger="billing.invoicing.service"):
+        report = await invoicing(engine).issue_month(
+            "2025-07", AUGUST_1, supplier=Supplier("ClickPhone", iban=SUPPLIER.iban), now=run_time(AUGUST_1),
         )  # fmt: skip
 
     assert len(report.issued) == 1

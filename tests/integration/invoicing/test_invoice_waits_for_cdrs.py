@@ -21,7 +21,6 @@ from billing.invoicing.errors import UsageNotIngestedError
 from billing.tailer import CdrTailer
 from billing.tariffs import CONTRACT_TZ
 from controlplane.scheduled_jobs import monthly_invoice_job
-from notify.render import Renderer
 
 from .support import (
     AUGUST_1,
@@ -33,6 +32,7 @@ from .support import (
     calls_of,
     count,
     ingest,
+    invoicing,
     master_line,
     open_account,
     run,
@@ -161,7 +161,7 @@ async def test_the_scheduled_run_waits_for_the_tailer_then_issues(
 
     report, _ = await asyncio.gather(
         monthly_invoice_job(
-            engine, Renderer(), supplier=SUPPLIER, now=run_time(AUGUST_1),
+            invoicing(engine), supplier=SUPPLIER, now=run_time(AUGUST_1),
             retry_every=timedelta(milliseconds=20), wait_at_most=timedelta(minutes=5),
         ),  # fmt: skip
         tailer_catches_up(),
@@ -176,7 +176,7 @@ async def test_the_scheduled_run_gives_up_after_its_limit_and_says_what_to_do(
     caplog.set_level(logging.ERROR, logger="controlplane.scheduled_jobs")
 
     report = await monthly_invoice_job(
-        engine, Renderer(), supplier=SUPPLIER, now=run_time(AUGUST_1), wait_at_most=timedelta(0)
+        invoicing(engine), supplier=SUPPLIER, now=run_time(AUGUST_1), wait_at_most=timedelta(0)
     )
 
     assert report is None and await count(engine, invoices) == 0

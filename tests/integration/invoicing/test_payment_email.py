@@ -16,22 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from controlplane.cli import main
-from controlplane.scheduled_jobs import issue_invoices
 from notify.catcher import MaildirCatcher
-from notify.render import Renderer
 from notify.smtp import SmtpSender
 from notify.tables import outbox
 from provisioning import services as provisioning
 from tests.integration.notify.support import new_dispatcher, smtp_config_for, text_part
 
-from .support import AUGUST_1, SUPPLIER, bnr_rate, open_account, run_time
+from .support import AUGUST_1, SUPPLIER, bnr_rate, invoicing, open_account, run_time
 
 
 async def test_payments_add_emails_a_confirmation_per_payment(engine: AsyncEngine, db_url: str, tmp_path) -> None:
     subscriber = await provisioning.create_subscriber(engine, name="Ana Popescu", email="ana@example.ro")
     await open_account(engine, subscriber_id=subscriber.id)
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
-    await issue_invoices(engine, Renderer(), "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
+    await invoicing(engine).issue_month("2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1))
     env = {"CLICKPHONE_DATABASE_URL": db_url, "CLICKPHONE_STATE_DIR": str(tmp_path / "state")}
 
     for _ in range(2):  # two payments with the same free-text reference: two emails

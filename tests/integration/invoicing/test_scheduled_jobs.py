@@ -28,11 +28,12 @@ from controlplane.scheduled_jobs import (
     sweep_job,
 )
 from controlplane.settings import Settings
+from notify.notifier import Notifier
 from notify.render import Renderer
 from notify.tables import outbox
 from provisioning import services as provisioning
 
-from .support import AUGUST_1, EUR, JULY_CALL, MOBILE, SUPPLIER, bnr_rate, calls_of, count, ingest, open_account, run_time
+from .support import AUGUST_1, EUR, JULY_CALL, MOBILE, SUPPLIER, bnr_rate, calls_of, count, ingest, invoicing, open_account, run_time
 
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 
@@ -45,7 +46,7 @@ def local(*args: int) -> datetime:
 def jobs(tmp_path):
     scheduler = AsyncIOScheduler(timezone="Europe/Bucharest")
     settings = Settings(state_dir=tmp_path)
-    return register_jobs(scheduler, engine=None, settings=settings, renderer=Renderer())  # type: ignore[arg-type]
+    return register_jobs(scheduler, engine=None, settings=settings, notifier=Notifier(Renderer()))  # type: ignore[arg-type]
 
 
 def next_fire(job, after: datetime) -> datetime:
@@ -60,7 +61,7 @@ async def test_registering_again_replaces_the_jobs(tmp_path) -> None:
     scheduler = AsyncIOScheduler(timezone="Europe/Bucharest")
     settings = Settings(state_dir=tmp_path)
     for _ in range(2):
-        register_jobs(scheduler, None, settings, Renderer())  # type: ignore[arg-type]
+        register_jobs(scheduler, None, settings, Notifier(Renderer()))  # type: ignore[arg-type]
     scheduler.start(paused=True)
     try:
         assert sorted(job.id for job in scheduler.get_jobs()) == sorted([INVOICE_JOB_ID, FX_JOB_ID, SWEEPER_JOB_ID])
@@ -115,7 +116,7 @@ async def test_the_invoice_job_invoices_last_month_and_queues_the_emails(engine:
     await ingest(engine, *calls_of("acct-1", JULY_CALL, ("u1", MOBILE, 60)))
     await bnr_rate(engine, date(2025, 7, 31), "5.0720")
 
-    report = await monthly_invoice_job(engine, Renderer(), supplier=SUPPLIER, now=run_time(AUGUST_1))
+    report = await monthly_invoice_job(invoicing(engine), supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert report is not None and report.period == "2025-07"
     [invoice] = report.issued
@@ -129,7 +130,7 @@ async def test_without_a_rate_the_invoice_job_says_what_to_do(
     await open_account(engine)
 
     with caplog.at_level(logging.ERROR, logger="controlplane.scheduled_jobs"):
-        report = await monthly_invoice_job(engine, Renderer(), supplier=SUPPLIER, now=run_time(AUGUST_1))
+        report = await monthly_invoice_job(invoicing(engine), supplier=SUPPLIER, now=run_time(AUGUST_1))
 
     assert report is None
     assert "clickphone invoice run --period 2025-07 --issue-date 2025-08-01" in caplog.text

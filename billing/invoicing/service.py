@@ -1,0 +1,105 @@
+"""The invoicing service: "issue the month's invoices and email them" and
+"record a payment and confirm it", the one entry point of the CLI, the
+scheduler and any later API route.
+
+Billing cannot look up a customer (provisioning owns subscribers) or send
+an email (notify does), so those come in as :class:`InvoicingHooks`, built
+once by the composition root; each hook runs in the transaction of the
+invoice or payment it concerns, so the email exists if and only if the
+invoice or payment does. ``after_commit`` then tells whoever sends the
+emails that some are waiting (the running control plane's dispatcher).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run_invoices
+from billing.invoicing.payments import PaymentHook, add_invoice_payment
+from billing.invoicing.records import DEFAULT_SERIES, InvoicePayment
+from billing.invoicing.supplier import Supplier
+from sqlbase import Db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InvoicingHooks:
+    """What billing is given by the composition root (None: nothing done)."""
+
+    customers: CustomerLookup | None = None
+    """The account's customer (name, email, language) on its invoice."""
+    on_issued: IssuedHook | None = None
+    """Queues an issued invoice's email, in the transaction issuing it."""
+    on_payment: PaymentHook | None = None
+    """Queues a recorded payment's confirmation, in the transaction recording it."""
+    after_commit: Callable[[], None] | None = None
+    """Called once the invoices or the payment are committed (wakes the sender)."""
+
+
+class InvoicingService:
+    """Issues a month's invoices and records payments, with their emails."""
+
+    def __init__(self, db: Db, hooks: InvoicingHooks) -> None:
+        self._db = db
+        self.hooks = hooks
+
+    async def issue_month(
+        self,
+        period: str,
+        issue_date: date | None = None,
+        *,
+        supplier: Supplier,
+        series: str = DEFAULT_SERIES,
+        now: datetime | None = None,
+        allow_uningested: bool = False,
+    ) -> RunReport:
+        """Issue the invoices of ``period`` (``'YYYY-MM'``) by ``supplier``
+        and queue each one's email with it; return the run's report.
+
+        :func:`~billing.invoicing.issuing.run_invoices` with the hooks:
+        idempotent, the same refusals (``allow_uningested``: issue even while
+        CDRs of the period are on their way). A supplier lacking details is
+        issued with all the same (a testbed has no CIF), and logged."""
+        if supplier.missing:
+            log.warning(
+                "invoices of %s name their supplier without: %s (set CLICKPHONE_SUPPLIER_*)",
+                period, ", ".join(supplier.missing),
+            )  # fmt: skip
+        try:
+            return await run_invoices(
+                self._db, period, issue_date, supplier=supplier, series=series,
+                customers=self.hooks.customers, on_issued=self.hooks.on_issued,
+                now=now, allow_uningested=allow_uningested,
+            )  # fmt: skip
+        finally:
+            # also after a refusal part-way: the invoices issued before it stay, with their emails
+            self._committed()
+
+    async def record_payment(
+        self,
+        number: str | int,
+        amount_micro: int,
+        *,
+        paid_on: date,
+        reference: str = "",
+        idempotency_key: str | None = None,
+        now: datetime | None = None,
+    ) -> InvoicePayment:
+        """Record a payment of ``amount_micro`` EUR against invoice ``number``
+        and queue its confirmation in the same transaction; return the
+        payment (:func:`~billing.invoicing.payments.add_invoice_payment`:
+        its refusals, and an idempotent replay queues nothing new)."""
+        payment = await add_invoice_payment(
+            self._db, number, amount_micro, paid_on=paid_on, reference=reference,
+            idempotency_key=idempotency_key, on_recorded=self.hooks.on_payment, now=now,
+        )  # fmt: skip
+        self._committed()
+        return payment
+
+    def _committed(self) -> None:
+        if self.hooks.after_commit is not None:
+            self.hooks.after_commit()
