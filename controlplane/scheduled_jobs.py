@@ -17,12 +17,16 @@ sweeper``                                                     are released
 ``voicemail-        every day, 03:30 (only given an ARI       voicemail recordings older than
 purge``             client)                                   ``voicemail_retention_days`` are
                                                               deleted from Asterisk, over ARI
+``outbox-purge``    every day, 03:45                          emails sent more than
+                                                              ``notify_sent_retention_days`` ago
+                                                              are deleted from the outbox
 ==================  ========================================  =====================================
 
 Every job is safe to run on several control planes at once (the invoice
 run is idempotent and numbers are gapless under concurrency; fetching
 stores the same rates; the sweeper is one UPDATE; purging a recording
-another control plane purged first changes nothing). The invoice run waits
+another control plane purged first changes nothing, and so does deleting
+outbox rows already deleted). The invoice run waits
 while CDRs of the month are still on their way (the tailer is behind after a
 restart, calls that began before midnight are still going on:
 :mod:`billing.invoicing.uningested`) — a call belongs to the month it started in — and
@@ -65,6 +69,7 @@ from billing.invoicing.issuing import RunReport
 from billing.invoicing.service import InvoicingService
 from billing.invoicing.supplier import Supplier
 from sqlbase import utc_now
+from notify import outbox
 from notify.notifier import Notifier
 
 from .invoicing_wiring import invoicing_service
@@ -76,6 +81,7 @@ INVOICE_JOB_ID = "invoice-run"
 FX_JOB_ID = "bnr-fetch"
 SWEEPER_JOB_ID = "reservation-sweeper"
 VOICEMAIL_PURGE_JOB_ID = "voicemail-purge"
+OUTBOX_PURGE_JOB_ID = "outbox-purge"
 
 INVOICE_RUN_AT = {"day": 1, "hour": 0, "minute": 5}
 BNR_FETCH_AT = {"hour": 13, "minute": 30}
@@ -85,6 +91,7 @@ INVOICE_WAIT_AT_MOST = timedelta(hours=6)
 """How long the invoice run waits for its month's CDRs: longer than the
 longest call (4 h), so a call begun before midnight has ended and been rated."""
 VOICEMAIL_PURGE_AT = {"hour": 3, "minute": 30}  # the quietest hour for Asterisk
+OUTBOX_PURGE_AT = {"hour": 3, "minute": 45}  # the quietest hour, after the voicemail purge
 
 
 def register_jobs(
@@ -97,10 +104,10 @@ def register_jobs(
     invoice_series: str = records.DEFAULT_SERIES,
     ari: AriClient | None = None,
 ) -> dict[str, Job]:
-    """Add the invoice run (its emails through ``notifier``), the BNR fetch
-    and the reservation sweeper to ``scheduler`` (not necessarily started),
-    and the voicemail purge when given ``ari``, the client of the Asterisk
-    holding the recordings; return the jobs by id.
+    """Add the invoice run (its emails through ``notifier``), the BNR fetch,
+    the reservation sweeper and the outbox purge to ``scheduler`` (not
+    necessarily started), and the voicemail purge when given ``ari``, the
+    client of the Asterisk holding the recordings; return the jobs by id.
 
     Registering again replaces them (ids are fixed).
     """
@@ -137,6 +144,7 @@ def register_jobs(
             **common,
         ),
     }
+    # retention: what is kept only so long, purged at night
     if ari is not None:
         jobs[VOICEMAIL_PURGE_JOB_ID] = scheduler.add_job(
             voicemail_purge_job,
@@ -147,6 +155,15 @@ def register_jobs(
             misfire_grace_time=12 * 3600,
             **common,
         )
+    jobs[OUTBOX_PURGE_JOB_ID] = scheduler.add_job(
+        outbox_purge_job,
+        CronTrigger(**OUTBOX_PURGE_AT, timezone=zone),
+        args=[engine, timedelta(days=settings.notify_sent_retention_days)],
+        id=OUTBOX_PURGE_JOB_ID,
+        name="sent emails retention purge",
+        misfire_grace_time=12 * 3600,
+        **common,
+    )
     return jobs
 
 
@@ -238,6 +255,9 @@ async def sweep_job(engine: AsyncEngine) -> int:
     return released
 
 
+# -- retention ---------------------------------------------------------------------
+
+
 async def voicemail_purge_job(
     client: AriClient, retention: timedelta, *, now: datetime | None = None
 ) -> list[str] | None:
@@ -253,3 +273,11 @@ async def voicemail_purge_job(
         log.info("purged %d voicemail recordings older than %d days", len(purged), retention.days)
     return purged
 
+
+async def outbox_purge_job(engine: AsyncEngine, retention: timedelta, *, now: datetime | None = None) -> int:
+    """Delete the emails sent more than ``retention`` ago from the outbox
+    (their dedup keys with them); return how many. Unsent ones stay."""
+    purged = await outbox.purge_sent(engine, sent_before=(now or utc_now()) - retention)
+    if purged:
+        log.info("purged %d emails sent more than %d days ago", purged, retention.days)
+    return purged

@@ -156,6 +156,11 @@ class Settings:
         "email is marked dead.",
         default=48,
     )
+    notify_sent_retention_days: int = _doc(
+        "Days a sent email stays in the outbox before the daily purge at 03:45 deletes it, "
+        "at least 7: its dedup key goes with it, so it must outlive any replay of its event.",
+        default=90,
+    )
     voicemail_compressed_audio: str = _doc(
         "`opus` attaches an Ogg Opus copy of each voicemail beside the WAV when "
         "`opusenc` (Debian's opus-tools) is on PATH; `none` sends the WAV alone.",
@@ -311,6 +316,8 @@ def load_settings(
                             "starting with a letter or digit")
     if settings.voicemail_retention_days < 1:
         raise SettingsError("voicemail_retention_days must be at least 1")
+    if settings.notify_sent_retention_days < MIN_SENT_RETENTION_DAYS:
+        raise SettingsError(f"notify_sent_retention_days must be at least {MIN_SENT_RETENTION_DAYS}")
     if settings.agi_secret and not _AGI_SECRET.fullmatch(settings.agi_secret):
         raise SettingsError("agi_secret must be 16 to 128 characters of A-Z a-z 0-9 _ -")
     agi_allowed_networks(settings)  # refused at start, naming the bad entry
@@ -318,6 +325,9 @@ def load_settings(
     return with_generated_secrets(settings)
 
 
+MIN_SENT_RETENTION_DAYS = 7
+"""A sent email's dedup key is purged with it: a week outlives any replay of
+an event (a call flow resumed after a restart, an invoice run retried)."""
 _AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
 MAX_AGI_ALLOWED_PEERS = 100
 LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))

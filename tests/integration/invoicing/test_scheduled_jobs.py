@@ -20,14 +20,16 @@ from billing.invoicing import records
 from controlplane.scheduled_jobs import (
     FX_JOB_ID,
     INVOICE_JOB_ID,
+    OUTBOX_PURGE_JOB_ID,
     SWEEPER_JOB_ID,
     bnr_fetch_job,
     monthly_invoice_job,
+    outbox_purge_job,
     previous_month,
     register_jobs,
     sweep_job,
 )
-from controlplane.settings import Settings
+from controlplane.settings import Settings, SettingsError, load_settings
 from notify.notifier import Notifier
 from notify.render import Renderer
 from notify.tables import outbox
@@ -53,8 +55,10 @@ def next_fire(job, after: datetime) -> datetime:
     return job.trigger.get_next_fire_time(None, after)
 
 
-def test_three_jobs_are_registered_by_id(jobs) -> None:
-    assert set(jobs) == {INVOICE_JOB_ID, FX_JOB_ID, SWEEPER_JOB_ID}
+def test_four_jobs_are_registered_by_id(jobs) -> None:
+    """Without an ARI client (no voicemail purge): the invoice run, the BNR
+    fetch, the sweeper and the outbox purge."""
+    assert set(jobs) == {INVOICE_JOB_ID, FX_JOB_ID, SWEEPER_JOB_ID, OUTBOX_PURGE_JOB_ID}
 
 
 async def test_registering_again_replaces_the_jobs(tmp_path) -> None:
@@ -64,7 +68,9 @@ async def test_registering_again_replaces_the_jobs(tmp_path) -> None:
         register_jobs(scheduler, None, settings, Notifier(Renderer()))  # type: ignore[arg-type]
     scheduler.start(paused=True)
     try:
-        assert sorted(job.id for job in scheduler.get_jobs()) == sorted([INVOICE_JOB_ID, FX_JOB_ID, SWEEPER_JOB_ID])
+        assert sorted(job.id for job in scheduler.get_jobs()) == sorted(
+            [INVOICE_JOB_ID, FX_JOB_ID, SWEEPER_JOB_ID, OUTBOX_PURGE_JOB_ID]
+        )
     finally:
         scheduler.shutdown(wait=False)
 
@@ -103,6 +109,31 @@ def test_the_sweeper_runs_every_minute(jobs) -> None:
     first = next_fire(job, local(2025, 8, 1, 12, 0))
 
     assert next_fire(job, first + timedelta(seconds=1)) - first == timedelta(minutes=1)
+
+
+def test_the_outbox_purge_runs_daily_at_03_45_with_the_settings_retention(tmp_path) -> None:
+    """Sent emails are kept notify_sent_retention_days (their dedup keys with
+    them), then purged at night, after the voicemail purge of 03:30."""
+    settings = Settings(state_dir=tmp_path, notify_sent_retention_days=120)
+
+    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, settings, Notifier(Renderer()))  # type: ignore[arg-type]
+
+    purge = jobs[OUTBOX_PURGE_JOB_ID]
+    assert purge.func is outbox_purge_job
+    assert purge.args == (None, timedelta(days=120))
+    assert next_fire(purge, local(2025, 7, 1, 12, 0)) == local(2025, 7, 2, 3, 45)
+
+
+def test_by_default_sent_emails_are_kept_90_days(tmp_path) -> None:
+    assert load_settings({"CLICKPHONE_STATE_DIR": str(tmp_path)}).notify_sent_retention_days == 90
+
+
+@pytest.mark.parametrize("days", ["6", "0", "a quarter"])
+def test_a_sent_email_retention_under_a_week_is_refused_by_name(tmp_path, days: str) -> None:
+    """A sent email's dedup key is purged with it: at least 7 days, so a
+    replayed event is still recognised."""
+    with pytest.raises(SettingsError, match="notify_sent_retention_days"):
+        load_settings({"CLICKPHONE_STATE_DIR": str(tmp_path), "CLICKPHONE_NOTIFY_SENT_RETENTION_DAYS": days})
 
 
 def test_the_previous_month_of_january_is_december() -> None:

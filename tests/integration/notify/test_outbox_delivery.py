@@ -11,17 +11,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from controlplane import migrate
 from controlplane.db import create_engine
+from controlplane.scheduled_jobs import outbox_purge_job
 from notify import outbox
 from notify.catcher import MaildirCatcher, SmtpServer, read_maildir
 from notify.dispatcher import Dispatcher
 from notify.outbox import RetryPolicy
 from notify.smtp import SmtpConfig, SmtpSender
 from notify.tables import attachments
+from notify.tables import outbox as outbox_table
 from sqlbase import utc_now
 from tests.integration.notify.support import (
     FAST_RETRIES,
@@ -404,6 +406,32 @@ async def test_purging_old_sent_emails_keeps_the_unsent_ones(
     purged = await outbox.purge_sent(engine, sent_before=utc_now() + timedelta(seconds=1))
 
     assert purged == 1
+    assert await outbox.outbox_entry(engine, waiting) is not None
+
+
+async def test_the_daily_outbox_purge_deletes_only_emails_sent_before_its_cut_off(
+    engine: AsyncEngine, catcher: MaildirCatcher, dispatcher: Dispatcher
+) -> None:
+    """The scheduled purge (notify_sent_retention_days, here 90) deletes an
+    email sent 91 days ago and keeps one sent 89 days ago; an email not sent
+    yet stays however old it is (invariant 5: delayed, never lost)."""
+    old = await outbox.enqueue(engine, alert("payment:7:P-1"))
+    recent = await outbox.enqueue(engine, alert("payment:7:P-2"))
+    await dispatcher.dispatch_due()
+    waiting = await outbox.enqueue(engine, alert("payment:7:P-3"))
+    now = utc_now()
+    async with engine.begin() as conn:
+        for email_id, days in ((old, 91), (recent, 89)):
+            await conn.execute(update(outbox_table).where(outbox_table.c.id == email_id)
+                               .values(sent_at=now - timedelta(days=days)))  # fmt: skip
+        await conn.execute(update(outbox_table).where(outbox_table.c.id == waiting)
+                           .values(created_at=now - timedelta(days=200)))  # fmt: skip
+
+    purged = await outbox_purge_job(engine, timedelta(days=90), now=now)
+
+    assert purged == 1
+    assert await outbox.outbox_entry(engine, old) is None
+    assert await outbox.outbox_entry(engine, recent) is not None
     assert await outbox.outbox_entry(engine, waiting) is not None
 
 
