@@ -53,6 +53,8 @@ def run() -> None:
 
 
 async def _run(settings: Settings) -> None:
+    """Start the control plane, print the banner and run until SIGINT or
+    SIGTERM; then stop every part, whatever happened."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -69,6 +71,8 @@ async def _run(settings: Settings) -> None:
 
 
 def _banner(plane: ControlPlane) -> str:
+    """The lines printed at start: where each part listens, where emails
+    go, and the demo phone (its password only on the start that made it)."""
     s = plane.settings
     demo = plane.demo_endpoint
     lines = [
@@ -139,6 +143,7 @@ def _provisioned_config(settings: Settings, base: AsteriskConfig) -> AsteriskCon
     config the running control plane gives Asterisk."""
 
     async def read(engine, settings: Settings) -> AsteriskConfig:
+        """The demo subscriber ensured, then ``base`` with what is provisioned."""
         demo = await ensure_demo_subscriber(engine, settings.sip_realm)
         if demo.password is not None:  # created now: its password exists only here
             click.echo(f"demo phone created: user={demo.username} password={demo.password} "

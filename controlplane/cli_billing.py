@@ -88,9 +88,12 @@ def _invoicing(engine: AsyncEngine, settings: Settings) -> InvoicingService:
 
 
 class _Day(click.ParamType):
+    """An option's day, written YYYY-MM-DD."""
+
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        """Return the day; anything else fails the option, naming what was given."""
         if isinstance(value, date):
             return value
         try:
@@ -100,9 +103,12 @@ class _Day(click.ParamType):
 
 
 class _Period(click.ParamType):
+    """An option's billing period, a month written YYYY-MM (billing's reader)."""
+
     name = "YYYY-MM"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """Return the period as billing labels it; an invalid one fails the option with billing's reason."""
         try:
             return records.period_label(records.parse_period(str(value)))
         except InvalidPeriodError as exc:

@@ -29,14 +29,18 @@ JULY_CALL = datetime(2025, 7, 3, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
+    """An empty state folder: the commands make its SQLite database, migrated."""
     return tmp_path / "state"
 
 
 def cli(state: Path, *args: str) -> Result:
+    """Run ``clickphone ARGS`` on the database of ``state``."""
     return CliRunner().invoke(main, list(args), env={"CLICKPHONE_STATE_DIR": str(state)})
 
 
 def open_account(state: Path, code: str = "acct-1", fee_micro: int = 5_000_000) -> None:
+    """Open a postpaid account ``code`` (monthly fee 5 EUR by default) on 1 January 2025."""
+
     async def work() -> None:
         url = f"sqlite+aiosqlite:///{state / 'clickphone.sqlite3'}"
         await migrate.upgrade(url)
@@ -69,6 +73,7 @@ def add_did(state: Path, number: str) -> None:
 
 
 def cdr_file(tmp_path: Path) -> Path:
+    """A Master.csv of two July calls of acct-1 (90 s fixed, 60 s mobile: 0.040 EUR) and one bad line."""
     path = tmp_path / "Master.csv"
     path.write_text(
         master_line("u1", dialled=FIXED, billsec=90, start=JULY_CALL)
@@ -90,6 +95,8 @@ def invoiced(state: Path, tmp_path: Path) -> Path:
 
 
 def test_cdr_ingest_reports_what_it_charged_and_quarantined(state: Path, tmp_path: Path) -> None:
+    """Invariant 4: `cdr ingest` charges each good line and quarantines the bad
+    one without stopping, and says so: lines, charged, quarantined, EUR."""
     open_account(state)
 
     result = cli(state, "cdr", "ingest", str(cdr_file(tmp_path)), "--system-name", "pbx1")
@@ -118,6 +125,8 @@ def test_cdr_ingest_rates_a_call_to_our_own_did_as_on_net_like_the_control_plane
 
 
 def test_invoice_run_prints_each_invoice_and_a_summary(invoiced: Path) -> None:
+    """An invoice run is idempotent: running July again issues nothing and
+    counts the invoice already issued; `invoice list` shows it once, unpaid."""
     again = cli(invoiced, "invoice", "run", "--period", "2025-07", "--issue-date", "2025-08-01")
 
     assert again.exit_code == 0
@@ -160,6 +169,8 @@ def test_invoice_run_refuses_while_cdrs_of_the_period_are_unread_and_can_be_forc
 
 
 def test_invoice_run_names_each_issued_invoice(state: Path) -> None:
+    """`invoice run` prints one line per invoice issued (number, account, RON,
+    EUR: the 5 EUR fee with 21 % VAT) and, on stderr, the BNR rate and VAT used."""
     open_account(state)
     cli(state, "fx", "set", "--date", "2025-07-31", "--eur", "5.0720")
 
@@ -171,6 +182,9 @@ def test_invoice_run_names_each_issued_invoice(state: Path) -> None:
 
 
 def test_invoice_show_json_with_the_penalty_as_of_a_day(invoiced: Path) -> None:
+    """`invoice show --format json --as-of` gives the totals, the VAT rate, the
+    itemised calls and the penalty of that day: 0.1 %/day for the 10 days
+    after the due date (10 days after issue)."""
     result = cli(invoiced, "invoice", "show", "CP-000001", "--format", "json", "--as-of", "2025-08-21")
 
     assert result.exit_code == 0, result.output
@@ -181,6 +195,8 @@ def test_invoice_show_json_with_the_penalty_as_of_a_day(invoiced: Path) -> None:
 
 
 def test_invoice_show_html_by_short_number(invoiced: Path) -> None:
+    """`invoice show 1` finds CP-000001 (the default series) and prints the
+    Romanian HTML document with its call details."""
     result = cli(invoiced, "invoice", "show", "1")
 
     assert result.exit_code == 0, result.output
@@ -188,6 +204,8 @@ def test_invoice_show_html_by_short_number(invoiced: Path) -> None:
 
 
 def test_payments_add_records_a_partial_payment(invoiced: Path) -> None:
+    """`payments add` records a payment against the invoice, says where the
+    invoice then stands (partially paid, what is left) and the invoice lists it."""
     result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", "1.5", "--date", "2025-08-05")
 
     assert result.exit_code == 0, result.output
@@ -197,6 +215,7 @@ def test_payments_add_records_a_partial_payment(invoiced: Path) -> None:
 
 
 def test_paying_more_than_is_owed_is_refused(invoiced: Path) -> None:
+    """A payment above what is unpaid is refused (exit 1), naming what is left."""
     result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", "100", "--date", "2025-08-05")
 
     assert result.exit_code == 1
@@ -205,12 +224,16 @@ def test_paying_more_than_is_owed_is_refused(invoiced: Path) -> None:
 
 @pytest.mark.parametrize("amount", ["1.2345678", "-1", "0", "ten", " 5 ", "1_000", "+5", "5e0", "\u0661\u0660", "100000.000001"])
 def test_a_bad_amount_is_refused(invoiced: Path, amount: str) -> None:
+    """Invariant 1: an amount is ASCII digits with at most 6 decimals, more than
+    0 and at most 100,000 EUR; anything else is a usage error on --amount (exit 2)."""
     result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", amount)
 
     assert result.exit_code == 2 and "--amount" in result.stderr
 
 
 def test_an_unknown_invoice_is_a_clear_error(invoiced: Path) -> None:
+    """Showing or paying an invoice that does not exist is one line naming it
+    (exit 1), whichever way its number is written."""
     for args in (("invoice", "show", "CP-000099"), ("payments", "add", "--invoice", "CP-99", "--amount", "1")):
         result = cli(invoiced, *args)
         assert result.exit_code == 1 and "no invoice 'CP-000099'" in result.stderr
@@ -218,6 +241,7 @@ def test_an_unknown_invoice_is_a_clear_error(invoiced: Path) -> None:
 
 @pytest.mark.parametrize("period", ["2025-13", "2025/07", "july"])
 def test_a_bad_period_is_refused(state: Path, period: str) -> None:
+    """A period that is not a month written YYYY-MM is a usage error (exit 2)."""
     result = cli(state, "invoice", "run", "--period", period)
 
     assert result.exit_code == 2
@@ -225,6 +249,8 @@ def test_a_bad_period_is_refused(state: Path, period: str) -> None:
 
 
 def test_no_rate_means_no_invoice_and_says_what_to_do(state: Path) -> None:
+    """Without a BNR rate published by the issue date no invoice is issued
+    (exit 1, none listed), and the error says how to get one (`fx fetch`)."""
     open_account(state)
 
     result = cli(state, "invoice", "run", "--period", "2025-07", "--issue-date", "2025-08-01")
@@ -236,6 +262,7 @@ def test_no_rate_means_no_invoice_and_says_what_to_do(state: Path) -> None:
 
 
 def test_fx_set_refuses_a_bad_rate(state: Path) -> None:
+    """A rate set by hand must be a positive number: a usage error on --eur (exit 2)."""
     result = cli(state, "fx", "set", "--date", "2025-07-31", "--eur", "-5")
 
     assert result.exit_code == 2 and "must be a positive number" in result.stderr
@@ -256,11 +283,15 @@ def bnr_files() -> Iterator[str]:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    """Serves the test data folder without logging each request."""
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
 
 
 def test_fx_fetch_stores_bnr_rates_then_an_invoice_can_use_them(state: Path, bnr_files: str) -> None:
+    """`fx fetch` reads a BNR file in BNR's format, prints each EUR rate and
+    says how many days it stored."""
     result = cli(state, "fx", "fetch", "--url", f"{bnr_files}/nbrfxrates2025.xml")
 
     assert result.exit_code == 0, result.output
@@ -269,6 +300,7 @@ def test_fx_fetch_stores_bnr_rates_then_an_invoice_can_use_them(state: Path, bnr
 
 
 def test_fx_fetch_failure_is_a_clear_error(state: Path, bnr_files: str) -> None:
+    """A BNR file that cannot be fetched is one line with the HTTP status (exit 1)."""
     result = cli(state, "fx", "fetch", "--url", f"{bnr_files}/nothing-here.xml")
 
     assert result.exit_code == 1
@@ -276,6 +308,7 @@ def test_fx_fetch_failure_is_a_clear_error(state: Path, bnr_files: str) -> None:
 
 
 def test_downtime_add_and_list(state: Path) -> None:
+    """A downtime day recorded with its reason is listed in its month."""
     assert cli(state, "downtime", "add", "--date", "2025-07-10", "--reason", "carrier outage").exit_code == 0
 
     listed = cli(state, "downtime", "list", "--period", "2025-07")
@@ -284,6 +317,8 @@ def test_downtime_add_and_list(state: Path) -> None:
 
 
 def test_tariffs_export_then_import_changes_nothing(state: Path, tmp_path: Path) -> None:
+    """Tariffs are data: the stored plan exported as CSV and imported again is
+    recognised as the same version, unchanged."""
     exported = cli(state, "tariffs", "export", "--plan", "annex_b")
     assert exported.exit_code == 0, exported.output
     assert exported.stdout.startswith("plan,version,effective_from")
@@ -297,6 +332,7 @@ def test_tariffs_export_then_import_changes_nothing(state: Path, tmp_path: Path)
 
 
 def test_a_bad_tariff_file_names_its_line(state: Path, tmp_path: Path) -> None:
+    """A tariff CSV with a bad price is refused (exit 1) naming its line."""
     path = tmp_path / "bad.csv"
     path.write_text(
         "plan,version,effective_from,effective_to,service,destination,price_eur,first_block_s,increment_s,connect_fee_eur,description\n"
