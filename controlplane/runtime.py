@@ -38,6 +38,7 @@ from .admin import emit_daily_limit_alert
 from .asterisk_setup import agi_peer_networks, external_asterisk_config, testbed_for
 from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
+from .invoicing_wiring import invoicing_service
 from .recipients import AccountDirectory
 from web.app import AdminServices, build_admin_app
 from .scheduled_jobs import register_jobs
@@ -150,7 +151,7 @@ class ControlPlane:
         self.admin_url = f"http://{s.admin_host}:{s.admin_port}"
 
         scheduler = build_scheduler(s)
-        register_jobs(scheduler, self.engine, s, self.notifier, ari=self.ari)
+        register_jobs(scheduler, self.engine, s, invoicing_service(self.engine, self.notifier), ari=self.ari)
         # Subscribers added by the CLI (another process) reach Asterisk too.
         scheduler.add_job(self.provisioning_changed, "interval", seconds=PROVISIONING_SYNC_SECONDS,
                           id="asterisk-sync", max_instances=1, coalesce=True)

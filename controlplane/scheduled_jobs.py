@@ -1,7 +1,7 @@
 """The control plane's schedule: which periodic jobs run when, each a thin
 call into the service that does the work.
 
-``register_jobs(scheduler, engine, settings, notifier)`` adds, in the
+``register_jobs(scheduler, engine, settings, invoicing)`` adds, in the
 operator's zone (``settings.timezone``, Europe/Bucharest):
 
 ==================  ========================================  =====================================
@@ -37,7 +37,8 @@ with what to run by hand (``clickphone fx fetch`` / ``fx set``, then
 
 The invoice run here and ``clickphone invoice run`` both go through the
 invoicing service (:class:`billing.invoicing.service.InvoicingService`,
-wired by :func:`controlplane.invoicing_wiring.invoicing_service`): the
+wired by :func:`controlplane.invoicing_wiring.invoicing_service`; the
+running control plane gives it its notifier): the
 supplier from the settings (``supplier_*``, stored on each invoice),
 customer name and email from provisioning's subscriber, the InvoiceIssued
 email queued in the transaction that issues the invoice.
@@ -70,9 +71,7 @@ from billing.invoicing.service import InvoicingService
 from billing.invoicing.supplier import Supplier
 from sqlbase import utc_now
 from notify import outbox
-from notify.notifier import Notifier
 
-from .invoicing_wiring import invoicing_service
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,13 +97,13 @@ def register_jobs(
     scheduler: BaseScheduler,
     engine: AsyncEngine,
     settings: Settings,
-    notifier: Notifier,
+    invoicing: InvoicingService,
     *,
     bnr_url: str = DEFAULT_BNR_URL,
     invoice_series: str = records.DEFAULT_SERIES,
     ari: AriClient | None = None,
 ) -> dict[str, Job]:
-    """Add the invoice run (its emails through ``notifier``), the BNR fetch,
+    """Add the invoice run (through ``invoicing``), the BNR fetch,
     the reservation sweeper and the outbox purge to ``scheduler`` (not
     necessarily started), and the voicemail purge when given ``ari``, the
     client of the Asterisk holding the recordings; return the jobs by id.
@@ -117,7 +116,7 @@ def register_jobs(
         INVOICE_JOB_ID: scheduler.add_job(
             monthly_invoice_job,
             CronTrigger(**INVOICE_RUN_AT, timezone=zone),
-            args=[invoicing_service(engine, notifier)],
+            args=[invoicing],
             kwargs={"supplier": settings.supplier, "series": invoice_series, "timezone": zone},
             id=INVOICE_JOB_ID,
             name="monthly invoice run",

@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from billing.invoicing.supplier import Supplier
 from controlplane.cli import main
 from controlplane.scheduled_jobs import INVOICE_JOB_ID, register_jobs
+from controlplane.invoicing_wiring import invoicing_service
 from controlplane.settings import Settings, SettingsError, load_settings
 from notify.notifier import Notifier
 from notify.render import Renderer
@@ -79,7 +80,9 @@ def test_settings_built_in_code_are_checked_when_the_supplier_is_read(tmp_path: 
 def test_the_invoice_job_issues_with_the_supplier_of_the_settings(tmp_path: Path) -> None:
     settings = load_settings(environment(tmp_path, **OPERATOR))
 
-    jobs = register_jobs(AsyncIOScheduler(timezone="Europe/Bucharest"), None, settings, Notifier(Renderer()))  # type: ignore[arg-type]
+    invoicing = invoicing_service(None, Notifier(Renderer()))  # type: ignore[arg-type]
+
+    jobs = register_jobs(AsyncIOScheduler(timezone="Europe/Bucharest"), None, settings, invoicing)  # type: ignore[arg-type]
 
     assert jobs[INVOICE_JOB_ID].kwargs["supplier"] == settings.supplier
 

@@ -11,7 +11,9 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ari_app.client import AriClient
+from billing.invoicing.service import InvoicingService
 from controlplane.scheduled_jobs import VOICEMAIL_PURGE_JOB_ID, register_jobs, voicemail_purge_job
+from controlplane.invoicing_wiring import invoicing_service
 from controlplane.settings import Settings, SettingsError, load_settings
 from notify.notifier import Notifier
 from notify.render import Renderer
@@ -22,6 +24,11 @@ BUCHAREST = ZoneInfo("Europe/Bucharest")
 def settings_from(tmp_path: Path, **environment: str) -> Settings:
     return load_settings({"CLICKPHONE_STATE_DIR": str(tmp_path),
                           **{f"CLICKPHONE_{name.upper()}": value for name, value in environment.items()}})
+
+
+def invoicing() -> InvoicingService:
+    """An invoicing service on no database: these tests only register jobs."""
+    return invoicing_service(None, Notifier(Renderer()))  # type: ignore[arg-type]
 
 
 def test_by_default_a_copy_is_compressed_recordings_are_deleted_and_leftovers_kept_30_days(tmp_path) -> None:
@@ -68,7 +75,7 @@ def test_with_an_ari_client_the_purge_is_registered_daily_at_03_30_with_the_rete
     client = AriClient("http://127.0.0.1:1", "user", "secret", "clickphone")
     settings = settings_from(tmp_path, voicemail_retention_days="7")
 
-    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, settings, Notifier(Renderer()),  # type: ignore[arg-type]
+    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, settings, invoicing(),  # type: ignore[arg-type]
                          ari=client)
 
     purge = jobs[VOICEMAIL_PURGE_JOB_ID]
@@ -80,7 +87,7 @@ def test_with_an_ari_client_the_purge_is_registered_daily_at_03_30_with_the_rete
 
 def test_without_an_ari_client_there_is_no_purge(tmp_path) -> None:
     jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, Settings(state_dir=tmp_path),  # type: ignore[arg-type]
-                         Notifier(Renderer()))
+                         invoicing())
 
     assert VOICEMAIL_PURGE_JOB_ID not in jobs
 

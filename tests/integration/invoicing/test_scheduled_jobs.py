@@ -30,8 +30,6 @@ from controlplane.scheduled_jobs import (
     sweep_job,
 )
 from controlplane.settings import Settings, SettingsError, load_settings
-from notify.notifier import Notifier
-from notify.render import Renderer
 from notify.tables import outbox
 from provisioning import services as provisioning
 
@@ -48,7 +46,7 @@ def local(*args: int) -> datetime:
 def jobs(tmp_path):
     scheduler = AsyncIOScheduler(timezone="Europe/Bucharest")
     settings = Settings(state_dir=tmp_path)
-    return register_jobs(scheduler, engine=None, settings=settings, notifier=Notifier(Renderer()))  # type: ignore[arg-type]
+    return register_jobs(scheduler, engine=None, settings=settings, invoicing=invoicing(None))  # type: ignore[arg-type]
 
 
 def next_fire(job, after: datetime) -> datetime:
@@ -65,7 +63,7 @@ async def test_registering_again_replaces_the_jobs(tmp_path) -> None:
     scheduler = AsyncIOScheduler(timezone="Europe/Bucharest")
     settings = Settings(state_dir=tmp_path)
     for _ in range(2):
-        register_jobs(scheduler, None, settings, Notifier(Renderer()))  # type: ignore[arg-type]
+        register_jobs(scheduler, None, settings, invoicing(None))  # type: ignore[arg-type]
     scheduler.start(paused=True)
     try:
         assert sorted(job.id for job in scheduler.get_jobs()) == sorted(
@@ -97,6 +95,17 @@ def test_the_invoice_run_keeps_00_05_local_across_dst(jobs) -> None:
     assert winter.astimezone(UTC) == datetime(2025, 10, 31, 22, 5, tzinfo=UTC)
 
 
+def test_the_invoice_run_is_the_invoicing_service_it_is_given(tmp_path) -> None:
+    """One service issues the month's invoices for the CLI and the scheduler:
+    the job runs the one the composition built (with the plane's notifier)."""
+    service = invoicing(None)  # type: ignore[arg-type]
+
+    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, Settings(state_dir=tmp_path), service)  # type: ignore[arg-type]
+
+    assert jobs[INVOICE_JOB_ID].func is monthly_invoice_job
+    assert jobs[INVOICE_JOB_ID].args == (service,)
+
+
 def test_bnr_rates_are_fetched_daily_at_13_30_bucharest(jobs) -> None:
     job = jobs[FX_JOB_ID]
 
@@ -116,7 +125,7 @@ def test_the_outbox_purge_runs_daily_at_03_45_with_the_settings_retention(tmp_pa
     them), then purged at night, after the voicemail purge of 03:30."""
     settings = Settings(state_dir=tmp_path, notify_sent_retention_days=120)
 
-    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, settings, Notifier(Renderer()))  # type: ignore[arg-type]
+    jobs = register_jobs(AsyncIOScheduler(timezone=BUCHAREST), None, settings, invoicing(None))  # type: ignore[arg-type]
 
     purge = jobs[OUTBOX_PURGE_JOB_ID]
     assert purge.func is outbox_purge_job
