@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing import ledger, money
 from billing.fx_store import INVOICE_CURRENCY
@@ -40,15 +40,14 @@ from notify.errors import InvalidEmailError
 from notify.events import InvoiceIssued, PaymentRegistered, Recipient
 from notify.notifier import Notifier, language_for
 from provisioning import services as provisioning
-from sqlbase import Db
 
 log = logging.getLogger(__name__)
 
 
-def invoicing_service(db: Db, notifier: Notifier) -> InvoicingService:
-    """Return the invoicing service on ``db`` whose customers are
+def invoicing_service(engine: AsyncEngine, notifier: Notifier) -> InvoicingService:
+    """Return the invoicing service on ``engine`` whose customers are
     provisioning's subscribers and whose emails go through ``notifier``."""
-    return InvoicingService(db, InvoicingHooks(
+    return InvoicingService(engine, InvoicingHooks(
         customers=subscriber_customer, on_issued=email_invoice(notifier),
         on_payment=email_payment(notifier), after_commit=notifier.wake,
     ))  # fmt: skip

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run_invoices
 from billing.invoicing.payments import PaymentHook, add_invoice_payment
 from billing.invoicing.records import DEFAULT_SERIES, InvoicePayment
 from billing.invoicing.supplier import Supplier
-from sqlbase import Db
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,13 @@ class InvoicingHooks:
 
 
 class InvoicingService:
-    """Issues a month's invoices and records payments, with their emails."""
+    """Issues a month's invoices and records payments, with their emails.
 
-    def __init__(self, db: Db, hooks: InvoicingHooks) -> None:
-        self._db = db
+    On an engine: each invoice and each payment commits in its own
+    transaction, which is what ``after_commit`` follows."""
+
+    def __init__(self, engine: AsyncEngine, hooks: InvoicingHooks) -> None:
+        self._engine = engine
         self.hooks = hooks
 
     async def issue_month(
@@ -71,7 +75,7 @@ class InvoicingService:
             )  # fmt: skip
         try:
             return await run_invoices(
-                self._db, period, issue_date, supplier=supplier, series=series,
+                self._engine, period, issue_date, supplier=supplier, series=series,
                 customers=self.hooks.customers, on_issued=self.hooks.on_issued,
                 now=now, allow_uningested=allow_uningested,
             )  # fmt: skip
@@ -94,7 +98,7 @@ class InvoicingService:
         payment (:func:`~billing.invoicing.payments.add_invoice_payment`:
         its refusals, and an idempotent replay queues nothing new)."""
         payment = await add_invoice_payment(
-            self._db, number, amount_micro, paid_on=paid_on, reference=reference,
+            self._engine, number, amount_micro, paid_on=paid_on, reference=reference,
             idempotency_key=idempotency_key, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
         self._committed()

@@ -7,6 +7,7 @@ previous month; the invoice is emailed when issued.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,7 +30,10 @@ from controlplane.scheduled_jobs import (
     register_jobs,
     sweep_job,
 )
+from controlplane.invoicing_wiring import invoicing_service
 from controlplane.settings import Settings, SettingsError, load_settings
+from notify.notifier import Notifier
+from notify.render import Renderer
 from notify.tables import outbox
 from provisioning import services as provisioning
 
@@ -161,6 +165,23 @@ async def test_the_invoice_job_invoices_last_month_and_queues_the_emails(engine:
     assert report is not None and report.period == "2025-07"
     [invoice] = report.issued
     assert (invoice.issue_date, invoice.net_micro) == (AUGUST_1, 5 * EUR + 25_000)
+    assert await count(engine, outbox) == 1
+
+
+async def test_the_invoice_run_wakes_the_dispatcher_once_its_emails_are_committed(engine: AsyncEngine) -> None:
+    """The Notifier's contract for emails queued in the caller's transaction:
+    the run wakes the running plane's dispatcher after committing, so the
+    invoice goes out at once, not at the outbox's next poll."""
+    subscriber = await provisioning.create_subscriber(engine, name="Ana Popescu", email="ana@example.ro")
+    await open_account(engine, subscriber_id=subscriber.id)
+    await bnr_rate(engine, date(2025, 7, 31), "5.0720")
+    wake = asyncio.Event()
+
+    await invoicing_service(engine, Notifier(Renderer(), wake=wake)).issue_month(
+        "2025-07", AUGUST_1, supplier=SUPPLIER, now=run_time(AUGUST_1)
+    )
+
+    assert wake.is_set()
     assert await count(engine, outbox) == 1
 
 
