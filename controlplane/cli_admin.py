@@ -32,17 +32,8 @@ from notify.notifier import Notifier
 from notify.render import Renderer
 from provisioning import services as provisioning
 from provisioning.numbers import add_did_as_written
+from web import admin_input
 from web import admin_operations as operations
-from web.admin_input import (
-    MAX_ID,
-    MAX_LIMIT_MICRO,
-    MAX_TOP_UP_MICRO,
-    AdminError,
-    InvalidInputError,
-    amount_micro,
-    refusals,
-    shown,
-)
 from web.schemas import account_json, policy_json
 
 from .cli_support import run_on_database
@@ -56,9 +47,9 @@ def _run(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
     """Run ``work`` on a migrated engine; the owners' refusals become
     AdminErrors (as in the HTTP API), and AdminErrors Click errors."""
     try:
-        with refusals():
+        with admin_input.refusals():
             return run_on_database(work)
-    except AdminError as exc:
+    except admin_input.AdminError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -77,8 +68,9 @@ def _micro(value: str | None, name: str, *, maximum_micro: int, positive: bool =
     if value is None:
         return None
     try:
-        return amount_micro(name, value, minimum_micro=1 if positive else 0, maximum_micro=maximum_micro)
-    except InvalidInputError as exc:
+        return admin_input.amount_micro(name, value, minimum_micro=1 if positive else 0,
+                                        maximum_micro=maximum_micro)
+    except admin_input.InvalidInputError as exc:
         raise click.BadParameter(str(exc).removeprefix(f"{name}: "), param_hint=name) from exc
 
 
@@ -92,17 +84,18 @@ class WholeNumber(click.ParamType):
         self.minimum, self.maximum = minimum, maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """Return the whole number ``value`` is; a usage error (exit 2) naming it otherwise."""
         if isinstance(value, int):
             return value  # a default
         text = str(value)
         if len(text) > 20 or not text.isascii() or not text.isdigit() or not (
                 self.minimum <= int(text) <= self.maximum):
-            self.fail(f"{shown(text)} is not a whole number from {self.minimum} to {self.maximum}",
+            self.fail(f"{admin_input.shown(text)} is not a whole number from {self.minimum} to {self.maximum}",
                       param, ctx)
         return int(text)
 
 
-ID = WholeNumber(1, MAX_ID)
+ID = WholeNumber(1, admin_input.MAX_ID)
 
 
 def _changed_by() -> str:
@@ -138,8 +131,8 @@ def subscriber_create(name, email, language, username, caller_id_number, display
                       credit_limit, daily_limit) -> None:
     """Create a subscriber, its SIP endpoint and its account; prints the
     endpoint's generated SIP password (shown only now)."""
-    credit = _micro(credit_limit, "--credit-limit", maximum_micro=MAX_LIMIT_MICRO) or 0
-    daily = _micro(daily_limit, "--daily-limit", maximum_micro=MAX_LIMIT_MICRO)
+    credit = _micro(credit_limit, "--credit-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO) or 0
+    daily = _micro(daily_limit, "--daily-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO)
     created = _run(lambda engine, settings: operations.create_subscriber(
         engine, name=name, email=email, language=language, username=username,
         caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
@@ -210,7 +203,7 @@ def account_show(account_id: int) -> None:
 def account_top_up(account_id: int, amount: str, reference: str, idempotency_key: str | None) -> None:
     """Credit ACCOUNT_ID with AMOUNT euros (more than 0, at most 100,000)
     and email the subscriber."""
-    micro = _micro(amount, "AMOUNT", maximum_micro=MAX_TOP_UP_MICRO, positive=True)
+    micro = _micro(amount, "AMOUNT", maximum_micro=admin_input.MAX_TOP_UP_MICRO, positive=True)
     result = _run(lambda engine, settings: operations.top_up(
         engine, account_id, micro, reference=reference, idempotency_key=idempotency_key,
         emails=_emails(settings)))

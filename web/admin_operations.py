@@ -154,6 +154,9 @@ async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime
 
 @dataclass(frozen=True)
 class TopUpResult:
+    """What :func:`top_up` did: the entry, the balance after it, and the
+    outbox id of the TopUp email when one was queued."""
+
     entry: ledger.LedgerEntry
     balance_micro: int
     outbox_id: int | None  # the TopUp email, when one was queued

@@ -182,6 +182,9 @@ _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number
 
 @admin_route
 async def create_subscriber(request: web.Request) -> web.Response:
+    """POST /admin/subscribers: a subscriber, its SIP endpoint and its
+    account, all or nothing → 201 with the endpoint's password (shown only
+    now); the running Asterisk is told so the endpoint can register."""
     body = await json_object(request, _SUBSCRIBER_FIELDS,
                        {"name", "email", "username", "caller_id_number", "account_code"})
     options: dict[str, Any] = {}
@@ -213,6 +216,9 @@ async def create_subscriber(request: web.Request) -> web.Response:
 
 @admin_route
 async def add_did(request: web.Request) -> web.Response:
+    """POST /admin/dids: give a subscriber a number, written as a person
+    would → 201 with its E.164 digits; the running Asterisk is told (a new
+    on-net number and inbound extension)."""
     body = await json_object(request, {"number", "subscriber_id", "ring_seconds", "voicemail_enabled"},
                        {"number", "subscriber_id"})
     voicemail = _boolean(body, "voicemail_enabled")
@@ -231,6 +237,8 @@ async def add_did(request: web.Request) -> web.Response:
 
 @admin_route
 async def get_account(request: web.Request) -> web.Response:
+    """GET /admin/accounts/{id}: the account, its balance, available credit,
+    today's spend, live calls and call policy."""
     summary = await operations.account_summary(_services(request).engine, _account_id(request))
     return web.json_response({
         **account_json(summary.account),
@@ -242,6 +250,9 @@ async def get_account(request: web.Request) -> web.Response:
 
 @admin_route
 async def top_up(request: web.Request) -> web.Response:
+    """POST /admin/accounts/{id}/top-ups: credit the account (idempotent by
+    ``idempotency_key``) and email the subscriber → 201 with the entry and
+    the balance."""
     body = await json_object(request, {"amount", "reference", "idempotency_key"}, {"amount"})
     services = _services(request)
     result = await operations.top_up(
@@ -260,6 +271,9 @@ _POLICY_FIELDS = {"allowed_networks", "premium_enabled", "international_enabled"
 
 @admin_route
 async def set_policy(request: web.Request) -> web.Response:
+    """PATCH /admin/accounts/{id}/policy: change the fields given; a changed
+    allowlist is emailed to the subscriber and put into the running
+    Asterisk (the endpoints' ACL)."""
     body = await json_object(request, _POLICY_FIELDS)
     if not body:
         raise BadRequest(f"nothing to change; send some of {sorted(_POLICY_FIELDS)}")
@@ -280,6 +294,8 @@ async def set_policy(request: web.Request) -> web.Response:
 
 @admin_route
 async def suspend(request: web.Request) -> web.Response:
+    """POST /admin/accounts/{id}/suspend: suspend the account (only 112,
+    116xxx and 0800 still connect) and end its live calls now → how many."""
     services = _services(request)
     ended = await operations.suspend_account(services.engine, _account_id(request), services.end_calls)
     return web.json_response({"status": "suspended", "calls_ended": ended})
@@ -287,5 +303,6 @@ async def suspend(request: web.Request) -> web.Response:
 
 @admin_route
 async def reinstate(request: web.Request) -> web.Response:
+    """POST /admin/accounts/{id}/reinstate: make the account active again."""
     account = await ledger.set_account_status(_services(request).engine, _account_id(request), ACTIVE)
     return web.json_response({"status": account.status})

@@ -13,11 +13,13 @@ import pytest
 from admission.service import Admission, CallRequest
 from billing import ledger
 from billing.accounts import ACTIVE, SUSPENDED
+from billing.numbering import NUMBER_CLASSES, RO_FIXED, RO_MOBILE, SHARED_COST, TOLL_FREE
 from controlplane.account_alerts import emit_daily_limit_alert
 from notify.notifier import Notifier
 from notify.render import Renderer
 from provisioning import services as provisioning
 from provisioning.credentials import md5_cred
+from provisioning.numbers import DID_CLASSES
 from web import admin_operations as operations
 from web.admin_input import ConflictError, InvalidInputError, NotFoundError
 
@@ -87,6 +89,15 @@ async def test_add_did_takes_the_number_as_a_person_writes_it(engine):
     assert (await provisioning.find_did(engine, "40312345678")).subscriber_id == created.subscriber.id
     with pytest.raises(ConflictError):
         await as_admin(add_did(engine, number="0312345678", subscriber_id=created.subscriber.id))
+
+
+def test_the_did_classes_are_numbering_plan_classes():
+    """A DID is a Romanian geographic, mobile, freephone (0800) or
+    shared-cost (0801) number: provisioning names those classes without
+    importing billing, so the names must be the numbering plan's own (a
+    renamed class would refuse every DID of that class)."""
+    assert DID_CLASSES == {RO_FIXED, RO_MOBILE, TOLL_FREE, SHARED_COST}
+    assert DID_CLASSES <= set(NUMBER_CLASSES)
 
 
 async def test_add_did_refuses_garbage_and_unknown_subscribers(engine):
