@@ -7,6 +7,12 @@ Order of checks, each a row of ``_CHECKS``: the always-free classes (112,
 116xxx, 0800 — invariant 3) are connected before anything else is asked,
 so neither a suspension, nor the allowlist, nor the concurrent-call limit
 can keep a subscriber from emergency services.
+
+What a policy may hold is also said here, once for every surface that
+changes it (:func:`policy_changes`: at most 100 allowed networks, no CIDR
+with host bits set, at most 1,000 blocked prefixes of E.164 digits, a call
+limit from 0 to 1,000); a bad value raises :class:`InvalidPolicyError`
+naming the field. Storing the change is :mod:`admission.service`'s.
 """
 
 from __future__ import annotations
