@@ -7,11 +7,19 @@ Order of checks, each a row of ``_CHECKS``: the always-free classes (112,
 116xxx, 0800 — invariant 3) are connected before anything else is asked,
 so neither a suspension, nor the allowlist, nor the concurrent-call limit
 can keep a subscriber from emergency services.
+
+What a policy may hold is also said here, once for every surface that
+changes it (:func:`policy_changes`: at most 100 allowed networks, no CIDR
+with host bits set, at most 1,000 blocked prefixes of E.164 digits, a call
+limit from 0 to 1,000); a bad value raises :class:`InvalidPolicyError`
+naming the field. Storing the change is :mod:`admission.service`'s.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,6 +35,12 @@ from billing.numbering import (
 from .reasons import RefusalReason, reason
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MAX_CONCURRENT_CALLS = 1000
+MAX_ALLOWED_NETWORKS = 100  # each becomes a line of pjsip.conf
+MAX_BLOCKED_PREFIXES = 1000
+# [0-9], not \d: "١" is a digit to \d
+_PREFIX = re.compile(r"[0-9]{1,15}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,101 @@ def parse_networks(text: str) -> tuple[Network, ...]:
         except ValueError as exc:
             raise ValueError(f"not an address or network: {item!r}") from exc
     return tuple(networks)
+
+
+class InvalidPolicyError(ValueError):
+    """A policy field's new value breaks its rule; ``field`` says which, the
+    message names the bad entry."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _shown(value: object, length: int = 40) -> str:
+    """``repr(value)``, cut to ``length`` so a message never echoes megabytes."""
+    text = repr(value)
+    return text if len(text) <= length else f"{text[:length - 1]}…"
+
+
+def _bounded_items(field: str, value: Iterable[str] | str, maximum: int) -> list[object]:
+    """The entries of a list, or of one string separated by commas or
+    spaces; at most ``maximum`` of them (InvalidPolicyError naming ``field``)."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    if len(items) > maximum:
+        raise InvalidPolicyError(field, f"at most {maximum} entries, not {len(items)}")
+    return items
+
+
+def parse_allowed_networks(value: Iterable[str] | str) -> tuple[Network, ...]:
+    """Return the networks of addresses and CIDRs (a list, or one string
+    separated by commas or spaces; at most 100, duplicates dropped); raise
+    InvalidPolicyError naming the bad entry. A CIDR with host bits set is
+    refused rather than silently widened."""
+    networks: dict[Network, None] = {}  # a dict: ordered, and O(1) to find a duplicate
+    for item in _bounded_items("allowed_networks", value, MAX_ALLOWED_NETWORKS):
+        if not isinstance(item, str):
+            raise InvalidPolicyError("allowed_networks", f"not an address or CIDR: {_shown(item)}")
+        try:
+            network = ipaddress.ip_network(item.strip(), strict=True)
+        except ValueError as exc:
+            raise InvalidPolicyError(
+                "allowed_networks", f"{_shown(item)} is not a valid address or CIDR ({_shown(str(exc), 80)})"
+            ) from exc
+        networks[network] = None
+    return tuple(networks)
+
+
+def parse_blocked_prefixes(value: Iterable[str] | str) -> tuple[str, ...]:
+    """Return prefixes of normalised numbers (1 to 15 digits, e.g. ``4021``;
+    at most 1,000, duplicates dropped); raise InvalidPolicyError naming the
+    bad entry."""
+    prefixes: dict[str, None] = {}
+    for item in _bounded_items("blocked_prefixes", value, MAX_BLOCKED_PREFIXES):
+        if not isinstance(item, str) or not _PREFIX.fullmatch(item):
+            raise InvalidPolicyError(
+                "blocked_prefixes", f"{_shown(item)} is not a prefix of E.164 digits (like 4021 or 40900)")
+        prefixes[item] = None
+    return tuple(prefixes)
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidPolicyError(field, f"must be true or false, not {_shown(value)}")
+    return value
+
+
+def _call_limit(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_CONCURRENT_CALLS:
+        raise InvalidPolicyError("max_concurrent_calls",
+                                 f"must be a whole number from 0 to {MAX_CONCURRENT_CALLS}, not {_shown(value)}")
+    return value
+
+
+def policy_changes(
+    *,
+    allowed_networks: Iterable[str] | str | None = None,
+    premium_enabled: object = None,
+    international_enabled: object = None,
+    blocked_prefixes: Iterable[str] | str | None = None,
+    max_concurrent_calls: object = None,
+) -> dict[str, object]:
+    """Return the checked new values of the fields given (None: keep), as
+    :class:`AccountPolicy` field names, for ``dataclasses.replace``; raise
+    InvalidPolicyError naming the first bad field. ``allowed_networks``:
+    addresses or CIDRs, an empty list meaning calls from anywhere."""
+    changes: dict[str, object] = {}
+    if allowed_networks is not None:
+        changes["allowed_networks"] = parse_allowed_networks(allowed_networks)
+    if premium_enabled is not None:
+        changes["premium_enabled"] = _flag("premium_enabled", premium_enabled)
+    if international_enabled is not None:
+        changes["international_enabled"] = _flag("international_enabled", international_enabled)
+    if blocked_prefixes is not None:
+        changes["blocked_prefixes"] = parse_blocked_prefixes(blocked_prefixes)
+    if max_concurrent_calls is not None:
+        changes["max_concurrent_calls"] = _call_limit(max_concurrent_calls)
+    return changes
 
 
 def source_allowed(policy: AccountPolicy, source_address: str) -> bool:

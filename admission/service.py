@@ -20,6 +20,7 @@ the ARI app's reconciliation finishes it sooner when its channel is gone.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -43,7 +44,8 @@ from .policy import AccountPolicy, is_always_free
 from .reasons import reason
 from .tables import account_policies, live_calls
 
-__all__ = ["Admission", "CallRequest", "Decision", "Grant", "account_policy", "set_account_policy"]
+__all__ = ["Admission", "CallRequest", "Decision", "Grant", "PolicyUpdate", "account_policy",
+           "change_account_policy", "set_account_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -256,3 +258,23 @@ async def set_account_policy(engine: AsyncEngine | AsyncConnection, account_id: 
         )
         if updated.rowcount == 0:
             await conn.execute(insert(account_policies).values(account_id=account_id, **values))
+
+
+@dataclass(frozen=True)
+class PolicyUpdate:
+    """An account's policy before and after a change, with the account."""
+
+    account: ledger.Account
+    before: AccountPolicy
+    after: AccountPolicy
+
+
+async def change_account_policy(conn: AsyncConnection, account_id: int, changes: dict[str, object]) -> PolicyUpdate:
+    """Apply ``changes`` (checked by :func:`admission.policy.policy_changes`)
+    to the account's policy in the caller's transaction, the account's row
+    locked (one change at a time); raise billing's UnknownAccountError."""
+    account = await ledger.locked_account(conn, account_id)
+    before = await account_policy(conn, account_id)
+    after = replace(before, **changes)
+    await set_account_policy(conn, account_id, after)
+    return PolicyUpdate(account, before, after)

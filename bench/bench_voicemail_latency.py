@@ -66,14 +66,16 @@ from typing import Any
 from ari_app.client import ANY_EVENT
 from asterisk_conf.render import EndpointConf
 from asterisk_conf.testbed import TestbedError, ensure_root, hard_linked_copy
-from controlplane import admin
+from billing.numbering import default_numbering_plan
 from controlplane.runtime import ControlPlane
 from controlplane.settings import REPO_ROOT, Settings
 from notify.catcher import SmtpServer
 from notify.outbox import next_due_at
+from provisioning.numbers import add_did_as_written
 from tests.fixtures.asterisk import phone_endpoint
 from tests.fixtures.sip_phone import SipPhone
 from tests.integration.voicemail.support import write_tone
+from web.admin_operations import create_subscriber
 
 RESULTS = Path(__file__).parent / "results" / "voicemail_latency.json"
 CARRIER_ADDRESS = "127.0.0.2"  # the trunk is identified by address: only the carrier sends from here
@@ -274,13 +276,13 @@ async def settled(run: Run, timeout: float = 30.0) -> None:
 
 async def add_line(run: Run, index: int, work: Path) -> Line:
     engine = run.plane.engine
-    created = await admin.create_subscriber(
+    created = await create_subscriber(
         engine, name=f"Bench subscriber {index}", email=f"bench{index}@example.ro",
         username=f"benchvm{index}", caller_id_number=f"210{index}", account_code=f"benchvm{index}")
     dids = (f"4031888{index:02d}01", f"4031888{index:02d}02")
     for did, ring_seconds in zip(dids, (RING_SECONDS, MISSED_RING_SECONDS)):
-        await admin.add_did(engine, number=did, subscriber_id=created.subscriber.id,
-                            ring_seconds=ring_seconds, voicemail_enabled=True)
+        await add_did_as_written(engine, number=did, subscriber_id=created.subscriber.id,
+                                 plan=default_numbering_plan(), ring_seconds=ring_seconds, voicemail_enabled=True)
     endpoint = created.endpoint
     phone = SipPhone(_endpoint_conf(endpoint), registrar_host="127.0.0.1",
                      registrar_port=run.plane.settings.sip_port, log_path=work / f"pjsua-phone{index}.log")

@@ -1,12 +1,14 @@
-"""``clickphone admin ...``: the admin operations (controlplane.admin) from
-the command line, on the database the settings name.
+"""``clickphone admin ...``: the admin operations from the command line, on
+the database the settings name: the same services the admin HTTP API calls
+(the owning packages', and :mod:`web.admin_operations` where an operation
+spans owners or causes an email).
 
 Each command prints its result as JSON on stdout; a refusal is printed as
 ``Error: <reason>`` with exit status 1, a malformed argument with exit
 status 2 (Click's conventions) — never a traceback. Amounts are decimal
 euros (``10.50``: ASCII digits, at most 6 decimals); ids are ASCII digits;
-the bounds of each value are those of :mod:`controlplane.admin`. The CLI
-runs beside the control plane, not in
+the bounds of each value are those listed in :mod:`web.admin_input`. The
+CLI runs beside the control plane, not in
 it: ``account suspend`` marks the account suspended, and the running
 control plane's live calls of that account stop at the end of their current
 chunk (use the HTTP API to end them at once).
@@ -21,23 +23,40 @@ from typing import Any, Awaitable, Callable, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from admission.policy import MAX_CONCURRENT_CALLS
+from billing import ledger
+from billing.accounts import ACTIVE, SUSPENDED
 from billing.money import format_micro
+from billing.numbering import default_numbering_plan
+from notify.notifier import Notifier
 from notify.render import Renderer
-
-from . import admin
-from .cli_support import run_on_database
+from provisioning import services as provisioning
+from provisioning.numbers import add_did_as_written
+from web import admin_input
+from web import admin_operations as operations
 from web.schemas import account_json, policy_json
+
+from .cli_support import run_on_database
+from .recipients import account_contact
 from .settings import Settings
 
 T = TypeVar("T")
 
 
 def _run(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
-    """Run ``work`` on a migrated engine; AdminErrors become Click errors."""
+    """Run ``work`` on a migrated engine; the owners' refusals become
+    AdminErrors (as in the HTTP API), and AdminErrors Click errors."""
     try:
-        return run_on_database(work)
-    except admin.AdminError as exc:
+        with admin_input.refusals():
+            return run_on_database(work)
+    except admin_input.AdminError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _emails(settings: Settings) -> operations.AccountEmails:
+    """How the CLI's operations tell a subscriber: queued in the outbox in
+    the operator's zone; the running control plane's dispatcher sends them."""
+    return operations.AccountEmails(Notifier(Renderer(timezone=settings.timezone)), account_contact)
 
 
 def _echo(data: dict[str, Any]) -> None:
@@ -49,8 +68,9 @@ def _micro(value: str | None, name: str, *, maximum_micro: int, positive: bool =
     if value is None:
         return None
     try:
-        return admin.amount_micro(name, value, minimum_micro=1 if positive else 0, maximum_micro=maximum_micro)
-    except admin.InvalidInputError as exc:
+        return admin_input.amount_micro(name, value, minimum_micro=1 if positive else 0,
+                                        maximum_micro=maximum_micro)
+    except admin_input.InvalidInputError as exc:
         raise click.BadParameter(str(exc).removeprefix(f"{name}: "), param_hint=name) from exc
 
 
@@ -64,17 +84,18 @@ class WholeNumber(click.ParamType):
         self.minimum, self.maximum = minimum, maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """Return the whole number ``value`` is; a usage error (exit 2) naming it otherwise."""
         if isinstance(value, int):
             return value  # a default
         text = str(value)
         if len(text) > 20 or not text.isascii() or not text.isdigit() or not (
                 self.minimum <= int(text) <= self.maximum):
-            self.fail(f"{admin.shown(text)} is not a whole number from {self.minimum} to {self.maximum}",
+            self.fail(f"{admin_input.shown(text)} is not a whole number from {self.minimum} to {self.maximum}",
                       param, ctx)
         return int(text)
 
 
-ID = WholeNumber(1, admin.MAX_ID)
+ID = WholeNumber(1, admin_input.MAX_ID)
 
 
 def _changed_by() -> str:
@@ -110,9 +131,9 @@ def subscriber_create(name, email, language, username, caller_id_number, display
                       credit_limit, daily_limit) -> None:
     """Create a subscriber, its SIP endpoint and its account; prints the
     endpoint's generated SIP password (shown only now)."""
-    credit = _micro(credit_limit, "--credit-limit", maximum_micro=admin.MAX_LIMIT_MICRO) or 0
-    daily = _micro(daily_limit, "--daily-limit", maximum_micro=admin.MAX_LIMIT_MICRO)
-    created = _run(lambda engine, settings: admin.create_subscriber(
+    credit = _micro(credit_limit, "--credit-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO) or 0
+    daily = _micro(daily_limit, "--daily-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO)
+    created = _run(lambda engine, settings: operations.create_subscriber(
         engine, name=name, email=email, language=language, username=username,
         caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
         kind=kind, credit_limit_micro=credit, daily_limit_micro=daily, realm=settings.sip_realm,
@@ -133,7 +154,7 @@ def endpoint_reset_password(username: str) -> None:
     """Give the SIP endpoint USERNAME a new generated password and print it
     (shown only now: only its digest credential is stored). The old one
     stops working when the running control plane next syncs Asterisk."""
-    endpoint = _run(lambda engine, settings: admin.reset_sip_password(
+    endpoint = _run(lambda engine, settings: provisioning.reset_password(
         engine, username, realm=settings.sip_realm))
     _echo({"endpoint": {"username": endpoint.username, "password": endpoint.password}})
 
@@ -150,9 +171,9 @@ def did_group() -> None:
 @click.option("--no-voicemail", is_flag=True, help="Missed calls get no voicemail.")
 def did_add(number: str, subscriber_id: int, ring_seconds: int, no_voicemail: bool) -> None:
     """Give a subscriber the number NUMBER (+40..., 0040... or 0...)."""
-    did = _run(lambda engine, settings: admin.add_did(
-        engine, number=number, subscriber_id=subscriber_id, ring_seconds=ring_seconds,
-        voicemail_enabled=not no_voicemail))
+    did = _run(lambda engine, settings: add_did_as_written(
+        engine, number=number, subscriber_id=subscriber_id, plan=default_numbering_plan(),
+        ring_seconds=ring_seconds, voicemail_enabled=not no_voicemail))
     _echo({"number": did.number, "subscriber_id": did.subscriber_id})
 
 
@@ -166,7 +187,7 @@ def account_group() -> None:
 @click.argument("account_id", type=ID)
 def account_show(account_id: int) -> None:
     """Print the account, its balance and its call policy."""
-    summary = _run(lambda engine, settings: admin.account_summary(engine, account_id))
+    summary = _run(lambda engine, settings: operations.account_summary(engine, account_id))
     _echo({**account_json(summary.account), "balance": format_micro(summary.balance_micro),
            "available": format_micro(summary.available_micro),
            "spent_today": format_micro(summary.spent_today_micro), "live_calls": summary.live_calls,
@@ -182,10 +203,10 @@ def account_show(account_id: int) -> None:
 def account_top_up(account_id: int, amount: str, reference: str, idempotency_key: str | None) -> None:
     """Credit ACCOUNT_ID with AMOUNT euros (more than 0, at most 100,000)
     and email the subscriber."""
-    micro = _micro(amount, "AMOUNT", maximum_micro=admin.MAX_TOP_UP_MICRO, positive=True)
-    result = _run(lambda engine, settings: admin.top_up(
+    micro = _micro(amount, "AMOUNT", maximum_micro=admin_input.MAX_TOP_UP_MICRO, positive=True)
+    result = _run(lambda engine, settings: operations.top_up(
         engine, account_id, micro, reference=reference, idempotency_key=idempotency_key,
-        renderer=Renderer(timezone=settings.timezone)))
+        emails=_emails(settings)))
     _echo({"entry_id": result.entry.id, "balance": format_micro(result.balance_micro)})
 
 
@@ -199,7 +220,7 @@ def account_top_up(account_id: int, amount: str, reference: str, idempotency_key
 @click.option("--block", "block", multiple=True, metavar="PREFIX",
               help="Blocked prefix of E.164 digits (repeatable); replaces the list.")
 @click.option("--unblock-all", is_flag=True, help="Empty the blocked-prefix list.")
-@click.option("--max-calls", type=WholeNumber(0, admin.MAX_CONCURRENT_CALLS), help="Concurrent-call limit.")
+@click.option("--max-calls", type=WholeNumber(0, MAX_CONCURRENT_CALLS), help="Concurrent-call limit.")
 def account_policy(account_id: int, allow: tuple[str, ...], allow_anywhere: bool, premium: bool | None,
                    international: bool | None, block: tuple[str, ...], unblock_all: bool,
                    max_calls: int | None) -> None:
@@ -211,18 +232,20 @@ def account_policy(account_id: int, allow: tuple[str, ...], allow_anywhere: bool
         raise click.UsageError("--block and --unblock-all contradict each other")
     networks = list(allow) if allow else ([] if allow_anywhere else None)
     prefixes = list(block) if block else ([] if unblock_all else None)
-    change = _run(lambda engine, settings: admin.set_account_policy(
-        engine, account_id, allowed_networks=networks, premium_enabled=premium,
+    change = _run(lambda engine, settings: operations.set_account_policy(
+        engine, account_id, emails=_emails(settings), allowed_networks=networks, premium_enabled=premium,
         international_enabled=international, blocked_prefixes=prefixes, max_concurrent_calls=max_calls,
-        changed_by=_changed_by(), renderer=Renderer(timezone=settings.timezone)))
+        changed_by=_changed_by()))
     _echo({"policy": policy_json(change.policy), "allowed_ips_change_id": change.allowed_ips_change_id})
 
 
 @account_group.command("suspend")
 @click.argument("account_id", type=ID)
 def account_suspend(account_id: int) -> None:
-    """Suspend ACCOUNT_ID: only 112, 116xxx and 0800 still connect."""
-    _run(lambda engine, settings: admin.suspend_account(engine, account_id))
+    """Suspend ACCOUNT_ID: only 112, 116xxx and 0800 still connect. Its live
+    calls stop at the end of their current chunk (the running control
+    plane's next extension is refused); the HTTP API ends them at once."""
+    _run(lambda engine, settings: ledger.set_account_status(engine, account_id, SUSPENDED))
     _echo({"account_id": account_id, "status": "suspended"})
 
 
@@ -230,5 +253,5 @@ def account_suspend(account_id: int) -> None:
 @click.argument("account_id", type=ID)
 def account_reinstate(account_id: int) -> None:
     """Make ACCOUNT_ID active again."""
-    account = _run(lambda engine, settings: admin.reinstate_account(engine, account_id))
+    account = _run(lambda engine, settings: ledger.set_account_status(engine, account_id, ACTIVE))
     _echo({"account_id": account.id, "status": account.status})

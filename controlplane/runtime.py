@@ -34,12 +34,12 @@ from provisioning import services as provisioning
 from provisioning.did_cache import OurNumbers
 
 from . import db, migrate
-from .admin import emit_daily_limit_alert
+from .account_alerts import emit_daily_limit_alert
 from .asterisk_setup import agi_peer_networks, external_asterisk_config, testbed_for
 from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
 from .invoicing_wiring import invoicing_service
-from .recipients import AccountDirectory
+from .recipients import AccountDirectory, account_contact
 from web.app import AdminServices, build_admin_app
 from .scheduled_jobs import register_jobs
 from .scheduler import build_scheduler
@@ -140,8 +140,8 @@ class ControlPlane:
 
         admin_app = build_admin_app(AdminServices(
             engine=self.engine, admin_token=s.admin_token, sip_realm=s.sip_realm, notifier=self.notifier,
-            end_calls=self.calls.end_calls, provisioning_changed=self.provisioning_changed,
-            health=self.health,
+            account_contact=account_contact, end_calls=self.calls.end_calls,
+            provisioning_changed=self.provisioning_changed, health=self.health,
         ))
         runner = web.AppRunner(admin_app, access_log=None)
         await runner.setup()
@@ -178,8 +178,7 @@ class ControlPlane:
 
     async def daily_limit_reached(self, account_id: int) -> None:
         """A call was stopped by its account's daily limit: alert the subscriber."""
-        await emit_daily_limit_alert(self.engine, account_id, self.renderer)
-        self.dispatcher.wake.set()
+        await emit_daily_limit_alert(self.engine, account_id, self.notifier)
 
     async def provisioning_changed(self) -> None:
         """Put the database's endpoints, DIDs and allowlists into the running

@@ -2,7 +2,9 @@
 the HTTP API's JSON — and how they refuse it: once, for both.
 
 Every refusal is one :class:`AdminError` subclass, whose ``status`` the
-HTTP API answers with and whose message names what was wrong:
+HTTP API answers with and whose message names what was wrong. The owning
+packages refuse with their own errors; :func:`refusals` turns those into
+AdminErrors, for the API's routes and the CLI alike:
 
 =========================  ======  ===========================================
 :class:`InvalidInputError`   400   a field breaks its rule (``field`` says which)
@@ -31,37 +33,46 @@ DID ``number``             a Romanian geographic, mobile, freephone (0800)
                            or shared-cost (0801) number: never premium-rate,
                            short, emergency or foreign
 =========================  =================================================
+
+Each bound is checked where its rule lives: ids, amounts, languages, kinds
+and tariffs here; references and idempotency keys in
+:mod:`billing.top_ups`; allowed networks, blocked prefixes and the call
+limit in :mod:`admission.policy`; DID numbers in :mod:`provisioning.numbers`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from admission.policy import Network
+from admission.policy import InvalidPolicyError
 from billing import ledger
+from billing.accounts import ACCOUNT_KINDS
+from billing.errors import (
+    AccountCodeTakenError,
+    IdempotencyKeyReusedError,
+    InvalidAmountError,
+    UnknownAccountError,
+)
 from billing.money import MoneyError, format_amount, micro_from_text
-from billing.numbering import RO_FIXED, RO_MOBILE, SHARED_COST, TOLL_FREE
+from billing.top_ups import InvalidTopUpError
+from notify.render import SUPPORTED_LANGUAGES
+from provisioning.errors import (
+    InvalidFieldError,
+    NumberTakenError,
+    UnknownEndpointError,
+    UnknownSubscriberError,
+    UsernameTakenError,
+)
 
-MAX_CONCURRENT_CALLS = 1000
 MAX_ID = 2**31 - 1
 """The highest id a row can have: ids are INTEGER columns, 32-bit on PostgreSQL."""
 MAX_TOP_UP_MICRO = ledger.MAX_OPERATION_MICRO
 MAX_LIMIT_MICRO = ledger.MAX_LIMIT_MICRO
-MAX_REFERENCE_LENGTH = 200
-MAX_ALLOWED_NETWORKS = 100  # each becomes a line of pjsip.conf
-MAX_BLOCKED_PREFIXES = 1000
-DID_CLASSES = frozenset({RO_FIXED, RO_MOBILE, TOLL_FREE, SHARED_COST})
-"""Number classes a DID may be: a premium-rate or short number is never ours to give."""
 
 # [0-9], not \d: "١" is a digit to \d
 _ID = re.compile(r"[0-9]{1,19}")
-_PREFIX = re.compile(r"[0-9]{1,15}")
-# no ':' so a client's key can never take a key billing makes ("rerate:...")
-_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
-
 
 
 # -- refusals ---------------------------------------------------------------------
@@ -95,6 +106,26 @@ class ConflictError(AdminError):
     """The username, number or account code is taken."""
 
     status = 409
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn the owning packages' refusals into AdminErrors: an unknown
+    account, subscriber or endpoint is 404; a taken username, number,
+    account code or idempotency key 409; a value breaking its owner's rule
+    400 naming the field."""
+    try:
+        yield
+    except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError) as exc:
+        raise NotFoundError(str(exc)) from exc
+    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError) as exc:
+        raise InvalidInputError(exc.field, str(exc)) from exc
+    except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError) as exc:
+        raise ConflictError(str(exc)) from exc
+    except InvalidAmountError as exc:
+        raise InvalidInputError(exc.field or "amount", str(exc)) from exc
+    except MoneyError as exc:
+        raise InvalidInputError("amount", str(exc)) from exc
 
 
 # -- what comes from outside -------------------------------------------------------
@@ -138,74 +169,17 @@ def amount_micro(field: str, text: str, *, minimum_micro: int = 0, maximum_micro
     return micro
 
 
-def checked_reference(reference: str) -> str:
-    """Return a top-up's reference: free text (any language) of at most
-    200 characters, without control characters (CR, LF...), which would
-    break the email's lines; raise InvalidInputError."""
-    if not isinstance(reference, str) or len(reference) > MAX_REFERENCE_LENGTH or any(
-        unicodedata.category(char).startswith("C") for char in reference
-    ):
+def checked_language(language: str) -> str:
+    """Return ``language`` if our emails are written in it (ro, en); raise InvalidInputError."""
+    if language not in SUPPORTED_LANGUAGES:
         raise InvalidInputError(
-            "reference", f"must be text of at most {MAX_REFERENCE_LENGTH} characters without control "
-            "characters (line breaks, tabs)")
-    return reference
+            "language", f"must be one our emails are written in ({', '.join(SUPPORTED_LANGUAGES)}), "
+            f"not {shown(language)}")
+    return language
 
 
-def checked_idempotency_key(key: str | None) -> str | None:
-    """Return the idempotency key (None: none); raise InvalidInputError."""
-    if key is not None and not (isinstance(key, str) and _IDEMPOTENCY_KEY.fullmatch(key)):
-        raise InvalidInputError("idempotency_key", "must be 1 to 128 letters, digits, '.', '_' or '-'")
-    return key
-
-
-def _bounded_items(field: str, value: Iterable[str] | str, maximum: int) -> list[object]:
-    """The entries of a list, or of one string separated by commas or
-    spaces; at most ``maximum`` of them (InvalidInputError naming ``field``)."""
-    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
-    if len(items) > maximum:
-        raise InvalidInputError(field, f"at most {maximum} entries, not {len(items)}")
-    return items
-
-
-def parse_allowed_networks(value: Iterable[str] | str) -> tuple[Network, ...]:
-    """Return the networks of addresses and CIDRs (a list, or one string
-    separated by commas or spaces; at most 100, duplicates dropped); raise
-    InvalidInputError naming the bad entry."""
-    networks: dict[Network, None] = {}  # a dict: ordered, and O(1) to find a duplicate
-    for item in _bounded_items("allowed_networks", value, MAX_ALLOWED_NETWORKS):
-        if not isinstance(item, str):
-            raise InvalidInputError("allowed_networks", f"not an address or CIDR: {shown(item)}")
-        try:
-            network = ipaddress.ip_network(item.strip(), strict=True)
-        except ValueError as exc:
-            raise InvalidInputError(
-                "allowed_networks", f"{shown(item)} is not a valid address or CIDR ({shown(str(exc), 80)})"
-            ) from exc
-        networks[network] = None
-    return tuple(networks)
-
-
-def parse_blocked_prefixes(value: Iterable[str] | str) -> tuple[str, ...]:
-    """Return prefixes of normalised numbers (1 to 15 digits, e.g. ``4021``;
-    at most 1,000, duplicates dropped); raise InvalidInputError naming the
-    bad entry."""
-    prefixes: dict[str, None] = {}
-    for item in _bounded_items("blocked_prefixes", value, MAX_BLOCKED_PREFIXES):
-        if not isinstance(item, str) or not _PREFIX.fullmatch(item):
-            raise InvalidInputError(
-                "blocked_prefixes", f"{shown(item)} is not a prefix of E.164 digits (like 4021 or 40900)")
-        prefixes[item] = None
-    return tuple(prefixes)
-
-
-def checked_flag(field: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInputError(field, f"must be true or false, not {shown(value)}")
-    return value
-
-
-def checked_call_limit(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_CONCURRENT_CALLS:
-        raise InvalidInputError("max_concurrent_calls",
-                                f"must be a whole number from 0 to {MAX_CONCURRENT_CALLS}, not {shown(value)}")
-    return value
+def checked_account_kind(kind: str) -> str:
+    """Return ``kind`` if it is an account kind (prepaid, postpaid); raise InvalidInputError."""
+    if kind not in ACCOUNT_KINDS:
+        raise InvalidInputError("kind", f"must be one of {', '.join(ACCOUNT_KINDS)}, not {shown(kind)}")
+    return kind

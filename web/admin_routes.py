@@ -25,14 +25,17 @@ exactly (never through float; ASCII digits, at most 6 decimals, no
 exponent) and answered as strings with six decimals. Ids in paths are ASCII
 digits. The bounds of every field (amounts up to 100,000 EUR, references
 up to 200 characters, idempotency keys, 100 allowed networks, 1,000
-blocked prefixes, languages, tariffs, DID classes) are in
-:mod:`controlplane.admin`.
+blocked prefixes, languages, tariffs, DID classes) are listed in
+:mod:`web.admin_input`, with the module that checks each.
 
 The routes work with the :class:`web.app.AdminServices` given to
 :func:`add_admin_routes`: its ``engine``, its ``end_calls`` (a suspension
 ends the account's live calls), its ``provisioning_changed`` (a new
 endpoint, DID or allowlist reaches the running Asterisk) and its
-``notifier`` (the emails of admin actions).
+``emails`` (the Notifier and who to tell). Each route calls the owning
+package's service, or :mod:`web.admin_operations` when an operation spans
+owners or causes an email; the owners' refusals become AdminErrors in
+:func:`admin_route` (:func:`web.admin_input.refusals`).
 """
 
 from __future__ import annotations
@@ -43,8 +46,23 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiohttp import web
 
+from admission.policy import MAX_CONCURRENT_CALLS
+from billing import ledger
+from billing.accounts import ACTIVE
+from billing.numbering import default_numbering_plan
+from provisioning.numbers import add_did_as_written
 
-import controlplane.admin as admin
+from . import admin_operations as operations
+from .admin_input import (
+    MAX_ID,
+    MAX_LIMIT_MICRO,
+    MAX_TOP_UP_MICRO,
+    AdminError,
+    InvalidInputError,
+    amount_micro,
+    id_from_text,
+    refusals,
+)
 from .auth import FailedLogins, refusal_of
 from .json_body import BadRequest, error_response, json_object
 from .schemas import account_json, euros, policy_json
@@ -77,8 +95,8 @@ def add_admin_routes(app: web.Application, services: "AdminServices") -> None:
 
 
 def admin_route(handler: Handler) -> Handler:
-    """Check the bearer token (see :mod:`web.auth`), and
-    answer refusals as JSON errors."""
+    """Check the bearer token (see :mod:`web.auth`), turn the owners'
+    refusals into AdminErrors, and answer refusals as JSON errors."""
 
     @wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
@@ -86,12 +104,13 @@ def admin_route(handler: Handler) -> Handler:
         if refusal is not None:
             return error_response(refusal.status, refusal.message, headers=refusal.headers)
         try:
-            return await handler(request)
+            with refusals():
+                return await handler(request)
         except BadRequest as exc:
             return error_response(exc.status, str(exc), exc.field)
-        except admin.InvalidInputError as exc:
+        except InvalidInputError as exc:
             return error_response(exc.status, str(exc), exc.field)
-        except admin.AdminError as exc:
+        except AdminError as exc:
             return error_response(exc.status, str(exc))
 
     return guarded
@@ -113,7 +132,7 @@ def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | N
 
 
 def _integer(body: dict[str, Any], key: str, default: int | None = None, *,
-             minimum: int = 0, maximum: int = admin.MAX_ID) -> int | None:
+             minimum: int = 0, maximum: int = MAX_ID) -> int | None:
     """The whole number ``key`` within its bounds; absent or JSON null gives
     ``default`` (a null must not reach a service as None)."""
     value = body.get(key)
@@ -133,7 +152,7 @@ def _boolean(body: dict[str, Any], key: str) -> bool | None:
 
 def _money(body: dict[str, Any], key: str, *, maximum_micro: int, positive: bool = False) -> int | None:
     """Return the amount in micro-euros from decimal euros ("10.50" or
-    10.50), within its bounds (see ``admin.amount_micro``)."""
+    10.50), within its bounds (see :func:`web.admin_input.amount_micro`)."""
     value = body.get(key)
     if value is None:
         return None
@@ -141,7 +160,7 @@ def _money(body: dict[str, Any], key: str, *, maximum_micro: int, positive: bool
         raise BadRequest(f"{key}: must be an amount in euros like \"10.50\"", field=key)
     # a JSON number is read as its decimal text: 1e18 is "1E+18", refused like "5e0"
     text = value if isinstance(value, str) else str(value)
-    return admin.amount_micro(key, text, minimum_micro=1 if positive else 0, maximum_micro=maximum_micro)
+    return amount_micro(key, text, minimum_micro=1 if positive else 0, maximum_micro=maximum_micro)
 
 
 def _list(body: dict[str, Any], key: str) -> list[Any] | None:
@@ -152,7 +171,7 @@ def _list(body: dict[str, Any], key: str) -> list[Any] | None:
 
 
 def _account_id(request: web.Request) -> int:
-    return admin.id_from_text(request.match_info["account_id"])
+    return id_from_text(request.match_info["account_id"])
 
 
 # -- resources ----------------------------------------------------------------------
@@ -163,6 +182,9 @@ _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number
 
 @admin_route
 async def create_subscriber(request: web.Request) -> web.Response:
+    """POST /admin/subscribers: a subscriber, its SIP endpoint and its
+    account, all or nothing → 201 with the endpoint's password (shown only
+    now); the running Asterisk is told so the endpoint can register."""
     body = await json_object(request, _SUBSCRIBER_FIELDS,
                        {"name", "email", "username", "caller_id_number", "account_code"})
     options: dict[str, Any] = {}
@@ -170,14 +192,14 @@ async def create_subscriber(request: web.Request) -> web.Response:
         if body.get(key) is not None:
             options[key] = _text(body, key)
     services = _services(request)
-    created = await admin.create_subscriber(
+    created = await operations.create_subscriber(
         services.engine,
         name=_text(body, "name"), email=_text(body, "email"), language=_text(body, "language", "ro"),
         username=_text(body, "username"), caller_id_number=_text(body, "caller_id_number"),
         display_name=_text(body, "display_name"), password=_text(body, "password"),
         account_code=_text(body, "account_code"),
-        credit_limit_micro=_money(body, "credit_limit", maximum_micro=admin.MAX_LIMIT_MICRO) or 0,
-        daily_limit_micro=_money(body, "daily_limit", maximum_micro=admin.MAX_LIMIT_MICRO),
+        credit_limit_micro=_money(body, "credit_limit", maximum_micro=MAX_LIMIT_MICRO) or 0,
+        daily_limit_micro=_money(body, "daily_limit", maximum_micro=MAX_LIMIT_MICRO),
         realm=services.sip_realm, **options,
     )
     subscriber, endpoint = created.subscriber, created.endpoint
@@ -194,12 +216,16 @@ async def create_subscriber(request: web.Request) -> web.Response:
 
 @admin_route
 async def add_did(request: web.Request) -> web.Response:
+    """POST /admin/dids: give a subscriber a number, written as a person
+    would → 201 with its E.164 digits; the running Asterisk is told (a new
+    on-net number and inbound extension)."""
     body = await json_object(request, {"number", "subscriber_id", "ring_seconds", "voicemail_enabled"},
                        {"number", "subscriber_id"})
     voicemail = _boolean(body, "voicemail_enabled")
     services = _services(request)
-    did = await admin.add_did(
+    did = await add_did_as_written(
         services.engine, number=_text(body, "number"), subscriber_id=_integer(body, "subscriber_id", minimum=1),
+        plan=default_numbering_plan(),
         ring_seconds=_integer(body, "ring_seconds", 25, minimum=5, maximum=120),
         voicemail_enabled=True if voicemail is None else voicemail,
     )
@@ -211,7 +237,9 @@ async def add_did(request: web.Request) -> web.Response:
 
 @admin_route
 async def get_account(request: web.Request) -> web.Response:
-    summary = await admin.account_summary(_services(request).engine, _account_id(request))
+    """GET /admin/accounts/{id}: the account, its balance, available credit,
+    today's spend, live calls and call policy."""
+    summary = await operations.account_summary(_services(request).engine, _account_id(request))
     return web.json_response({
         **account_json(summary.account),
         "balance": euros(summary.balance_micro), "available": euros(summary.available_micro),
@@ -222,16 +250,17 @@ async def get_account(request: web.Request) -> web.Response:
 
 @admin_route
 async def top_up(request: web.Request) -> web.Response:
+    """POST /admin/accounts/{id}/top-ups: credit the account (idempotent by
+    ``idempotency_key``) and email the subscriber → 201 with the entry and
+    the balance."""
     body = await json_object(request, {"amount", "reference", "idempotency_key"}, {"amount"})
     services = _services(request)
-    result = await admin.top_up(
+    result = await operations.top_up(
         services.engine, _account_id(request),
-        _money(body, "amount", positive=True, maximum_micro=admin.MAX_TOP_UP_MICRO),
+        _money(body, "amount", positive=True, maximum_micro=MAX_TOP_UP_MICRO),
         reference=_text(body, "reference", ""), idempotency_key=_text(body, "idempotency_key"),
-        renderer=services.notifier.renderer,
+        emails=services.emails,
     )
-    if result.outbox_id is not None:
-        services.notifier.wake()  # committed: send it now, not at the dispatcher's next poll
     return web.json_response({"entry_id": result.entry.id, "amount": euros(result.entry.amount_micro),
                               "balance": euros(result.balance_micro)}, status=201)
 
@@ -242,20 +271,21 @@ _POLICY_FIELDS = {"allowed_networks", "premium_enabled", "international_enabled"
 
 @admin_route
 async def set_policy(request: web.Request) -> web.Response:
+    """PATCH /admin/accounts/{id}/policy: change the fields given; a changed
+    allowlist is emailed to the subscriber and put into the running
+    Asterisk (the endpoints' ACL)."""
     body = await json_object(request, _POLICY_FIELDS)
     if not body:
         raise BadRequest(f"nothing to change; send some of {sorted(_POLICY_FIELDS)}")
     services = _services(request)
-    change = await admin.set_account_policy(
-        services.engine, _account_id(request),
+    change = await operations.set_account_policy(
+        services.engine, _account_id(request), emails=services.emails,
         allowed_networks=_list(body, "allowed_networks"), premium_enabled=_boolean(body, "premium_enabled"),
         international_enabled=_boolean(body, "international_enabled"),
         blocked_prefixes=_list(body, "blocked_prefixes"),
-        max_concurrent_calls=_integer(body, "max_concurrent_calls", maximum=admin.MAX_CONCURRENT_CALLS),
-        changed_by=CHANGED_BY, renderer=services.notifier.renderer,
+        max_concurrent_calls=_integer(body, "max_concurrent_calls", maximum=MAX_CONCURRENT_CALLS),
+        changed_by=CHANGED_BY,
     )
-    if change.outbox_id is not None:
-        services.notifier.wake()  # committed: send it now, not at the dispatcher's next poll
     if change.allowed_ips_change_id is not None:
         await services.provisioning_changed()  # the endpoints' ACL
     return web.json_response({"policy": policy_json(change.policy),
@@ -264,12 +294,15 @@ async def set_policy(request: web.Request) -> web.Response:
 
 @admin_route
 async def suspend(request: web.Request) -> web.Response:
+    """POST /admin/accounts/{id}/suspend: suspend the account (only 112,
+    116xxx and 0800 still connect) and end its live calls now → how many."""
     services = _services(request)
-    ended = await admin.suspend_account(services.engine, _account_id(request), services.end_calls)
+    ended = await operations.suspend_account(services.engine, _account_id(request), services.end_calls)
     return web.json_response({"status": "suspended", "calls_ended": ended})
 
 
 @admin_route
 async def reinstate(request: web.Request) -> web.Response:
-    account = await admin.reinstate_account(_services(request).engine, _account_id(request))
+    """POST /admin/accounts/{id}/reinstate: make the account active again."""
+    account = await ledger.set_account_status(_services(request).engine, _account_id(request), ACTIVE)
     return web.json_response({"status": account.status})

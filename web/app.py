@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notify.notifier import Notifier
 
+from .admin_operations import AccountContact, AccountEmails, EndCalls
 from .admin_routes import add_admin_routes
 from .json_body import MAX_BODY_BYTES, json_errors
 
-EndCalls = Callable[[int], Awaitable[int]]
-"""Ends an account's live calls now and returns how many it ended."""
 Health = Callable[[], Awaitable[dict[str, object]]]
 """Reports database and Asterisk connectivity (``"status"``: ``"ok"`` or not)."""
 
@@ -34,15 +33,22 @@ class AdminServices:
     ``end_calls(account_id)`` ends a suspended account's live calls (the
     ARI call controller's); ``provisioning_changed()`` puts new endpoints,
     DIDs and allowlists into the running Asterisk; ``notifier`` renders the
-    emails admin actions queue and wakes the outbox after their commit."""
+    emails admin actions queue and wakes the outbox after their commit;
+    ``account_contact`` finds who those emails go to."""
 
     engine: AsyncEngine
     admin_token: str
     sip_realm: str
     notifier: Notifier
+    account_contact: AccountContact
     end_calls: EndCalls
     provisioning_changed: Callable[[], Awaitable[None]]
     health: Health
+
+    @property
+    def emails(self) -> AccountEmails:
+        """How admin operations tell an account's subscriber."""
+        return AccountEmails(self.notifier, self.account_contact)
 
 
 HEALTH = web.AppKey("health", object)

@@ -61,12 +61,7 @@ TABLE_READERS: dict[str, str] = {
 # Imports that break a rule and are being changed in parallel, listed by
 # name so they are seen (importer module -> the module it may still import).
 # Temporary: each is deleted once its file imports the owner's functions.
-TEMPORARY_EXCEPTIONS: dict[str, set[str]] = {
-    # The admin routes still call the admin operations in controlplane/admin.py;
-    # delete this line when those operations move into the packages that own
-    # what they change (provisioning, billing's ledger, admission.policy).
-    "web.admin_routes": {"controlplane.admin"},
-}
+TEMPORARY_EXCEPTIONS: dict[str, set[str]] = {}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def clickphone(db_url, tmp_path):
 
 
 async def create(clickphone) -> dict:
+    """Create subscriber Ion (endpoint ep-ion, account ION1, 2.50 EUR a day) and return the printed JSON."""
     result = await clickphone("subscriber", "create", "--name", "Ion Popescu", "--email", "ion@example.com",
                               "--username", "ep-ion", "--caller-id", "0212345678", "--account-code", "ION1",
                               "--daily-limit", "2.50")
@@ -35,6 +36,8 @@ async def create(clickphone) -> dict:
 
 
 async def test_subscriber_create_prints_the_sip_password_and_the_account(clickphone):
+    """``subscriber create`` prints the generated SIP password (the only
+    time it is shown) and the account with its daily limit in euros."""
     created = await create(clickphone)
     assert created["endpoint"]["username"] == "ep-ion" and len(created["endpoint"]["password"]) >= 24
     assert created["account"]["daily_limit"] == "2.500000"
@@ -61,6 +64,8 @@ async def test_reset_password_prints_a_new_password_once_and_stores_only_its_dig
 
 
 async def test_top_up_then_show(clickphone):
+    """A top-up in euros is what ``account show`` then reports as the
+    balance, beside the policy (no allowlist by default)."""
     account_id = (await create(clickphone))["account"]["id"]
     top_up = await clickphone("account", "top-up", str(account_id), "12.34", "--reference", "OP-9")
     assert top_up.exit_code == 0, top_up.output
@@ -69,6 +74,8 @@ async def test_top_up_then_show(clickphone):
 
 
 async def test_policy_options_not_given_keep_their_value(clickphone):
+    """``account policy`` changes only the options given: a later --allow
+    keeps --premium and --max-calls; --allow-anywhere empties the list."""
     account_id = str((await create(clickphone))["account"]["id"])
     await clickphone("account", "policy", account_id, "--premium", "--max-calls", "3")
     result = await clickphone("account", "policy", account_id, "--allow", "192.0.2.0/24", "--allow", "198.51.100.7")
@@ -81,23 +88,29 @@ async def test_policy_options_not_given_keep_their_value(clickphone):
 
 
 async def test_invalid_cidr_is_an_error_naming_it(clickphone):
+    """A CIDR with host bits set is refused (exit 1) naming the entry and
+    why, never silently widened."""
     account_id = str((await create(clickphone))["account"]["id"])
     result = await clickphone("account", "policy", account_id, "--allow", "10.0.0.1/24")
     assert result.exit_code == 1 and "'10.0.0.1/24'" in result.output and "host bits" in result.output
 
 
 async def test_unknown_account_is_an_error(clickphone):
+    """An account nobody has is a refusal (exit 1) naming its id."""
     result = await clickphone("account", "suspend", "4242")
     assert result.exit_code == 1 and "no account 4242" in result.output
 
 
 async def test_suspend_and_reinstate(clickphone):
+    """``account suspend`` then ``account reinstate`` print the account's status each time."""
     account_id = (await create(clickphone))["account"]["id"]
     assert json.loads((await clickphone("account", "suspend", str(account_id))).output)["status"] == "suspended"
     assert json.loads((await clickphone("account", "reinstate", str(account_id))).output)["status"] == "active"
 
 
 async def test_did_add_and_bad_amounts(clickphone):
+    """``did add`` stores the number as E.164 digits; an amount that is not
+    decimal euros is a usage error (exit 2), not a refusal."""
     created = await create(clickphone)
     added = await clickphone("did", "add", "0312345678", "--subscriber", str(created["subscriber_id"]))
     assert added.exit_code == 0 and json.loads(added.output)["number"] == "40312345678"

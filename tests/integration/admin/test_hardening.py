@@ -12,11 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from billing import ledger
-from controlplane import admin
+from web import admin_operations as operations
+from web.admin_input import InvalidInputError
 from web.app import build_admin_app
 from controlplane.settings import Settings
 
-from .support import EUR, new_subscriber, queued_emails
+from .support import EUR, account_emails, as_admin, new_subscriber, queued_emails
 from .test_cli_admin import clickphone, create  # noqa: F401  (the fixture)
 from .test_http_admin import AUTH, Plane, created_account, post
 from .test_http_admin import client, plane  # noqa: F401  (the fixtures)
@@ -97,9 +98,9 @@ async def test_an_idempotent_replay_answers_the_same_entry_and_sends_one_email(c
 async def test_an_idempotent_replay_sends_no_email_even_after_the_first_is_purged(engine):
     """Defect 12: a replay queues nothing, whatever the outbox still remembers."""
     created = await new_subscriber(engine)
-    renderer = admin.Renderer()
-    first = await admin.top_up(engine, created.account.id, EUR, idempotency_key="k1", renderer=renderer)
-    replay = await admin.top_up(engine, created.account.id, EUR, idempotency_key="k1", renderer=renderer)
+    emails = account_emails()
+    first = await operations.top_up(engine, created.account.id, EUR, idempotency_key="k1", emails=emails)
+    replay = await operations.top_up(engine, created.account.id, EUR, idempotency_key="k1", emails=emails)
     assert first.outbox_id is not None and replay.outbox_id is None and replay.entry == first.entry
 
 
@@ -140,9 +141,9 @@ async def test_a_top_up_past_the_balance_cap_is_400_in_euros(engine):
     """Defect 3: a balance never passes 1,000,000 EUR, so SUM cannot overflow."""
     created = await new_subscriber(engine)
     for _ in range(10):
-        await admin.top_up(engine, created.account.id, ledger.MAX_OPERATION_MICRO)
-    with pytest.raises(admin.InvalidInputError) as refused:
-        await admin.top_up(engine, created.account.id, 1)
+        await operations.top_up(engine, created.account.id, ledger.MAX_OPERATION_MICRO)
+    with pytest.raises(InvalidInputError) as refused:
+        await as_admin(operations.top_up(engine, created.account.id, 1))
     assert refused.value.field == "amount" and "1000000.00 EUR" in str(refused.value)
 
 
