@@ -13,14 +13,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import ledger
+from billing.accounts import LEDGER_CURRENCY
 from billing.money import from_micro
 from notify.events import DailySpendLimitReached
 from notify.notifier import Notifier, recipient_for
 from sqlbase import utc_now
 
 from .recipients import account_contact
-
-CURRENCY = "EUR"
 
 
 async def emit_daily_limit_alert(
@@ -45,7 +44,7 @@ async def emit_daily_limit_alert(
         spent = await ledger.spent_today_micro(conn, account_id, now) + await ledger.reserved_micro(
             conn, account_id, now)
         event = DailySpendLimitReached(to=recipient_for(contact), spent=from_micro(spent),
-                                       limit=from_micro(account.daily_limit_micro), currency=CURRENCY, at=now)
+                                       limit=from_micro(account.daily_limit_micro), currency=LEDGER_CURRENCY, at=now)
         outbox_id = await notifier.notify(conn, event)
     notifier.wake()
     return outbox_id

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from admission import service as admission_service
 from admission.policy import AccountPolicy, policy_changes
 from billing import ledger, top_ups
-from billing.accounts import DEFAULT_TARIFF, PREPAID, SUSPENDED
+from billing.accounts import DEFAULT_TARIFF, LEDGER_CURRENCY, PREPAID, SUSPENDED
 from billing.money import from_micro
 from billing.tariff_store import stored_plan_names
 from notify.events import AllowedIpsChanged, Event, Recipient, TopUp
@@ -36,8 +36,6 @@ from provisioning.records import Endpoint, Subscriber
 from sqlbase import Db, utc_now
 
 from .admin_input import InvalidInputError, checked_account_kind, checked_language, shown
-
-CURRENCY = "EUR"
 
 AccountContact = Callable[[Db, ledger.Account], Awaitable[Contact | None]]
 """Finds who is told about an account (its subscriber), or None; the
@@ -187,7 +185,7 @@ async def top_up(
             entry, balance = credit.entry, credit.balance_micro
             outbox_id = await emails.queue(conn, await ledger.get_account(conn, account_id), lambda to: TopUp(
                 to=to, reference=reference or f"entry-{entry.id}", amount=from_micro(amount_micro),
-                balance_after=from_micro(balance), currency=CURRENCY, at=entry.created_at, entry_id=entry.id))
+                balance_after=from_micro(balance), currency=LEDGER_CURRENCY, at=entry.created_at, entry_id=entry.id))
     if outbox_id is not None:
         emails.notifier.wake()  # committed: send it now, not at the dispatcher's next poll
     return TopUpResult(credit.entry, credit.balance_micro, outbox_id)
