@@ -103,14 +103,21 @@ class Handover:
         return result
 
 
-async def leave_message(phone: Any, log: EventLog, message: Path, *, dial: str = DIALLED) -> float:
-    """Call, wait for the beep (the recording has started), play
-    ``message`` into the call and hang up; return the monotonic time of the
-    hangup."""
+async def speak_after_the_beep(phone: Any, log: EventLog, message: Path, *, dial: str = DIALLED) -> int:
+    """Call, wait for the beep (the recording has started) and play
+    ``message`` into the call; return the call, still up."""
     call = await phone.call(dial)
     await phone.wait_state("CONFIRMED", call, timeout=10)
     await log.wait_for("RecordingStarted", timeout=20)
     await phone.play(message, call, wait=True, timeout=20)
+    return call
+
+
+async def leave_message(phone: Any, log: EventLog, message: Path, *, dial: str = DIALLED) -> float:
+    """Call, wait for the beep (the recording has started), play
+    ``message`` into the call and hang up; return the monotonic time of the
+    hangup."""
+    call = await speak_after_the_beep(phone, log, message, dial=dial)
     await phone.hangup(call)
     hung_up_at = time.monotonic()
     await phone.wait_state("DISCONNECTED", call)

@@ -59,6 +59,7 @@ from .support import (
     loudest_sample,
     new_mailbox,
     ogg_opus_seconds,
+    speak_after_the_beep,
     wav_seconds,
     write_tone,
 )
@@ -255,10 +256,7 @@ async def test_silence_ends_the_message(
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
-    call = await phone.call(DIALLED)
-    await phone.wait_state("CONFIRMED", call)
-    await voicemail.log.wait_for("RecordingStarted", timeout=10)
-    await phone.play(write_tone(tmp_path / "message.wav", 2.0), call, wait=True)
+    call = await speak_after_the_beep(phone, voicemail.log, write_tone(tmp_path / "message.wav", 2.0))
     # ... and says nothing more
     await phone.wait_state("DISCONNECTED", call, timeout=10)
 
@@ -609,10 +607,7 @@ async def test_a_call_asked_to_end_while_recording_is_hung_up_at_once_and_its_me
     handover = voicemail.handover(from_the_account)
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
-    call = await phone.call(DIALLED)
-    await phone.wait_state("CONFIRMED", call)
-    await voicemail.log.wait_for("RecordingStarted", timeout=10)
-    await phone.play(write_tone(tmp_path / "message.wav", 2.0), call, wait=True)
+    call = await speak_after_the_beep(phone, voicemail.log, write_tone(tmp_path / "message.wav", 2.0))
 
     disconnected = asyncio.create_task(phone.wait_state("DISCONNECTED", call, timeout=10))
     asked_at = time.monotonic()
