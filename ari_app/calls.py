@@ -40,14 +40,19 @@ MissedHook = Callable[[dict[str, Any], "Did", int], Awaitable[Any]]
 """``on_missed(caller_channel, did, ring_seconds)``: the caller of a DID hung
 up while it was ringing (a missed call)."""
 
-UnansweredHook = Callable[[dict[str, Any], "Did", str], Awaitable[None]]
-"""``on_unanswered(caller_channel, did, why)``: a call to a DID was not
-answered (``why``: busy, no_answer, unreachable, ...). The hook owns the
-caller channel (still unanswered, in the application) until it returns;
-then whatever is left of the call is hung up."""
+UnansweredHook = Callable[["LiveCall", "Did", str], Awaitable[None]]
+"""``on_unanswered(call, did, why)``: a call to a DID was not answered
+(``why``: busy, no_answer, unreachable, ...). The hook is a step of the
+call's flow, run in its task: it owns the caller channel (still unanswered,
+in the application) until it returns, reads the call's events with
+``call.next_event`` (its ``CallEnded`` ends the call), and then whatever is
+left of the call is hung up."""
 
 END_REQUEST = "ClickPhoneEndCall"
 """Type of the synthetic event that asks a call to end (``why``, ``cause``)."""
+
+CALLER_HANGUP = "caller_hangup"
+"""``CallEnded.why`` when the caller left the application."""
 
 CALL_VARIABLE = "CP_CALL"
 """Channel variable on the caller of a connected call: what a restarted
@@ -181,7 +186,7 @@ class LiveCall:
         if event["type"] == END_REQUEST:
             raise CallEnded(event["why"], event["cause"])
         if event["type"] == "StasisEnd" and channel_id(event) == self.call_ref:
-            raise CallEnded("caller_hangup")
+            raise CallEnded(CALLER_HANGUP)
         return event
 
 
@@ -195,17 +200,19 @@ def channel_id(event: dict[str, Any]) -> str | None:
 
 
 def channel_ids_of(event: dict[str, Any]) -> list[str]:
-    """Every channel id an event names (channel, peer, caller, a playback's target)."""
+    """Every channel id an event names (channel, peer, caller, the target
+    of a playback or a recording)."""
     ids = []
     for key in ("channel", "peer", "caller"):
         channel = event.get(key)
         if isinstance(channel, dict) and "id" in channel:
             ids.append(channel["id"])
-    playback = event.get("playback")
-    if isinstance(playback, dict):
-        target = str(playback.get("target_uri", ""))
-        if target.startswith("channel:"):
-            ids.append(target.removeprefix("channel:"))
+    for key in ("playback", "recording"):
+        media = event.get(key)
+        if isinstance(media, dict):
+            target = str(media.get("target_uri", ""))
+            if target.startswith("channel:"):
+                ids.append(target.removeprefix("channel:"))
     return ids
 
 

@@ -525,32 +525,6 @@ class AriClient:
         }
         return await self.request("POST", "/channels", params=params, json=_variables_body(variables))
 
-    async def create_channel(
-        self,
-        endpoint: str,
-        *,
-        app: str | None = None,
-        app_args: str | None = None,
-        channel_id: str | None = None,
-        other_channel_id: str | None = None,
-        originator: str | None = None,
-        formats: Iterable[str] | None = None,
-        variables: Mapping[str, str] | None = None,
-    ) -> dict:
-        """POST /channels/create: create a channel in ``app`` (default this
-        client's) without dialling it; ``dial()`` it later."""
-        params = {
-            "endpoint": endpoint, "app": app or self.app, "appArgs": app_args,
-            "channelId": channel_id, "otherChannelId": other_channel_id,
-            "originator": originator, "formats": _list(formats),
-        }
-        return await self.request("POST", "/channels/create", params=params, json=_variables_body(variables))
-
-    async def dial(self, channel_id: str, *, caller: str | None = None, timeout: int | None = None) -> None:
-        """POST /channels/{channelId}/dial: dial a created channel."""
-        await self.request("POST", f"/channels/{_segment(channel_id)}/dial",
-                           params={"caller": caller, "timeout": timeout})
-
     async def answer(self, channel_id: str) -> None:
         """POST /channels/{channelId}/answer."""
         await self.request("POST", f"/channels/{_segment(channel_id)}/answer")

@@ -10,8 +10,11 @@ that create them.
 
 Each call runs as one task reading its own ordered event queue
 (:class:`~ari_app.calls.LiveCall`); whatever way it ends, its teardown hangs
-up the channels still there, destroys its bridge and tells admission the
-call is over (the reservation then waits for its CDR).
+up the channels still there (again, briefly, when a hangup does not reach
+ARI: a caller must not be left in the application), destroys its bridge
+and tells admission the call is over (the reservation then waits for its
+CDR). A flow's steps — voicemail's among them — read the call's events
+from that queue; :meth:`CallController.flow` runs other steps the same way.
 
 Reconciliation, after every (re)connect of the event websocket (the
 client's RESYNC event, which lists the channels still in the application):
@@ -60,7 +63,7 @@ from .calls import (
 )
 from .causes import NORMAL_CLEARING
 from .client import ANY_EVENT, RESYNC, AriClient
-from .errors import AriError, AriFailure
+from .errors import AriConnectionError, AriError, AriFailure, AriTimeout
 from .grant import GrantSchedule
 from .inbound import run_inbound
 from .outbound import run_outbound
@@ -75,6 +78,9 @@ CONGESTION = 34
 END_WAIT_S = 5.0
 END_ORDER_MEMORY_S = 60.0
 FINISH_RETRIES_S = (0.5, 2.0, 5.0)
+# A hangup that did not reach ARI is sent again after each of these delays:
+# an ARI restart or a dropped connection lasts seconds, not minutes.
+HANGUP_RETRIES_S = (0.2, 1.0, 3.0)
 OUR_FLOWS = frozenset({OUTBOUND, INBOUND, LEG_FLOW})
 # Events no flow reads, which Asterisk would send for every call: one
 # ChannelVarset per variable (or function: CDR(...), TIMEOUT(...)) set,
@@ -116,8 +122,9 @@ class CallController:
         is the carrier leg's dial string with ``{number}`` for the
         normalised digits; ``on_daily_limit(account_id)`` is called when a
         call is stopped by its account's daily limit;
-        ``on_unanswered(caller_channel, did, why)`` takes an unanswered call
-        to a DID (default: it is hung up with the matching cause)."""
+        ``on_unanswered(call, did, why)`` takes an unanswered call to a DID
+        as a step of its flow (default: it is hung up with the matching
+        cause)."""
         self.client = client
         self.admission = admission
         self._svc = CallServices(
@@ -135,7 +142,25 @@ class CallController:
     def flows(self) -> dict[str, Flow]:
         """The StasisApp flows this controller runs: ``outbound``, ``inbound``
         and ``leg`` (the legs its own calls dial)."""
-        return {OUTBOUND: self._outbound_flow, INBOUND: self._inbound_flow, LEG_FLOW: self._leg_flow}
+        return {
+            OUTBOUND: self.flow(OUTBOUND, lambda call, args: run_outbound(self._svc, call, args)),
+            INBOUND: self.flow(INBOUND, lambda call, args: run_inbound(self._svc, call, args)),
+            LEG_FLOW: self._leg_flow,
+        }
+
+    def flow(self, direction: str, steps: Callable[[LiveCall, list[str]], Awaitable[None]]) -> Flow:
+        """A StasisApp flow whose every channel becomes a call of this
+        controller running ``steps(call, args)``: the call's events come
+        through its queue (``call.next_event``), ``end_calls`` and
+        ``stop`` reach it, and its teardown hangs up what is left whatever
+        way the steps end. ``direction`` is the call's (``outbound`` or
+        ``inbound``)."""
+
+        async def run(client: AriClient, channel: dict[str, Any], args: list[str]) -> None:
+            if self._begin(channel, direction, lambda call: steps(call, args)) is None:
+                await self._refuse_while_stopping(channel)
+
+        return run
 
     def start(self) -> None:
         """Start routing ARI events to calls and reconciling on every RESYNC
@@ -150,13 +175,16 @@ class CallController:
         calls to Asterisk (their hard caps end them) and to the next
         controller's reconciliation."""
         self._stopping = True
-        for remove in self._removers:
-            remove()
         calls = list(self._calls.values())
         if hang_up:
+            # the calls' events are still routed while they end: a step that
+            # finishes its work on the way out (voicemail closing a
+            # recording) hears its end
             for call in calls:
                 call.request_end("shutdown")
             await self._wait_for(calls, END_WAIT_S)
+        for remove in self._removers:
+            remove()
         for call in calls:
             if call.task is not None and not call.task.done():
                 call.abandoned = not hang_up
@@ -196,23 +224,15 @@ class CallController:
         return len(ending)
 
     # -- flows --------------------------------------------------------------------------
-    async def _outbound_flow(self, client: AriClient, channel: dict[str, Any], args: list[str]) -> None:
-        if self._begin(channel, OUTBOUND, lambda call: run_outbound(self._svc, call, args)) is None:
-            await self._refuse_while_stopping(channel)
-
-    async def _inbound_flow(self, client: AriClient, channel: dict[str, Any], args: list[str]) -> None:
-        if self._begin(channel, INBOUND, lambda call: run_inbound(self._svc, call, args)) is None:
-            await self._refuse_while_stopping(channel)
-
     async def _refuse_while_stopping(self, channel: dict[str, Any]) -> None:
         if self._stopping:  # no call may be left in the application unattended
-            await _hang_up_quietly(self.client, channel["id"], CONGESTION)
+            await _hang_up_surely(self.client, channel["id"], CONGESTION)
 
     async def _leg_flow(self, client: AriClient, channel: dict[str, Any], args: list[str]) -> None:
         # a leg one of our calls created: that call handles it; one whose call
         # is gone already is hung up
         if self._owner(channel["id"]) is None:
-            await _hang_up_quietly(self.client, channel["id"])
+            await _hang_up_surely(self.client, channel["id"])
 
     def _begin(self, channel: dict[str, Any], direction: str, runner: Callable[[LiveCall], Awaitable[None]],
                prepare: Callable[[LiveCall], None] | None = None) -> LiveCall | None:
@@ -256,7 +276,7 @@ class CallController:
         client = self.client
         channels = [c for c in call.channel_ids if c not in call.gone]  # no request for what is gone
         await asyncio.gather(*(
-            _hang_up_quietly(client, c, cause if c == call.call_ref else NORMAL_CLEARING) for c in channels
+            _hang_up_surely(client, c, cause if c == call.call_ref else NORMAL_CLEARING) for c in channels
         ))
         if call.bridge is not None:
             try:
@@ -424,7 +444,7 @@ class CallController:
             if self._owner(channel_id) is not None:
                 continue
             log.info("hanging up a channel no call owns", extra={"channel": channel_id})
-            await _hang_up_quietly(self.client, channel_id, NORMAL_CLEARING)
+            await _hang_up_surely(self.client, channel_id, NORMAL_CLEARING)
             if channel_id in live:
                 await self._finish(channel_id)
 
@@ -448,8 +468,30 @@ def _flow_of(channel: dict[str, Any]) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-async def _hang_up_quietly(client: AriClient, channel_id: str, cause: int = NORMAL_CLEARING) -> None:
-    try:
-        await client.hangup(channel_id, reason_code=str(cause))
-    except AriFailure:
-        pass
+async def _hang_up_surely(client: AriClient, channel_id: str, cause: int = NORMAL_CLEARING) -> bool:
+    """Hang up a channel that must not stay in the application: a request
+    that did not reach Asterisk (connection error, timeout: ARI briefly
+    unavailable) is sent again after each of ``HANGUP_RETRIES_S``, or the
+    caller would wait in Stasis until its hard cap, if it has one. Return
+    True once the channel is gone (hung up, or 404: it was gone already),
+    False when Asterisk refused or never answered (logged)."""
+    retries = iter(HANGUP_RETRIES_S)
+    while True:
+        try:
+            await client.hangup(channel_id, reason_code=str(cause))
+            return True
+        except AriError as exc:
+            if exc.status == 404:
+                return True
+            log.warning("channel not hung up", extra={"channel": channel_id, "error": str(exc)})
+            return False
+        except (AriConnectionError, AriTimeout) as exc:
+            delay = next(retries, None)
+            if delay is None:
+                log.error("channel not hung up: ARI unreachable", extra={"channel": channel_id, "error": str(exc)})
+                return False
+            log.warning("hangup did not reach ARI; retrying", extra={"channel": channel_id, "error": str(exc)})
+            await asyncio.sleep(delay)
+        except AriFailure as exc:  # the client is closed: nothing more can be sent
+            log.warning("channel not hung up", extra={"channel": channel_id, "error": str(exc)})
+            return False

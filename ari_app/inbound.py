@@ -7,8 +7,8 @@ dialled extension, normalised. Unknown → hung up "unallocated" (cause 1,
 SIP 404). Known → the subscriber's registered phones ring at once for the
 DID's ring time; the first to answer is bridged with the caller; busy, no
 answer or no reachable phone → the handover hook
-``on_unanswered(caller_channel, did, why)`` (voicemail comes there), then
-the caller is hung up with the matching cause.
+``on_unanswered(call, did, why)`` (voicemail comes there: a step of this
+flow), then the caller is hung up with the matching cause.
 
 Inbound calls are free for the subscriber and hold no reservation; their
 CDR (the carrier channel's) says ``inbound`` in userfield and cp_class.
@@ -23,7 +23,7 @@ from billing.numbering import ON_NET
 from provisioning import services as provisioning
 
 from . import causes
-from .calls import CallEnded, CallServices, LiveCall
+from .calls import CALLER_HANGUP, CallEnded, CallServices, LiveCall
 from .channels import dialled
 from .grant import GrantSchedule
 from .outbound import subscriber_destinations, unanswered
@@ -63,7 +63,7 @@ async def run_inbound(svc: CallServices, call: LiveCall, args: list[str]) -> Non
     try:
         outcome = await ring(client, call, destinations, timeout=did.ring_seconds, hard_cap=ring_cap)
     except CallEnded as ended:
-        if ended.why == "caller_hangup" and svc.on_missed is not None:
+        if ended.why == CALLER_HANGUP and svc.on_missed is not None:
             rang = round(asyncio.get_running_loop().time() - ring_started)
             svc.spawn(svc.on_missed(call.caller, did, rang), "missed-call")
         raise

@@ -176,5 +176,5 @@ async def unanswered(svc: CallServices, call: LiveCall, did, outcome: RingOutcom
     if did is not None and svc.on_unanswered is not None:
         log.info("call unanswered: handing over", extra={"call": call.call_ref, "did": did.number,
                                                          "why": outcome.why})
-        await svc.on_unanswered(call.caller, did, outcome.why)
+        await svc.on_unanswered(call, did, outcome.why)
     raise CallEnded(outcome.why, outcome.cause or causes.CAUSE_OF[causes.FAILED])

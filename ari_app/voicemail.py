@@ -1,9 +1,9 @@
 """Voicemail and missed-call emails for calls to our numbers that nobody
 answered.
 
-The inbound flow hands an unanswered caller to the service through its hook
-``on_unanswered(caller_channel, did, why)``; :meth:`VoicemailService.on_unanswered`
-is that hook, ready to wire:
+The inbound flow hands an unanswered call to the service through its hook
+``on_unanswered(call, did, why)``; :meth:`VoicemailService.on_unanswered`
+is that hook, ready to wire, and runs as a step of the call's flow:
 
 - the DID has voicemail on → :meth:`VoicemailService.take_message`: answer,
   play the greeting (the subscriber's own ``recording:greeting-<did>`` when
@@ -37,10 +37,16 @@ The caller ID name and number are the caller's own text (invariant 7): they
 are kept as plain text — control characters become spaces, the length is
 capped — and the email layer escapes them in headers and HTML.
 
-Events: the service registers its own ARI handlers (hangup of the caller,
-end of a playback or recording) and waits on per-call futures, each
-registered before the request that causes the event; every wait is bounded,
-so a lost event (a websocket reconnect) delays a message, never hangs it.
+Events: voicemail reads the call's own event queue, which the call
+controller fills in order (:class:`ari_app.calls.LiveCall`): the end of
+its playbacks and of its recording, the caller's hangup. Every wait is
+bounded, so a lost event (a websocket reconnect) delays a message, never
+hangs it. A caller who hangs up ends the recording at once (Asterisk
+closes the file); so does a request to end the call (``end_calls``, a
+shutdown): the caller is hung up with the request's cause as soon as it is
+read, what was recorded is emailed as for a caller who hung up, and
+:meth:`VoicemailService.take_message` then raises the request's
+``CallEnded`` for the flow's teardown.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ from notify.events import MissedCall, Recipient, VoicemailReceived
 from notify.notifier import Notifier
 from provisioning.records import Did
 
+from .calls import CALLER_HANGUP, CallEnded, LiveCall, channel_id
 from .client import AriClient
 from .errors import AriError, AriFailure
 from .voicemail_audio import COMPRESSED_FORMATS, OPUSENC, ogg_opus_of, wav_duration_seconds
@@ -111,8 +118,8 @@ class VoicemailService:
     """Takes voicemail for unanswered calls to our numbers and sends the
     subscriber a voicemail or missed-call email (see the module docstring).
 
-    ``client`` is the process's ARI client (the service adds its own event
-    handlers to it; :meth:`close` removes them), ``engine`` the database of
+    ``client`` is the process's ARI client (its events reach the service
+    through the call controller's per-call queues), ``engine`` the database of
     provisioning, billing and the outbox, ``notifier`` the Notifier that
     finds the subscriber's recipient (one language rule) and queues the
     emails. ``greeting`` is the stock prompt (a sound name) for subscribers
@@ -156,35 +163,34 @@ class VoicemailService:
         if compressed_audio == "opus" and shutil.which(OPUSENC) is None:
             log.warning("%s not on PATH (Debian: opus-tools): voicemail emailed as WAV only "
                         "until it is installed", OPUSENC)
-        self._events = _EventWaiters(client)
-
-    def close(self) -> None:
-        """Remove the service's ARI event handlers."""
-        self._events.close()
 
     # -- the hook -----------------------------------------------------------
 
-    async def on_unanswered(self, caller_channel: dict[str, Any], did: Did, why: str) -> None:
+    async def on_unanswered(self, call: LiveCall, did: Did, why: str) -> None:
         """The inbound flow's handover hook (``ari_app.calls.UnansweredHook``):
         voicemail when the DID has it, else a missed-call email; see
         :meth:`take_message`. It returns when the call is over for
         voicemail: up to the greeting plus ``max_message_seconds``."""
-        await self.take_message(caller_channel, did, why)
+        await self.take_message(call, did, why)
 
-    async def take_message(self, caller_channel: dict[str, Any], did: Did, why: str) -> str:
+    async def take_message(self, call: LiveCall, did: Did, why: str) -> str:
         """Take a voicemail from the unanswered caller of ``did`` (``why``
         it was not answered: busy, no_answer, unreachable...) and queue the
-        subscriber's email. Returns ``voicemail`` (voicemail email queued),
+        subscriber's email; a step of the call's flow, reading the call's
+        events. Returns ``voicemail`` (voicemail email queued),
         ``hung_up`` (the caller left before leaving a message: missed-call
         email) or ``missed`` (voicemail off, silence or a failed recording:
         missed-call email). The caller it answered is hung up when it
         returns; with voicemail off it answers nothing and leaves the
         caller to the flow.
 
-        Raises what the database raises if the email cannot be queued; the
-        recording is then kept in Asterisk (see purge_old_recordings)."""
+        Raises the call's ``CallEnded`` when the call was asked to end
+        meanwhile (the caller is hung up at once; the emails are queued
+        first), and what the database raises if the email cannot be
+        queued; the recording is then kept in Asterisk (see
+        purge_old_recordings)."""
         handed_over_at = datetime.now(UTC)
-        channel_id = caller_channel["id"]
+        caller_channel = call.caller
         if not did.voicemail_enabled:
             await self.report_missed_call(caller_channel, did, _ring_seconds(caller_channel, did, handed_over_at))
             return MISSED
@@ -192,18 +198,20 @@ class VoicemailService:
         if recipient is None:
             log.error("no subscriber for DID %s: no voicemail taken", did.number)
             return MISSED
-        with self._events.watching(channel_id) as gone:
-            caller = await self._caller(caller_channel)
-            ring_seconds = _ring_seconds(caller_channel, did, handed_over_at)
-            try:
-                outcome = await self._converse(channel_id, caller, did, recipient, gone)
-            except _CallerGone:
-                outcome = HUNG_UP
-            if outcome != VOICEMAIL:
-                await self._enqueue_missed(caller, did, recipient, ring_seconds)
-            await self._goodbye(channel_id, recipient, gone)
+        events = _CallEvents(self.client, call)
+        caller = await self._caller(caller_channel)
+        ring_seconds = _ring_seconds(caller_channel, did, handed_over_at)
+        try:
+            outcome = await self._converse(call.call_ref, caller, did, recipient, events)
+        except _CallerGone:
+            outcome = HUNG_UP
+        if outcome != VOICEMAIL:
+            await self._enqueue_missed(caller, did, recipient, ring_seconds)
+        await self._goodbye(call.call_ref, recipient, events)
         log.info("voicemail for %s: %s", did.number, outcome,
-                 extra={"call": channel_id, "did": did.number, "why": why})
+                 extra={"call": call.call_ref, "did": did.number, "why": why})
+        if events.end_request is not None:
+            raise events.end_request
         return outcome
 
     async def report_missed_call(self, caller_channel: dict[str, Any], did: Did, ring_seconds: int) -> int | None:
@@ -225,10 +233,11 @@ class VoicemailService:
     # -- the conversation -----------------------------------------------------
 
     async def _converse(
-        self, channel_id: str, caller: _Caller, did: Did, recipient: Recipient, gone: asyncio.Event
+        self, channel_id: str, caller: _Caller, did: Did, recipient: Recipient, events: "_CallEvents"
     ) -> str:
         """Greeting, beep, recording, email. Raises _CallerGone when the
-        caller hangs up before the recording starts."""
+        caller hangs up (or the call is asked to end) before the recording
+        starts."""
         client = self.client
         greeting = await self._greeting_of(did)
         await _on_channel(client.answer(channel_id))
@@ -238,46 +247,43 @@ class VoicemailService:
         await _quietly(client.set_variable(channel_id, "TIMEOUT(absolute)",
                                            str(self.max_message_seconds + CALL_CAP_SLACK_S)))
         playback_id = uuid.uuid4().hex
-        with self._events.playback(playback_id) as played:
-            await _on_channel(client.play(channel_id, [greeting, BEEP], lang=_sound_language(recipient),
-                                          playback_id=playback_id))
-            if not await _first(played, gone, timeout=GREETING_TIMEOUT_S):
-                log.warning("greeting %s did not end in time; recording anyway", playback_id)
-                await _quietly(client.stop_playback(playback_id))
-        if gone.is_set():
-            raise _CallerGone()
+        await _on_channel(client.play(channel_id, [greeting, BEEP], lang=_sound_language(recipient),
+                                      playback_id=playback_id))
+        if await events.until(_playback_finished(playback_id), GREETING_TIMEOUT_S) is None:
+            if events.over:
+                raise _CallerGone()
+            log.warning("greeting %s did not end in time; recording anyway", playback_id)
+            await _quietly(client.stop_playback(playback_id))
 
         name = recording_name(channel_id)
         self._ensure_recording_dir()
         received_at = datetime.now(UTC)
-        with self._events.recording(name) as recorded:
-            try:
-                await _on_channel(client.record(
-                    channel_id, name, RECORDING_FORMAT,
-                    max_duration_seconds=self.max_message_seconds,
-                    max_silence_seconds=self.max_silence_seconds or None,
-                    terminate_on=TERMINATE_ON, beep=False, if_exists="overwrite",
-                ))
-            except _CallerGone:
-                raise
-            except AriFailure as exc:
-                log.error("cannot record voicemail %s: %s", name, exc)
-                return MISSED
-            finished = await _first(recorded, gone, timeout=self.max_message_seconds + RECORDING_GRACE_S)
-            if not finished and not gone.is_set():
+        try:
+            await _on_channel(client.record(
+                channel_id, name, RECORDING_FORMAT,
+                max_duration_seconds=self.max_message_seconds,
+                max_silence_seconds=self.max_silence_seconds or None,
+                terminate_on=TERMINATE_ON, beep=False, if_exists="overwrite",
+            ))
+        except _CallerGone:
+            raise
+        except AriFailure as exc:
+            log.error("cannot record voicemail %s: %s", name, exc)
+            return MISSED
+        ended = await events.until(_recording_ended(name), self.max_message_seconds + RECORDING_GRACE_S)
+        if ended is None:
+            if not events.over:
                 log.warning("recording %s did not end in time: stopping it", name)
                 await _quietly(client.stop_recording(name))
-            if not recorded.done():
-                # the caller hung up: Asterisk closes the file, then says so
-                await _first(recorded, timeout=FINISH_TIMEOUT_S)
-        ended = recorded.result() if recorded.done() else None
+            # the caller hung up (or was hung up): Asterisk closes the file, then says so
+            ended = await events.until(_recording_ended(name), FINISH_TIMEOUT_S, past_the_end=True)
         if ended is not None and ended.get("type") == "RecordingFailed":
             log.error("voicemail recording %s failed: %s", name, ended.get("recording", {}).get("cause"))
             await self._discard(name)
             return MISSED
         audio = await self._stored_audio(name)
         if audio is None:
-            return HUNG_UP if gone.is_set() else MISSED
+            return HUNG_UP if events.over else MISSED
         try:
             seconds = wav_duration_seconds(audio)
         except ValueError as exc:
@@ -285,7 +291,7 @@ class VoicemailService:
             seconds = float((ended or {}).get("recording", {}).get("duration") or 0)
         if seconds < self.min_message_seconds:
             await self._discard(name)
-            return HUNG_UP if gone.is_set() else MISSED
+            return HUNG_UP if events.over else MISSED
         compressed = await ogg_opus_of(audio) if self.compressed_audio == "opus" else None
         await self.notifier.notify(self.engine, VoicemailReceived(
             to=recipient,
@@ -324,20 +330,20 @@ class VoicemailService:
         if not self.keep_recording:
             await _quietly(self.client.delete_stored_recording(name))
 
-    async def _goodbye(self, channel_id: str, recipient: Recipient, gone: asyncio.Event) -> None:
+    async def _goodbye(self, channel_id: str, recipient: Recipient, events: "_CallEvents") -> None:
         """Say goodbye to a caller still there (who pressed # or fell
         silent), then hang up: the call is over."""
-        if gone.is_set():
+        if events.over:
             return
         playback_id = uuid.uuid4().hex
-        with self._events.playback(playback_id) as played:
-            try:
-                await _on_channel(self.client.play(channel_id, GOODBYE, lang=_sound_language(recipient),
-                                                   playback_id=playback_id))
-                await _first(played, gone, timeout=GOODBYE_TIMEOUT_S)
-            except (_CallerGone, AriFailure):
-                pass
-        await _quietly(self.client.hangup(channel_id, "normal"))
+        try:
+            await _on_channel(self.client.play(channel_id, GOODBYE, lang=_sound_language(recipient),
+                                               playback_id=playback_id))
+            await events.until(_playback_finished(playback_id), GOODBYE_TIMEOUT_S)
+        except (_CallerGone, AriFailure):
+            pass
+        if not events.over:
+            await _quietly(self.client.hangup(channel_id, "normal"))
 
     def _ensure_recording_dir(self) -> None:
         if self.recording_dir is not None:
@@ -452,88 +458,64 @@ async def _quietly(request: Awaitable[Any]) -> None:
         log.debug("ignored ARI failure: %s", exc)
 
 
-async def _first(*waitables: asyncio.Future | asyncio.Event, timeout: float) -> bool:
-    """Wait until one of the futures is done or one of the events is set;
-    return False after ``timeout`` seconds."""
-    helpers = {w: asyncio.ensure_future(w.wait()) for w in waitables if isinstance(w, asyncio.Event)}
-    waiters = [helpers.get(w, w) for w in waitables]  # type: ignore[call-overload]
-    try:
-        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        return bool(done)
-    finally:
-        for helper in helpers.values():
-            helper.cancel()
+class _CallEvents:
+    """What voicemail reads from its call's event queue: the end of a
+    playback or of the recording, and whether the caller is gone
+    (``gone``) or the call was asked to end (``end_request``: the caller
+    is then hung up with its cause as soon as it is read, which stops a
+    recording at once)."""
+
+    _CALLER_LEAVING = ("ChannelHangupRequest", "ChannelDestroyed")  # its StasisEnd raises CallEnded
+
+    def __init__(self, client: AriClient, call: LiveCall) -> None:
+        self.client = client
+        self.call = call
+        self.gone = False
+        self.end_request: CallEnded | None = None
+
+    @property
+    def over(self) -> bool:
+        """The caller is gone or is being hung up: nothing more to play."""
+        return self.gone or self.end_request is not None
+
+    async def until(
+        self, matches: Callable[[dict[str, Any]], bool], timeout: float, *, past_the_end: bool = False
+    ) -> dict[str, Any] | None:
+        """The call's next event that ``matches``; None after ``timeout``
+        seconds or — unless ``past_the_end`` (waiting for a recording to
+        be closed) — once the call is over."""
+        if self.over and not past_the_end:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                event = await self.call.next_event(deadline - loop.time())
+            except CallEnded as ended:
+                if ended.why == CALLER_HANGUP:
+                    self.gone = True
+                elif self.end_request is None:
+                    self.end_request = ended
+                    await _quietly(self.client.hangup(self.call.call_ref, reason_code=str(ended.cause)))
+                if past_the_end:
+                    continue
+                return None
+            if event is None:
+                return None
+            if event["type"] in self._CALLER_LEAVING and channel_id(event) == self.call.call_ref:
+                self.gone = True
+                if past_the_end:
+                    continue
+                return None
+            if matches(event):
+                return event
 
 
-class _EventWaiters:
-    """The service's ARI handlers: they resolve the futures and events that
-    running calls registered (by channel, playback id, recording name)."""
-
-    _GONE = ("StasisEnd", "ChannelDestroyed", "ChannelHangupRequest")
-    _RECORDING_ENDS = ("RecordingFinished", "RecordingFailed")
-
-    def __init__(self, client: AriClient) -> None:
-        self._gone: dict[str, asyncio.Event] = {}
-        self._playbacks: dict[str, asyncio.Future] = {}
-        self._recordings: dict[str, asyncio.Future] = {}
-        handlers: list[tuple[str, Callable[[dict], None]]] = [
-            *((t, self._on_gone) for t in self._GONE),
-            ("PlaybackFinished", self._on_playback_finished),
-            *((t, self._on_recording_ended) for t in self._RECORDING_ENDS),
-        ]
-        self._removers = [client.on(event_type, handler) for event_type, handler in handlers]
-
-    def close(self) -> None:
-        for remove in self._removers:
-            remove()
-        self._removers = []
-
-    # registrations, each a context manager that forgets what it registered
-
-    def watching(self, channel_id: str) -> "_Registration":
-        event = self._gone.setdefault(channel_id, asyncio.Event())
-        return _Registration(event, lambda: self._forget_channel(channel_id))
-
-    def playback(self, playback_id: str) -> "_Registration":
-        future = asyncio.get_running_loop().create_future()
-        self._playbacks[playback_id] = future
-        return _Registration(future, lambda: self._playbacks.pop(playback_id, None))
-
-    def recording(self, name: str) -> "_Registration":
-        future = asyncio.get_running_loop().create_future()
-        self._recordings[name] = future
-        return _Registration(future, lambda: self._recordings.pop(name, None))
-
-    def _forget_channel(self, channel_id: str) -> None:
-        self._gone.pop(channel_id, None)
-
-    # handlers
-
-    def _on_gone(self, event: dict) -> None:
-        channel_id = (event.get("channel") or {}).get("id")
-        if channel_id in self._gone:
-            self._gone[channel_id].set()
-
-    def _on_playback_finished(self, event: dict) -> None:
-        playback = event.get("playback") or {}
-        _resolve(self._playbacks.get(playback.get("id", "")), event)
-
-    def _on_recording_ended(self, event: dict) -> None:
-        _resolve(self._recordings.get((event.get("recording") or {}).get("name", "")), event)
+def _playback_finished(playback_id: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda event: (event["type"] == "PlaybackFinished"
+                          and (event.get("playback") or {}).get("id") == playback_id)
 
 
-class _Registration:
-    def __init__(self, value: Any, forget: Callable[[], Any]) -> None:
-        self.value = value
-        self._forget = forget
-
-    def __enter__(self) -> Any:
-        return self.value
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._forget()
-
-
-def _resolve(future: asyncio.Future | None, event: dict) -> None:
-    if future is not None and not future.done():
-        future.set_result(event)
+def _recording_ended(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda event: (event["type"] in ("RecordingFinished", "RecordingFailed")
+                          and (event.get("recording") or {}).get("name") == name)

@@ -120,7 +120,6 @@ class ControlPlane:
         self.voicemail = VoicemailService(self.ari, self.engine, self.notifier,
                                           keep_recording=not s.voicemail_delete_after_email,
                                           compressed_audio=s.voicemail_compressed_audio)
-        self._stack.callback(self.voicemail.close)
         self.calls = CallController(
             self.ari, self.admission, self.engine,
             on_daily_limit=self.daily_limit_reached, on_unanswered=self.voicemail.on_unanswered,

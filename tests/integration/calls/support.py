@@ -104,10 +104,10 @@ async def start_control_plane(asterisk, engine, *, admission: Admission | None =
     async def on_daily_limit(account_id: int) -> None:
         plane.daily_limit_hits.append(account_id)
 
-    async def on_unanswered(caller: dict, did, why: str) -> None:
-        plane.unanswered.append((caller["id"], did.number, why))
+    async def on_unanswered(call, did, why: str) -> None:
+        plane.unanswered.append((call.call_ref, did.number, why))
         if unanswered_hook is not None:
-            await unanswered_hook(client, caller, did, why)
+            await unanswered_hook(client, call, did, why)
 
     async def on_missed(caller: dict, did, ring_seconds: int) -> None:
         plane.missed.append((caller["id"], did.number, ring_seconds))

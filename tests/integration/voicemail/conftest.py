@@ -5,20 +5,25 @@ a real SMTP server (notify's MaildirCatcher) and the outbox on SQLite.
 and the email; the outbox's behaviour on both databases is notify's tests'.
 
 ``voicemail`` gives a connected ARI client (fresh, with an EventLog on
-every event) and a factory for a VoicemailService on it; everything is
-closed at teardown, and no recording is left in the testbed.
+every event), a call controller on it (the calls' events reach voicemail
+through it, as in the control plane), a factory for a VoicemailService
+and the handover that stands in for the inbound flow; everything is
+stopped at teardown, and no recording is left in the testbed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from admission.service import Admission
+from ari_app.calls import LiveCall
 from ari_app.client import ANY_EVENT, AriClient
+from ari_app.controller import CallController
 from ari_app.voicemail import VoicemailService
 from ari_app.voicemail_recordings import RECORDING_PREFIX
 from notify.catcher import MaildirCatcher
@@ -27,7 +32,7 @@ from notify.notifier import Notifier
 from notify.render import Renderer
 from tests.fixtures.ari import EventLog, new_client
 
-from .support import Mailbox, new_mailbox
+from .support import Handover, Mailbox, new_mailbox
 
 
 @pytest.fixture
@@ -61,16 +66,19 @@ class VoicemailRig:
     log: EventLog
     engine: AsyncEngine
     recording_dir: Path
-    services: list[VoicemailService]
+    controller: CallController
 
     def service(self, **options: Any) -> VoicemailService:
-        """A VoicemailService on the rig's client (short silence limit
-        unless told: a test never waits 5 s for silence)."""
+        """A VoicemailService on the rig's client, recording into the
+        testbed's folder unless told."""
         options.setdefault("recording_dir", self.recording_dir)
         notifier = Notifier(Renderer(), AccountDirectory(), wake=options.pop("wake", None))
-        service = VoicemailService(self.client, self.engine, notifier, **options)
-        self.services.append(service)
-        return service
+        return VoicemailService(self.client, self.engine, notifier, **options)
+
+    def handover(self, act: Callable[[LiveCall], Awaitable[Any]]) -> Handover:
+        """Every caller entering the application becomes a call of the
+        rig's controller whose step is ``act(call)``: see Handover."""
+        return Handover(self.client, self.controller, act)
 
     def leftover_recordings(self) -> list[str]:
         return sorted(p.name for p in self.recording_dir.glob(f"{RECORDING_PREFIX}*"))
@@ -78,20 +86,23 @@ class VoicemailRig:
 
 @pytest.fixture
 async def voicemail(asterisk: Any, engine: AsyncEngine, recording_dir: Path) -> AsyncIterator[VoicemailRig]:
-    """A connected ARI client (register handlers before calling in) and
-    VoicemailServices on it."""
+    """A connected ARI client (register handlers before calling in), a
+    call controller on it, and VoicemailServices."""
     client = new_client(asterisk)
     log = EventLog()
     client.on(ANY_EVENT, log)
-    rig = VoicemailRig(client, log, engine, recording_dir, [])
+    admission = Admission(engine)
+    controller = CallController(client, admission, engine)
+    controller.start()  # before the client: it routes every event to the calls
+    rig = VoicemailRig(client, log, engine, recording_dir, controller)
     before = set(rig.leftover_recordings())
     client.start()
     try:
         await client.wait_connected(10)
         yield rig
     finally:
-        for service in rig.services:
-            service.close()
+        await controller.stop()
+        admission.close()
         await client.close()
         # what a test kept on purpose is removed here
         for name in set(rig.leftover_recordings()) - before:

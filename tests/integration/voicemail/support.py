@@ -19,7 +19,10 @@ from typing import Any, Awaitable, Callable
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ari_app.calls import OUTBOUND, LiveCall
 from ari_app.client import AriClient
+from ari_app.controller import CallController
+from ari_app.stasis import StasisApp
 from ari_app.voicemail_audio import OPUSENC
 from billing import ledger
 from provisioning import services as provisioning
@@ -67,42 +70,54 @@ async def new_mailbox(
 
 
 class Handover:
-    """Stands in for the inbound flow: every caller entering the Stasis
-    application is handed to ``act(channel)`` (the hook call), and what it
-    returned (or raised) is kept, in order."""
+    """Stands in for the inbound flow's handover: every caller entering the
+    Stasis application (the test phone's calls enter as outbound ones)
+    becomes a call of ``controller`` whose one step is ``act(call)`` (the
+    hook call), run as the flows' steps are: its events come through the
+    call's queue, and the controller's teardown hangs up what is left when
+    it returns, as after the real hook. What each returned (or raised) is
+    kept, in order; ``channels`` are the callers as they entered."""
 
-    def __init__(self, client: AriClient, act: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
+    def __init__(self, client: AriClient, controller: CallController,
+                 act: Callable[[LiveCall], Awaitable[Any]]) -> None:
         self.act = act
         self.channels: list[dict[str, Any]] = []
         self._results: asyncio.Queue[tuple[dict[str, Any], Any]] = asyncio.Queue()
-        client.on("StasisStart", self._on_start)
+        StasisApp(client, {OUTBOUND: controller.flow(OUTBOUND, self._step)})
 
-    async def _on_start(self, event: dict[str, Any]) -> None:
-        channel = event["channel"]
-        self.channels.append(channel)
+    async def _step(self, call: LiveCall, args: list[str]) -> None:
+        self.channels.append(call.caller)
         try:
-            result: Any = await self.act(channel)
-        except Exception as exc:  # handed to the test, which fails on it
-            result = exc
-        self._results.put_nowait((channel, result))
+            result: Any = await self.act(call)
+        except BaseException as exc:  # handed to the test, and to the controller's teardown
+            self._results.put_nowait((call.caller, exc))
+            raise
+        self._results.put_nowait((call.caller, result))
 
     async def result(self, timeout: float = 30.0) -> Any:
         """What the next handover returned; re-raises what it raised."""
         async with asyncio.timeout(timeout):
             _channel, result = await self._results.get()
-        if isinstance(result, Exception):
+        if isinstance(result, BaseException):
             raise result
         return result
+
+
+async def speak_after_the_beep(phone: Any, log: EventLog, message: Path, *, dial: str = DIALLED) -> int:
+    """Call, wait for the beep (the recording has started) and play
+    ``message`` into the call; return the call, still up."""
+    call = await phone.call(dial)
+    await phone.wait_state("CONFIRMED", call, timeout=10)
+    await log.wait_for("RecordingStarted", timeout=20)
+    await phone.play(message, call, wait=True, timeout=20)
+    return call
 
 
 async def leave_message(phone: Any, log: EventLog, message: Path, *, dial: str = DIALLED) -> float:
     """Call, wait for the beep (the recording has started), play
     ``message`` into the call and hang up; return the monotonic time of the
     hangup."""
-    call = await phone.call(dial)
-    await phone.wait_state("CONFIRMED", call, timeout=10)
-    await log.wait_for("RecordingStarted", timeout=20)
-    await phone.play(message, call, wait=True, timeout=20)
+    call = await speak_after_the_beep(phone, log, message, dial=dial)
     await phone.hangup(call)
     hung_up_at = time.monotonic()
     await phone.wait_state("DISCONNECTED", call)

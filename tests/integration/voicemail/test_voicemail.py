@@ -2,8 +2,9 @@
 caller, the real Asterisk testbed recording through ARI, the outbox, a real
 SMTP server.
 
-The test's StasisStart handler stands in for the inbound flow: it hands the
-caller to the service as the flow's ``on_unanswered`` hook would.
+The test's handover stands in for the inbound flow: the caller becomes a
+call of a real CallController whose step hands it to the service, as the
+flow's ``on_unanswered`` hook does.
 
 Invariant 5: every notification is sent at least once and, by its dedup
 key, at most once; SMTP down means delayed, not lost — and a compressed
@@ -23,13 +24,17 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
+from ari_app.calls import CallEnded
 from ari_app.errors import AriError
 from ari_app.voicemail import HUNG_UP, MISSED, VOICEMAIL
 from ari_app.voicemail_recordings import RECORDING_PREFIX, purge_old_recordings
 from controlplane.db import create_engine
+from controlplane.invoicing_wiring import invoicing_service
+from controlplane.recipients import AccountDirectory
 from controlplane.scheduled_jobs import VOICEMAIL_PURGE_JOB_ID, register_jobs
 from controlplane.settings import Settings
 from notify.catcher import MaildirCatcher
+from notify.notifier import Notifier
 from notify.render import Renderer
 from notify.smtp import SmtpSender
 from notify.tables import attachments as attachments_table
@@ -48,13 +53,13 @@ from tests.integration.notify.support import (
 from .support import (
     DIALLED,
     SUBSCRIBER_EMAIL,
-    Handover,
     audio_attachments,
     converter_on_path,
     leave_message,
     loudest_sample,
     new_mailbox,
     ogg_opus_seconds,
+    speak_after_the_beep,
     wav_seconds,
     write_tone,
 )
@@ -95,7 +100,7 @@ async def test_a_message_left_after_the_beep_arrives_by_email_with_the_recording
     the time in Bucharest; the recording is deleted from Asterisk."""
     dispatcher = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)))
     service = voicemail.service(wake=dispatcher.wake)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
     message = write_tone(tmp_path / "message.wav", 4.0)
@@ -148,7 +153,7 @@ async def test_a_caller_who_hangs_up_during_the_greeting_gives_one_missed_call_e
     exactly one missed-call email (key ``missed:<linkedid>``)."""
     dispatcher = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)))
     service = voicemail.service(wake=dispatcher.wake)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -175,7 +180,7 @@ async def test_a_message_shorter_than_the_minimum_counts_as_a_missed_call(
     """Half a second after the beep is no message: a missed-call email,
     no voicemail email, and the short recording is deleted."""
     service = voicemail.service(greeting=SHORT_GREETING, min_message_seconds=2)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "busy"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "busy"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -195,7 +200,7 @@ async def test_the_voicemail_email_is_in_the_accounts_language_over_the_subscrib
     mailbox = await new_mailbox(engine, language="ro", account_language="en")
     dispatcher = new_dispatcher(engine, SmtpSender(smtp_config_for(catcher.port)))
     service = voicemail.service(greeting=SHORT_GREETING, wake=dispatcher.wake)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -216,7 +221,7 @@ async def test_a_caller_who_presses_hash_ends_the_message_and_is_hung_up_after_a
     hangs up."""
     dispatcher = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)))
     service = voicemail.service(greeting=SHORT_GREETING, wake=dispatcher.wake)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -247,14 +252,11 @@ async def test_silence_ends_the_message(
     service says goodbye and hangs up, and the message is emailed (what
     the caller said, give or take the silence that ended it)."""
     service = voicemail.service(greeting=SHORT_GREETING, max_silence_seconds=1)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
-    call = await phone.call(DIALLED)
-    await phone.wait_state("CONFIRMED", call)
-    await voicemail.log.wait_for("RecordingStarted", timeout=10)
-    await phone.play(write_tone(tmp_path / "message.wav", 2.0), call, wait=True)
+    call = await speak_after_the_beep(phone, voicemail.log, write_tone(tmp_path / "message.wav", 2.0))
     # ... and says nothing more
     await phone.wait_state("DISCONNECTED", call, timeout=10)
 
@@ -273,7 +275,7 @@ async def test_the_subscribers_own_greeting_is_played_when_stored(
     write_tone(own, 0.5, frequency=660)
     try:
         service = voicemail.service()
-        handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+        handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
         phone = await sip_phone(asterisk.endpoints[0])
         await phone.register()
 
@@ -293,13 +295,8 @@ async def test_a_did_without_voicemail_gets_a_missed_call_email_and_the_caller_i
     mailbox = await new_mailbox(engine, voicemail=False)
     service = voicemail.service()
 
-    async def hand_over(channel):
-        try:
-            return await service.take_message(channel, mailbox.did, "no_answer")
-        finally:
-            await voicemail.client.hangup(channel["id"], "no_answer")  # the flow's part
-
-    handover = Handover(voicemail.client, hand_over)
+    # the caller is hung up by the controller's teardown: the flow's part
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -319,17 +316,15 @@ async def test_a_call_forked_to_two_devices_reported_missed_twice_gives_one_emai
     service = voicemail.service(wake=dispatcher.wake)
     linkedids = []
 
-    async def two_devices_miss_it(channel):
-        linkedids.append(await voicemail.client.get_variable(channel["id"], "CHANNEL(linkedid)"))
-        try:
-            return await asyncio.gather(
-                service.report_missed_call(channel, mailbox.did, 25),
-                service.report_missed_call(channel, mailbox.did, 25),
-            )
-        finally:
-            await voicemail.client.hangup(channel["id"], "no_answer")
+    async def two_devices_miss_it(call):
+        linkedids.append(await voicemail.client.get_variable(call.call_ref, "CHANNEL(linkedid)"))
+        # the caller is then hung up by the controller's teardown
+        return await asyncio.gather(
+            service.report_missed_call(call.caller, mailbox.did, 25),
+            service.report_missed_call(call.caller, mailbox.did, 25),
+        )
 
-    handover = Handover(voicemail.client, two_devices_miss_it)
+    handover = voicemail.handover(two_devices_miss_it)
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -363,12 +358,12 @@ async def test_a_hostile_caller_id_name_adds_no_header_and_its_html_is_escaped(
     service = voicemail.service(greeting=SHORT_GREETING, wake=dispatcher.wake)
     seen = []
 
-    async def with_hostile_name(channel):
-        await voicemail.client.set_variable(channel["id"], "CALLERID(name)", HOSTILE_NAME)
-        seen.append((await voicemail.client.get_channel(channel["id"]))["caller"]["name"])
-        return await service.take_message(channel, mailbox.did, "no_answer")
+    async def with_hostile_name(call):
+        await voicemail.client.set_variable(call.call_ref, "CALLERID(name)", HOSTILE_NAME)
+        seen.append((await voicemail.client.get_channel(call.call_ref))["caller"]["name"])
+        return await service.take_message(call, mailbox.did, "no_answer")
 
-    handover = Handover(voicemail.client, with_hostile_name)
+    handover = voicemail.handover(with_hostile_name)
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -400,7 +395,7 @@ async def test_smtp_down_while_a_voicemail_is_left_delays_it_and_it_arrives_once
     await catcher.stop()  # the relay is down: connections refused
     first = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)), policy=PATIENT_RETRIES)
     service = voicemail.service(greeting=SHORT_GREETING, wake=first.wake)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -446,7 +441,7 @@ async def test_a_kept_recording_is_removed_by_the_retention_purge(
     voicemail recordings older than the retention period, over ARI, and
     leaves younger ones and greetings alone."""
     service = voicemail.service(greeting=SHORT_GREETING, keep_recording=True)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
 
@@ -472,7 +467,7 @@ async def test_a_message_that_cannot_be_recorded_still_gives_a_missed_call_email
     service was not told where it is): the subscriber still learns of the
     call."""
     service = voicemail.service(greeting=SHORT_GREETING, recording_dir=None)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
     aside = recording_dir.with_name("recording-aside")
@@ -493,7 +488,7 @@ async def test_the_service_creates_the_recording_folder_it_is_given(
     voicemail, mailbox, sip_phone, asterisk, recording_dir, tmp_path
 ) -> None:
     service = voicemail.service(greeting=SHORT_GREETING)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
     aside = recording_dir.with_name("recording-aside")
@@ -529,7 +524,7 @@ async def test_without_a_working_converter_the_voicemail_is_emailed_with_the_wav
     WAV alone (invariant 5)."""
     dispatcher = new_dispatcher(voicemail.engine, SmtpSender(smtp_config_for(catcher.port)))
     service = voicemail.service(greeting=SHORT_GREETING, wake=dispatcher.wake, compressed_audio=compressed_audio)
-    handover = Handover(voicemail.client, lambda channel: service.take_message(channel, mailbox.did, "no_answer"))
+    handover = voicemail.handover(lambda call: service.take_message(call, mailbox.did, "no_answer"))
     phone = await sip_phone(asterisk.endpoints[0])
     await phone.register()
     if converter != "installed":
@@ -563,7 +558,8 @@ async def test_the_daily_purge_job_deletes_recordings_older_than_the_retention_o
         write_tone(recording_dir / f"{name}.wav", 0.2)
     settings = Settings(state_dir=tmp_path, voicemail_retention_days=7)
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
-    register_jobs(scheduler, voicemail.engine, settings, Renderer(), ari=voicemail.client)
+    invoicing = invoicing_service(voicemail.engine, Notifier(Renderer(), AccountDirectory()))
+    register_jobs(scheduler, voicemail.engine, settings, invoicing, ari=voicemail.client)
     ran: asyncio.Future = asyncio.get_running_loop().create_future()
     scheduler.add_listener(lambda event: ran.done() or ran.set_result(event), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
@@ -581,3 +577,50 @@ async def test_the_daily_purge_job_deletes_recordings_older_than_the_retention_o
         await voicemail.client.get_stored_recording(old)
     assert gone.value.status == 404
     assert await voicemail.client.get_stored_recording(young)
+
+
+# Two ways a call is asked to end (ari_app.calls.LiveCall.request_end): the
+# controller stopping with its calls hung up, and end_calls for an account
+# (suspension ends paid calls only; with paid_only=False it ends them all).
+END_REQUESTS = {
+    "controller_stopping": (lambda rig, mailbox: rig.controller.stop(), "shutdown"),
+    "end_calls": (lambda rig, mailbox: rig.controller.end_calls(mailbox.account_id, paid_only=False),
+                  "account_suspended"),
+}
+
+
+@pytest.mark.parametrize(("request_end", "why"), END_REQUESTS.values(), ids=END_REQUESTS.keys())
+async def test_a_call_asked_to_end_while_recording_is_hung_up_at_once_and_its_message_is_emailed(
+    voicemail, mailbox, sip_phone, asterisk, tmp_path, request_end, why: str
+) -> None:
+    """An end request reaches voicemail through the call's queue while the
+    caller records: the caller is hung up at once (well before the 5 s the
+    controller waits for a call before cancelling it), which stops the
+    recording; the 2 s said so far are queued as the voicemail email, and
+    take_message then ends the call with the request (CallEnded)."""
+    service = voicemail.service(greeting=SHORT_GREETING, max_silence_seconds=0)  # silence does not end it
+
+    async def from_the_account(call):
+        call.account_id = mailbox.account_id  # as the outbound flow marks an on-net call
+        return await service.take_message(call, mailbox.did, "no_answer")
+
+    handover = voicemail.handover(from_the_account)
+    phone = await sip_phone(asterisk.endpoints[0])
+    await phone.register()
+    call = await speak_after_the_beep(phone, voicemail.log, write_tone(tmp_path / "message.wav", 2.0))
+
+    disconnected = asyncio.create_task(phone.wait_state("DISCONNECTED", call, timeout=10))
+    asked_at = time.monotonic()
+    await request_end(voicemail, mailbox)
+    await disconnected
+    took = time.monotonic() - asked_at
+
+    with pytest.raises(CallEnded) as ended:
+        await handover.result()
+    assert ended.value.why == why
+    assert took < 2.0, f"hung up {took:.2f} s after the request"
+    finished = await voicemail.log.wait_for("RecordingFinished")
+    assert voicemail.log.time_of(finished) - asked_at < 2.0
+    assert await outbox_keys(voicemail.engine) == [f"voicemail:{handover.channels[0]['id']}"]
+    assert abs(wav_seconds(await queued_audio(voicemail.engine)) - 2.0) <= 1.0
+    assert voicemail.leftover_recordings() == []
