@@ -12,7 +12,7 @@ import pytest
 
 from admission.policy import AccountPolicy, parse_networks
 from admission.service import Admission, CallRequest, set_account_policy
-from agi.admit import AdmitRoutes, address_without_port, decision_variables, userfield
+from agi.admit import AdmitRoutes, address_without_port, decision_variables
 from agi.server import AgiServer
 from billing import ledger
 from provisioning import services as provisioning
@@ -100,7 +100,8 @@ async def test_admit_reads_the_channel_and_sets_the_decision_quoted(engine, agi)
     assert decision.allowed and decision.max_seconds == 300
     assert channel.set["CP_ADMIT"] == '"yes"' and channel.set["CP_MAXSECONDS"] == '"300"'
     assert channel.set["CP_RESERVATION"] == f'"{decision.reservation_id}"'
-    assert channel.set["CDR(userfield)"] == f'"{userfield(decision)}"'
+    # the userfield of an allowed, charged call: "allowed;max=<seconds>;reservation=<id>"
+    assert channel.set["CDR(userfield)"] == f'"allowed;max=300;reservation={decision.reservation_id}"'
     assert list(channel.set) == list(decision_variables(decision))
     assert await agi.admission.live_call_refs() == ["1756717200.7"]
 
