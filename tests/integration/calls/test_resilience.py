@@ -179,7 +179,7 @@ async def test_a_restarted_control_plane_hangs_up_a_call_caught_ringing(
         # hung up by the restarted control plane, not by a timeout: the caller
         # and its ringing leg, the two channels no call of it owns
         orphans = [r.channel for r in caplog.records if r.getMessage() == "hanging up a channel no call owns"]
-        assert len(orphans) == 2 and caller_ref in orphans
+        assert caller_ref in orphans and len(set(orphans)) == 2
         assert restarted.controller.live() == []
 
         async def no_live_calls() -> bool:
