@@ -80,18 +80,21 @@ async def _timed(repeat: int, once: Callable[[], Awaitable[None]]) -> list[float
     return took
 
 
-async def ari_dead_port(repeat: int) -> dict[str, Any]:
-    client = AriClient(f"http://127.0.0.1:{_dead_port()}", "user", "secret", "app")
-
+def _failing_ping(client: AriClient, expected: type[Exception]) -> Callable[[], Awaitable[None]]:
+    """One ping that must fail with ``expected`` (anything else stops the benchmark)."""
     async def once() -> None:
         try:
             await client.ping()
-        except AriConnectionError:
+        except expected:
             return
-        raise AssertionError("a dead port answered")
+        raise AssertionError(f"ping did not raise {expected.__name__}")
+    return once
 
+
+async def ari_dead_port(repeat: int) -> dict[str, Any]:
+    client = AriClient(f"http://127.0.0.1:{_dead_port()}", "user", "secret", "app")
     try:
-        return _summary("ari_dead_port", await _timed(repeat, once))
+        return _summary("ari_dead_port", await _timed(repeat, _failing_ping(client, AriConnectionError)))
     finally:
         await client.close()
 
@@ -102,16 +105,9 @@ async def ari_silent_timeout(repeat: int) -> dict[str, Any]:
     silent.listen(repeat + 1)
     client = AriClient(f"http://127.0.0.1:{silent.getsockname()[1]}", "user", "secret", "app",
                        request_timeout=SILENT_REQUEST_TIMEOUT_S)
-
-    async def once() -> None:
-        try:
-            await client.ping()
-        except AriTimeout:
-            return
-        raise AssertionError("a silent listener answered")
-
     try:
-        return _summary("ari_silent_timeout", await _timed(repeat, once), SILENT_REQUEST_TIMEOUT_S)
+        took = await _timed(repeat, _failing_ping(client, AriTimeout))
+        return _summary("ari_silent_timeout", took, SILENT_REQUEST_TIMEOUT_S)
     finally:
         await client.close()
         silent.close()
