@@ -25,8 +25,9 @@ Rounding policy (the only rounding in ``billing/``)
     The functions below are the only code that rounds. ``rating``'s hot path
     inlines :func:`Scaler.apply` (``(a * x + h) // d``) for speed; it is the
     same integer formula, and a property test checks it against
-    ``Decimal.quantize(ROUND_HALF_UP)``. A test also checks that no other
-    module under ``billing/`` calls ``quantize`` or names a ``ROUND_`` mode.
+    ``Decimal.quantize(ROUND_HALF_UP)``. ``tests/unit/test_money_sources.py``
+    checks that no other module of any package rounds, converts to float or
+    divides a money value, but the exceptions it lists with their reasons.
 
 Why integers: ``(a*x + h) // d`` on Python ints is exact for any size, costs
 tens of nanoseconds, and makes half-up rounding a floor division.

@@ -12,8 +12,16 @@ import time
 import pytest
 
 from agi.server import AgiServer, AgiSession
+from tests.fixtures.loop_use import loop_cpu
 
 SECRET = "test-agi-secret-0123456789"
+HEADER_TIMEOUT_S = 0.5
+# For the tests of what closes a connection before the header timeout: a
+# timeout this far away cannot be what closed it.
+FAR_HEADER_TIMEOUT_S = 60.0
+# Loop CPU allowed over a test's wait: an idle server uses next to none; a
+# session spinning on a closed socket would use all of it.
+LOOP_CPU_LIMIT_S = 0.2
 HEADER = (
     "agi_network: yes\n"
     f"agi_network_script: admit?mode=test&secret={SECRET}\n"
@@ -26,17 +34,35 @@ HEADER = (
 )
 
 
-@pytest.fixture
-async def server():
+async def started_server(header_timeout: float) -> AgiServer:
+    """An AGI server on a free port whose admit route records its sessions
+    (in ``.seen``) and tries to inject a command through a variable."""
     seen: list[AgiSession] = []
 
     async def admit(session: AgiSession) -> None:
         seen.append(session)
         await session.set_variable("CP_REASON", 'evil"\r\nEXEC System rm')
 
-    agi = AgiServer(routes={"admit": admit}, secret=SECRET, header_timeout=0.5)
+    agi = AgiServer(routes={"admit": admit}, secret=SECRET, header_timeout=header_timeout)
     await agi.start("127.0.0.1", 0)
     agi.seen = seen
+    return agi
+
+
+@pytest.fixture
+async def server():
+    agi = await started_server(HEADER_TIMEOUT_S)
+    try:
+        yield agi
+    finally:
+        await agi.stop()
+
+
+@pytest.fixture
+async def patient_server():
+    """A server whose header timeout is a minute away: a connection it closes
+    within seconds was closed for what it sent, not by the timeout."""
+    agi = await started_server(FAR_HEADER_TIMEOUT_S)
     try:
         yield agi
     finally:
@@ -53,52 +79,64 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
 
 
 async def test_header_less_connection_is_closed_after_the_header_timeout(server):
+    """A connection that sends nothing is closed once the header timeout
+    has passed, and waiting for it costs the event loop no CPU."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    cpu_before = time.process_time()
-    took = await closed_within(reader, 3)
+    with loop_cpu() as cpu:
+        took = await closed_within(reader, 3)
     assert 0.4 <= took <= 2
-    assert time.process_time() - cpu_before < 0.2
+    assert cpu.seconds < LOOP_CPU_LIMIT_S
     writer.close()
 
 
-async def test_connection_closed_before_the_blank_line_is_closed_at_once_without_spinning(server):
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+async def test_connection_closed_before_the_blank_line_is_closed_at_once_without_spinning(patient_server):
+    """EOF before the header's blank line ends the session (the header
+    timeout is a minute away), and the closed socket does not make the
+    loop spin afterwards."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", patient_server.port)
     writer.write(b"agi_network: yes\nagi_request: agi://x/admit\n")
     writer.write_eof()
-    cpu_before = time.process_time()
-    took = await closed_within(reader, 3)
-    assert took < 0.4  # well before the header timeout: EOF ends it
-    await asyncio.sleep(0.5)  # a spinning session would burn CPU here
-    assert time.process_time() - cpu_before < 0.2
+    with loop_cpu() as cpu:
+        await closed_within(reader, 10)  # long before the header timeout: EOF ends it
+        await asyncio.sleep(0.5)  # a spinning session would burn CPU here
+    assert cpu.seconds < LOOP_CPU_LIMIT_S
     writer.close()
 
 
-async def test_garbage_is_closed_at_once(server):
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+async def test_garbage_is_closed_at_once(patient_server):
+    """An HTTP request is not an AGI header: closed for what it is, not
+    after the (minute-long) header timeout."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", patient_server.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert await closed_within(reader, 3) < 0.4
+    await closed_within(reader, 10)
     writer.close()
 
 
-async def test_oversized_header_line_is_closed(server):
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+async def test_oversized_header_line_is_closed(patient_server):
+    """A 100 kB header line is closed for its size, not after the
+    (minute-long) header timeout."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", patient_server.port)
     writer.write(b"agi_request: " + b"x" * 100_000 + b"\n")
-    assert await closed_within(reader, 3) < 1
+    await closed_within(reader, 10)
     writer.close()
 
 
 async def test_slow_sender_is_closed_after_the_header_timeout(server):
+    """The header timeout bounds the whole header, not each line: a sender
+    that keeps dribbling a line every 0.3 s (less than the timeout) is still
+    closed once the timeout has passed, and its header is never routed."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    lines = HEADER.splitlines(keepends=True)[:-1]  # never the blank line that ends it
 
     async def dribble():
-        for line in HEADER.splitlines(keepends=True)[:3]:
-            writer.write(line.encode())
+        for n in range(100):  # 30 s of lines: past any per-line timeout
+            writer.write(lines[n % len(lines)].encode())
             await asyncio.sleep(0.3)
 
     dribbler = asyncio.create_task(dribble())
     took = await closed_within(reader, 3)
     dribbler.cancel()
-    assert took < 1.5
+    assert took >= 0.4  # the timeout closed it, not a line
     assert server.seen == []
     writer.close()
 
@@ -164,12 +202,12 @@ async def test_connection_from_a_peer_not_allowed_is_refused_before_its_header(c
     async def admit(session: AgiSession) -> None:
         seen.append(session)
 
-    agi = AgiServer(routes={"admit": admit}, secret=SECRET, header_timeout=0.5,
+    agi = AgiServer(routes={"admit": admit}, secret=SECRET, header_timeout=FAR_HEADER_TIMEOUT_S,
                     allowed_peers=(ipaddress.ip_network("127.0.0.2/32"),))
     await agi.start("127.0.0.1", 0)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", agi.port)
-        assert await closed_within(reader, 2) < 0.4  # at once, not after the header timeout
+        await closed_within(reader, 10)  # at once, not after the (minute-long) header timeout
         writer.close()
         reader, writer = await asyncio.open_connection("127.0.0.1", agi.port, local_addr=("127.0.0.2", 0))
         writer.write(HEADER.encode())

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from notify.events import LowBalance, Recipient, email_for_event
+from notify.events import LowBalance, Recipient, VoicemailReceived, email_for_event
 from notify.messages import checked
 from notify.render import Renderer
-from tests.unit.notify.samples import ANA, INVOICE, MISSED_CALL, SAMPLE_EVENTS, VOICEMAIL
+from tests.unit.notify.samples import ANA, AT, INVOICE, MISSED_CALL, SAMPLE_EVENTS, VOICEMAIL
 
 RENDERER = Renderer()
 
@@ -44,7 +44,20 @@ def test_each_event_email_can_be_queued(event: object) -> None:
 
 
 def test_the_same_event_reported_twice_gives_the_same_email() -> None:
-    assert email_for_event(VOICEMAIL, RENDERER) == email_for_event(VOICEMAIL, RENDERER)
+    """Invariant 5 (at most once by dedup key): a voicemail reported twice —
+    two events built apart from the same facts — gives the same email, with
+    the key, subject and text the fact alone decides."""
+    first = VoicemailReceived(ANA, "1751360400.1", "0722123456", "Ion Pop", AT, 42, b"RIFF-WAVE")
+    again = VoicemailReceived(ANA, "1751360400.1", "0722123456", "Ion Pop", AT, 42, b"RIFF-WAVE")
+
+    emails = [email_for_event(event, RENDERER) for event in (first, again)]
+
+    for email in emails:
+        assert email.dedup_key == "voicemail:1751360400.1"
+        assert email.subject == "Mesaj vocal nou de la Ion Pop (0722123456)"
+        assert "De la:   Ion Pop (0722123456)\nPrimit:  1 iulie 2025, 12:00\nDurată:  42 s\n" in email.text
+        assert [a.filename for a in email.attachments] == ["mesaj-vocal-20250701-120000.wav"]
+    assert emails[0] == emails[1]
 
 
 def test_low_balance_is_one_email_per_bucharest_day() -> None:
