@@ -28,7 +28,7 @@ from .support import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.asterisk, pytest.mark.both_databases, pytest.mark.timeout(60)]
 
 
 def cdr_file(asterisk):
