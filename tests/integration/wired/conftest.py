@@ -15,15 +15,12 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from asterisk_conf.testbed import processes_in_root
 from controlplane.runtime import ControlPlane
-from notify.catcher import SmtpServer
-from tests.fixtures.asterisk import PhoneEndpoint, mounts_under, phone_endpoint
-from tests.fixtures.ports import free_port
+from tests.fixtures.asterisk import PhoneEndpoint, phone_endpoint
 from tests.fixtures.sip_phone import SipPhone
 from tests.integration.calls.support import AutoAnswer
 
-from .support import AcceptingHandler, admin_post, started_carrier, wired_settings
+from .support import AcceptingHandler, admin_post, running_plane, started_carrier
 
 
 @dataclass
@@ -65,19 +62,9 @@ class Wired:
 
 @pytest.fixture
 async def wired(private_root: Path, tmp_path: Path) -> AsyncIterator[Wired]:
-    mail = AcceptingHandler()
-    smtp = SmtpServer(mail)
-    await smtp.start()
-    carrier_port = free_port()
-    plane = ControlPlane(wired_settings(tmp_path / "state", private_root, smtp.port, carrier_port))
-    try:
-        await plane.start()
+    """The ControlPlane as `make run` wires it, on a private copy of the testbed root."""
+    async with running_plane(private_root, tmp_path / "state") as (plane, mail, carrier_port):
         yield Wired(plane, mail, carrier_port)
-    finally:
-        await plane.stop()
-        await smtp.stop()
-    assert processes_in_root(private_root) == []
-    assert mounts_under(private_root) == []
 
 
 @pytest.fixture

@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 import aiohttp
 
+from asterisk_conf.testbed import processes_in_root
 from controlplane.runtime import ControlPlane
 from controlplane.settings import Settings
+from notify.catcher import SmtpServer
+from tests.fixtures.asterisk import mounts_under
 from tests.fixtures.ports import free_port, free_rtp_range
 from tests.fixtures.sip_phone import SipPhone
 
@@ -88,6 +92,28 @@ def wired_settings(state_dir: Path, root: Path, smtp_port: int, carrier_port: in
     )
 
 
+@asynccontextmanager
+async def running_plane(root: Path, state_dir: Path) -> AsyncIterator[tuple[ControlPlane, AcceptingHandler, int]]:
+    """Start a ControlPlane on ``root`` (a private copy of the testbed root)
+    and ``state_dir``, relaying to an AcceptingHandler's SMTP server; yield
+    (plane, handler, the carrier trunk's port). Stopped at the end; once the
+    body has passed, no Asterisk process and no mount may be left in
+    ``root``."""
+    mail = AcceptingHandler()
+    smtp = SmtpServer(mail)
+    await smtp.start()
+    carrier_port = free_port()
+    plane = ControlPlane(wired_settings(state_dir, root, smtp.port, carrier_port))
+    try:
+        await plane.start()
+        yield plane, mail, carrier_port
+    finally:
+        await plane.stop()
+        await smtp.stop()
+    assert processes_in_root(root) == []
+    assert mounts_under(root) == []
+
+
 async def admin_post(plane: ControlPlane, path: str, body: dict[str, Any], *, status: int = 201) -> dict[str, Any]:
     """POST ``body`` to the plane's admin API with its admin token; return
     the JSON answer, which must come with ``status``."""
@@ -101,8 +127,13 @@ async def admin_post(plane: ControlPlane, path: str, body: dict[str, Any], *, st
 
 async def started_carrier(port: int, log_path: Path) -> SipPhone:
     """The carrier trunk: an unregistered phone listening on
-    CARRIER_ADDRESS:``port`` (the caller closes and kills it)."""
+    CARRIER_ADDRESS:``port`` (the caller closes and kills it; one that
+    fails to start is killed here)."""
     phone = SipPhone(None, registrar_host="127.0.0.1", registrar_port=None, log_path=log_path,
                      bind=CARRIER_ADDRESS, port=port)
-    await phone.start()
+    try:
+        await phone.start()
+    except BaseException:
+        phone.kill()
+        raise
     return phone
