@@ -18,6 +18,8 @@ from admission.policy import AccountPolicy
 from admission.service import Admission, CallRequest, set_account_policy
 from billing import ledger, reservations
 from billing.accounts import SUSPENDED
+from billing.rating import cost_micro
+from billing.tariff_store import load_tariff
 from provisioning import services as provisioning
 
 T0 = datetime(2025, 9, 1, 9, 0, tzinfo=timezone.utc)  # 12:00 in Bucharest
@@ -69,7 +71,59 @@ async def test_always_free_numbers_connect_while_suspended_over_the_daily_limit_
     await ledger.set_account_status(engine, account.id, SUSPENDED)
     await set_account_policy(engine, account.id, AccountPolicy(
         allowed_networks=(ipaddress.ip_network("10.9.9.0/24"),), max_concurrent_calls=0))
-    assert (await admission.decide(call(number), now=T0)).allowed
+    decision = await admission.decide(call(number), now=T0)
+    assert decision.allowed
+    assert decision.free and decision.reservation_id is None
+    assert await reservations.live_reservations(engine, account.id) == []
+
+
+async def _suspended(engine: AsyncEngine, admission: Admission):
+    _, account = await subscriber_with_account(engine, balance=5 * EUR)
+    await ledger.set_account_status(engine, account.id, SUSPENDED)
+    return account, call("0212345678")
+
+
+async def _daily_limit_spent(engine: AsyncEngine, admission: Admission):
+    # a live paid call holds the whole daily limit (0.05 EUR: two minutes on a mobile)
+    _, account = await subscriber_with_account(engine, balance=5 * EUR, daily_limit_micro=50_000)
+    assert (await admission.decide(call("0712345678"), now=T0)).max_seconds == 120
+    return account, call("0712345678")
+
+
+async def _outside_the_allowlist(engine: AsyncEngine, admission: Admission):
+    _, account = await subscriber_with_account(engine, balance=5 * EUR)
+    await set_account_policy(engine, account.id,
+                             AccountPolicy(allowed_networks=(ipaddress.ip_network("10.9.9.0/24"),)))
+    return account, call("0212345678")
+
+
+@pytest.mark.parametrize("number", ["112", "0800123456", "116111"])
+@pytest.mark.parametrize("refusal,condition", [
+    pytest.param("account_suspended", _suspended, id="suspended"),
+    pytest.param("daily_limit_reached", _daily_limit_spent, id="daily_limit_spent"),
+    pytest.param("source_not_allowed", _outside_the_allowlist, id="outside_the_allowlist"),
+])
+async def test_always_free_numbers_are_free_and_reserve_nothing_where_paid_calls_are_refused(
+    engine, admission, number, refusal, condition
+):
+    """Invariant 3: 112, 116xxx and 0800 are always connected and free.
+    With the account suspended, its daily limit spent, or the call coming
+    from outside its allowlist (a paid call refused for that reason), the
+    free number is allowed as a free call: no reservation (none added to
+    the account's live ones), the available credit untouched, and the
+    account's tariff prices its class at zero (an hour costs nothing)."""
+    account, paid = await condition(engine, admission)
+    assert (await admission.decide(paid, now=T0)).reason.code == refusal
+    held_before = await reservations.live_reservations(engine, account.id)
+    credit_before = await ledger.available_credit_micro(engine, account.id, now=T0)
+
+    decision = await admission.decide(call(number, source=paid.source_address), now=T0)
+
+    assert decision.allowed and decision.free and decision.reservation_id is None
+    assert await reservations.live_reservations(engine, account.id) == held_before
+    assert await ledger.available_credit_micro(engine, account.id, now=T0) == credit_before
+    rate = (await load_tariff(engine, account.tariff)).versions[0].voice_rate(decision.destination)
+    assert cost_micro(rate, 3600) == 0
 
 
 async def test_emergency_connects_even_from_an_endpoint_without_an_account(engine, admission):

@@ -1,10 +1,18 @@
 """Fixtures for the live-call tests: an Asterisk with a carrier trunk, a
-carrier that answers, a fresh database per test."""
+carrier that answers, a fresh database per test.
+
+``db`` is a SQLite database, migrated to head. A test (or module) marked
+``both_databases`` runs twice, on SQLite (``[sqlite]``) and on the suite's
+PostgreSQL server (``[postgresql]``, with the ``postgres`` marker): the
+call-control tests whose admission, grants and reservations take row locks
+on PostgreSQL, where several control planes share one database.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import replace
+from typing import AsyncIterator
 
 import pytest
 
@@ -14,6 +22,18 @@ from controlplane.asterisk_setup import testbed_for
 from controlplane.db import create_engine
 from tests.fixtures.asterisk import RunningAsterisk, loopback_carrier, testbed_settings
 from tests.fixtures.ports import free_port
+from tests.fixtures.postgres import scratch_database
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give the tests marked ``both_databases`` a run on each database."""
+    if "db" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("database", [
+            pytest.param(SQLITE, id=SQLITE),
+            pytest.param(POSTGRESQL, id=POSTGRESQL, marks=pytest.mark.postgres),
+        ], indirect=True)
 
 
 @pytest.fixture(scope="package")
@@ -36,11 +56,21 @@ def call_asterisk(tmp_path_factory, asterisk_root) -> RunningAsterisk:
 
 
 @pytest.fixture
-async def db(tmp_path):
-    """A SQLite database migrated to head, for one test."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'calls.sqlite3'}"
-    await migrate.upgrade(url)
-    engine = create_engine(url)
+async def database(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """The URL of an empty database of this test's own: SQLite unless the
+    test is parametrised (see pytest_generate_tests)."""
+    if getattr(request, "param", SQLITE) == SQLITE:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'calls.sqlite3'}"
+        return
+    async with scratch_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+@pytest.fixture
+async def db(database: str):
+    """The test's database migrated to head, for one test."""
+    await migrate.upgrade(database)
+    engine = create_engine(database)
     try:
         yield engine
     finally:

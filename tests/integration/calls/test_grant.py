@@ -33,7 +33,7 @@ from .support import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.asterisk, pytest.mark.both_databases, pytest.mark.timeout(60)]
 
 CHUNK_S = 4
 TIMING = CallTiming(extend_before=2.0, warn_before=1.0)

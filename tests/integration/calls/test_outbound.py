@@ -28,7 +28,7 @@ from .support import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.asterisk, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.asterisk, pytest.mark.both_databases, pytest.mark.timeout(60)]
 
 
 def cdr_file(asterisk):
@@ -151,11 +151,13 @@ async def test_zero_balance_call_is_refused_with_an_announcement_and_never_reach
 
 
 @pytest.mark.parametrize("dialled,sent,number_class", [("112", "112", "emergency"),
-                                                      ("0800123456", "40800123456", "toll_free")])
+                                                      ("0800123456", "40800123456", "toll_free"),
+                                                      ("116111", "116111", "social")])
 async def test_emergency_and_toll_free_connect_at_zero_balance_while_suspended_and_cost_nothing(
     call_asterisk, db, carrier, sip_phone, dialled, sent, number_class
 ):
-    """Invariant 3."""
+    """Invariant 3: 112, 0800 and 116xxx (social) calls of a suspended
+    subscriber at zero balance reach the carrier and cost nothing."""
     subscriber = await add_subscriber(db, balance=0)
     await ledger.set_account_status(db, subscriber.account_id, SUSPENDED)
     await synced(db, call_asterisk)

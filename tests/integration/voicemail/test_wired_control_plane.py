@@ -21,31 +21,30 @@ Invariant 5: every notification is sent at least once and at most once.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
-import aiohttp
 import pytest
 from sqlalchemy import select
 
 from ari_app.client import ANY_EVENT
-from asterisk_conf.testbed import processes_in_root
 from billing import ledger
 from controlplane.runtime import ControlPlane
-from controlplane.settings import Settings
-from notify.catcher import SmtpServer
 from notify.outbox import next_due_at
 from notify.tables import outbox as outbox_table
 from tests.fixtures.ari import EventLog
-from tests.fixtures.asterisk import PhoneEndpoint, mounts_under, phone_endpoint
-from tests.fixtures.ports import free_port, free_rtp_range
+from tests.fixtures.asterisk import PhoneEndpoint, phone_endpoint
 from tests.fixtures.sip_phone import SipPhone
+from tests.integration.wired.support import (
+    CARRIER_ADDRESS,
+    AcceptingHandler,
+    admin_post,
+    running_plane,
+    started_carrier,
+)
 
 from .support import wav_seconds, write_tone
 
@@ -59,7 +58,6 @@ RING_SECONDS = 5  # the shortest ring time a DID may have: voicemail comes soon
 # of the host's name timing out), so that stall cannot time the ring out.
 RINGING_DID = "40318887701"
 LONG_RING_SECONDS = 15
-CARRIER_ADDRESS = "127.0.0.2"
 CALLER_NUMBER = "0722123456"
 CALLER_NAME = "Ion Popescu"
 MESSAGE_SECONDS = 3.0
@@ -69,45 +67,6 @@ ANSWERED_BY_VOICEMAIL_S = RING_SECONDS + 10
 RECORDING_STARTS_S = 15
 EMAIL_ARRIVES_S = 15
 SETTLE_S = 10
-
-
-# -- the SMTP server the control plane relays to -------------------------------------
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """One message the server said 250 to."""
-
-    at: float  # time.monotonic() in handle_DATA
-    recipients: tuple[str, ...]  # the envelope's RCPT TO
-    message: EmailMessage
-
-
-class AcceptingHandler:
-    """aiosmtpd handler that keeps every message it accepts, parsed."""
-
-    def __init__(self) -> None:
-        self.accepted: list[Accepted] = []
-        self._changed = asyncio.Condition()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        at = time.monotonic()
-        raw = envelope.original_content or envelope.content
-        message = BytesParser(policy=default_policy).parsebytes(raw)
-        self.accepted.append(Accepted(at, tuple(envelope.rcpt_tos), message))
-        async with self._changed:
-            self._changed.notify_all()
-        return "250 Message accepted for delivery"
-
-    async def wait_for(self, count: int, timeout: float) -> list[Accepted]:
-        """Return the accepted messages once there are ``count``."""
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._changed:
-                    await self._changed.wait_for(lambda: len(self.accepted) >= count)
-        except TimeoutError:
-            raise AssertionError(f"{len(self.accepted)} email(s) within {timeout} s, wanted {count}") from None
-        return list(self.accepted)
 
 
 # -- the wired control plane ------------------------------------------------------------
@@ -147,38 +106,6 @@ class Wired:
             await asyncio.sleep(0.05)
 
 
-def wired_settings(state_dir: Path, root: Path, smtp_port: int, carrier_port: int) -> Settings:
-    """Settings as `make run` would read them from the environment: free
-    loopback ports, fresh secrets, the relay = the test's SMTP server."""
-    rtp_start, rtp_end = free_rtp_range()
-    return Settings(
-        state_dir=state_dir,
-        asterisk_root=root,
-        asterisk_http_port=free_port(),
-        ari_password=secrets.token_urlsafe(16),
-        agi_secret=secrets.token_urlsafe(16),
-        sip_port=free_port(),
-        rtp_port_start=rtp_start,
-        rtp_port_end=rtp_end,
-        carrier_host=f"{CARRIER_ADDRESS}:{carrier_port}",
-        agi_port=free_port(),
-        admin_port=free_port(),
-        admin_token=secrets.token_urlsafe(16),
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        smtp_tls="none",
-    )
-
-
-async def admin_post(plane: ControlPlane, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {plane.settings.admin_token}"}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{plane.admin_url}{path}", json=body, headers=headers) as response:
-            answer = await response.json()
-            assert response.status == 201, answer
-            return answer
-
-
 async def provision_subscriber(plane: ControlPlane) -> PhoneEndpoint:
     """A subscriber with a SIP endpoint and two DIDs with voicemail on,
     through the admin API (which puts them into the running Asterisk)."""
@@ -201,22 +128,11 @@ async def provision_subscriber(plane: ControlPlane) -> PhoneEndpoint:
 async def wired(private_root: Path, tmp_path: Path) -> AsyncIterator[Wired]:
     """The ControlPlane on its own copy of the testbed root; stopped at the
     end, with no Asterisk process and no mount left behind."""
-    mail = AcceptingHandler()
-    smtp = SmtpServer(mail)
-    await smtp.start()
-    carrier_port = free_port()
-    plane = ControlPlane(wired_settings(tmp_path / "state", private_root, smtp.port, carrier_port))
-    try:
-        await plane.start()
+    async with running_plane(private_root, tmp_path / "state") as (plane, mail, carrier_port):
         events = EventLog()
         plane.ari.on(ANY_EVENT, events)
         endpoint = await provision_subscriber(plane)
         yield Wired(plane, mail, events, endpoint, carrier_port)
-    finally:
-        await plane.stop()
-        await smtp.stop()
-    assert processes_in_root(private_root) == []
-    assert mounts_under(private_root) == []
 
 
 @pytest.fixture
@@ -231,10 +147,8 @@ async def subscriber_phone(wired: Wired, sip_phone) -> SipPhone:
 async def carrier(wired: Wired, tmp_path: Path) -> AsyncIterator[SipPhone]:
     """The carrier trunk: an unregistered phone on 127.0.0.2 whose calls
     carry CALLER_NUMBER and CALLER_NAME."""
-    phone = SipPhone(None, registrar_host="127.0.0.1", registrar_port=None,
-                     log_path=tmp_path / "pjsua-carrier.log", bind=CARRIER_ADDRESS, port=wired.carrier_port)
+    phone = await started_carrier(wired.carrier_port, tmp_path / "pjsua-carrier.log")
     try:
-        await phone.start()
         # a local account without a registrar: its From is the caller ID
         # the carrier passes on (the fixture's phone has no user part)
         await phone._command("register", username=CALLER_NUMBER, display_name=CALLER_NAME,
