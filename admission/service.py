@@ -106,8 +106,8 @@ class Admission:
         live (and, when paid, holds a reservation) until :meth:`finish`.
 
         112, 116xxx and 0800 are allowed even when the account cannot be
-        found or the database cannot answer (invariant 3); any other call is
-        then refused as ``unavailable``.
+        found, the database cannot answer or the decision fails on a defect
+        (invariant 3); any other call is then refused as ``unavailable``.
         """
         now = now or utc_now()
         destination = await self._classify_safely(request.dialled)
@@ -115,6 +115,9 @@ class Admission:
             decision = await self._decide(request, destination, now)
         except (SQLAlchemyError, OSError) as exc:
             log.error("admission cannot reach the database", extra={"call": request.call_ref, "error": str(exc)})
+            decision = Decision(request.call_ref, destination, reason("unavailable"))
+        except Exception:  # a defect must not take 112 down with the call's flow
+            log.exception("admission failed", extra={"call": request.call_ref})
             decision = Decision(request.call_ref, destination, reason("unavailable"))
         if not decision.allowed and is_always_free(destination.number_class):
             decision = Decision(request.call_ref, destination, None, decision.account_id,

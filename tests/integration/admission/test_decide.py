@@ -126,6 +126,27 @@ async def test_always_free_numbers_are_free_and_reserve_nothing_where_paid_calls
     assert cost_micro(rate, 3600) == 0
 
 
+@pytest.mark.parametrize("number,allowed", [("112", True), ("0800123456", True), ("116111", True),
+                                             ("0712345678", False)])
+async def test_a_defect_in_the_decision_still_connects_free_numbers_and_refuses_paid_ones(
+        engine, admission, monkeypatch, number, allowed):
+    """An error no database raises (a defect, injected into the decision's
+    transaction) does not escape ``decide`` to crash the call's flow:
+    112, 0800 and 116xxx still connect, free (invariant 3); a paid call is
+    refused as ``unavailable``."""
+    await subscriber_with_account(engine, balance=10 * EUR)
+
+    def defect(conn, *, terms):
+        raise RuntimeError("a defect in the decision")
+
+    monkeypatch.setattr("admission.service.decide_in", defect)
+    decision = await admission.decide(call(number), now=T0)
+    if allowed:
+        assert decision.allowed and decision.free and decision.reservation_id is None
+    else:
+        assert not decision.allowed and decision.reason.code == "unavailable"
+
+
 async def test_emergency_connects_even_from_an_endpoint_without_an_account(engine, admission):
     assert (await admission.decide(call("112", endpoint="nobody"), now=T0)).allowed
     refused = await admission.decide(call("0212345678", endpoint="nobody"), now=T0)
