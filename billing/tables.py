@@ -48,6 +48,11 @@ USAGE_KINDS = (CALL_CHARGE, SMS_CHARGE)
 LIVE, SETTLED, RELEASED = "live", "settled", "released"
 RESERVATION_STATES = (LIVE, SETTLED, RELEASED)
 
+CHARGED, ALREADY_CHARGED = "charged", "already_charged"
+QUARANTINE_RESOLUTIONS = (CHARGED, ALREADY_CHARGED)
+"""How a quarantined line was resolved: charged by its re-processing, or found
+already charged (its CDR had been ingested since, e.g. from its file again)."""
+
 
 def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
     listed = ", ".join(f"'{v}'" for v in values)
@@ -234,6 +239,17 @@ cdr_quarantine = Table(
     # the call's start when the line could be parsed: its billing period
     Column("start", UtcDateTime(), nullable=True, index=True),
     _created_at(),
+    # Re-processing (billing.reprocessing) marks a row, never deletes it:
+    # when the line was last tried again, and once charged, how and the CDR.
+    Column("retried_at", UtcDateTime(), nullable=True),
+    Column("resolution", String(16), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("cdr_id", Integer, ForeignKey("cdrs.id"), nullable=True),
+    CheckConstraint(
+        "resolution IS NULL OR resolution IN ("
+        + ", ".join(f"'{v}'" for v in QUARANTINE_RESOLUTIONS) + ")",
+        name="resolution",
+    ),
 )
 
 ingest_offsets = Table(
