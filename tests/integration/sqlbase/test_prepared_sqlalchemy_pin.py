@@ -14,17 +14,19 @@ from __future__ import annotations
 import re
 import sqlite3
 import tomllib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy import Boolean, bindparam, insert, select
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from sqlbase import prepared
 from sqlbase.types import UtcDateTime
+
+from .test_prepared import BUCHAREST, events  # the table prepared's own tests run on
 
 PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
 
@@ -40,19 +42,11 @@ RECHECK = (
     "sqlbase/prepared.py and the SQLAlchemy pin in pyproject.toml to the new release."
 )
 
-metadata = MetaData()
-events = Table(
-    "pin_events", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(20)),
-    Column("at", UtcDateTime()),
-    Column("flag", Boolean),
-)
-BUCHAREST = timezone(timedelta(hours=2))
 DIALECT = sqlite.dialect()
 
 
 def recheck() -> str:
+    """The failure message: the two versions and what to re-check."""
     return RECHECK.format(checked=prepared.CHECKED_SQLALCHEMY_VERSION, installed=sqlalchemy.__version__)
 
 
