@@ -7,26 +7,30 @@ namespaces, multipliers divided out) and stores every rate in it
 (:func:`billing.fx_store.store_rates`, source ``bnr``). Idempotent: fetching
 the same file again changes nothing.
 
-The HTTP GET uses the standard library (``urllib`` in a worker thread):
-``billing`` depends on the standard library, SQLAlchemy and Jinja2 only.
-One small document a day needs no connection pool. Timeouts are explicit
-(per socket operation, and for the whole fetch), the body is bounded, only
-``http``/``https`` URLs are accepted, and every failure is one error type,
-:class:`FxFetchError`, whose message names the URL and what went wrong.
-A caller with its own HTTP client passes ``get``.
+The HTTP GET is aiohttp's, on the event loop (no worker thread), with a
+session of its own per fetch: one small document a day needs no shared
+pool. Timeouts are explicit (for connecting, for each read, and for the
+whole fetch), the body is bounded (:data:`MAX_BYTES`, checked on the
+announced length and again while reading), only ``http``/``https`` URLs
+are accepted, and every failure is one error type, :class:`FxFetchError`,
+whose message names the URL and what went wrong (the HTTP status, a
+timeout, the size, a body that is not a BNR file). The proxy comes from
+the environment (``https_proxy``, ``no_proxy``…) read by the standard
+library's own rules, as when the GET was urllib's. A caller with its own
+HTTP client passes ``get``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
+
+import aiohttp
 
 from billing.fx_bnr import FxError, FxParseError, parse_bnr_xml
 from billing.fx_store import INVOICE_CURRENCY, store_rates
@@ -40,7 +44,7 @@ BNR_10_DAYS_URL = "https://www.bnr.ro/nbrfxrates10days.xml"
 """The last ten banking days: to catch up after missed fetches."""
 
 DEFAULT_TIMEOUT = 30.0
-"""Seconds for the whole fetch (and for each socket operation)."""
+"""Seconds for the whole fetch (and for connecting, and for each read)."""
 
 MAX_BYTES = 4 * 1024 * 1024
 """A yearly BNR file is a few hundred kB; anything much larger is not one."""
@@ -100,43 +104,47 @@ async def fetch_bnr_rates(
 
 
 async def http_get(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-    """Return the body of ``GET url`` (2xx only); raise :class:`FxFetchError`."""
+    """Return the body of ``GET url`` (2xx only, redirects followed); raise :class:`FxFetchError`."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise FxFetchError(url, f"only http and https URLs are fetched, not {scheme or 'a bare path'!r}")
     if timeout <= 0:
         raise ValueError("timeout must be positive")
+    # total bounds a server that trickles bytes; connect and read bound each wait
+    limits = aiohttp.ClientTimeout(total=timeout, sock_connect=timeout, sock_read=timeout)
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"}
     try:
-        # the thread's socket timeout ends it soon after; wait_for bounds the whole fetch
-        return await asyncio.wait_for(asyncio.to_thread(_blocking_get, url, timeout), timeout)
+        async with aiohttp.ClientSession(timeout=limits, headers=headers) as session:
+            async with session.get(url, proxy=_proxy_for(url)) as response:
+                if not 200 <= response.status < 300:
+                    raise FxFetchError(url, f"HTTP {response.status} {response.reason or ''}".rstrip())
+                return await _bounded_body(url, response)
     except (TimeoutError, asyncio.TimeoutError):
         raise FxFetchError(url, f"no complete answer within {timeout:g} s") from None
+    except aiohttp.ClientError as exc:  # refused, reset mid-body, bad answer...
+        raise FxFetchError(url, str(exc) or type(exc).__name__) from None
 
 
-def _blocking_get(url: str, timeout: float) -> bytes:
-    # The socket timeout bounds each wait; the deadline bounds a server that
-    # trickles bytes, so the worker thread never outlives the fetch by much.
-    deadline = time.monotonic() + timeout
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"})
+def _proxy_for(url: str) -> str | None:
+    # urllib's reading of the environment, synchronous and cheap (aiohttp's
+    # trust_env reads it, and ~/.netrc, in a worker thread)
+    proxies = urllib.request.getproxies()
+    parts = urlsplit(url)
+    if not proxies or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxies.get(parts.scheme.lower())
+
+
+async def _bounded_body(url: str, response: aiohttp.ClientResponse) -> bytes:
+    too_large = FxFetchError(url, f"the answer is larger than {MAX_BYTES} bytes")
+    if response.content_length is not None and response.content_length > MAX_BYTES:
+        raise too_large
+    # read in chunks: a server that announces no length (or lies) is cut off at the bound
     chunks: list[bytes] = []
     size = 0
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
-            while chunk := response.read(_CHUNK_BYTES):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise FxFetchError(url, f"the answer is larger than {MAX_BYTES} bytes")
-                if time.monotonic() > deadline:
-                    raise TimeoutError
-    except urllib.error.HTTPError as exc:
-        raise FxFetchError(url, f"HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise FxFetchError(url, f"no complete answer within {timeout:g} s") from None
-        raise FxFetchError(url, str(exc.reason)) from None
-    except TimeoutError:
-        raise FxFetchError(url, f"no complete answer within {timeout:g} s") from None
-    except OSError as exc:  # connection reset mid-body, etc.
-        raise FxFetchError(url, str(exc) or type(exc).__name__) from None
+    async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise too_large
+        chunks.append(chunk)
     return b"".join(chunks)

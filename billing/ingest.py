@@ -38,6 +38,9 @@ The accounts of a batch are locked (``FOR UPDATE``, id order) for its
 transaction, like every other writer of their money: bundle use and charges
 stay exact with several ingesters and instances on one PostgreSQL.
 
+A quarantined line is charged later by :mod:`billing.reprocessing`, through
+:meth:`CdrIngester.charge_parsed` — the same rating and writing as here.
+
 Speed: the writes go through :func:`sqlbase.bulk.bulk_insert_or_skip`
 (multi-row statements, no per-row SQLAlchemy processing); for a large file,
 a worker process parses the next batch while this one rates and writes it.
@@ -48,7 +51,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -381,13 +384,41 @@ class CdrIngester:
 
         ``lines`` are the batch's lines (for the raw text of a CDR quarantined
         after parsing), the first of them numbered ``first_line_number``.
+        What cannot be charged — broken lines, CDRs that cannot be rated —
+        goes to the quarantine.
         """
-        records = parsed.records
         now = utc_now()
+
+        def raw_of(record: ParsedCdr) -> LineText:
+            return quarantined_text(lines[record.line_number - first_line_number])
+
+        report, unratable = await self.charge_parsed(conn, parsed.records, raw_of, now)
+        rejected = [*parsed.broken, *unratable]
+        await _quarantine(conn, source, rejected, native_time(conn)(now))
+        report.lines += len(parsed.broken)
+        report.quarantined = len(rejected)
+        return report
+
+    async def charge_parsed(
+        self,
+        conn: AsyncConnection,
+        records: list[ParsedCdr],
+        raw_of: Callable[[ParsedCdr], LineText],
+        now: datetime | None = None,
+    ) -> tuple[IngestReport, list[Rejected]]:
+        """Rate and charge parsed CDRs in ``conn``'s transaction: the ``cdrs``
+        rows, their ledger charges, bundle use and settled reservations.
+
+        Return the counts (lines, charged, duplicates, settled, cost) and the
+        CDRs that cannot be charged, with why (``raw_of(record)`` gives what
+        the quarantine keeps of a record's line); quarantining those is the
+        caller's. A CDR already ingested is a duplicate: nothing is written.
+        """
+        now = now or utc_now()
         db_time = native_time(conn)
         db_now = db_time(now)
-        report = IngestReport(lines=len(records) + len(parsed.broken))
-        writes = _Writes(rejected=list(parsed.broken))
+        report = IngestReport(lines=len(records))
+        writes = _Writes()
 
         accounts = await ledger.locked_billing_terms(conn, {r.accountcode for r in records})
         await self.load_tariffs(conn, {account.tariff for account in accounts.values()})
@@ -401,11 +432,10 @@ class CdrIngester:
             account = accounts.get(record.accountcode)
             outcome = self.rate(record, account, remaining)
             if isinstance(outcome, str):
-                raw = quarantined_text(lines[record.line_number - first_line_number])
                 writes.rejected.append(
                     Rejected(
-                        record.line_number, raw, outcome, record.uniqueid, record.accountcode,
-                        record.start,
+                        record.line_number, raw_of(record), outcome, record.uniqueid,
+                        record.accountcode, record.start,
                     )
                 )
                 continue
@@ -437,10 +467,9 @@ class CdrIngester:
                         (rid, cost, cdr_key(system, uniqueid) if cost else None)
                     )
 
-        await _write(conn, source, writes, db_now, now)
-        report.quarantined = len(writes.rejected)
+        await _write(conn, writes, db_now, now)
         report.settled = len(writes.settlements)
-        return report
+        return report, writes.rejected
 
     def rate(
         self,
@@ -553,9 +582,7 @@ async def _unsettled_reservations(
     return unsettled
 
 
-async def _write(
-    conn: AsyncConnection, source: CdrSource, writes: _Writes, db_now: Any, now: datetime
-) -> None:
+async def _write(conn: AsyncConnection, writes: _Writes, db_now: Any, now: datetime) -> None:
     inserted = await bulk_insert_or_skip(
         conn, cdrs, CDR_COLUMNS, ("system_name", "uniqueid"), writes.cdr_rows,
         returning=("id", "system_name", "uniqueid"),
@@ -587,6 +614,11 @@ async def _write(
             ],
         )
     await reservations_service.mark_settled(conn, writes.settlements, now)
+
+
+async def _quarantine(
+    conn: AsyncConnection, source: CdrSource, rejected: list[Rejected], db_now: Any
+) -> None:
     await bulk_insert_or_skip(
         conn, cdr_quarantine, _QUARANTINE_COLUMNS, ("dedup_key",),
         [
@@ -595,7 +627,7 @@ async def _write(
                 r.raw.sha256, r.raw.length, r.reason, source.system_name, r.uniqueid,
                 r.account_code, None if r.start is None else native_time(conn)(r.start), db_now,
             )
-            for r in writes.rejected
+            for r in rejected
         ],
     )  # fmt: skip
 

@@ -15,8 +15,6 @@ what is declared here.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -30,11 +28,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
 )
 
 from billing.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES, ACTIVE, DEFAULT_TARIFF
-from sqlbase import UtcDateTime, utc_now
+from sqlbase import UtcDateTime
+from sqlbase.columns import created_at
 from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -48,14 +46,15 @@ USAGE_KINDS = (CALL_CHARGE, SMS_CHARGE)
 LIVE, SETTLED, RELEASED = "live", "settled", "released"
 RESERVATION_STATES = (LIVE, SETTLED, RELEASED)
 
+CHARGED, ALREADY_CHARGED = "charged", "already_charged"
+QUARANTINE_RESOLUTIONS = (CHARGED, ALREADY_CHARGED)
+"""How a quarantined line was resolved: charged by its re-processing, or found
+already charged (its CDR had been ingested since, e.g. from its file again)."""
+
 
 def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
     listed = ", ".join(f"'{v}'" for v in values)
     return CheckConstraint(f"{column} IN ({listed})", name=name)
-
-
-def _created_at(name: str = "created_at") -> Column[datetime]:
-    return Column(name, UtcDateTime(), nullable=False, default=utc_now, server_default=func.now())
 
 
 def _micro(name: str, nullable: bool = False, default: int | None = 0) -> Column[int]:
@@ -86,7 +85,7 @@ accounts = Table(
         "tariff", String(64), nullable=False, default=DEFAULT_TARIFF, server_default=DEFAULT_TARIFF
     ),
     Column("language", String(8), nullable=True),
-    _created_at(),
+    created_at(),
     _one_of("kind", ACCOUNT_KINDS, "kind"),
     _one_of("status", ACCOUNT_STATUSES, "status"),
     CheckConstraint(
@@ -104,7 +103,7 @@ tariff_versions = Table(
     Column("version", String(64), nullable=False),
     Column("effective_from", UtcDateTime(), nullable=False),
     Column("effective_to", UtcDateTime(), nullable=True),
-    _created_at("imported_at"),
+    created_at("imported_at"),
     # set when a later import starting at the same instant corrected it
     Column("superseded_at", UtcDateTime(), nullable=True),
     UniqueConstraint("plan", "version"),
@@ -152,7 +151,7 @@ cdrs = Table(
     Column("charged_seconds", Integer, nullable=False),
     _micro("cost_micro", default=None),
     Column("tariff_version_id", Integer, ForeignKey("tariff_versions.id"), nullable=True),
-    _created_at("rated_at"),
+    created_at("rated_at"),
     # the idempotency key of ingestion: one row per CDR, ever
     UniqueConstraint("system_name", "uniqueid"),
     # Periods (re-rating, invoicing) are ranges of start; CDRs arrive roughly
@@ -169,7 +168,7 @@ ledger_entries = Table(
     Column("kind", String(16), nullable=False),
     # signed: + credits the account (top-up, payment), - debits it (charges)
     _micro("amount_micro", default=None),
-    _created_at(),
+    created_at(),
     Column("reference", Text, nullable=False, default="", server_default=""),
     # set when a retry must not write the entry twice (NULLs never collide)
     Column("idempotency_key", String(200), nullable=True, unique=True),
@@ -188,7 +187,7 @@ reservations = Table(
     Column("state", String(16), nullable=False, default=LIVE, server_default=LIVE),
     # the call's uniqueid (or linkedid): how ingestion finds it to settle
     Column("call_reference", String(150), nullable=False, index=True),
-    _created_at(),
+    created_at(),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("closed_at", UtcDateTime(), nullable=True),
     _micro("settled_micro", nullable=True, default=None),
@@ -233,7 +232,18 @@ cdr_quarantine = Table(
     Column("account_code", Text, nullable=True),
     # the call's start when the line could be parsed: its billing period
     Column("start", UtcDateTime(), nullable=True, index=True),
-    _created_at(),
+    created_at(),
+    # Re-processing (billing.reprocessing) marks a row, never deletes it:
+    # when the line was last tried again, and once charged, how and the CDR.
+    Column("retried_at", UtcDateTime(), nullable=True),
+    Column("resolution", String(16), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("cdr_id", Integer, ForeignKey("cdrs.id"), nullable=True),
+    CheckConstraint(
+        "resolution IS NULL OR resolution IN ("
+        + ", ".join(f"'{v}'" for v in QUARANTINE_RESOLUTIONS) + ")",
+        name="resolution",
+    ),
 )
 
 ingest_offsets = Table(
@@ -248,7 +258,7 @@ ingest_offsets = Table(
     Column("first_line_sha256", String(64), nullable=True),
     Column("byte_offset", BigInteger, nullable=False),
     Column("line_number", BigInteger, nullable=False),
-    _created_at("updated_at"),
+    created_at("updated_at"),
     UniqueConstraint("system_name", "path"),
 )
 
@@ -263,6 +273,6 @@ cdr_adjustments = Table(
     Column("charged_seconds", Integer, nullable=False),
     _micro("cost_micro", default=None),
     _micro("delta_micro", default=None),
-    _created_at(),
+    created_at(),
     UniqueConstraint("cdr_id", "tariff_version_id"),
 )

@@ -28,11 +28,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    func,
 )
 from sqlalchemy.schema import conv
 
-from sqlbase import UtcDateTime, utc_now
+from sqlbase import UtcDateTime
+from sqlbase.columns import created_at
 from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -77,7 +77,7 @@ outbox = Table(
     # which claim holds it: a sender whose lease ran out cannot reschedule it
     Column("claim_token", String(32), nullable=True),
     Column("last_error", Text, nullable=True),
-    Column("created_at", UtcDateTime(), nullable=False, default=utc_now, server_default=func.now()),
+    created_at(),
     Column("sent_at", UtcDateTime(), nullable=True),
     CheckConstraint(f"state IN ({', '.join(repr(s) for s in STATES)})", name="state"),
 )

@@ -6,8 +6,6 @@ a test checks that the migrated schema matches what is declared here.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import (
     Boolean,
     Column,
@@ -16,20 +14,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    func,
 )
 
-from sqlbase import UtcDateTime, utc_now
+from sqlbase.columns import created_at
 from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-def _created_at() -> Column[datetime]:
-    # server default too, so rows inserted outside these services get one
-    return Column(
-        "created_at", UtcDateTime(), nullable=False, default=utc_now, server_default=func.now()
-    )
 
 
 subscribers = Table(
@@ -39,7 +29,7 @@ subscribers = Table(
     Column("name", String(128), nullable=False),
     Column("email", String(254), nullable=False),
     Column("language", String(8), nullable=False, default="ro", server_default="ro"),
-    _created_at(),
+    created_at(),
 )
 
 sip_endpoints = Table(
@@ -64,7 +54,7 @@ sip_endpoints = Table(
     Column("caller_id_number", String(20), nullable=False),
     # billing's account code: the CDR's accountcode, and whose credit pays
     Column("account_code", String(40), nullable=True, index=True),
-    _created_at(),
+    created_at(),
 )
 
 # Our own numbers: calls from the carrier to a DID ring its subscriber's
@@ -82,5 +72,5 @@ dids = Table(
     ),
     Column("ring_seconds", Integer, nullable=False, default=25, server_default="25"),
     Column("voicemail_enabled", Boolean, nullable=False, default=True, server_default="1"),
-    _created_at(),
+    created_at(),
 )

@@ -11,6 +11,13 @@ exactly as ``Connection.execute`` would give them. With any other driver
 there the round trip dominates.
 
 Only plain named parameters are supported (no expanding ``IN`` lists).
+
+Beyond the public API it relies on the compiler's ``positiontup`` and
+``binds`` (``BindParameter.required`` / ``effective_value``) and on
+``DBAPIError.instance``: :data:`CHECKED_SQLALCHEMY_VERSION` is the release
+they were checked against, pinned in pyproject.toml, and
+tests/integration/sqlbase/test_prepared_sqlalchemy_pin.py fails on any
+other, saying what to re-check.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from typing import Any
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
+
+CHECKED_SQLALCHEMY_VERSION = "2.1.9"
+"""The SQLAlchemy release whose internals this module was checked against."""
 
 _Processor = Callable[[Any], Any] | None
 

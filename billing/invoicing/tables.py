@@ -45,21 +45,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
 )
 
 from billing.tables import accounts, cdrs, ledger_entries
-from sqlbase import UtcDateTime, utc_now
+from sqlbase import UtcDateTime
+from sqlbase.columns import created_at
 from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 BNR, MANUAL = "bnr", "manual"
 FX_SOURCES = (BNR, MANUAL)
-
-
-def _created_at(name: str = "created_at") -> Column:  # type: ignore[type-arg]
-    return Column(name, UtcDateTime(), nullable=False, default=utc_now, server_default=func.now())
 
 
 def _micro(name: str) -> Column:  # type: ignore[type-arg]
@@ -79,7 +75,7 @@ fx_rates = Table(
     Column("source", String(8), nullable=False),
     # RON per ONE unit (BNR's multiplier already divided out), exact decimal text
     Column("ron_per_unit", String(40), nullable=False),
-    _created_at("recorded_at"),
+    created_at("recorded_at"),
     PrimaryKeyConstraint("day", "currency", "source"),
     CheckConstraint("source IN ('bnr', 'manual')", name="source"),
 )
@@ -89,7 +85,7 @@ service_downtime = Table(
     metadata,
     Column("day", Date, primary_key=True),
     Column("reason", Text, nullable=False),
-    _created_at("recorded_at"),
+    created_at("recorded_at"),
 )
 
 invoice_counters = Table(
@@ -130,7 +126,7 @@ invoices = Table(
     _micro("net_ron_micro"),
     _micro("vat_ron_micro"),
     _micro("total_ron_micro"),
-    _created_at(),
+    created_at(),
     _supplier("name", "ClickPhone"),  # what every invoice printed before 0007
     _supplier("vat_id"),  # CIF
     _supplier("registration"),  # Nr. Reg. Com.
@@ -197,7 +193,7 @@ invoice_payments = Table(
     Column("ledger_entry_id", Integer, ForeignKey(ledger_entries.c.id), nullable=False, unique=True),
     Column("paid_on", Date, nullable=False),
     _micro("amount_micro"),
-    _created_at(),
+    created_at(),
     CheckConstraint("amount_micro > 0", name="positive_amount"),
     Index(None, "invoice_id"),
 )

@@ -24,7 +24,8 @@ run (:func:`uningested_usage`):
 * **quarantined CDRs** — calls of the period ingestion could not charge
   (unknown account, not ratable) and not ingested since, and lines that
   could not be parsed at all quarantined since the period began (they may
-  be calls of it). Waiting does not bring these: a person must.
+  be calls of it), none of them resolved by re-processing
+  (:mod:`billing.reprocessing`). Waiting does not bring these: a person must.
 
 :attr:`UningestedUsage.waiting` is true for the first two: the run refuses
 (:class:`billing.invoicing.errors.UsageNotIngestedError`) and the scheduled run
@@ -109,13 +110,16 @@ async def uningested_usage(db: Db, start: datetime, end: datetime, now: datetime
         ingested_since = exists().where(
             and_(cdrs.c.system_name == cdr_quarantine.c.system_name, cdrs.c.uniqueid == cdr_quarantine.c.uniqueid)
         )
+        # a line re-processed and charged (billing.reprocessing) is resolved
+        unresolved = cdr_quarantine.c.resolution.is_(None)
         quarantined = await conn.scalar(
             select(func.count()).where(
-                cdr_quarantine.c.start >= start, cdr_quarantine.c.start < end, ~ingested_since
+                cdr_quarantine.c.start >= start, cdr_quarantine.c.start < end, ~ingested_since, unresolved
             )
         )
         unparsed = await conn.scalar(
             select(func.count()).where(
+                unresolved,
                 cdr_quarantine.c.start.is_(None),
                 cdr_quarantine.c.uniqueid.is_(None),
                 cdr_quarantine.c.created_at >= start,

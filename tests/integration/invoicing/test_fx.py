@@ -7,6 +7,7 @@ format (http and https namespaces, multipliers, daily and yearly files).
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date
 from decimal import Decimal
@@ -101,6 +102,44 @@ async def test_an_answer_too_large_for_a_rates_file_is_refused(
 
     with pytest.raises(FxFetchError, match="larger than 1000 bytes"):
         await fetch_bnr_rates(engine, f"{bnr_server}/nbrfxrates2025.xml")
+
+
+async def test_a_server_error_is_a_clear_error_and_stores_nothing(engine: AsyncEngine, bnr_server: str) -> None:
+    """BNR answering 500 is an FxFetchError naming the URL and the status; no rate is stored."""
+    with pytest.raises(FxFetchError, match=r"cannot fetch BNR rates from http://127\.0\.0\.1:\d+/error\.xml: HTTP 500 Internal Server Error"):
+        await fetch_bnr_rates(engine, f"{bnr_server}/error.xml")
+
+    assert await count(engine, fx_rates) == 0
+
+
+async def test_an_unannounced_answer_past_the_bound_is_cut_off_while_reading(
+    engine: AsyncEngine, bnr_server: str
+) -> None:
+    """A chunked answer with no Content-Length, twice the bound, is refused once
+    the bound is passed (4 MiB, the real one); nothing is stored."""
+    with pytest.raises(FxFetchError, match=f"larger than {4 * 1024 * 1024} bytes"):
+        await fetch_bnr_rates(engine, f"{bnr_server}/huge.xml")
+
+    assert await count(engine, fx_rates) == 0
+
+
+async def test_a_truncated_rates_file_is_refused(engine: AsyncEngine, bnr_server: str) -> None:
+    """Half a BNR file (XML that does not parse) is "not a BNR rates file"; nothing is stored."""
+    with pytest.raises(FxFetchError, match="not a BNR rates file"):
+        await fetch_bnr_rates(engine, f"{bnr_server}/truncated.xml")
+
+    assert await count(engine, fx_rates) == 0
+
+
+async def test_the_get_runs_on_the_event_loop_without_a_worker_thread(bnr_server: str) -> None:
+    """The GET is asynchronous I/O (aiohttp), not a blocking client in a thread:
+    fetching starts no thread (a worker of the loop's executor would stay alive)."""
+    threads_before = set(threading.enumerate())
+
+    body = await fx_fetch.http_get(f"{bnr_server}/nbrfxrates.xml")
+
+    assert body == (DATA / "nbrfxrates.xml").read_bytes()
+    assert set(threading.enumerate()) - threads_before == set()
 
 
 async def test_nobody_listening_is_a_clear_error(engine: AsyncEngine) -> None:
