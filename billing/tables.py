@@ -4,7 +4,8 @@ Accounts, the ledger (the only source of truth for money: a balance is the
 SUM of an account's entries, never a stored column), reservations of credit
 for live calls, ingested CDRs and what could not be ingested (quarantine),
 tailing offsets, the included-seconds counter of each account's month,
-versioned tariffs and re-rating adjustments.
+versioned tariffs, versioned service plans (a subscription's fee and
+included minutes) and re-rating adjustments.
 
 Money columns are ``BigInteger`` micro-euros (``*_micro``); tariff prices are
 kept as their decimal text, exactly as imported (SQLite has no exact
@@ -21,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -129,6 +131,47 @@ tariff_rates = Table(
     Column("connect_fee_eur", String(40), nullable=False),
     Column("description", Text, nullable=False, default="", server_default=""),
     UniqueConstraint("version_id", "service", "destination"),
+)
+
+service_plan_versions = Table(
+    "service_plan_versions",
+    metadata,
+    # One version of a service plan (billing.service_plans); an account's
+    # subscription will name the version it is on by this id.
+    Column("id", Integer, primary_key=True),
+    Column("plan", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    # days, 00:00 Europe/Bucharest; effective_to exclusive, NULL open-ended
+    Column("effective_from", Date, nullable=False),
+    Column("effective_to", Date, nullable=True),
+    _micro("monthly_fee_micro", default=None),
+    # the tariff plan (tariff_versions.plan) calls are rated with
+    Column("tariff", String(64), nullable=False),
+    Column("description", String(200), nullable=False, default="", server_default=""),
+    _created_at("imported_at"),
+    # set when a later import starting on the same day corrected it
+    Column("superseded_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("plan", "version"),
+    CheckConstraint("monthly_fee_micro >= 0", name="non_negative_fee"),
+    CheckConstraint("effective_to IS NULL OR effective_to > effective_from", name="valid_dates"),
+)
+
+service_plan_allowances = Table(
+    "service_plan_allowances",
+    metadata,
+    # The minutes a service plan version includes each month for one
+    # destination group (billing.service_plans.DESTINATION_GROUPS).
+    Column("id", Integer, primary_key=True),
+    Column(
+        "version_id",
+        Integer,
+        ForeignKey("service_plan_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("destination_group", String(16), nullable=False),
+    Column("included_minutes", Integer, nullable=False),
+    UniqueConstraint("version_id", "destination_group"),
+    CheckConstraint("included_minutes > 0", name="positive_minutes"),
 )
 
 cdrs = Table(
