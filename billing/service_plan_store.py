@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import tariff_store
@@ -159,26 +159,27 @@ async def _store(
         else:
             problems.append(Problem(position, "version", f"{plan.label} is already stored otherwise: "
                                                          "give the correction a new version label"))
-    replaced: list[ServicePlan] = []
+    replaced: list[tuple[ServicePlan, int]] = []  # with the version's id
     for name in sorted({plan.name for _, plan in new}):
         added = [(position, plan) for position, plan in new if plan.name == name]
         starts = {plan.effective_from for _, plan in added}
-        kept = [v for v in in_force[name].versions.versions] if name in in_force else []
-        replaced_here = [v for v in kept if v.effective_from in starts]
+        stored = in_force.get(name)
+        kept = list(stored.versions.versions) if stored else []
         try:
-            ServicePlanVersions([v for v in kept if v not in replaced_here] + [plan for _, plan in added])
+            ServicePlanVersions([v for v in kept if v.effective_from not in starts] + [plan for _, plan in added])
         except ValueError as exc:
             problems.append(Problem(min(p for p, _ in added), "effective_from", f"plan {name}: {exc}"))
-        replaced.extend(replaced_here)
+        if stored:
+            replaced.extend((v, stored.version_ids[v.version]) for v in kept if v.effective_from in starts)
     if problems:
         raise ServicePlanFileError(source, problems)
-    for old in replaced:
+    if replaced:
         await conn.execute(
             service_plan_versions.update()
-            .where(service_plan_versions.c.plan == old.name, service_plan_versions.c.version == old.version)
+            .where(service_plan_versions.c.id.in_([version_id for _, version_id in replaced]))
             .values(superseded_at=now)
         )
-        report.superseded.append((old.name, old.version))
+        report.superseded.extend((old.name, old.version) for old, _ in replaced)
     for _, plan in new:
         await _insert(conn, plan, now)
         report.added.append((plan.name, plan.version))
@@ -204,25 +205,15 @@ async def _insert(conn: AsyncConnection, plan: ServicePlan, now: datetime) -> No
 
 
 async def _stored_version(conn: AsyncConnection, name: str, version: str) -> ServicePlan | None:
-    rows = (
-        await conn.execute(
-            select(service_plan_versions).where(
-                service_plan_versions.c.plan == name, service_plan_versions.c.version == version
-            )
-        )
-    ).all()
-    plans = await _with_allowances(conn, rows)
-    return plans[0][1] if plans else None
+    found = await _versions(conn, service_plan_versions.c.plan == name, service_plan_versions.c.version == version)
+    return found[0][1] if found else None
 
 
 async def _in_force(conn: AsyncConnection, name: str | None) -> dict[str, StoredServicePlan]:
     """The versions in force of plan ``name`` (every plan when None), by plan name."""
-    query = select(service_plan_versions).where(service_plan_versions.c.superseded_at.is_(None))
-    if name is not None:
-        query = query.where(service_plan_versions.c.plan == name)
-    rows = (await conn.execute(query.order_by(service_plan_versions.c.effective_from))).all()
+    named = [] if name is None else [service_plan_versions.c.plan == name]
     by_name: dict[str, list[tuple[int, ServicePlan]]] = {}
-    for version_id, plan in await _with_allowances(conn, rows):
+    for version_id, plan in await _versions(conn, service_plan_versions.c.superseded_at.is_(None), *named):
         by_name.setdefault(plan.name, []).append((version_id, plan))
     return {
         plan_name: StoredServicePlan(
@@ -232,8 +223,13 @@ async def _in_force(conn: AsyncConnection, name: str | None) -> dict[str, Stored
     }
 
 
-async def _with_allowances(conn: AsyncConnection, rows: Sequence) -> list[tuple[int, ServicePlan]]:
-    """The versions of ``service_plan_versions`` rows, each with its id."""
+async def _versions(conn: AsyncConnection, *conditions: ColumnElement[bool]) -> list[tuple[int, ServicePlan]]:
+    """The stored versions meeting ``conditions``, oldest first, each with its id."""
+    rows = (
+        await conn.execute(
+            select(service_plan_versions).where(*conditions).order_by(service_plan_versions.c.effective_from)
+        )
+    ).all()
     allowances: dict[int, list[Allowance]] = {}
     if rows:
         found = await conn.execute(

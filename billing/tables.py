@@ -98,18 +98,29 @@ accounts = Table(
     ),
 )
 
-tariff_versions = Table(
+
+def _versions_table(name: str, *items: Column | CheckConstraint) -> Table:
+    """A table of plan versions: a plan's name and version label (unique
+    together), then ``items``, then when the version was imported and when
+    a later import starting at the same time corrected it (superseded
+    versions are kept: what was rated or subscribed under them points at them)."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("plan", String(64), nullable=False),
+        Column("version", String(64), nullable=False),
+        *items,
+        _created_at("imported_at"),
+        Column("superseded_at", UtcDateTime(), nullable=True),
+        UniqueConstraint("plan", "version"),
+    )
+
+
+tariff_versions = _versions_table(
     "tariff_versions",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("plan", String(64), nullable=False),
-    Column("version", String(64), nullable=False),
     Column("effective_from", UtcDateTime(), nullable=False),
     Column("effective_to", UtcDateTime(), nullable=True),
-    _created_at("imported_at"),
-    # set when a later import starting at the same instant corrected it
-    Column("superseded_at", UtcDateTime(), nullable=True),
-    UniqueConstraint("plan", "version"),
 )
 
 tariff_rates = Table(
@@ -133,14 +144,10 @@ tariff_rates = Table(
     UniqueConstraint("version_id", "service", "destination"),
 )
 
-service_plan_versions = Table(
+# One version of a service plan (billing.service_plans); an account's
+# subscription will name the version it is on by its id.
+service_plan_versions = _versions_table(
     "service_plan_versions",
-    metadata,
-    # One version of a service plan (billing.service_plans); an account's
-    # subscription will name the version it is on by this id.
-    Column("id", Integer, primary_key=True),
-    Column("plan", String(64), nullable=False),
-    Column("version", String(64), nullable=False),
     # days, 00:00 Europe/Bucharest; effective_to exclusive, NULL open-ended
     Column("effective_from", Date, nullable=False),
     Column("effective_to", Date, nullable=True),
@@ -148,10 +155,6 @@ service_plan_versions = Table(
     # the tariff plan (tariff_versions.plan) calls are rated with
     Column("tariff", String(64), nullable=False),
     Column("description", String(200), nullable=False, default="", server_default=""),
-    _created_at("imported_at"),
-    # set when a later import starting on the same day corrected it
-    Column("superseded_at", UtcDateTime(), nullable=True),
-    UniqueConstraint("plan", "version"),
     CheckConstraint("monthly_fee_micro >= 0", name="non_negative_fee"),
     CheckConstraint("effective_to IS NULL OR effective_to > effective_from", name="valid_dates"),
 )
@@ -162,12 +165,7 @@ service_plan_allowances = Table(
     # The minutes a service plan version includes each month for one
     # destination group (billing.service_plans.DESTINATION_GROUPS).
     Column("id", Integer, primary_key=True),
-    Column(
-        "version_id",
-        Integer,
-        ForeignKey("service_plan_versions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    Column("version_id", Integer, ForeignKey("service_plan_versions.id", ondelete="CASCADE"), nullable=False),
     Column("destination_group", String(16), nullable=False),
     Column("included_minutes", Integer, nullable=False),
     UniqueConstraint("version_id", "destination_group"),
