@@ -4,8 +4,8 @@ Every route needs ``Authorization: Bearer <admin_token>`` (the setting;
 generated into <state_dir>/secrets.toml when empty) and answers JSON; a
 refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
 blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
-account, subscriber or route, 405 wrong method, 409 taken, 413 body over
-64 KiB, 415 not JSON, 429 too many failed authentications (see
+account, subscriber, service plan or route, 405 wrong method, 409 taken, 413 body over
+64 KiB, 415 not JSON (nor a CSV to /admin/plans), 429 too many failed authentications (see
 :mod:`web.auth`: logged, then the source is locked out for a
 growing time, ``Retry-After``), 500 ``internal error`` (see
 :mod:`web.json_body`, which also bounds bodies: 64 KiB, 32 levels).
