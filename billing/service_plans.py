@@ -60,7 +60,7 @@ import csv
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from typing import IO, NamedTuple
 
 from billing import money
@@ -68,7 +68,6 @@ from billing._datafile import DataFileError, read_rows
 from billing.accounts import DEFAULT_TARIFF
 from billing.numbering import INTERNATIONAL, ON_NET, RO_FIXED, RO_MOBILE
 from billing.rating import BUNDLE_CLASSES
-from billing.tariffs import CONTRACT_TZ
 
 NATIONAL = "national"
 
@@ -226,11 +225,6 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"is not a day of the calendar: {_shown(text)}") from None
-
-
-def day_start(day: date) -> datetime:
-    """Return the instant a plan day starts: 00:00 Europe/Bucharest."""
-    return datetime.combine(day, time(0), CONTRACT_TZ)
 
 
 def _shown(text: str) -> str:

@@ -50,8 +50,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from decimal import Decimal
 from contextlib import contextmanager
+from decimal import Decimal
 
 from admission.policy import InvalidPolicyError
 from billing import ledger
