@@ -104,3 +104,11 @@ class IdempotencyKeyReusedError(BillingError):
     def __init__(self, key: str) -> None:
         super().__init__(f"idempotency key {key!r} already names a different entry")
         self.key = key
+
+
+class UnknownServicePlanError(BillingError, LookupError):
+    """No stored service plan has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no service plan {name!r}")
+        self.name = name

@@ -4,7 +4,8 @@ Accounts, the ledger (the only source of truth for money: a balance is the
 SUM of an account's entries, never a stored column), reservations of credit
 for live calls, ingested CDRs and what could not be ingested (quarantine),
 tailing offsets, the included-seconds counter of each account's month,
-versioned tariffs and re-rating adjustments.
+versioned tariffs, versioned service plans (a subscription's fee and
+included minutes) and re-rating adjustments.
 
 Money columns are ``BigInteger`` micro-euros (``*_micro``); tariff prices are
 kept as their decimal text, exactly as imported (SQLite has no exact
@@ -19,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -95,18 +97,29 @@ accounts = Table(
     ),
 )
 
-tariff_versions = Table(
+
+def _versions_table(name: str, *items: Column | CheckConstraint) -> Table:
+    """A table of plan versions: a plan's name and version label (unique
+    together), then ``items``, then when the version was imported and when
+    a later import starting at the same time corrected it (superseded
+    versions are kept: what was rated or subscribed under them points at them)."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("plan", String(64), nullable=False),
+        Column("version", String(64), nullable=False),
+        *items,
+        created_at("imported_at"),
+        Column("superseded_at", UtcDateTime(), nullable=True),
+        UniqueConstraint("plan", "version"),
+    )
+
+
+tariff_versions = _versions_table(
     "tariff_versions",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("plan", String(64), nullable=False),
-    Column("version", String(64), nullable=False),
     Column("effective_from", UtcDateTime(), nullable=False),
     Column("effective_to", UtcDateTime(), nullable=True),
-    created_at("imported_at"),
-    # set when a later import starting at the same instant corrected it
-    Column("superseded_at", UtcDateTime(), nullable=True),
-    UniqueConstraint("plan", "version"),
 )
 
 tariff_rates = Table(
@@ -128,6 +141,34 @@ tariff_rates = Table(
     Column("connect_fee_eur", String(40), nullable=False),
     Column("description", Text, nullable=False, default="", server_default=""),
     UniqueConstraint("version_id", "service", "destination"),
+)
+
+# One version of a service plan (billing.service_plans); an account's
+# subscription will name the version it is on by its id.
+service_plan_versions = _versions_table(
+    "service_plan_versions",
+    # days, 00:00 Europe/Bucharest; effective_to exclusive, NULL open-ended
+    Column("effective_from", Date, nullable=False),
+    Column("effective_to", Date, nullable=True),
+    _micro("monthly_fee_micro", default=None),
+    # the tariff plan (tariff_versions.plan) calls are rated with
+    Column("tariff", String(64), nullable=False),
+    Column("description", String(200), nullable=False, default="", server_default=""),
+    CheckConstraint("monthly_fee_micro >= 0", name="non_negative_fee"),
+    CheckConstraint("effective_to IS NULL OR effective_to > effective_from", name="valid_dates"),
+)
+
+service_plan_allowances = Table(
+    "service_plan_allowances",
+    metadata,
+    # The minutes a service plan version includes each month for one
+    # destination group (billing.service_plans.DESTINATION_GROUPS).
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("service_plan_versions.id", ondelete="CASCADE"), nullable=False),
+    Column("destination_group", String(16), nullable=False),
+    Column("included_minutes", Integer, nullable=False),
+    UniqueConstraint("version_id", "destination_group"),
+    CheckConstraint("included_minutes > 0", name="positive_minutes"),
 )
 
 cdrs = Table(

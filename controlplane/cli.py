@@ -27,6 +27,7 @@ from .cli_admin import admin_group
 from .asterisk_sync import provisioned, provisioned_config
 from .cli_support import run_on_database, settings_or_fail
 from .cli_billing import register as register_billing_commands
+from .cli_plans import plans_group
 from .demo import ensure_demo_subscriber
 from .logs import configure_logging
 from .runtime import ControlPlane
@@ -252,6 +253,7 @@ def rate(cdr_path: Path, tariff_path: Path | None, fmt: str, on_net: tuple[str, 
 # -- groups kept in their own modules ------------------------------------------
 main.add_command(admin_group)  # admin subscriber|did|account …
 register_billing_commands(main)  # invoice, payments, fx, downtime, tariffs, cdr
+main.add_command(plans_group)  # plans import|export|list|show
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,12 @@ amounts                    ASCII digits with at most 6 decimals
 ``blocked_prefixes``       at most 1,000 prefixes of 1 to 15 digits
 ``language``               a language our emails are written in (ro, en)
 ``tariff``                 a stored tariff plan (``clickphone tariffs``)
+service plans              at most 1,000 versions (CSV rows) per import;
+                           names and versions of 1 to 64 ``A-Za-z0-9._-``,
+                           a monthly fee from 0 to 10,000 EUR, 1 to 100,000
+                           included minutes per destination group, a
+                           description of at most 200 characters
+                           (:mod:`billing.service_plans`)
 DID ``number``             a Romanian geographic, mobile, freephone (0800)
                            or shared-cost (0801) number: never premium-rate,
                            short, emergency or foreign
@@ -45,6 +51,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
 from admission.policy import InvalidPolicyError
 from billing import ledger
@@ -54,8 +61,10 @@ from billing.errors import (
     IdempotencyKeyReusedError,
     InvalidAmountError,
     UnknownAccountError,
+    UnknownServicePlanError,
 )
 from billing.money import MoneyError, format_amount, micro_from_text
+from billing.service_plans import DESTINATION_GROUPS, MAX_ROWS, ServicePlanFileError
 from billing.top_ups import InvalidTopUpError
 from notify.render import SUPPORTED_LANGUAGES
 from provisioning.errors import (
@@ -102,6 +111,29 @@ class NotFoundError(AdminError, LookupError):
     status = 404
 
 
+class PlanImportError(InvalidInputError):
+    """A service plan import refused. ``problems`` name each one's line
+    (a CSV body) or index in ``plans`` (JSON, ``in_json``) and field —
+    for JSON the field it came from (``monthly_fee``), not the CSV column;
+    ``field`` is the first one's."""
+
+    def __init__(self, error: ServicePlanFileError, *, in_json: bool = False) -> None:
+        where = "index" if in_json else "line"
+        self.problems = [
+            {where: p.position, "field": PLAN_JSON_FIELD_OF_COLUMN.get(p.field, p.field) if in_json else p.field,
+             "message": p.message}
+            for p in error.problems
+        ]
+        first = self.problems[0]
+        if in_json:
+            message = "; ".join(f"plans[{p['index']}].{p['field']}: {p['message']}" for p in self.problems[:20])
+            field, message = f"plans[{first['index']}].{first['field']}", message
+        else:
+            field, message = first["field"], str(error)
+        AdminError.__init__(self, message)  # the message names its fields already
+        self.field = field
+
+
 class ConflictError(AdminError):
     """The username, number or account code is taken."""
 
@@ -116,7 +148,7 @@ def refusals() -> Iterator[None]:
     400 naming the field."""
     try:
         yield
-    except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError) as exc:
+    except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError) as exc:
         raise NotFoundError(str(exc)) from exc
     except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
@@ -126,6 +158,8 @@ def refusals() -> Iterator[None]:
         raise InvalidInputError(exc.field or "amount", str(exc)) from exc
     except MoneyError as exc:
         raise InvalidInputError("amount", str(exc)) from exc
+    except ServicePlanFileError as exc:
+        raise PlanImportError(exc) from exc
 
 
 # -- what comes from outside -------------------------------------------------------
@@ -183,3 +217,64 @@ def checked_account_kind(kind: str) -> str:
     if kind not in ACCOUNT_KINDS:
         raise InvalidInputError("kind", f"must be one of {', '.join(ACCOUNT_KINDS)}, not {shown(kind)}")
     return kind
+
+
+# JSON field of a service plan version → the CSV column it is read as
+_PLAN_FIELDS = {"name": "plan", "version": "version", "effective_from": "effective_from",
+                "effective_to": "effective_to", "monthly_fee": "monthly_fee_eur", "tariff": "tariff",
+                "description": "description"}
+PLAN_JSON_FIELDS = (*_PLAN_FIELDS, "included_minutes")
+"""The fields of one version in the admin API's ``{"plans": [...]}``."""
+PLAN_JSON_FIELD_OF_COLUMN = {**{column: key for key, column in _PLAN_FIELDS.items()},
+                             "destination_group": "included_minutes", "included_minutes": "included_minutes"}
+"""The CSV column a problem names → the JSON field it came from."""
+
+
+def service_plan_rows(plans: object) -> list[tuple[int, dict[str, str]]]:
+    """Return the admin API's service plan versions (a list of objects, see
+    :data:`PLAN_JSON_FIELDS`) as the rows of a service plan CSV, each with
+    its position in the list; billing checks the values. A wrong shape
+    raises InvalidInputError naming ``plans[i].field``."""
+    if not isinstance(plans, list) or not plans:
+        raise InvalidInputError("plans", "must be a non-empty list of service plan versions")
+    if len(plans) > MAX_ROWS:
+        raise InvalidInputError("plans", f"at most {MAX_ROWS} versions, not {len(plans)}")
+    rows: list[tuple[int, dict[str, str]]] = []
+    for position, item in enumerate(plans):
+        where = f"plans[{position}]"
+        if not isinstance(item, dict):
+            raise InvalidInputError(where, "must be an object")
+        unknown = [key for key in item if key not in PLAN_JSON_FIELDS]
+        if unknown:
+            raise InvalidInputError(f"{where}.{shown(unknown[0])[1:-1]}",
+                                    f"unknown field; expected some of {list(PLAN_JSON_FIELDS)}")
+        values = {column: _plan_text(item.get(key), f"{where}.{key}", amount=key == "monthly_fee")
+                  for key, column in _PLAN_FIELDS.items()}
+        minutes = item.get("included_minutes")
+        minutes = {} if minutes is None else minutes
+        if not isinstance(minutes, dict) or len(minutes) > len(DESTINATION_GROUPS):
+            raise InvalidInputError(f"{where}.included_minutes",
+                                    f"must be an object of at most {len(DESTINATION_GROUPS)} destination groups "
+                                    f"({', '.join(DESTINATION_GROUPS)}) and their minutes")
+        groups = [(group, _plan_text(count, f"{where}.included_minutes.{group[:20]}", whole=True))
+                  for group, count in minutes.items()] or [("", "")]
+        rows.extend((position, {**values, "destination_group": group, "included_minutes": count})
+                    for group, count in groups)
+    return rows
+
+
+def _plan_text(value: object, field: str, *, whole: bool = False, amount: bool = False) -> str:
+    """A JSON value as the CSV text billing reads: a string as given
+    (stripped, as a CSV field is), a whole number (``whole``: nothing
+    else), or for an ``amount`` also a decimal number as its exact text;
+    null is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool) and (whole or amount):
+        return str(value)
+    if isinstance(value, str) and not whole:
+        return value.strip()
+    if isinstance(value, Decimal) and amount:
+        return str(value)  # "1E+3" is then refused by billing's reader, like "5e0"
+    raise InvalidInputError(field, "must be a whole number" if whole else
+                            "must be an amount like \"5.00\"" if amount else "must be a string")

@@ -4,8 +4,8 @@ Every route needs ``Authorization: Bearer <admin_token>`` (the setting;
 generated into <state_dir>/secrets.toml when empty) and answers JSON; a
 refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
 blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
-account, subscriber or route, 405 wrong method, 409 taken, 413 body over
-64 KiB, 415 not JSON, 429 too many failed authentications (see
+account, subscriber, service plan or route, 405 wrong method, 409 taken, 413 body over
+64 KiB, 415 not JSON (nor a CSV to /admin/plans), 429 too many failed authentications (see
 :mod:`web.auth`: logged, then the source is locked out for a
 growing time, ``Retry-After``), 500 ``internal error`` (see
 :mod:`web.json_body`, which also bounds bodies: 64 KiB, 32 levels).
@@ -18,7 +18,18 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 ``PATCH /admin/accounts/{id}/policy``        change the call policy (fields given only)
 ``POST  /admin/accounts/{id}/suspend``       suspend and end its live calls
 ``POST  /admin/accounts/{id}/reinstate``     make it active again
+``GET   /admin/plans``                       the service plans' versions in force
+``GET   /admin/plans/{name}``                one service plan
+``POST  /admin/plans``                       import service plan versions (CSV or JSON)
 ==========================================  =========================================
+
+A service plan import is a service plan CSV (``Content-Type: text/csv``,
+columns in :mod:`billing.service_plans`) or JSON ``{"plans": [{"name",
+"version", "effective_from", "effective_to", "monthly_fee", "tariff",
+"included_minutes": {"national": 100}, "description"}]}``; it is all or
+nothing, and a refusal is 400 naming the first field to blame, with
+``problems``: every ``{"line"`` (CSV) or ``"index"`` (JSON), ``"field",
+"message"}``.
 
 Amounts are decimal euros, as JSON strings (``"10.50"``) or numbers, read
 exactly (never through float; ASCII digits, at most 6 decimals, no
@@ -47,9 +58,10 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from aiohttp import web
 
 from admission.policy import MAX_CONCURRENT_CALLS
-from billing import ledger
+from billing import ledger, service_plan_store
 from billing.accounts import ACTIVE
 from billing.numbering import default_numbering_plan
+from billing.service_plans import ServicePlanFileError, read_service_plan_csv, service_plans_from_rows
 from provisioning.numbers import add_did_as_written
 
 from . import admin_operations as operations
@@ -59,13 +71,15 @@ from .admin_input import (
     MAX_TOP_UP_MICRO,
     AdminError,
     InvalidInputError,
+    PlanImportError,
     amount_micro,
     id_from_text,
     refusals,
+    service_plan_rows,
 )
 from .auth import FailedLogins, refusal_of
 from .json_body import BadRequest, error_response, json_object
-from .schemas import account_json, euros, policy_json
+from .schemas import account_json, euros, plan_import_json, policy_json, service_plan_json
 
 if TYPE_CHECKING:
     from .app import AdminServices
@@ -89,6 +103,9 @@ def add_admin_routes(app: web.Application, services: "AdminServices") -> None:
     app.router.add_patch("/admin/accounts/{account_id:[0-9]+}/policy", set_policy)
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/suspend", suspend)
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/reinstate", reinstate)
+    app.router.add_get("/admin/plans", list_plans)
+    app.router.add_get("/admin/plans/{name}", show_plan)
+    app.router.add_post("/admin/plans", import_plans)
 
 
 # -- plumbing -----------------------------------------------------------------------
@@ -108,6 +125,8 @@ def admin_route(handler: Handler) -> Handler:
                 return await handler(request)
         except BadRequest as exc:
             return error_response(exc.status, str(exc), exc.field)
+        except PlanImportError as exc:
+            return _plan_import_refusal(exc)
         except InvalidInputError as exc:
             return error_response(exc.status, str(exc), exc.field)
         except AdminError as exc:
@@ -306,3 +325,50 @@ async def reinstate(request: web.Request) -> web.Response:
     """POST /admin/accounts/{id}/reinstate: make the account active again."""
     account = await ledger.set_account_status(_services(request).engine, _account_id(request), ACTIVE)
     return web.json_response({"status": account.status})
+
+
+# -- service plans ---------------------------------------------------------------------
+
+
+@admin_route
+async def list_plans(request: web.Request) -> web.Response:
+    """GET /admin/plans: every service plan with its versions in force."""
+    plans = await service_plan_store.list_service_plans(_services(request).engine)
+    return web.json_response({"plans": [service_plan_json(plan) for plan in plans]})
+
+
+@admin_route
+async def show_plan(request: web.Request) -> web.Response:
+    """GET /admin/plans/{name}: one service plan's versions in force; 404 when none is stored."""
+    plan = await service_plan_store.load_service_plan(_services(request).engine, request.match_info["name"][:200])
+    return web.json_response(service_plan_json(plan))
+
+
+@admin_route
+async def import_plans(request: web.Request) -> web.Response:
+    """POST /admin/plans: import service plan versions from a CSV body
+    (``text/csv``) or JSON ``{"plans": [...]}``, all or nothing → what was
+    added, unchanged and superseded."""
+    engine = _services(request).engine
+    if request.content_type == "text/csv":
+        try:
+            text = (await request.read()).decode("utf-8")  # read() is bounded: 64 KiB
+        except UnicodeDecodeError as exc:
+            raise BadRequest("body is not UTF-8 text") from exc
+        plans = read_service_plan_csv(text.splitlines(keepends=True), "request body")
+    else:
+        body = await json_object(request, {"plans"}, {"plans"})
+        try:
+            plans = service_plans_from_rows(service_plan_rows(body["plans"]), "request body")
+            report = await service_plan_store.import_service_plans(engine, plans, "request body")
+        except ServicePlanFileError as exc:
+            raise PlanImportError(exc, in_json=True) from exc
+        return web.json_response(plan_import_json(report))
+    report = await service_plan_store.import_service_plans(engine, plans, "request body")
+    return web.json_response(plan_import_json(report))
+
+
+def _plan_import_refusal(refused: PlanImportError) -> web.Response:
+    """400 naming the first field to blame, and every problem."""
+    return web.json_response({"error": str(refused), "field": refused.field, "problems": refused.problems},
+                             status=400)

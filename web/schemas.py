@@ -11,6 +11,8 @@ from typing import Any
 from admission.policy import AccountPolicy
 from billing.ledger import Account
 from billing.money import format_micro
+from billing.service_plan_store import ImportReport
+from billing.service_plans import ServicePlan, ServicePlanVersions
 
 
 def euros(micro: int | None) -> str | None:
@@ -36,4 +38,30 @@ def policy_json(policy: AccountPolicy) -> dict[str, Any]:
         "international_enabled": policy.international_enabled,
         "blocked_prefixes": list(policy.blocked_prefixes),
         "max_concurrent_calls": policy.max_concurrent_calls,
+    }
+
+
+def service_plan_version_json(plan: ServicePlan) -> dict[str, Any]:
+    """One version of a service plan: days as YYYY-MM-DD (``effective_to``
+    exclusive, null when open-ended), the fee in euros excluding VAT, and
+    the included minutes by destination group."""
+    return {
+        "version": plan.version, "effective_from": plan.effective_from.isoformat(),
+        "effective_to": plan.effective_to.isoformat() if plan.effective_to else None,
+        "monthly_fee": euros(plan.monthly_fee_micro), "tariff": plan.tariff,
+        "included_minutes": {a.group: a.minutes for a in plan.allowances}, "description": plan.description,
+    }
+
+
+def service_plan_json(plan: ServicePlanVersions) -> dict[str, Any]:
+    """A service plan as the admin API and the CLI show it: its versions in force, oldest first."""
+    return {"name": plan.name, "versions": [service_plan_version_json(v) for v in plan.versions]}
+
+
+def plan_import_json(report: ImportReport) -> dict[str, Any]:
+    """What a service plan import did: the versions added, unchanged and superseded."""
+    return {
+        what: [{"plan": plan, "version": version} for plan, version in pairs]
+        for what, pairs in (("added", report.added), ("unchanged", report.unchanged),
+                            ("superseded", report.superseded))
     }
