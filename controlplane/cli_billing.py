@@ -63,7 +63,7 @@ from .settings import Settings
 T = TypeVar("T")
 
 
-def _with_engine(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
+def run_billing_work(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
     """Run ``work(engine, settings)`` on the migrated database; turn refusals into ClickException."""
     try:
         return run_on_database(work)
@@ -146,7 +146,7 @@ def invoice_run(period: str, issue_date: date | None, series: str, allow_uninges
             period, issue_date, supplier=settings.supplier, series=series, allow_uningested=allow_uningested,
         )  # fmt: skip
 
-    report = _with_engine(work)
+    report = run_billing_work(work)
     for invoice in report.issued:
         click.echo(
             f"{invoice.number}\t{invoice.account_code}\t{presentation.format_ron(invoice.total_ron_micro)} RON"
@@ -173,7 +173,7 @@ def invoice_show(number: str, fmt: str, as_of: date | None) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> records.Invoice:
         return await records.get_invoice(engine, number)
 
-    invoice = _with_engine(work)
+    invoice = run_billing_work(work)
     if fmt == "json":
         click.echo(json.dumps(presentation.invoice_json(invoice, as_of=as_of), indent=2, ensure_ascii=False))
     else:
@@ -190,7 +190,7 @@ def invoice_list(period: str | None, as_of: date | None) -> None:
         return await records.list_invoices(engine, period=period)
 
     day = as_of or _today()
-    for invoice in _with_engine(work):
+    for invoice in run_billing_work(work):
         status = payments.status_as_of(invoice, day)
         click.echo(
             f"{invoice.number}\t{invoice.account_code}\t{invoice.period}\t"
@@ -224,7 +224,7 @@ def payments_add(number: str, amount: str, paid_on: date | None, reference: str)
         )
         return payment, await records.get_invoice(engine, number)
 
-    payment, invoice = _with_engine(work)
+    payment, invoice = run_billing_work(work)
     status = payments.status_as_of(invoice, payment.paid_on)
     click.echo(
         f"{invoice.number}: {money.format_micro(payment.amount_micro)} EUR paid on "
@@ -266,7 +266,7 @@ def fx_fetch(url: str, timeout: float) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> Any:
         return await fetch_bnr_rates(engine, url, timeout=timeout)
 
-    report = _with_engine(work)
+    report = run_billing_work(work)
     for day, rate in report.eur.items():
         click.echo(f"{day.isoformat()}\tEUR\t{rate}")
     click.echo(f"stored {report.rates} rates of {len(report.days)} day(s) from {url}", err=True)
@@ -285,7 +285,7 @@ def fx_set(day: date, rate: str) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> fx_store.StoredRate:
         return await fx_store.set_manual_rate(engine, day, value)
 
-    stored = _with_engine(work)
+    stored = run_billing_work(work)
     click.echo(f"{stored.day.isoformat()}\tEUR\t{stored.rate}\t{stored.source}")
 
 
@@ -306,7 +306,7 @@ def downtime_add(day: date, reason: str) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> None:
         await record_downtime(engine, day, reason)
 
-    _with_engine(work)
+    run_billing_work(work)
     click.echo(f"{day.isoformat()} recorded as down")
 
 
@@ -318,7 +318,7 @@ def downtime_list(period: str) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> list[tuple[date, str]]:
         return await downtime_days(engine, records.parse_period(period))
 
-    for day, reason in _with_engine(work):
+    for day, reason in run_billing_work(work):
         click.echo(f"{day.isoformat()}\t{reason}")
 
 
@@ -338,7 +338,7 @@ def tariffs_import(file: Path) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> Any:
         return await import_tariff_file(engine, file)
 
-    report = _with_engine(work)
+    report = run_billing_work(work)
     for what, pairs in (("added", report.added), ("unchanged", report.unchanged), ("superseded", report.superseded)):
         for plan, version in pairs:
             click.echo(f"{what}\t{plan}\t{version}")
@@ -352,7 +352,7 @@ def tariffs_export(plan: str | None) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> None:
         await export_tariff_csv(engine, sys.stdout, plan)
 
-    _with_engine(work)
+    run_billing_work(work)
 
 
 # -- cdr -------------------------------------------------------------------------------------
@@ -378,7 +378,7 @@ def cdr_ingest(file: Path, system_name: str | None, fmt: str) -> None:
             on_net=await our_numbers(engine),
         )  # fmt: skip
 
-    report = _with_engine(work)
+    report = run_billing_work(work)
     click.echo(
         f"{report.lines} lines: {report.charged} charged, {report.duplicates} already ingested, "
         f"{report.quarantined} quarantined, {report.settled} reservations settled; "

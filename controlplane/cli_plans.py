@@ -27,7 +27,7 @@ from billing.money import format_micro
 from billing.service_plans import ServicePlanVersions
 from web.schemas import service_plan_json
 
-from .cli_billing import _with_engine
+from .cli_billing import run_billing_work
 from .settings import Settings
 
 
@@ -44,7 +44,7 @@ def plans_import(file: Path) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> service_plan_store.ImportReport:
         return await service_plan_store.import_service_plan_file(engine, file)
 
-    report = _with_engine(work)
+    report = run_billing_work(work)
     for what, pairs in (("added", report.added), ("unchanged", report.unchanged),
                         ("superseded", report.superseded)):
         for plan, version in pairs:
@@ -60,7 +60,7 @@ def plans_export(file: Path | None, name: str | None) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> str:
         return await service_plan_store.export_service_plan_text(engine, name)
 
-    exported = _with_engine(work)
+    exported = run_billing_work(work)
     if file is None:
         sys.stdout.write(exported)
     else:
@@ -74,7 +74,7 @@ def plans_list() -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> list[ServicePlanVersions]:
         return await service_plan_store.list_service_plans(engine)
 
-    for plan in _with_engine(work):
+    for plan in run_billing_work(work):
         for v in plan.versions:
             minutes = ",".join(f"{a.group}={a.minutes}" for a in v.allowances) or "-"
             click.echo(
@@ -92,4 +92,4 @@ def plans_show(name: str) -> None:
     async def work(engine: AsyncEngine, settings: Settings) -> ServicePlanVersions:
         return await service_plan_store.load_service_plan(engine, name)
 
-    click.echo(json.dumps(service_plan_json(_with_engine(work)), indent=2, ensure_ascii=False))
+    click.echo(json.dumps(service_plan_json(run_billing_work(work)), indent=2, ensure_ascii=False))
