@@ -66,6 +66,7 @@ from billing.tables import PAYMENT, TOPUP, accounts, ledger_entries
 from billing.tariff_store import load_tariff
 from controlplane import migrate
 from controlplane.db import create_engine
+from provisioning.credentials import DEFAULT_REALM, md5_cred
 from provisioning.tables import sip_endpoints, subscribers
 
 RESULTS = Path(__file__).parent / "results" / "admission.json"
@@ -113,7 +114,8 @@ async def fill(engine: AsyncEngine, n: int, rng: random.Random) -> Population:
                  "created_at": created} for i in ids])
             await conn.execute(insert(sip_endpoints), [
                 {"id": i + 1, "subscriber_id": i + 1, "username": endpoint_name(i),
-                 "password": f"pw-{i:012d}-bench", "display_name": f"Abonat {i}",
+                 "md5_cred": md5_cred(endpoint_name(i), DEFAULT_REALM, f"pw-{i:012d}-bench"),
+                 "realm": DEFAULT_REALM, "display_name": f"Abonat {i}",
                  "caller_id_number": f"{1000 + i}", "account_code": f"acct{i:06d}", "created_at": created}
                 for i in ids])
             await conn.execute(insert(accounts), [
