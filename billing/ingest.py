@@ -601,19 +601,20 @@ async def _write(conn: AsyncConnection, writes: _Writes, db_now: Any, now: datet
     charges.sort(key=itemgetter(0))
     await bulk_insert_or_skip(conn, ledger_entries, _CHARGE_COLUMNS, ("cdr_id",), charges)
     if writes.bundle_used:
-        await conn.execute(
-            upsert_adding(
-                conn,
-                bundle_usage,
-                [bundle_usage.c.account_id, bundle_usage.c.month],
-                "used_seconds",
-            ),
-            [
-                {"account_id": account_id, "month": month, "used_seconds": used}
-                for (account_id, month), used in writes.bundle_used.items()
-            ],
-        )
+        await add_bundle_seconds(conn, writes.bundle_used)
     await reservations_service.mark_settled(conn, writes.settlements, now)
+
+
+async def add_bundle_seconds(conn: AsyncConnection, used: dict[tuple[int, str], int]) -> None:
+    """Add ``used[(account_id, month)]`` seconds (negative: given back) to
+    each account's included-seconds counter of that month, created at 0."""
+    await conn.execute(
+        upsert_adding(conn, bundle_usage, [bundle_usage.c.account_id, bundle_usage.c.month], "used_seconds"),
+        [
+            {"account_id": account_id, "month": month, "used_seconds": seconds}
+            for (account_id, month), seconds in used.items()
+        ],
+    )
 
 
 async def _quarantine(

@@ -35,11 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger
 from billing.cdr_format import ANSWERED
-from billing.ingest import CdrIngester, ParsedCdr, contract_month
+from billing.ingest import CdrIngester, ParsedCdr, add_bundle_seconds, contract_month
 from billing.numbering import OnNet
-from billing.tables import ADJUSTMENT, accounts, bundle_usage, cdr_adjustments, cdrs
+from billing.tables import ADJUSTMENT, accounts, cdr_adjustments, cdrs
 from sqlbase import Db, transaction, utc_now
-from sqlbase.bulk import insert_or_skip, upsert_adding
+from sqlbase.bulk import insert_or_skip
 from billing.tariffs import CONTRACT_TZ
 
 
@@ -165,20 +165,9 @@ async def _rerate_account(
         bundle_delta[month] = (
             bundle_delta.get(month, 0) + rated.included_seconds - current.included_seconds
         )
-    changed = [(month, seconds) for month, seconds in bundle_delta.items() if seconds]
+    changed = {(account_id, month): seconds for month, seconds in bundle_delta.items() if seconds}
     if changed:
-        await conn.execute(
-            upsert_adding(
-                conn,
-                bundle_usage,
-                [bundle_usage.c.account_id, bundle_usage.c.month],
-                "used_seconds",
-            ),
-            [
-                {"account_id": account_id, "month": month, "used_seconds": seconds}
-                for month, seconds in changed
-            ],
-        )
+        await add_bundle_seconds(conn, changed)
 
 
 async def _current(

@@ -19,7 +19,6 @@ way (the tests use it for a server that refuses every message).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import mailbox
 import re
 import ssl
@@ -33,6 +32,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from notify.errors import CatcherError
+from notify.smtp import is_loopback_host
 
 LOOPBACK = "127.0.0.1"
 # what the catcher calls itself in its greeting; no DNS lookup for it
@@ -56,7 +56,7 @@ class SmtpServer:
         ssl_context: ssl.SSLContext | None = None,
         **smtp_options: Any,
     ) -> None:
-        if not _is_loopback(host):
+        if not is_loopback_host(host):
             # a server accepting any mail from anyone has no place off loopback
             raise CatcherError(f"the catcher listens on loopback only, not {host!r}")
         self.handler = handler
@@ -179,10 +179,3 @@ def _arrival_order(key: str) -> tuple[int, int, int, str]:
     return (seconds, microseconds, counter, key)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -74,7 +74,7 @@ class SmtpConfig:
             raise SmtpConfigError("smtp timeouts must be positive")
         if bool(self.username) != bool(self.password):
             raise SmtpConfigError("smtp username and password go together")
-        if self.username and self.tls is TlsMode.NONE and not _is_loopback(self.host):
+        if self.username and self.tls is TlsMode.NONE and not is_loopback_host(self.host):
             raise SmtpConfigError(
                 "smtp login without TLS would send the password in clear: "
                 "use tls mode starttls or tls"
@@ -187,7 +187,9 @@ def _smtp_error(exc: BaseException) -> SmtpRejectedError | SmtpUnavailableError:
     return SmtpUnavailableError(f"SMTP unavailable: {reason}")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: where plain-text
+    credentials or a catcher without TLS never leave the machine."""
     if host == "localhost":
         return True
     try:

@@ -32,18 +32,18 @@ subscribers = Table(
     created_at(),
 )
 
+
+def _owned_by_subscriber() -> Column[int]:
+    # an endpoint or a DID has no meaning without its subscriber: deleted with it
+    return Column("subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+                  nullable=False, index=True)
+
+
 sip_endpoints = Table(
     "sip_endpoints",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column(
-        "subscriber_id",
-        Integer,
-        # an endpoint has no meaning without its subscriber
-        ForeignKey("subscribers.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _owned_by_subscriber(),
     Column("username", String(64), nullable=False, unique=True),
     # Never the password: HA1 = MD5(username:realm:password) in hex, what
     # Asterisk's digest auth needs, and the realm it was made with
@@ -63,13 +63,7 @@ dids = Table(
     "dids",
     metadata,
     Column("number", String(20), primary_key=True),  # normalised E.164 digits, no '+'
-    Column(
-        "subscriber_id",
-        Integer,
-        ForeignKey("subscribers.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _owned_by_subscriber(),
     Column("ring_seconds", Integer, nullable=False, default=25, server_default="25"),
     Column("voicemail_enabled", Boolean, nullable=False, default=True, server_default="1"),
     created_at(),
