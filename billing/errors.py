@@ -112,3 +112,12 @@ class UnknownServicePlanError(BillingError, LookupError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no service plan {name!r}")
         self.name = name
+
+
+class InvalidSubscriptionError(BillingError, ValueError):
+    """A subscription to a service plan is refused; ``field`` names what is
+    wrong (``plan``, ``start_day``...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field

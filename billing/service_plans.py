@@ -217,6 +217,11 @@ class ServicePlanFileError(DataFileError):
         super().__init__(source, [(p.position, f"{p.field}: {p.message}") for p in self.problems])
 
 
+def is_valid_name(text: str) -> bool:
+    """True when ``text`` can name a plan, a version or a tariff (see the module docstring)."""
+    return _NAME.fullmatch(text) is not None
+
+
 def parse_day(text: str) -> date:
     """Return the day written ``YYYY-MM-DD``; raise ValueError."""
     if not _DAY.fullmatch(text):

@@ -5,7 +5,7 @@ SUM of an account's entries, never a stored column), reservations of credit
 for live calls, ingested CDRs and what could not be ingested (quarantine),
 tailing offsets, the included-seconds counter of each account's month,
 versioned tariffs, versioned service plans (a subscription's fee and
-included minutes) and re-rating adjustments.
+included minutes), accounts' subscriptions to them and re-rating adjustments.
 
 Money columns are ``BigInteger`` micro-euros (``*_micro``); tariff prices are
 kept as their decimal text, exactly as imported (SQLite has no exact
@@ -169,6 +169,22 @@ service_plan_allowances = Table(
     Column("included_minutes", Integer, nullable=False),
     UniqueConstraint("version_id", "destination_group"),
     CheckConstraint("included_minutes > 0", name="positive_minutes"),
+)
+
+account_service_plans = Table(
+    "account_service_plans",
+    metadata,
+    # An account's subscriptions (billing.subscriptions): the service plan
+    # (service_plan_versions.plan) it is on from from_day until the day
+    # before until_day (exclusive; NULL: still on it). The version in force
+    # on each day is the plan's, so a plan's new version applies by itself.
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("plan", String(64), nullable=False),
+    Column("from_day", Date, nullable=False),
+    Column("until_day", Date, nullable=True),
+    created_at(),
+    CheckConstraint("until_day IS NULL OR until_day > from_day", name="valid_days"),
 )
 
 cdrs = Table(
