@@ -24,7 +24,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from admission.policy import MAX_CONCURRENT_CALLS
-from billing import ledger
+from billing import ledger, subscriptions
 from billing.accounts import ACTIVE, SUSPENDED
 from billing.money import format_micro
 from billing.numbering import default_numbering_plan
@@ -34,7 +34,9 @@ from provisioning import services as provisioning
 from provisioning.numbers import add_did_as_written
 from web import admin_input
 from web import admin_operations as operations
-from web.schemas import account_json, policy_json
+from web.schemas import account_json, plans_json, policy_json
+
+from .cli_billing import DAY
 
 from .cli_support import run_on_database
 from .recipients import account_contact
@@ -127,20 +129,24 @@ def subscriber_group() -> None:
 @click.option("--kind", type=click.Choice(["prepaid", "postpaid"]), default="prepaid", show_default=True)
 @click.option("--credit-limit", help="Postpaid credit limit in euros.")
 @click.option("--daily-limit", help="Daily spend limit in euros (none by default).")
+@click.option("--plan", help="Service plan the account is on (see `clickphone plans list`).")
+@click.option("--plan-start", type=DAY, help="First day on the plan (default: today, Europe/Bucharest).")
 def subscriber_create(name, email, language, username, caller_id_number, display_name, account_code, kind,
-                      credit_limit, daily_limit) -> None:
+                      credit_limit, daily_limit, plan, plan_start) -> None:
     """Create a subscriber, its SIP endpoint and its account; prints the
-    endpoint's generated SIP password (shown only now)."""
+    endpoint's generated SIP password (shown only now). With --plan, the
+    account is on that service plan from --plan-start."""
     credit = _micro(credit_limit, "--credit-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO) or 0
     daily = _micro(daily_limit, "--daily-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO)
     created = _run(lambda engine, settings: operations.create_subscriber(
         engine, name=name, email=email, language=language, username=username,
         caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
         kind=kind, credit_limit_micro=credit, daily_limit_micro=daily, realm=settings.sip_realm,
+        plan=plan, plan_start=plan_start,
     ))
     _echo({"subscriber_id": created.subscriber.id,
            "endpoint": {"username": created.endpoint.username, "password": created.endpoint.password},
-           "account": account_json(created.account)})
+           "account": {**account_json(created.account), "plan": plan}})
 
 
 @admin_group.group("endpoint")
@@ -186,12 +192,31 @@ def account_group() -> None:
 @account_group.command("show")
 @click.argument("account_id", type=ID)
 def account_show(account_id: int) -> None:
-    """Print the account, its balance and its call policy."""
+    """Print the account, its balance, its call policy, and its service
+    plan today with the history of its plans."""
     summary = _run(lambda engine, settings: operations.account_summary(engine, account_id))
     _echo({**account_json(summary.account), "balance": format_micro(summary.balance_micro),
            "available": format_micro(summary.available_micro),
            "spent_today": format_micro(summary.spent_today_micro), "live_calls": summary.live_calls,
-           "policy": policy_json(summary.policy)})
+           "policy": policy_json(summary.policy), **plans_json(summary.plans, summary.today)})
+
+
+@account_group.command("plan")
+@click.argument("account_id", type=ID)
+@click.argument("plan")
+@click.option("--immediately", is_flag=True,
+              help="From today, this month pro-rated between both plans (default: from the 1st of next month).")
+def account_plan(account_id: int, plan: str, immediately: bool) -> None:
+    """Put ACCOUNT_ID on service plan PLAN from the 1st of next month (or
+    today, --immediately); prints the first day and the history of plans."""
+    today = subscriptions.contract_day()
+
+    async def work(engine: AsyncEngine, settings: Settings) -> tuple[subscriptions.Subscription, list]:
+        changed = await subscriptions.change_plan(engine, account_id, plan, today=today, immediately=immediately)
+        return changed, await subscriptions.plan_history(engine, account_id)
+
+    changed, history = _run(work)
+    _echo({"account_id": account_id, "from_day": changed.from_day.isoformat(), **plans_json(history, today)})
 
 
 @account_group.command("top-up")

@@ -29,6 +29,10 @@ amounts                    ASCII digits with at most 6 decimals
 ``blocked_prefixes``       at most 1,000 prefixes of 1 to 15 digits
 ``language``               a language our emails are written in (ro, en)
 ``tariff``                 a stored tariff plan (``clickphone tariffs``)
+``plan``                   a stored service plan whose versions include
+                           only national minutes and rate calls with the
+                           account's tariff (:mod:`billing.subscriptions`)
+``plan_start``             a day ``YYYY-MM-DD``, given with ``plan``
 service plans              at most 1,000 versions (CSV rows) per import;
                            names and versions of 1 to 64 ``A-Za-z0-9._-``,
                            a monthly fee from 0 to 10,000 EUR, 1 to 100,000
@@ -43,7 +47,8 @@ DID ``number``             a Romanian geographic, mobile, freephone (0800)
 Each bound is checked where its rule lives: ids, amounts, languages, kinds
 and tariffs here; references and idempotency keys in
 :mod:`billing.top_ups`; allowed networks, blocked prefixes and the call
-limit in :mod:`admission.policy`; DID numbers in :mod:`provisioning.numbers`.
+limit in :mod:`admission.policy`; DID numbers in :mod:`provisioning.numbers`;
+service plans a subscription names in :mod:`billing.subscriptions`.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 
 from admission.policy import InvalidPolicyError
@@ -60,11 +66,12 @@ from billing.errors import (
     AccountCodeTakenError,
     IdempotencyKeyReusedError,
     InvalidAmountError,
+    InvalidSubscriptionError,
     UnknownAccountError,
     UnknownServicePlanError,
 )
 from billing.money import MoneyError, format_amount, micro_from_text
-from billing.service_plans import DESTINATION_GROUPS, MAX_ROWS, ServicePlanFileError
+from billing.service_plans import DESTINATION_GROUPS, MAX_ROWS, ServicePlanFileError, parse_day
 from billing.top_ups import InvalidTopUpError
 from notify.render import SUPPORTED_LANGUAGES
 from provisioning.errors import (
@@ -150,7 +157,7 @@ def refusals() -> Iterator[None]:
         yield
     except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError) as exc:
         raise NotFoundError(str(exc)) from exc
-    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError) as exc:
+    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
     except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError) as exc:
         raise ConflictError(str(exc)) from exc
@@ -210,6 +217,14 @@ def checked_language(language: str) -> str:
             "language", f"must be one our emails are written in ({', '.join(SUPPORTED_LANGUAGES)}), "
             f"not {shown(language)}")
     return language
+
+
+def day_from_text(field: str, text: str) -> date:
+    """Return the day written ``YYYY-MM-DD`` in ``text``; raise InvalidInputError naming ``field``."""
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise InvalidInputError(field, str(exc)) from exc
 
 
 def checked_account_kind(kind: str) -> str:

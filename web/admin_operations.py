@@ -18,13 +18,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from admission import service as admission_service
 from admission.policy import AccountPolicy, policy_changes
-from billing import ledger, top_ups
+from billing import ledger, subscriptions, top_ups
 from billing.accounts import DEFAULT_TARIFF, LEDGER_CURRENCY, PREPAID, SUSPENDED
 from billing.money import from_micro
 from billing.tariff_store import stored_plan_names
@@ -94,13 +94,20 @@ async def create_subscriber(
     daily_limit_micro: int | None = None,
     tariff: str = DEFAULT_TARIFF,
     realm: str = DEFAULT_REALM,
+    plan: str | None = None,
+    plan_start: date | None = None,
+    now: datetime | None = None,
 ) -> NewSubscriber:
     """Create a subscriber, its SIP endpoint (``username``; a strong password
     is generated unless given, and only its digest credential in ``realm``
     is stored) and its billing account (``account_code``, the endpoint's CDR
-    accountcode), all or nothing."""
+    accountcode), all or nothing; with ``plan``, the account is on that
+    service plan from ``plan_start`` (default: today, Europe/Bucharest)."""
     checked_language(language)
     checked_account_kind(kind)
+    if plan is None and plan_start is not None:
+        raise InvalidInputError("plan_start", "is the first day of a plan: give the plan too")
+    now = now or utc_now()
     async with engine.begin() as conn:
         plans = await stored_plan_names(conn)
         if tariff not in plans:
@@ -113,7 +120,11 @@ async def create_subscriber(
         account = await ledger.open_account(
             conn, code=account_code, kind=kind, credit_limit_micro=credit_limit_micro,
             daily_limit_micro=daily_limit_micro, tariff=tariff, language=language, subscriber_id=subscriber.id,
+            now=now,
         )
+        if plan is not None:
+            await subscriptions.subscribe(conn, account.id, plan, now=now,
+                                          start_day=plan_start or subscriptions.contract_day(now))
     return NewSubscriber(subscriber, endpoint, account)
 
 
@@ -130,11 +141,13 @@ class AccountSummary:
     spent_today_micro: int
     policy: AccountPolicy
     live_calls: int
+    plans: list[subscriptions.Subscription]
+    today: date  # Europe/Bucharest: the day ``plans`` are read on
 
 
 async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime | None = None) -> AccountSummary:
-    """Return the account with its money (billing), its call policy and its
-    live-call count (admission)."""
+    """Return the account with its money and its service plans' history
+    (billing), its call policy and its live-call count (admission)."""
     now = now or utc_now()
     async with engine.connect() as conn:
         account = await ledger.get_account(conn, account_id)
@@ -142,12 +155,14 @@ async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime
         held = await ledger.reserved_micro(conn, account_id, now)
         spent = await ledger.spent_today_micro(conn, account_id, now)
         policy = await admission_service.account_policy(conn, account_id)
+        plans = await subscriptions.plan_history(conn, account_id)
     admission = admission_service.Admission(engine)
     try:
         live = await admission.live_call_refs(account_id)
     finally:
         admission.close()  # its worker's engines, not the caller's
-    return AccountSummary(account, balance, balance + account.credit_limit_micro - held, spent, policy, len(live))
+    return AccountSummary(account, balance, balance + account.credit_limit_micro - held, spent, policy, len(live),
+                          plans, subscriptions.contract_day(now))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 ``PATCH /admin/accounts/{id}/policy``        change the call policy (fields given only)
 ``POST  /admin/accounts/{id}/suspend``       suspend and end its live calls
 ``POST  /admin/accounts/{id}/reinstate``     make it active again
+``PUT   /admin/accounts/{id}/plan``          change its service plan (next month, or now)
 ``GET   /admin/plans``                       the service plans' versions in force
 ``GET   /admin/plans/{name}``                one service plan
 ``POST  /admin/plans``                       import service plan versions (CSV or JSON)
@@ -58,7 +59,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from aiohttp import web
 
 from admission.policy import MAX_CONCURRENT_CALLS
-from billing import ledger, service_plan_store
+from billing import ledger, service_plan_store, subscriptions
 from billing.accounts import ACTIVE
 from billing.numbering import default_numbering_plan
 from billing.service_plans import ServicePlanFileError, read_service_plan_csv, service_plans_from_rows
@@ -73,13 +74,14 @@ from .admin_input import (
     InvalidInputError,
     PlanImportError,
     amount_micro,
+    day_from_text,
     id_from_text,
     refusals,
     service_plan_rows,
 )
 from .auth import FailedLogins, refusal_of
 from .json_body import BadRequest, error_response, json_object
-from .schemas import account_json, euros, plan_import_json, policy_json, service_plan_json
+from .schemas import account_json, euros, plan_import_json, plans_json, policy_json, service_plan_json
 
 if TYPE_CHECKING:
     from .app import AdminServices
@@ -103,6 +105,7 @@ def add_admin_routes(app: web.Application, services: "AdminServices") -> None:
     app.router.add_patch("/admin/accounts/{account_id:[0-9]+}/policy", set_policy)
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/suspend", suspend)
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/reinstate", reinstate)
+    app.router.add_put("/admin/accounts/{account_id:[0-9]+}/plan", change_plan)
     app.router.add_get("/admin/plans", list_plans)
     app.router.add_get("/admin/plans/{name}", show_plan)
     app.router.add_post("/admin/plans", import_plans)
@@ -196,20 +199,25 @@ def _account_id(request: web.Request) -> int:
 # -- resources ----------------------------------------------------------------------
 
 _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number", "display_name",
-                      "password", "account_code", "kind", "credit_limit", "daily_limit", "tariff"}
+                      "password", "account_code", "kind", "credit_limit", "daily_limit", "tariff", "plan",
+                      "plan_start"}
 
 
 @admin_route
 async def create_subscriber(request: web.Request) -> web.Response:
     """POST /admin/subscribers: a subscriber, its SIP endpoint and its
     account, all or nothing → 201 with the endpoint's password (shown only
-    now); the running Asterisk is told so the endpoint can register."""
+    now); the running Asterisk is told so the endpoint can register. With
+    ``plan``, the account is on that service plan from ``plan_start``
+    (``YYYY-MM-DD``; default today)."""
     body = await json_object(request, _SUBSCRIBER_FIELDS,
                        {"name", "email", "username", "caller_id_number", "account_code"})
     options: dict[str, Any] = {}
-    for key in ("kind", "tariff"):
+    for key in ("kind", "tariff", "plan"):
         if body.get(key) is not None:
             options[key] = _text(body, key)
+    if body.get("plan_start") is not None:
+        options["plan_start"] = day_from_text("plan_start", _text(body, "plan_start"))
     services = _services(request)
     created = await operations.create_subscriber(
         services.engine,
@@ -229,7 +237,7 @@ async def create_subscriber(request: web.Request) -> web.Response:
         "endpoint": {"username": endpoint.username, "password": endpoint.password,
                      "display_name": endpoint.display_name, "caller_id_number": endpoint.caller_id_number,
                      "account_code": endpoint.account_code},
-        "account": account_json(created.account),
+        "account": {**account_json(created.account), "plan": options.get("plan")},
     }, status=201)
 
 
@@ -257,14 +265,31 @@ async def add_did(request: web.Request) -> web.Response:
 @admin_route
 async def get_account(request: web.Request) -> web.Response:
     """GET /admin/accounts/{id}: the account, its balance, available credit,
-    today's spend, live calls and call policy."""
+    today's spend, live calls, call policy, and its service plan today with
+    the history of its plans."""
     summary = await operations.account_summary(_services(request).engine, _account_id(request))
     return web.json_response({
         **account_json(summary.account),
         "balance": euros(summary.balance_micro), "available": euros(summary.available_micro),
         "spent_today": euros(summary.spent_today_micro), "live_calls": summary.live_calls,
-        "policy": policy_json(summary.policy),
+        "policy": policy_json(summary.policy), **plans_json(summary.plans, summary.today),
     })
+
+
+@admin_route
+async def change_plan(request: web.Request) -> web.Response:
+    """PUT /admin/accounts/{id}/plan ``{"plan": NAME, "immediately": false}``:
+    the account is on ``plan`` from the 1st of next month or, with
+    ``immediately``, from today (this month pro-rated between both plans) →
+    the plan's first day and the account's history of plans."""
+    body = await json_object(request, {"plan", "immediately"}, {"plan"})
+    engine, account_id = _services(request).engine, _account_id(request)
+    today = subscriptions.contract_day()
+    changed = await subscriptions.change_plan(engine, account_id, _text(body, "plan"), today=today,
+                                              immediately=bool(_boolean(body, "immediately")))
+    history = await subscriptions.plan_history(engine, account_id)
+    return web.json_response({"account_id": account_id, "from_day": changed.from_day.isoformat(),
+                              **plans_json(history, today)})
 
 
 @admin_route

@@ -6,6 +6,7 @@ decimals, networks as their CIDR text.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from admission.policy import AccountPolicy
@@ -13,6 +14,7 @@ from billing.ledger import Account
 from billing.money import format_micro
 from billing.service_plan_store import ImportReport
 from billing.service_plans import ServicePlan, ServicePlanVersions
+from billing.subscriptions import Subscription, plan_on
 
 
 def euros(micro: int | None) -> str | None:
@@ -27,6 +29,21 @@ def account_json(account: Account) -> dict[str, Any]:
         "subscriber_id": account.subscriber_id, "credit_limit": euros(account.credit_limit_micro),
         "daily_limit": euros(account.daily_limit_micro), "tariff": account.tariff,
         "language": account.language,
+    }
+
+
+def plans_json(history: list[Subscription], today: date) -> dict[str, Any]:
+    """The account's service plan on ``today`` (null: none) and its history,
+    oldest first: each plan from a day until the day before ``until_day``
+    (null: still on it)."""
+    current = plan_on(history, today)
+    return {
+        "plan": None if current is None else current.plan,
+        "plan_history": [
+            {"plan": s.plan, "from_day": s.from_day.isoformat(),
+             "until_day": None if s.until_day is None else s.until_day.isoformat()}
+            for s in history
+        ],
     }
 
 

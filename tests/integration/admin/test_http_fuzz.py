@@ -124,6 +124,7 @@ ROUTES = {  # name: (method, path template, body fields)
     "set policy": ("PATCH", "/admin/accounts/{id}/policy", FIELDS["/policy"]),
     "suspend": ("POST", "/admin/accounts/{id}/suspend", {}),
     "reinstate": ("POST", "/admin/accounts/{id}/reinstate", {}),
+    "change plan": ("PUT", "/admin/accounts/{id}/plan", {"plan": "home5", "immediately": True}),
     "health": ("GET", "/health", {}),
 }
 
