@@ -25,8 +25,11 @@ ingested in batches, one transaction per batch:
    account is settled by that charge (``settled_by = cdr:<system>:<uniqueid>``).
 
 Included minutes: national traffic (:data:`billing.rating.BUNDLE_CLASSES`)
-uses the account's ``included_seconds`` of the call's contract month
-(Europe/Bucharest) first; within a batch calls are rated in call-start order
+uses the included seconds of the call's contract month (Europe/Bucharest)
+first: those of the account's service plans that month, pro-rated
+(:func:`billing.subscriptions.month_terms`, looked up once per account and
+month of a batch), or the account's own ``included_seconds`` when it is on
+no plan that month; within a batch calls are rated in call-start order
 and the call crossing the end of the bundle is split at the exact second (the
 kernel's :func:`~billing.rating.rate_call`). What each month has used is kept
 in ``bundle_usage``. Across batches the bundle goes in arrival order: a CDR
@@ -66,6 +69,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, reservations as reservations_service
+from billing.subscriptions import month_terms_of
 from billing.cdr_format import (
     AUTO,
     RAW_PREFIX_CHARS,
@@ -481,7 +485,7 @@ class CdrIngester:
         classification)``.
 
         Uses (and decrements) ``remaining``, the included seconds left per
-        (account id, month), for national traffic.
+        (account id, month) of the months that have some, for national traffic.
         """
         if account is None:
             return (
@@ -502,9 +506,10 @@ class CdrIngester:
             rate = plan.voice_rate(classification)
             if rate is not None:
                 left, month_key = 0, None
-                if account.included_seconds and classification.number_class in BUNDLE_CLASSES:
-                    month_key = (account.id, contract_month(start))
-                    left = remaining.get(month_key, 0)
+                if remaining and classification.number_class in BUNDLE_CLASSES:
+                    key = (account.id, contract_month(start))
+                    if key in remaining:  # the month has included seconds
+                        month_key, left = key, remaining[key]
                 rated = rate_call(rate, record.billsec, True, left)
                 if month_key is not None:
                     remaining[month_key] = left - rated.included_seconds
@@ -551,12 +556,23 @@ async def _not_yet_ingested(conn: AsyncConnection, records: list[ParsedCdr]) -> 
 async def _bundle_remaining(
     conn: AsyncConnection, fresh: list[ParsedCdr], accounts: dict[str, ledger.BillingTerms]
 ) -> dict[tuple[int, str], int]:
-    """Included seconds left per (account id, month) for the batch's bundled accounts."""
-    wanted: dict[tuple[int, str], int] = {}
+    """Included seconds left per (account id, month) for the batch's months
+    that have some: the service plans' of that month (pro-rated), else the
+    account's own ``included_seconds``."""
+    months: dict[tuple[int, str], int] = {}  # → the account's own included seconds
     for record in fresh:
         account = accounts.get(record.accountcode)
-        if account is not None and account.included_seconds and record.billsec > 0:
-            wanted[(account.id, contract_month(record.start))] = account.included_seconds
+        if account is not None and record.billsec > 0:
+            months[(account.id, contract_month(record.start))] = account.included_seconds
+    if not months:
+        return {}
+    on_plans = await month_terms_of(conn, months)
+    wanted: dict[tuple[int, str], int] = {}
+    for key, own in months.items():
+        terms = on_plans.get(key)
+        included = own if terms is None else terms.included_seconds
+        if included:
+            wanted[key] = included
     if not wanted:
         return {}
     rows = await conn.execute(

@@ -18,7 +18,9 @@ The ``cdrs`` rows keep their original rating: history is never edited.
 Idempotent per CDR and tariff version: running it again finds nothing
 different, and (cdr, version) is unique in ``cdr_adjustments``.
 
-Bundle: the period's calls of a month use what the month's calls before
+Bundle: a month's included seconds are its service plans' (pro-rated,
+:func:`billing.subscriptions.month_terms`) or else the account's own; the
+period's calls of a month use what the month's calls before
 ``start`` left (as currently rated); calls after ``end`` in the same month
 keep their rating, so re-rate whole months for an exact split (the monthly
 close does).
@@ -36,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from billing import ledger
 from billing.cdr_format import ANSWERED
 from billing.ingest import CdrIngester, ParsedCdr, add_bundle_seconds, contract_month
+from billing.subscriptions import month_terms_of
 from billing.numbering import OnNet
 from billing.tables import ADJUSTMENT, accounts, cdr_adjustments, cdrs
 from sqlbase import Db, transaction, utc_now
@@ -111,12 +114,18 @@ async def _rerate_account(
     # What the month's calls before the period used stays used.
     period = await _current(conn, account_id, start, end)
     used_before = await _current(conn, account_id, _month_start(start), start)
+    months = {(account_id, contract_month(c.record.start)) for c in period}
+    on_plans = await month_terms_of(conn, months)
     remaining: dict[tuple[int, str], int] = {}
-    for month in {contract_month(c.record.start) for c in period}:
+    for key in months:
+        # the plans' included seconds of the month (pro-rated), else the account's own
+        included = on_plans[key].included_seconds if key in on_plans else account.included_seconds
+        if not included:
+            continue
         before = sum(
-            c.included_seconds for c in used_before if contract_month(c.record.start) == month
+            c.included_seconds for c in used_before if contract_month(c.record.start) == key[1]
         )
-        remaining[(account_id, month)] = account.included_seconds - before
+        remaining[key] = included - before
     bundle_delta: dict[str, int] = {}
     for current in period:
         report.cdrs += 1

@@ -56,7 +56,13 @@ What an invoice holds (decided here; the contract is silent on the details)
       Downtime days are the ``service_downtime`` days in the period
       (service-wide, provider's fault; :func:`~billing.invoicing.downtime.record_downtime`), each
       reducing the fee by 1/days-in-month (:func:`billing.invoicing.recurring.recurring_fee`).
-      An account opened during the period pays the whole month's fee;
+      The fee is that of the account's service plans in the period,
+      pro-rated by days of service (:func:`billing.subscriptions.month_terms`;
+      the line then says how many days), and so is the invoice's bundle; an
+      account on no plan in the period has its own fee and bundle, whole
+      even when it was opened during the period. An account is invoiced for
+      a period when it was opened before the period's end or its plan
+      started by then;
     * **VAT**, at the rate in force on the **issue date** (19 % before
       2025-08-01, 21 % from then), computed per line; the ledger then holds
       it too, as one ``adjustment`` entry of the invoice's VAT (key

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, money, vat
@@ -66,7 +66,8 @@ from billing.invoicing.usage import (
     uninvoiced_entries,
     usage_drafts,
 )
-from billing.tables import ADJUSTMENT, CALL_CHARGE, RECURRING_FEE, SMS_CHARGE, accounts
+from billing.subscriptions import month_terms
+from billing.tables import ADJUSTMENT, CALL_CHARGE, RECURRING_FEE, SMS_CHARGE, account_service_plans, accounts
 from sqlbase import Db, transaction, utc_now
 from sqlbase.bulk import insert_or_skip
 from billing.tariffs import CONTRACT_TZ
@@ -191,7 +192,11 @@ async def run_invoices(
     )
     report = RunReport(run.label, issue, series, fx, run.vat_rate, uningested=uningested)
     async with transaction(db) as conn:
-        query = select(accounts.c.id).where(accounts.c.created_at < end).order_by(accounts.c.id)
+        # an account recorded after the period is invoiced for it when its plan started in it
+        on_plan = select(account_service_plans.c.account_id).where(
+            account_service_plans.c.from_day <= billing_period.last)
+        query = select(accounts.c.id).where(
+            or_(accounts.c.created_at < end, accounts.c.id.in_(on_plan))).order_by(accounts.c.id)
         ids = list((await conn.scalars(query)).all())
         candidates = await candidate_calls(conn, run.lookback, run.end)
     if account_ids is not None:
@@ -236,13 +241,19 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
     calls = await uninvoiced_calls(conn, account_id, cdr_ids)
     call_ids = {call.cdr_id for call in calls}
     entries = await uninvoiced_entries(conn, account_id, run.lookback)
-    fee = recurring_fee(account.monthly_fee_micro, run.period, run.down_days)
+    # The month's service plans (pro-rated by days of service), else the account's own fee and bundle.
+    terms = await month_terms(conn, account_id, run.label)
+    fee = recurring_fee(account.monthly_fee_micro if terms is None else terms.fee_micro, run.period, run.down_days)
+    bundle_seconds = account.included_seconds if terms is None else terms.included_seconds
     fee_key = f"recurring_fee:{account_id}:{run.label}"
 
     drafts: list[Draft] = []
     accounted: list[Any] = []  # ledger entries this invoice accounts for
     if fee.fee_micro:
-        drafts.append(Draft(RECURRING, f"Abonament lunar — {month_name(run.label)}", fee.fee_micro))
+        description = f"Abonament lunar — {month_name(run.label)}"
+        if terms is not None and terms.service_days < terms.month_days:
+            description += f" ({days_ro(terms.service_days)} din {terms.month_days})"
+        drafts.append(Draft(RECURRING, description, fee.fee_micro))
     if fee.credit_micro:
         drafts.append(
             Draft(
@@ -350,7 +361,7 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
             fx_rate=format(run.fx.rate, "f"),
             fx_date=run.fx.day,
             fx_source=run.fx.source,
-            bundle_seconds=account.included_seconds,
+            bundle_seconds=bundle_seconds,
             bundle_used_seconds=bundle_used,
             net_micro=net,
             vat_micro=vat_total,
