@@ -94,3 +94,25 @@ async def test_a_customer_joining_on_the_4th_of_october_on_the_5_eur_plan(clickp
                                                                      "5.000000")
     assert [(c["included_seconds"], c["charged_seconds"]) for c in november["calls"]] == [(600, 0)]
     assert november["totals"]["net_eur"] == "5.000000"
+
+
+async def test_three_downtime_days_reduce_the_plan_fee_by_3_of_30(clickphone, tmp_path: Path) -> None:
+    """Art. 8.5.2 on the plan's fee: a customer on the 5 EUR plan all
+    November, with 3 days down through the provider's fault, has the fee
+    of 5 EUR and a credit of 5 × 3/30 = 0.50 EUR on November's invoice."""
+    plans = tmp_path / "plans.csv"
+    plans.write_text(PLAN_CSV)
+    await clickphone("plans", "import", str(plans))
+    await clickphone("admin", "subscriber", "create", "--name", "Ion Popescu", "--email", "ion@example.com",
+                     "--username", "ep-ion", "--caller-id", "0212345678", "--account-code", "ION1",
+                     "--kind", "postpaid", "--credit-limit", "100", "--plan", "home5", "--plan-start", "2025-10-04")
+    for day in ("2025-11-10", "2025-11-11", "2025-11-12"):
+        await clickphone("downtime", "add", "--date", day, "--reason", "core switch failure")
+    await clickphone("fx", "set", "--date", "2025-11-28", "--eur", "5.0800")
+
+    await clickphone("invoice", "run", "--period", "2025-11", "--issue-date", "2025-12-01")
+    november = json.loads(await clickphone("invoice", "show", "CP-000001", "--format", "json"))
+
+    fee_lines = [(line["kind"], line["quantity"], line["net_eur"]) for line in november["lines"]]
+    assert fee_lines == [("recurring_fee", 1, "5.000000"), ("downtime_credit", 3, "-0.500000")]
+    assert november["totals"]["net_eur"] == "4.500000"
