@@ -51,6 +51,17 @@ def cdr_file(tmp_path: Path) -> Path:
     return path
 
 
+async def customer_joining_on_october_4th(clickphone, tmp_path: Path) -> None:
+    """Import home5 (5 EUR, 100 national minutes) and create the postpaid
+    subscriber ION1 on it from 4 October 2025, all through the CLI."""
+    plans = tmp_path / "plans.csv"
+    plans.write_text(PLAN_CSV)
+    await clickphone("plans", "import", str(plans))
+    await clickphone("admin", "subscriber", "create", "--name", "Ion Popescu", "--email", "ion@example.com",
+                     "--username", "ep-ion", "--caller-id", "0212345678", "--account-code", "ION1",
+                     "--kind", "postpaid", "--credit-limit", "100", "--plan", "home5", "--plan-start", "2025-10-04")
+
+
 async def test_a_customer_joining_on_the_4th_of_october_on_the_5_eur_plan(clickphone, tmp_path: Path) -> None:
     """October's invoice: 28/31 of 5 EUR (4.516129 EUR) and 28/31 of 100
     minutes (168,000/31 = 5,419.35 → 5,419 s) included; the 2,500 s mobile
@@ -58,12 +69,7 @@ async def test_a_customer_joining_on_the_4th_of_october_on_the_5_eur_plan(clickp
     0.025 EUR/min (0.033750 EUR); the 120 s fixed call after it at 0.01
     EUR/min (0.020000 EUR). November: the whole 5 EUR and 6,000 s again,
     the 600 s call included."""
-    plans = tmp_path / "plans.csv"
-    plans.write_text(PLAN_CSV)
-    await clickphone("plans", "import", str(plans))
-    await clickphone("admin", "subscriber", "create", "--name", "Ion Popescu", "--email", "ion@example.com",
-                     "--username", "ep-ion", "--caller-id", "0212345678", "--account-code", "ION1",
-                     "--kind", "postpaid", "--credit-limit", "100", "--plan", "home5", "--plan-start", "2025-10-04")
+    await customer_joining_on_october_4th(clickphone, tmp_path)
     await clickphone("cdr", "ingest", str(cdr_file(tmp_path)), "--system-name", "pbx1")
     await clickphone("fx", "set", "--date", "2025-10-31", "--eur", "5.0720")
     await clickphone("fx", "set", "--date", "2025-11-28", "--eur", "5.0800")
@@ -100,12 +106,7 @@ async def test_three_downtime_days_reduce_the_plan_fee_by_3_of_30(clickphone, tm
     """Art. 8.5.2 on the plan's fee: a customer on the 5 EUR plan all
     November, with 3 days down through the provider's fault, has the fee
     of 5 EUR and a credit of 5 × 3/30 = 0.50 EUR on November's invoice."""
-    plans = tmp_path / "plans.csv"
-    plans.write_text(PLAN_CSV)
-    await clickphone("plans", "import", str(plans))
-    await clickphone("admin", "subscriber", "create", "--name", "Ion Popescu", "--email", "ion@example.com",
-                     "--username", "ep-ion", "--caller-id", "0212345678", "--account-code", "ION1",
-                     "--kind", "postpaid", "--credit-limit", "100", "--plan", "home5", "--plan-start", "2025-10-04")
+    await customer_joining_on_october_4th(clickphone, tmp_path)
     for day in ("2025-11-10", "2025-11-11", "2025-11-12"):
         await clickphone("downtime", "add", "--date", day, "--reason", "core switch failure")
     await clickphone("fx", "set", "--date", "2025-11-28", "--eur", "5.0800")
