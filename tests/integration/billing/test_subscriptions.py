@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing import ledger, service_plan_store, subscriptions
+from billing import ledger, service_plan_store, subscriptions, tariff_store
 from billing.errors import InvalidSubscriptionError, UnknownAccountError
 from billing.service_plans import SERVICE_PLAN_COLUMNS
 
@@ -151,3 +151,21 @@ async def test_refusals_name_their_field(engine: AsyncEngine) -> None:
         await subscriptions.subscribe(engine, account_id + 1, "home5", start_day=date(2025, 10, 4))
     assert [s.plan for s in await subscriptions.plan_history(engine, account_id)] == ["home5"]
 
+
+
+async def test_a_plan_rated_with_another_tariff_than_the_accounts_is_refused(engine: AsyncEngine) -> None:
+    """A plan names the tariff its calls are rated with; an account on Annex
+    B cannot subscribe to a plan rated with ``business`` (its calls would be
+    rated otherwise than the plan says): refused, naming ``plan``."""
+    await tariff_store.import_tariff_csv(engine, [
+        "plan,version,effective_from,effective_to,service,destination,price_eur\n",
+        "business,1,2025-01-01,,voice,ro_fixed,0.008\n",
+    ])
+    await service_plan_store.import_service_plan_csv(engine, [HEADER, "biz,1,2025-01-01,,20,business,national,500,\n"])
+    account_id = (await ledger.open_account(engine, code="acct-1")).id
+
+    with pytest.raises(InvalidSubscriptionError) as refused:
+        await subscriptions.subscribe(engine, account_id, "biz", start_day=date(2025, 10, 4))
+
+    assert refused.value.field == "plan"
+    assert str(refused.value) == "plan: biz v1 rates calls with tariff business, the account with annex_b"
