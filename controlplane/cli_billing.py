@@ -10,12 +10,13 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
     clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP] [--allow-uningested]
     clickphone invoice show CP-000001 [--format html|json] [--as-of 2025-08-20]
     clickphone invoice list [--period 2025-07]
-    clickphone payments add --invoice CP-000001 --amount 12.50 [--date 2025-08-05] [--reference TEXT]
+    clickphone payments add --invoice CP-000001 --amount 61.20 [--currency RON|EUR] [--date 2025-08-05] [--reference TEXT]
 
-``payments add`` takes an amount of ASCII digits with at most 6 decimals,
-more than 0 and at most 100,000 EUR, and a reference of at most 200
-characters; it queues the payment's confirmation email in the transaction
-that records it.
+``payments add`` takes the amount received, in lei unless ``--currency EUR``
+(ASCII digits with at most 6 decimals, more than 0; lei in whole bani,
+settling the invoice's RON total; EUR at most 100,000, settling its EUR
+total), and a reference of at most 200 characters; it queues the payment's
+confirmation email in the transaction that records it.
     clickphone fx fetch [--url URL]
     clickphone fx set --date 2025-07-31 --eur 5.0720
     clickphone downtime add --date 2025-07-10 --reason "carrier outage"
@@ -209,40 +210,51 @@ def payments_group() -> None:
 
 @payments_group.command("add")
 @click.option("--invoice", "number", required=True, help="The invoice paid, e.g. CP-000001.")
-@click.option("--amount", required=True, help="EUR, up to 6 decimals.")
+@click.option("--amount", required=True, help="The amount received, in --currency (RON: whole bani; EUR: up to 6 decimals).")
+@click.option("--currency", type=click.Choice(payments.PAYMENT_CURRENCIES, case_sensitive=False),
+              default=payments.RON, show_default=True,
+              help="The currency received: lei settle the invoice's RON total, euros its EUR total.")
 @click.option("--date", "paid_on", type=DAY, help="The day it was paid (default: today).")
 @click.option("--reference", default="",
               help=f"The bank's reference, for the ledger and the email (at most "
                    f"{payments.PAYMENT_REFERENCE_MAX_LENGTH} characters).")
-def payments_add(number: str, amount: str, paid_on: date | None, reference: str) -> None:
-    """Record a payment of AMOUNT EUR against an invoice and queue its confirmation email."""
-    amount_micro = _eur_micro(amount)
+def payments_add(number: str, amount: str, currency: str, paid_on: date | None, reference: str) -> None:
+    """Record a payment of AMOUNT (lei unless --currency EUR) against an invoice and queue its confirmation email."""
+    currency = currency.upper()
+    amount_micro = _amount_micro(amount, currency)
 
     async def work(engine: AsyncEngine, settings: Settings) -> tuple[records.InvoicePayment, records.Invoice]:
         payment = await _invoicing(engine, settings).record_payment(
-            number, amount_micro, paid_on=paid_on or _today(), reference=reference,
+            number, amount_micro, paid_on=paid_on or _today(), currency=currency, reference=reference,
         )
         return payment, await records.get_invoice(engine, number)
 
     payment, invoice = run_billing_work(work)
     status = payments.status_as_of(invoice, payment.paid_on)
+    # what is left, in the currency received (lei: also its euros)
+    left = (
+        f"{money.format_micro(status.unpaid_micro)} EUR unpaid" if payment.currency == payments.EUR
+        else f"{money.format_micro(max(payments.unpaid_ron_micro(invoice), 0))} RON unpaid "
+             f"({money.format_micro(status.unpaid_micro)} EUR)"
+    )  # fmt: skip
     click.echo(
-        f"{invoice.number}: {money.format_micro(payment.amount_micro)} EUR paid on "
-        f"{payment.paid_on.isoformat()}; {status.state}, {money.format_micro(status.unpaid_micro)} EUR unpaid"
+        f"{invoice.number}: {money.format_micro(payment.received_micro or payment.amount_micro)} "
+        f"{payment.currency} paid on {payment.paid_on.isoformat()}; {status.state}, {left}"
     )
 
 
-def _eur_micro(text: str) -> int:
-    """Return a payment's amount in micro-euros: billing's one reader of
-    amounts (ASCII digits, at most 6 decimals), more than 0 and at most
-    one operation's maximum (100,000 EUR)."""
+def _amount_micro(text: str, currency: str) -> int:
+    """Return a payment's amount in micro-units of ``currency``: billing's one
+    reader of amounts (ASCII digits, at most 6 decimals), more than 0 and,
+    in EUR, at most one operation's maximum (100,000 EUR)."""
     try:
         micro = money.micro_from_text(text)
     except money.MoneyError as exc:
-        raise click.BadParameter(f"{exc}; write EUR like 12.50", param_hint="--amount") from exc
-    if not 0 < micro <= ledger.MAX_OPERATION_MICRO:
+        raise click.BadParameter(f"{exc}; write {currency} like 12.50", param_hint="--amount") from exc
+    if micro <= 0 or (currency == payments.EUR and micro > ledger.MAX_OPERATION_MICRO):
         raise click.BadParameter(
-            f"the amount must be more than 0 and at most {money.format_micro(ledger.MAX_OPERATION_MICRO)} EUR",
+            f"the amount must be more than 0 and at most {money.format_micro(ledger.MAX_OPERATION_MICRO)} EUR"
+            if currency == payments.EUR else "the amount must be more than 0",
             param_hint="--amount",
         )
     return micro

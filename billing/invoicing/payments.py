@@ -20,8 +20,10 @@ from billing.invoicing import penalty
 from billing.invoicing.errors import InvoicePaymentError, UnknownInvoiceError
 from billing.invoicing.records import (
     DEFAULT_SERIES,
+    INVOICE_CURRENCY_RON,
     PAID,
     PARTIALLY_PAID,
+    RON_PER_BAN_MICRO,
     UNPAID,
     Invoice,
     InvoicePayment,
@@ -33,6 +35,10 @@ from billing.invoicing.records import (
 from billing.invoicing.tables import invoice_payments, invoices
 from billing.tables import PAYMENT, ledger_entries
 from sqlbase import Db, transaction, utc_now
+
+RON, EUR = INVOICE_CURRENCY_RON, "EUR"
+PAYMENT_CURRENCIES = (RON, EUR)
+"""What a payment can be received in: lei (what invoices are payable in) or euros."""
 
 PAYMENT_REFERENCE_MAX_LENGTH = 200
 """Characters of a payment's reference (free text, whitespace collapsed)."""
@@ -75,26 +81,40 @@ async def add_invoice_payment(
     amount_micro: int,
     *,
     paid_on: date,
+    currency: str = RON,
     reference: str = "",
     idempotency_key: str | None = None,
     default_series: str = DEFAULT_SERIES,
     on_recorded: PaymentHook | None = None,
     now: datetime | None = None,
 ) -> InvoicePayment:
-    """Record a payment of ``amount_micro`` EUR made on ``paid_on`` against invoice ``number``.
+    """Record a payment of ``amount_micro`` in ``currency`` (micro-units of
+    RON, the default, or EUR) made on ``paid_on`` against invoice ``number``.
 
-    Writes a ledger ``payment`` entry (reference ``factura <number>``, then
-    ``reference``: free text of at most :data:`PAYMENT_REFERENCE_MAX_LENGTH`
-    characters) linked to the invoice, and calls ``on_recorded`` in the same
-    transaction (the composition root queues the confirmation email there:
-    it exists if and only if the payment does). With an ``idempotency_key``
-    already used, return that payment (the hook is not called again). Raise
-    :class:`UnknownInvoiceError`, or :class:`InvoicePaymentError` for a
-    prepaid invoice (settled from the balance), a day before the issue
-    date, more than is unpaid, or a reference too long or with control
-    characters.
+    The invoice is priced in euros and payable in lei at its own rate. A
+    RON payment (whole bani) settles that many of the invoice's lei; its
+    EUR share (the ledger's unit) is the unpaid EUR in proportion to the
+    unpaid RON it pays, so that paying the RON left unpaid settles the EUR
+    left exactly. An EUR payment settles that many of the invoice's euros,
+    worth their lei at the invoice's rate. The payment keeps the currency
+    and amount received, its EUR share and its RON value.
+
+    Writes a ledger ``payment`` entry of that EUR share (reference
+    ``factura <number>``, then ``reference``: free text of at most
+    :data:`PAYMENT_REFERENCE_MAX_LENGTH` characters) linked to the invoice,
+    and calls ``on_recorded`` in the same transaction (the composition root
+    queues the confirmation email there: it exists if and only if the
+    payment does). With an ``idempotency_key`` already used, return that
+    payment (the hook is not called again). Raise
+    :class:`UnknownInvoiceError`, or :class:`InvoicePaymentError` for an
+    unknown currency, RON not in whole bani, a prepaid invoice (settled from
+    the balance), a day before the issue date, more than is unpaid, or a
+    reference too long or with control characters.
     """
     ledger.require_micro("amount_micro", amount_micro, minimum=1)
+    currency = payment_currency(currency)
+    if currency == RON and amount_micro % RON_PER_BAN_MICRO:
+        raise InvoicePaymentError(f"{money.format_micro(amount_micro)} RON: a payment in lei is in whole bani")
     reference = _payment_reference(reference)
     series, sequence = parse_invoice_number(str(number), default_series)
     printed = format_invoice_number(series, sequence)
@@ -109,10 +129,7 @@ async def add_invoice_payment(
         if idempotency_key is not None:
             existing = (
                 await conn.execute(
-                    select(
-                        invoice_payments.c.id, invoice_payments.c.ledger_entry_id,
-                        invoice_payments.c.paid_on, invoice_payments.c.amount_micro,
-                    )  # fmt: skip
+                    select(*_PAYMENT_COLUMNS)
                     .join(ledger_entries, ledger_entries.c.id == invoice_payments.c.ledger_entry_id)
                     .where(ledger_entries.c.idempotency_key == idempotency_key)
                 )
@@ -126,15 +143,29 @@ async def add_invoice_payment(
                 f"{printed} was issued on {invoice.issue_date.isoformat()}: a payment cannot be dated before"
             )
         unpaid = invoice.total_micro - sum(p.amount_micro for p in invoice.payments)
-        if amount_micro > unpaid:
-            raise InvoicePaymentError(
-                f"{money.format_micro(amount_micro)} EUR is more than the {money.format_micro(max(unpaid, 0))} "
-                f"EUR left unpaid on {printed}"
-            )
+        unpaid_ron = unpaid_ron_micro(invoice)
+        if currency == EUR:
+            # euros settle the invoice's euros as they are; their lei at the invoice's rate
+            if amount_micro > unpaid:
+                raise InvoicePaymentError(
+                    f"{money.format_micro(amount_micro)} EUR is more than the "
+                    f"{money.format_micro(max(unpaid, 0))} EUR left unpaid on {printed}"
+                )
+            share = amount_micro
+            value_ron = unpaid_ron if share == unpaid else min(ron_micro(share, invoice.fx_rate), unpaid_ron)
+        else:
+            # lei settle the invoice's lei; their euros in proportion (all of them with the last ban)
+            if amount_micro > unpaid_ron or unpaid <= 0:
+                raise InvoicePaymentError(
+                    f"{money.format_micro(amount_micro)} RON is more than the "
+                    f"{money.format_micro(max(unpaid_ron, 0))} RON left unpaid on {printed}"
+                )
+            share = settled_share_micro(unpaid, unpaid_ron, amount_micro)
+            value_ron = amount_micro
         text = f"factura {printed}" + (f" — {reference}" if reference else "")
         now = now or utc_now()
         entry = await ledger.append_entry(
-            conn, account_id, PAYMENT, amount_micro, reference=text, idempotency_key=idempotency_key, now=now
+            conn, account_id, PAYMENT, share, reference=text, idempotency_key=idempotency_key, now=now
         )
         payment_id = await conn.scalar(
             insert(invoice_payments)
@@ -142,15 +173,54 @@ async def add_invoice_payment(
                 invoice_id=invoice.id,
                 ledger_entry_id=entry.id,
                 paid_on=paid_on,
-                amount_micro=amount_micro,
+                amount_micro=share,
+                currency=currency,
+                received_micro=amount_micro,
+                ron_micro=value_ron,
                 created_at=now,
             )
             .returning(invoice_payments.c.id)
         )
-        payment = InvoicePayment(payment_id, entry.id, paid_on, amount_micro)
+        payment = InvoicePayment(payment_id, entry.id, paid_on, share, currency, amount_micro, value_ron)
         if on_recorded is not None:
             await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
     return payment
+
+
+_PAYMENT_COLUMNS = (
+    invoice_payments.c.id, invoice_payments.c.ledger_entry_id, invoice_payments.c.paid_on,
+    invoice_payments.c.amount_micro, invoice_payments.c.currency, invoice_payments.c.received_micro,
+    invoice_payments.c.ron_micro,
+)  # fmt: skip
+
+
+def payment_currency(currency: str) -> str:
+    """Return ``currency`` as stored (``RON`` or ``EUR``); raise :class:`InvoicePaymentError` otherwise."""
+    code = str(currency).strip().upper()
+    if code not in PAYMENT_CURRENCIES:
+        raise InvoicePaymentError(f"currency: {' or '.join(PAYMENT_CURRENCIES)}, not {currency!r}")
+    return code
+
+
+def settled_share_micro(unpaid_micro: int, unpaid_ron_micro: int, paid_ron_micro: int) -> int:
+    """Return the EUR share of an invoice settled by paying ``paid_ron_micro``
+    of its ``unpaid_ron_micro``: all of ``unpaid_micro`` when it pays all
+    the RON left, else the same fraction of it rounded half-up (at least one
+    micro-euro, and short of all of it while RON stays unpaid)."""
+    if paid_ron_micro >= unpaid_ron_micro:
+        return unpaid_micro
+    share = (2 * unpaid_micro * paid_ron_micro + unpaid_ron_micro) // (2 * unpaid_ron_micro)
+    return min(max(share, 1), unpaid_micro - 1)
+
+
+def unpaid_ron_micro(invoice: Invoice) -> int:
+    """Return the micro-RON left unpaid on ``invoice`` (its RON total less its payments' RON value)."""
+    return invoice.total_ron_micro - sum(_value_ron(p, invoice) for p in invoice.payments)
+
+
+def _value_ron(payment: InvoicePayment, invoice: Invoice) -> int:
+    """A payment's value in RON: as stored, or (built without it) its EUR at the invoice's rate."""
+    return payment.ron_micro if payment.ron_micro is not None else ron_micro(payment.amount_micro, invoice.fx_rate)
 
 
 def _payment_reference(reference: str) -> str:

@@ -97,12 +97,18 @@ class InvoicedCall:
 
 @dataclass(frozen=True, slots=True)
 class InvoicePayment:
-    """A payment recorded against an invoice (EUR)."""
+    """A payment recorded against an invoice: ``amount_micro`` is the EUR
+    share of the invoice it settles; ``currency`` and ``received_micro`` what
+    the bank received; ``ron_micro`` its value in RON against the invoice
+    (None when built without it: an EUR payment at the invoice's own rate)."""
 
     id: int
     ledger_entry_id: int
     paid_on: date
     amount_micro: int
+    currency: str = "EUR"
+    received_micro: int | None = None
+    ron_micro: int | None = None
 
 
 @dataclass(frozen=True)
@@ -254,7 +260,8 @@ async def load_invoice(conn: AsyncConnection, where: Any, *, with_calls: bool = 
     payment_rows = await conn.execute(
         select(
             invoice_payments.c.id, invoice_payments.c.ledger_entry_id,
-            invoice_payments.c.paid_on, invoice_payments.c.amount_micro,
+            invoice_payments.c.paid_on, invoice_payments.c.amount_micro, invoice_payments.c.currency,
+            invoice_payments.c.received_micro, invoice_payments.c.ron_micro,
         )  # fmt: skip
         .where(invoice_payments.c.invoice_id == row.id)
         .order_by(invoice_payments.c.paid_on, invoice_payments.c.id)

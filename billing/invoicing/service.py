@@ -20,7 +20,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run_invoices
-from billing.invoicing.payments import PaymentHook, add_invoice_payment
+from billing.invoicing.payments import RON, PaymentHook, add_invoice_payment
 from billing.invoicing.records import DEFAULT_SERIES, InvoicePayment
 from billing.invoicing.supplier import Supplier
 
@@ -89,16 +89,18 @@ class InvoicingService:
         amount_micro: int,
         *,
         paid_on: date,
+        currency: str = RON,
         reference: str = "",
         idempotency_key: str | None = None,
         now: datetime | None = None,
     ) -> InvoicePayment:
-        """Record a payment of ``amount_micro`` EUR against invoice ``number``
-        and queue its confirmation in the same transaction; return the
-        payment (:func:`~billing.invoicing.payments.add_invoice_payment`:
-        its refusals, and an idempotent replay queues nothing new)."""
+        """Record a payment of ``amount_micro`` in ``currency`` (RON unless
+        told) against invoice ``number`` and queue its confirmation in the
+        same transaction; return the payment
+        (:func:`~billing.invoicing.payments.add_invoice_payment`: its
+        conversion and refusals, and an idempotent replay queues nothing new)."""
         payment = await add_invoice_payment(
-            self._engine, number, amount_micro, paid_on=paid_on, reference=reference,
+            self._engine, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
             idempotency_key=idempotency_key, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
         self._committed()

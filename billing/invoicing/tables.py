@@ -20,7 +20,9 @@
 * ``invoice_entries`` — which ledger entries an invoice accounts for
   (``ledger_entry_id`` is the key: an entry is invoiced once, ever).
 * ``invoice_payments`` — payments recorded against an invoice, with the day
-  they were made (the ledger ``payment`` entry they wrote is linked).
+  they were made (the ledger ``payment`` entry they wrote is linked), the
+  currency and amount received, the BNR rate an EUR payment converted at,
+  and its value in RON (0014; earlier payments were EUR).
 
 Money columns are ``BigInteger`` micro-units: ``*_micro`` micro-euros,
 ``*_ron_micro`` micro-RON (always whole bani on an invoice). Rates are
@@ -192,8 +194,14 @@ invoice_payments = Table(
     Column("invoice_id", Integer, ForeignKey("invoices.id"), nullable=False),
     Column("ledger_entry_id", Integer, ForeignKey(ledger_entries.c.id), nullable=False, unique=True),
     Column("paid_on", Date, nullable=False),
-    _micro("amount_micro"),
+    _micro("amount_micro"),  # the EUR share of the invoice it settles (the ledger's unit)
+    Column("currency", String(3), nullable=False, server_default="EUR"),  # as received (0014)
+    _micro("received_micro"),  # in ``currency``, exactly as received
+    Column("fx_rate", String(40), nullable=True),  # RON per 1 EUR an EUR payment converted at
+    _micro("ron_micro"),  # its value in RON against the invoice
     created_at(),
     CheckConstraint("amount_micro > 0", name="positive_amount"),
+    CheckConstraint("currency IN ('RON', 'EUR')", name="payment_currency"),
+    CheckConstraint("received_micro > 0", name="positive_received"),
     Index(None, "invoice_id"),
 )

@@ -206,7 +206,7 @@ def test_invoice_show_html_by_short_number(invoiced: Path) -> None:
 def test_payments_add_records_a_partial_payment(invoiced: Path) -> None:
     """`payments add` records a payment against the invoice, says where the
     invoice then stands (partially paid, what is left) and the invoice lists it."""
-    result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", "1.5", "--date", "2025-08-05")
+    result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", "1.5", "--currency", "EUR", "--date", "2025-08-05")
 
     assert result.exit_code == 0, result.output
     assert result.stdout == "CP-000001: 1.500000 EUR paid on 2025-08-05; partially_paid, 4.598400 EUR unpaid\n"
@@ -216,7 +216,7 @@ def test_payments_add_records_a_partial_payment(invoiced: Path) -> None:
 
 def test_paying_more_than_is_owed_is_refused(invoiced: Path) -> None:
     """A payment above what is unpaid is refused (exit 1), naming what is left."""
-    result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", "100", "--date", "2025-08-05")
+    result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", "100", "--currency", "EUR", "--date", "2025-08-05")
 
     assert result.exit_code == 1
     assert "more than the 6.098400 EUR left unpaid" in result.stderr
@@ -226,7 +226,7 @@ def test_paying_more_than_is_owed_is_refused(invoiced: Path) -> None:
 def test_a_bad_amount_is_refused(invoiced: Path, amount: str) -> None:
     """Invariant 1: an amount is ASCII digits with at most 6 decimals, more than
     0 and at most 100,000 EUR; anything else is a usage error on --amount (exit 2)."""
-    result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", amount)
+    result = cli(invoiced, "payments", "add", "--invoice", "CP-000001", "--amount", amount, "--currency", "EUR")
 
     assert result.exit_code == 2 and "--amount" in result.stderr
 

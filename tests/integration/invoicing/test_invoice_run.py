@@ -276,7 +276,7 @@ async def test_the_ledger_owes_what_the_invoice_says(engine: AsyncEngine) -> Non
     [invoice] = (await run(engine, "2025-07", AUGUST_1)).issued
 
     assert await ledger.balance_micro(engine, account.id) == -invoice.total_micro
-    await payments.add_invoice_payment(engine, invoice.number, invoice.total_micro, paid_on=date(2025, 8, 5))
+    await payments.add_invoice_payment(engine, invoice.number, invoice.total_micro, paid_on=date(2025, 8, 5), currency="EUR")
     assert await ledger.balance_micro(engine, account.id) == 0
 
 

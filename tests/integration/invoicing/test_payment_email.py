@@ -35,7 +35,7 @@ async def test_payments_add_emails_a_confirmation_per_payment(engine: AsyncEngin
     for _ in range(2):  # two payments with the same free-text reference: two emails
         result = await asyncio.to_thread(
             CliRunner().invoke, main,
-            ["payments", "add", "--invoice", "CP-000001", "--amount", "1.50", "--date", "2025-08-05",
+            ["payments", "add", "--invoice", "CP-000001", "--amount", "1.50", "--currency", "EUR", "--date", "2025-08-05",
              "--reference", "OP 123 Plată"],
             env=env,
         )  # fmt: skip

@@ -32,7 +32,7 @@ async def invoice(engine: AsyncEngine) -> records.Invoice:
 
 
 async def pay(engine: AsyncEngine, amount: int, on: date) -> records.Invoice:
-    await payments.add_invoice_payment(engine, "CP-000001", amount, paid_on=on)
+    await payments.add_invoice_payment(engine, "CP-000001", amount, paid_on=on, currency="EUR")
     return await records.get_invoice(engine, "CP-000001")
 
 
@@ -92,7 +92,7 @@ async def test_a_payment_is_a_ledger_entry_naming_the_invoice(
     engine: AsyncEngine, invoice: records.Invoice
 ) -> None:
     await payments.add_invoice_payment(
-        engine, "CP-000001", 1 * EUR, paid_on=date(2025, 8, 5), reference="OP 123"
+        engine, "CP-000001", 1 * EUR, paid_on=date(2025, 8, 5), currency="EUR", reference="OP 123"
     )
 
     entries = await ledger.list_entries(engine, invoice.account_id)
@@ -106,7 +106,7 @@ async def test_a_payment_retried_with_its_key_is_recorded_once(
 ) -> None:
     for _ in range(2):
         await payments.add_invoice_payment(
-            engine, "CP-000001", TOTAL, paid_on=date(2025, 8, 5), idempotency_key="bank:OP-123"
+            engine, "CP-000001", TOTAL, paid_on=date(2025, 8, 5), currency="EUR", idempotency_key="bank:OP-123"
         )
 
     assert len((await records.get_invoice(engine, "CP-000001")).payments) == 1
@@ -130,9 +130,9 @@ async def test_a_prepaid_invoice_takes_no_payments(engine: AsyncEngine) -> None:
     [statement] = (await run(engine, "2025-07", AUGUST_1)).issued
 
     with pytest.raises(InvoicePaymentError, match="prepaid"):
-        await payments.add_invoice_payment(engine, statement.number, EUR, paid_on=AUGUST_1)
+        await payments.add_invoice_payment(engine, statement.number, EUR, paid_on=AUGUST_1, currency="EUR")
 
 
 async def test_paying_an_unknown_invoice_is_refused(engine: AsyncEngine) -> None:
     with pytest.raises(UnknownInvoiceError):
-        await payments.add_invoice_payment(engine, "CP-000009", EUR, paid_on=AUGUST_1)
+        await payments.add_invoice_payment(engine, "CP-000009", EUR, paid_on=AUGUST_1, currency="EUR")
