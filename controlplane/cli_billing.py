@@ -11,12 +11,16 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
     clickphone invoice show CP-000001 [--format html|json] [--as-of 2025-08-20]
     clickphone invoice list [--period 2025-07]
     clickphone payments add --invoice CP-000001 --amount 61.20 [--currency RON|EUR] [--date 2025-08-05] [--reference TEXT]
+    clickphone payments add --account 7 --amount 100 [--currency RON|EUR] [--date 2025-08-05] [--reference TEXT]
 
 ``payments add`` takes the amount received, in lei unless ``--currency EUR``
 (ASCII digits with at most 6 decimals, more than 0; lei in whole bani,
 settling the invoice's RON total; EUR at most 100,000, settling its EUR
 total), and a reference of at most 200 characters; it queues the payment's
-confirmation email in the transaction that records it.
+confirmation email in the transaction that records it. With ``--account``
+instead of ``--invoice`` the payment goes to the account's oldest open
+invoices first and what is left over is kept as its credit (a ledger
+entry; lei converted at the BNR rate of the payment's day).
     clickphone fx fetch [--url URL]
     clickphone fx set --date 2025-07-31 --eur 5.0720
     clickphone downtime add --date 2025-07-10 --reason "carrier outage"
@@ -209,7 +213,9 @@ def payments_group() -> None:
 
 
 @payments_group.command("add")
-@click.option("--invoice", "number", required=True, help="The invoice paid, e.g. CP-000001.")
+@click.option("--invoice", "number", help="The invoice paid, e.g. CP-000001.")
+@click.option("--account", "account_id", type=click.IntRange(min=1),
+              help="The account paying (instead of --invoice): its oldest open invoices first, the rest its credit.")
 @click.option("--amount", required=True, help="The amount received, in --currency (RON: whole bani; EUR: up to 6 decimals).")
 @click.option("--currency", type=click.Choice(payments.PAYMENT_CURRENCIES, case_sensitive=False),
               default=payments.RON, show_default=True,
@@ -218,26 +224,57 @@ def payments_group() -> None:
 @click.option("--reference", default="",
               help=f"The bank's reference, for the ledger and the email (at most "
                    f"{payments.PAYMENT_REFERENCE_MAX_LENGTH} characters).")
-def payments_add(number: str, amount: str, currency: str, paid_on: date | None, reference: str) -> None:
-    """Record a payment of AMOUNT (lei unless --currency EUR) against an invoice and queue its confirmation email."""
+def payments_add(
+    number: str | None, account_id: int | None, amount: str, currency: str, paid_on: date | None, reference: str
+) -> None:
+    """Record a payment of AMOUNT (lei unless --currency EUR) against an invoice,
+    or an account's oldest open invoices, and queue its confirmation emails."""
+    if (number is None) == (account_id is None):
+        raise click.UsageError("give either --invoice or --account")
     currency = currency.upper()
     amount_micro = _amount_micro(amount, currency)
+    day = paid_on or _today()
+
+    if account_id is not None:
+
+        async def to_account(engine: AsyncEngine, settings: Settings) -> tuple[payments.AccountPayment, list[str]]:
+            made = await _invoicing(engine, settings).record_account_payment(
+                account_id, amount_micro, paid_on=day, currency=currency, reference=reference,
+            )
+            lines = [_payment_line(await records.get_invoice(engine, n), p) for n, p in made.settled]
+            return made, lines
+
+        made, lines = run_billing_work(to_account)
+        for line in lines:
+            click.echo(line)
+        if made.credit_micro:
+            at = f" at {made.credit_rate} RON/EUR" if made.credit_rate is not None else ""
+            click.echo(
+                f"account {account_id}: {money.format_micro(made.credit_micro)} {made.currency} kept as credit "
+                f"({money.format_micro(made.credit_eur_micro)} EUR{at})"
+            )
+        return
 
     async def work(engine: AsyncEngine, settings: Settings) -> tuple[records.InvoicePayment, records.Invoice]:
         payment = await _invoicing(engine, settings).record_payment(
-            number, amount_micro, paid_on=paid_on or _today(), currency=currency, reference=reference,
+            number, amount_micro, paid_on=day, currency=currency, reference=reference,
         )
         return payment, await records.get_invoice(engine, number)
 
     payment, invoice = run_billing_work(work)
+    click.echo(_payment_line(invoice, payment))
+
+
+def _payment_line(invoice: records.Invoice, payment: records.InvoicePayment) -> str:
+    """One line of what a payment did to its invoice: what was received, where
+    the invoice then stands and what is left, in the currency received (lei: also in euros)."""
     status = payments.status_as_of(invoice, payment.paid_on)
-    # what is left, in the currency received (lei: also its euros)
     left = (
         f"{money.format_micro(status.unpaid_micro)} EUR unpaid" if payment.currency == payments.EUR
         else f"{money.format_micro(max(payments.unpaid_ron_micro(invoice), 0))} RON unpaid "
              f"({money.format_micro(status.unpaid_micro)} EUR)"
     )  # fmt: skip
-    click.echo(
+    return (
         f"{invoice.number}: {money.format_micro(payment.received_micro or payment.amount_micro)} "
         f"{payment.currency} paid on {payment.paid_on.isoformat()}; {status.state}, {left}"
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing import ledger, money
+from billing import fx_store, ledger, money
 from billing.invoicing import penalty
 from billing.invoicing.errors import InvoicePaymentError, UnknownInvoiceError
 from billing.invoicing.records import (
@@ -136,54 +137,171 @@ async def add_invoice_payment(
             ).first()
             if existing is not None:
                 return InvoicePayment(*existing)
-        if invoice.prepaid:
-            raise InvoicePaymentError(f"{printed} is a prepaid statement, settled from the balance")
-        if paid_on < invoice.issue_date:
+        payment = await _settle(
+            conn, invoice, currency, amount_micro, paid_on=paid_on, reference=reference,
+            idempotency_key=idempotency_key, on_recorded=on_recorded, now=now or utc_now(),
+        )  # fmt: skip
+    return payment
+
+
+@dataclass(frozen=True)
+class AccountPayment:
+    """A payment to an account, as allocated: the invoice payments it made
+    (oldest invoice first) and what was left over as the account's credit."""
+
+    currency: str
+    received_micro: int
+    settled: tuple[tuple[str, InvoicePayment], ...]  # (invoice number, payment)
+    credit_micro: int  # left over, in ``currency`` (0: none)
+    credit_eur_micro: int  # the ledger credit it became (micro-euros)
+    credit_rate: Decimal | None  # the BNR rate lei left over converted at
+
+
+async def add_account_payment(
+    db: Db,
+    account_id: int,
+    amount_micro: int,
+    *,
+    paid_on: date,
+    currency: str = RON,
+    reference: str = "",
+    on_recorded: PaymentHook | None = None,
+    now: datetime | None = None,
+) -> AccountPayment:
+    """Record a payment of ``amount_micro`` in ``currency`` received from
+    account ``account_id`` on ``paid_on``, allocated to its open invoices
+    oldest first (issue date, then number; each settled as
+    :func:`add_invoice_payment` would, with its ``on_recorded``), in one
+    transaction.
+
+    What is left over stays the account's credit: a ledger ``payment``
+    entry not linked to any invoice (reference ``avans``, then
+    ``reference``). Euros left are credited as they are; lei left are
+    converted at the BNR rate valid on ``paid_on`` (the latest published on
+    or before it), rounded half-up once to the micro-euro, and a missing
+    rate raises :class:`~billing.fx_bnr.FxError` (nothing is recorded).
+    Raise :class:`~billing.errors.UnknownAccountError`, or
+    :class:`InvoicePaymentError` as :func:`add_invoice_payment` does for the
+    currency, the bani and the reference.
+    """
+    ledger.require_micro("amount_micro", amount_micro, minimum=1)
+    currency = payment_currency(currency)
+    if currency == RON and amount_micro % RON_PER_BAN_MICRO:
+        raise InvoicePaymentError(f"{money.format_micro(amount_micro)} RON: a payment in lei is in whole bani")
+    reference = _payment_reference(reference)
+    now = now or utc_now()
+    settled: list[tuple[str, InvoicePayment]] = []
+    left = amount_micro
+    async with transaction(db) as conn:
+        await ledger.locked_account(conn, account_id)  # payments of one account, one at a time
+        ids = (
+            await conn.scalars(
+                select(invoices.c.id)
+                .where(invoices.c.account_id == account_id, invoices.c.issue_date <= paid_on)
+                .order_by(invoices.c.issue_date, invoices.c.series, invoices.c.number)
+            )
+        ).all()
+        for invoice_id in ids:
+            if left == 0:
+                break
+            invoice = await load_invoice(conn, invoices.c.id == invoice_id, with_calls=False)
+            if not invoice.payable:
+                continue
+            owed = unpaid_ron_micro(invoice) if currency == RON else _unpaid_micro(invoice)
+            if owed <= 0:
+                continue
+            part = min(left, owed)
+            payment = await _settle(
+                conn, invoice, currency, part, paid_on=paid_on, reference=reference,
+                idempotency_key=None, on_recorded=on_recorded, now=now,
+            )  # fmt: skip
+            settled.append((invoice.number, payment))
+            left -= part
+        credit_eur, rate = 0, None
+        if left:
+            if currency == RON:
+                rate = (await fx_store.rate_for_invoice(conn, paid_on, same_day=True)).rate
+                credit_eur = eur_micro_from_ron(left, rate)
+            else:
+                credit_eur = left
+            text = "avans" + (f" — {reference}" if reference else "")
+            await ledger.append_entry(conn, account_id, PAYMENT, credit_eur, reference=text, now=now)
+    return AccountPayment(currency, amount_micro, tuple(settled), left, credit_eur, rate)
+
+
+def eur_micro_from_ron(ron_micro_amount: int, rate: Decimal) -> int:
+    """Return micro-RON in micro-euros at ``rate`` (RON per 1 EUR), rounded half-up once."""
+    numerator, denominator = money.decimal_ratio(rate)
+    return money.round_half_up(ron_micro_amount * denominator, numerator)
+
+
+def _unpaid_micro(invoice: Invoice) -> int:
+    """The EUR left unpaid on ``invoice``."""
+    return invoice.total_micro - sum(p.amount_micro for p in invoice.payments)
+
+
+async def _settle(
+    conn: AsyncConnection,
+    invoice: Invoice,
+    currency: str,
+    amount_micro: int,
+    *,
+    paid_on: date,
+    reference: str,
+    idempotency_key: str | None,
+    on_recorded: PaymentHook | None,
+    now: datetime,
+) -> InvoicePayment:
+    """Record ``amount_micro`` of ``currency`` against ``invoice`` in ``conn``'s
+    transaction (the account locked): its ledger entry, its row, its hook."""
+    printed = invoice.number
+    if invoice.prepaid:
+        raise InvoicePaymentError(f"{printed} is a prepaid statement, settled from the balance")
+    if paid_on < invoice.issue_date:
+        raise InvoicePaymentError(
+            f"{printed} was issued on {invoice.issue_date.isoformat()}: a payment cannot be dated before"
+        )
+    unpaid = _unpaid_micro(invoice)
+    unpaid_ron = unpaid_ron_micro(invoice)
+    if currency == EUR:
+        # euros settle the invoice's euros as they are; their lei at the invoice's rate
+        if amount_micro > unpaid:
             raise InvoicePaymentError(
-                f"{printed} was issued on {invoice.issue_date.isoformat()}: a payment cannot be dated before"
+                f"{money.format_micro(amount_micro)} EUR is more than the "
+                f"{money.format_micro(max(unpaid, 0))} EUR left unpaid on {printed}"
             )
-        unpaid = invoice.total_micro - sum(p.amount_micro for p in invoice.payments)
-        unpaid_ron = unpaid_ron_micro(invoice)
-        if currency == EUR:
-            # euros settle the invoice's euros as they are; their lei at the invoice's rate
-            if amount_micro > unpaid:
-                raise InvoicePaymentError(
-                    f"{money.format_micro(amount_micro)} EUR is more than the "
-                    f"{money.format_micro(max(unpaid, 0))} EUR left unpaid on {printed}"
-                )
-            share = amount_micro
-            value_ron = unpaid_ron if share == unpaid else min(ron_micro(share, invoice.fx_rate), unpaid_ron)
-        else:
-            # lei settle the invoice's lei; their euros in proportion (all of them with the last ban)
-            if amount_micro > unpaid_ron or unpaid <= 0:
-                raise InvoicePaymentError(
-                    f"{money.format_micro(amount_micro)} RON is more than the "
-                    f"{money.format_micro(max(unpaid_ron, 0))} RON left unpaid on {printed}"
-                )
-            share = settled_share_micro(unpaid, unpaid_ron, amount_micro)
-            value_ron = amount_micro
-        text = f"factura {printed}" + (f" — {reference}" if reference else "")
-        now = now or utc_now()
-        entry = await ledger.append_entry(
-            conn, account_id, PAYMENT, share, reference=text, idempotency_key=idempotency_key, now=now
-        )
-        payment_id = await conn.scalar(
-            insert(invoice_payments)
-            .values(
-                invoice_id=invoice.id,
-                ledger_entry_id=entry.id,
-                paid_on=paid_on,
-                amount_micro=share,
-                currency=currency,
-                received_micro=amount_micro,
-                ron_micro=value_ron,
-                created_at=now,
+        share = amount_micro
+        value_ron = unpaid_ron if share == unpaid else min(ron_micro(share, invoice.fx_rate), unpaid_ron)
+    else:
+        # lei settle the invoice's lei; their euros in proportion (all of them with the last ban)
+        if amount_micro > unpaid_ron or unpaid <= 0:
+            raise InvoicePaymentError(
+                f"{money.format_micro(amount_micro)} RON is more than the "
+                f"{money.format_micro(max(unpaid_ron, 0))} RON left unpaid on {printed}"
             )
-            .returning(invoice_payments.c.id)
+        share = settled_share_micro(unpaid, unpaid_ron, amount_micro)
+        value_ron = amount_micro
+    text = f"factura {printed}" + (f" — {reference}" if reference else "")
+    entry = await ledger.append_entry(
+        conn, invoice.account_id, PAYMENT, share, reference=text, idempotency_key=idempotency_key, now=now
+    )
+    payment_id = await conn.scalar(
+        insert(invoice_payments)
+        .values(
+            invoice_id=invoice.id,
+            ledger_entry_id=entry.id,
+            paid_on=paid_on,
+            amount_micro=share,
+            currency=currency,
+            received_micro=amount_micro,
+            ron_micro=value_ron,
+            created_at=now,
         )
-        payment = InvoicePayment(payment_id, entry.id, paid_on, share, currency, amount_micro, value_ron)
-        if on_recorded is not None:
-            await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
+        .returning(invoice_payments.c.id)
+    )
+    payment = InvoicePayment(payment_id, entry.id, paid_on, share, currency, amount_micro, value_ron)
+    if on_recorded is not None:
+        await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
     return payment
 
 
@@ -209,7 +327,7 @@ def settled_share_micro(unpaid_micro: int, unpaid_ron_micro: int, paid_ron_micro
     micro-euro, and short of all of it while RON stays unpaid)."""
     if paid_ron_micro >= unpaid_ron_micro:
         return unpaid_micro
-    share = (2 * unpaid_micro * paid_ron_micro + unpaid_ron_micro) // (2 * unpaid_ron_micro)
+    share = money.share_micro(unpaid_micro, paid_ron_micro, unpaid_ron_micro)
     return min(max(share, 1), unpaid_micro - 1)
 
 

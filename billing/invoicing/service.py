@@ -20,7 +20,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run_invoices
-from billing.invoicing.payments import RON, PaymentHook, add_invoice_payment
+from billing.invoicing.payments import RON, AccountPayment, PaymentHook, add_account_payment, add_invoice_payment
 from billing.invoicing.records import DEFAULT_SERIES, InvoicePayment
 from billing.invoicing.supplier import Supplier
 
@@ -102,6 +102,28 @@ class InvoicingService:
         payment = await add_invoice_payment(
             self._engine, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
             idempotency_key=idempotency_key, on_recorded=self.hooks.on_payment, now=now,
+        )  # fmt: skip
+        self._committed()
+        return payment
+
+    async def record_account_payment(
+        self,
+        account_id: int,
+        amount_micro: int,
+        *,
+        paid_on: date,
+        currency: str = RON,
+        reference: str = "",
+        now: datetime | None = None,
+    ) -> AccountPayment:
+        """Record a payment of ``amount_micro`` in ``currency`` from account
+        ``account_id``, allocated to its oldest open invoices first with the
+        rest kept as its credit, and queue a confirmation per invoice paid
+        in the same transaction
+        (:func:`~billing.invoicing.payments.add_account_payment`)."""
+        payment = await add_account_payment(
+            self._engine, account_id, amount_micro, paid_on=paid_on, currency=currency,
+            reference=reference, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
         self._committed()
         return payment

@@ -15,10 +15,12 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
+
+from billing import money
 
 revision = '0014'
 down_revision = '0013'
@@ -38,10 +40,11 @@ def upgrade() -> None:
     )).all()
     for payment_id, amount_micro, rate in rows:
         # micro-euros × rate → bani, half-up once, back to micro-RON (as records.ron_micro)
-        bani = (Decimal(amount_micro) * Decimal(rate)).scaleb(-4).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        numerator, denominator = money.decimal_ratio(Decimal(rate))
+        bani = money.round_half_up(amount_micro * numerator, denominator * 10_000)
         bind.execute(
             sa.text('UPDATE invoice_payments SET received_micro = amount_micro, ron_micro = :ron WHERE id = :id'),
-            {'ron': int(bani) * 10_000, 'id': payment_id},
+            {'ron': bani * 10_000, 'id': payment_id},
         )
     with op.batch_alter_table('invoice_payments', schema=None) as batch_op:
         batch_op.alter_column('received_micro', existing_type=sa.BigInteger(), nullable=False)

@@ -152,3 +152,89 @@ async def test_payments_recorded_before_0014_are_euros_worth_lei_at_the_invoices
 
     assert await stored_payments(engine) == [("EUR", 3_030_000, 3_030_000, 15_150_000)]
     assert payments.unpaid_ron_micro(await records.get_invoice(engine, "CP-000001")) == 45_350_000
+
+
+@pytest.fixture
+async def two_invoices(engine: AsyncEngine) -> int:
+    """An account with two open invoices of 12.10 EUR: July's (CP-000001, at
+    5.0000: 60.50 RON) and August's (CP-000002, at 5.1000: 61.71 RON); its id."""
+    account = await open_account(engine, fee_eur=10)
+    await bnr_rate(engine, date(2025, 7, 31), "5.0000")
+    await run(engine, "2025-07", AUGUST_1)
+    await bnr_rate(engine, date(2025, 8, 29), "5.1000")
+    [august] = (await run(engine, "2025-08", date(2025, 9, 1))).issued
+    assert (august.number, august.total_ron_micro) == ("CP-000002", 61_710_000)
+    return account.id
+
+
+async def pay_account(db_url: str, tmp_path, account_id: int, *args: str) -> Result:
+    """Run ``clickphone payments add --account ID ARGS`` on the database of ``db_url``."""
+    env = {"CLICKPHONE_DATABASE_URL": db_url, "CLICKPHONE_STATE_DIR": str(tmp_path / "state")}
+    return await asyncio.to_thread(
+        CliRunner().invoke, main, ["payments", "add", "--account", str(account_id), *args], env=env
+    )
+
+
+async def test_an_account_payment_pays_the_oldest_invoice_first_and_keeps_the_rest_as_credit(
+    engine: AsyncEngine, db_url: str, tmp_path, two_invoices: int
+) -> None:
+    """100 lei: July's 60.50 in full, 39.50 of August's 61.71 (22.21 left);
+    then 30 lei: August's 22.21 and 7.79 lei kept as credit, converted at the
+    BNR rate of the payment's day (4.9000): 1.589796 EUR, the account's
+    balance once both invoices are paid."""
+    first = await pay_account(db_url, tmp_path, two_invoices, "--amount", "100", "--date", "2025-09-05")
+
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines() == [
+        "CP-000001: 60.500000 RON paid on 2025-09-05; paid, 0.000000 RON unpaid (0.000000 EUR)",
+        "CP-000002: 39.500000 RON paid on 2025-09-05; partially_paid, 22.210000 RON unpaid (4.354902 EUR)",
+    ]  # 39.50 lei settle 12.10 EUR × 39.50 / 61.71 = 7.745098 EUR: 4.354902 EUR left
+
+    await bnr_rate(engine, date(2025, 9, 8), "4.9000")
+    second = await pay_account(db_url, tmp_path, two_invoices, "--amount", "30", "--date", "2025-09-08")
+
+    assert second.exit_code == 0, second.output
+    assert second.stdout.splitlines() == [
+        "CP-000002: 22.210000 RON paid on 2025-09-08; paid, 0.000000 RON unpaid (0.000000 EUR)",
+        f"account {two_invoices}: 7.790000 RON kept as credit (1.589796 EUR at 4.9000 RON/EUR)",
+    ]
+    assert await ledger.balance_micro(engine, two_invoices) == 1_589_796
+    entries = await ledger.list_entries(engine, two_invoices)
+    assert (entries[-1].kind, entries[-1].amount_micro, entries[-1].reference) == ("payment", 1_589_796, "avans")
+
+
+async def test_euros_left_over_are_kept_as_credit_as_they_are(
+    engine: AsyncEngine, db_url: str, tmp_path, two_invoices: int
+) -> None:
+    """30 EUR pays both invoices' 12.10 EUR and keeps 5.80 EUR as credit, no rate needed."""
+    result = await pay_account(
+        db_url, tmp_path, two_invoices, "--amount", "30", "--currency", "EUR", "--date", "2025-10-20"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == f"account {two_invoices}: 5.800000 EUR kept as credit (5.800000 EUR)"
+    assert await ledger.balance_micro(engine, two_invoices) == 5_800_000
+
+
+async def test_lei_left_over_without_a_rate_of_the_day_are_refused_saying_how_to_fetch_it(
+    engine: AsyncEngine, db_url: str, tmp_path, two_invoices: int
+) -> None:
+    """Lei left over need the BNR rate of the payment's day: without one (the
+    latest is weeks old) the payment is refused, says how to get the rate,
+    and records nothing."""
+    before = await ledger.balance_micro(engine, two_invoices)
+
+    result = await pay_account(db_url, tmp_path, two_invoices, "--amount", "200", "--date", "2025-10-20")
+
+    assert result.exit_code == 1 and "clickphone fx fetch" in result.stderr
+    assert await ledger.balance_micro(engine, two_invoices) == before
+    assert await stored_payments(engine) == []
+
+
+async def test_a_payment_names_either_an_invoice_or_an_account(db_url: str, tmp_path, two_invoices: int) -> None:
+    """Neither or both of --invoice and --account is a usage error (exit 2)."""
+    neither = await pay(db_url, tmp_path, "--account", str(two_invoices), "--amount", "1")
+    bare = await asyncio.to_thread(CliRunner().invoke, main, ["payments", "add", "--amount", "1"],
+                                   env={"CLICKPHONE_DATABASE_URL": db_url})
+    assert neither.exit_code == 2 and "either --invoice or --account" in neither.stderr
+    assert bare.exit_code == 2 and "either --invoice or --account" in bare.stderr
