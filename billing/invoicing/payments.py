@@ -112,11 +112,7 @@ async def add_invoice_payment(
     the balance), a day before the issue date, more than is unpaid, or a
     reference too long or with control characters.
     """
-    ledger.require_micro("amount_micro", amount_micro, minimum=1)
-    currency = payment_currency(currency)
-    if currency == RON and amount_micro % RON_PER_BAN_MICRO:
-        raise InvoicePaymentError(f"{money.format_micro(amount_micro)} RON: a payment in lei is in whole bani")
-    reference = _payment_reference(reference)
+    currency, reference = _checked_payment(amount_micro, currency, reference)
     series, sequence = parse_invoice_number(str(number), default_series)
     printed = format_invoice_number(series, sequence)
     async with transaction(db) as conn:
@@ -184,11 +180,7 @@ async def add_account_payment(
     :class:`InvoicePaymentError` as :func:`add_invoice_payment` does for the
     currency, the bani and the reference.
     """
-    ledger.require_micro("amount_micro", amount_micro, minimum=1)
-    currency = payment_currency(currency)
-    if currency == RON and amount_micro % RON_PER_BAN_MICRO:
-        raise InvoicePaymentError(f"{money.format_micro(amount_micro)} RON: a payment in lei is in whole bani")
-    reference = _payment_reference(reference)
+    currency, reference = _checked_payment(amount_micro, currency, reference)
     now = now or utc_now()
     settled: list[tuple[str, InvoicePayment]] = []
     left = amount_micro
@@ -339,6 +331,17 @@ def unpaid_ron_micro(invoice: Invoice) -> int:
 def _value_ron(payment: InvoicePayment, invoice: Invoice) -> int:
     """A payment's value in RON: as stored, or (built without it) its EUR at the invoice's rate."""
     return payment.ron_micro if payment.ron_micro is not None else ron_micro(payment.amount_micro, invoice.fx_rate)
+
+
+def _checked_payment(amount_micro: int, currency: str, reference: str) -> tuple[str, str]:
+    """The currency and reference of a payment of ``amount_micro`` as stored;
+    refused when the amount is not positive, the currency unknown, lei not
+    whole bani, or the reference not acceptable."""
+    ledger.require_micro("amount_micro", amount_micro, minimum=1)
+    currency = payment_currency(currency)
+    if currency == RON and amount_micro % RON_PER_BAN_MICRO:
+        raise InvoicePaymentError(f"{money.format_micro(amount_micro)} RON: a payment in lei is in whole bani")
+    return currency, _payment_reference(reference)
 
 
 def _payment_reference(reference: str) -> str:
