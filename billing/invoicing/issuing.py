@@ -4,7 +4,10 @@
 (:mod:`billing.invoicing.usage`), prices its lines (VAT per line, RON per
 line at the BNR rate), takes the next gapless number and stores the
 invoice with its lines, calls and ledger entries, in one transaction per
-account; see :mod:`billing.invoicing` for what an invoice holds.
+account; see :mod:`billing.invoicing` for what an invoice holds. The
+exchange differences of late payments in lei (:mod:`billing.invoicing.exchange`)
+go on the account's next invoice with their lei as computed, each written
+to the ledger (in euros at the invoice's rate) as the invoice is issued.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, money, vat
 from billing.fx_store import DEFAULT_MAX_AGE_DAYS, StoredRate, rate_for_invoice
-from billing.invoicing import penalty
+from billing.invoicing import exchange, penalty
 from billing.invoicing.downtime import downtime_days
 from billing.invoicing.errors import (
     InvalidPeriodError,
@@ -307,6 +310,8 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
                 quantity=len(corrections),
             )
         )
+    differences = await exchange.pending_differences(conn, account_id, run.period.last)
+    drafts.extend(exchange.difference_draft(d, run.fx.rate) for d in differences)
     if not drafts and not calls:
         return "nothing"
 
@@ -322,6 +327,14 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
                 conn, account_id, RECURRING_FEE, -fee.net_micro,
                 reference=f"abonament {run.label}, factura {number}",
                 idempotency_key=fee_key, now=run.now,
+            )  # fmt: skip
+        )
+    for difference, line in zip(differences, lines[len(lines) - len(differences):], strict=True):
+        accounted.append(
+            await ledger.append_entry(
+                conn, account_id, ADJUSTMENT, -line.net_micro,
+                reference=f"diferență de curs, factura {number}",
+                idempotency_key=f"exchange_difference:{difference.id}", now=run.now,
             )  # fmt: skip
         )
     if sum(entry.amount_micro for entry in accounted) != -net:
@@ -386,6 +399,7 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
             insert(invoice_entries),
             [{"ledger_entry_id": entry.id, "invoice_id": invoice_id} for entry in accounted],
         )
+    await exchange.mark_invoiced(conn, [d.id for d in differences], invoice_id)
     invoice = await load_invoice(conn, invoices.c.id == invoice_id)
     if run.on_issued is not None:
         await run.on_issued(conn, invoice)
@@ -420,7 +434,7 @@ def _priced_lines(drafts: Sequence[Draft], run: _Run) -> list[InvoiceLine]:
     """Number the lines; add VAT (EUR per line) and RON (per line, whole bani)."""
     lines = []
     for position, d in enumerate(drafts, start=1):
-        net_ron = ron_micro(d.net_micro, run.fx.rate)
+        net_ron = ron_micro(d.net_micro, run.fx.rate) if d.net_ron_micro is None else d.net_ron_micro
         lines.append(
             InvoiceLine(
                 position, d.kind, d.description, d.number_class, d.month, d.quantity,

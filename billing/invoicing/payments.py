@@ -25,6 +25,7 @@ from billing.invoicing.records import (
     PAID,
     PARTIALLY_PAID,
     RON_PER_BAN_MICRO,
+    eur_micro_from_ron,
     UNPAID,
     Invoice,
     InvoicePayment,
@@ -33,7 +34,7 @@ from billing.invoicing.records import (
     parse_invoice_number,
     ron_micro,
 )
-from billing.invoicing.tables import invoice_payments, invoices
+from billing.invoicing.tables import exchange_differences, invoice_payments, invoices
 from billing.tables import PAYMENT, ledger_entries
 from sqlbase import Db, transaction, utc_now
 
@@ -98,7 +99,11 @@ async def add_invoice_payment(
     unpaid RON it pays, so that paying the RON left unpaid settles the EUR
     left exactly. An EUR payment settles that many of the invoice's euros,
     worth their lei at the invoice's rate. The payment keeps the currency
-    and amount received, its EUR share and its RON value.
+    and amount received, its EUR share and its RON value. A payment in lei
+    made after the due date also keeps its exchange difference for the
+    account's next invoice (art. 7.7 ii, :mod:`billing.invoicing.exchange`):
+    it needs the BNR rates of the due date and of ``paid_on``, and raises
+    :class:`~billing.fx_bnr.FxError` (nothing recorded) without them.
 
     Writes a ledger ``payment`` entry of that EUR share (reference
     ``factura <number>``, then ``reference``: free text of at most
@@ -221,12 +226,6 @@ async def add_account_payment(
     return AccountPayment(currency, amount_micro, tuple(settled), left, credit_eur, rate)
 
 
-def eur_micro_from_ron(ron_micro_amount: int, rate: Decimal) -> int:
-    """Return micro-RON in micro-euros at ``rate`` (RON per 1 EUR), rounded half-up once."""
-    numerator, denominator = money.decimal_ratio(rate)
-    return money.round_half_up(ron_micro_amount * denominator, numerator)
-
-
 def _unpaid_micro(invoice: Invoice) -> int:
     """The EUR left unpaid on ``invoice``."""
     return invoice.total_micro - sum(p.amount_micro for p in invoice.payments)
@@ -292,6 +291,8 @@ async def _settle(
         .returning(invoice_payments.c.id)
     )
     payment = InvoicePayment(payment_id, entry.id, paid_on, share, currency, amount_micro, value_ron)
+    if currency == RON and paid_on > invoice.due_date:
+        await _record_exchange_difference(conn, invoice, payment)
     if on_recorded is not None:
         await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
     return payment
@@ -302,6 +303,25 @@ _PAYMENT_COLUMNS = (
     invoice_payments.c.amount_micro, invoice_payments.c.currency, invoice_payments.c.received_micro,
     invoice_payments.c.ron_micro,
 )  # fmt: skip
+
+
+async def _record_exchange_difference(conn: AsyncConnection, invoice: Invoice, payment: InvoicePayment) -> None:
+    """Keep, for the account's next invoice, the exchange difference of a
+    payment in lei made after the due date (art. 7.7 ii): its EUR share at
+    the BNR rate of the payment's day less at that of the due date (each the
+    latest published on or before the day; a missing one raises
+    :class:`~billing.fx_bnr.FxError`), each rounded to the ban. Nothing when
+    the two come to the same lei."""
+    due_rate = (await fx_store.rate_for_invoice(conn, invoice.due_date, same_day=True)).rate
+    paid_rate = (await fx_store.rate_for_invoice(conn, payment.paid_on, same_day=True)).rate
+    difference = ron_micro(payment.amount_micro, paid_rate) - ron_micro(payment.amount_micro, due_rate)
+    if difference:
+        await conn.execute(
+            insert(exchange_differences).values(
+                account_id=invoice.account_id, invoice_payment_id=payment.id, due_rate=str(due_rate),
+                paid_rate=str(paid_rate), amount_ron_micro=difference, created_at=utc_now(),
+            )  # fmt: skip
+        )
 
 
 def payment_currency(currency: str) -> str:

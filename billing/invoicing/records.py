@@ -35,8 +35,8 @@ _NUMBER = re.compile(r"(?:(?P<series>[A-Za-z]{1,16})[- ]?)?(?P<number>\d{1,9})")
 _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 
 # line kinds
-RECURRING, DOWNTIME_CREDIT, USAGE, SMS, RERATING, OTHER = (
-    "recurring_fee", "downtime_credit", "usage", "sms", "rerating", "adjustment",
+RECURRING, DOWNTIME_CREDIT, USAGE, SMS, RERATING, OTHER, EXCHANGE_DIFFERENCE = (
+    "recurring_fee", "downtime_credit", "usage", "sms", "rerating", "adjustment", "exchange_difference",
 )  # fmt: skip
 
 # invoice states as of a day
@@ -204,6 +204,12 @@ def ron_micro(eur_micro: int, rate: Decimal) -> int:
     """Return ``eur_micro`` in micro-RON at ``rate`` (RON per EUR), rounded half-up once to the ban."""
     # rate × 10⁻⁴ turns micro-euros into bani: money rounds once, to the ban
     return money.convert_micro(eur_micro, rate.scaleb(-4)) * RON_PER_BAN_MICRO
+
+
+def eur_micro_from_ron(ron: int, rate: Decimal) -> int:
+    """Return ``ron`` micro-RON in micro-euros at ``rate`` (RON per EUR), rounded half-up once."""
+    numerator, denominator = money.decimal_ratio(rate)
+    return money.round_half_up(ron * denominator, numerator)
 
 
 LINE_FIELDS = tuple(f.name for f in fields(InvoiceLine))

@@ -23,6 +23,10 @@
   they were made (the ledger ``payment`` entry they wrote is linked), the
   currency and amount received, the BNR rate an EUR payment converted at,
   and its value in RON (0014; earlier payments were EUR).
+* ``exchange_differences`` — for a payment in lei made after its invoice's
+  due date, the difference between the BNR rates of the due date and of the
+  payment's day on what it paid (contract art. 7.7 ii), and the invoice it
+  was put on (none yet: the account's next invoice takes it, once).
 
 Money columns are ``BigInteger`` micro-units: ``*_micro`` micro-euros,
 ``*_ron_micro`` micro-RON (always whole bani on an invoice). Rates are
@@ -204,4 +208,19 @@ invoice_payments = Table(
     CheckConstraint("currency IN ('RON', 'EUR')", name="payment_currency"),
     CheckConstraint("received_micro > 0", name="positive_received"),
     Index(None, "invoice_id"),
+)
+
+exchange_differences = Table(
+    "exchange_differences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey(accounts.c.id), nullable=False),
+    Column("invoice_payment_id", Integer, ForeignKey("invoice_payments.id"), nullable=False, unique=True),
+    Column("due_rate", String(40), nullable=False),  # RON per 1 EUR valid on the invoice's due date
+    Column("paid_rate", String(40), nullable=False),  # ... and on the day it was paid
+    Column("amount_ron_micro", BigInteger, nullable=False),  # signed: the leu fell (+) or rose (−)
+    Column("invoice_id", Integer, ForeignKey("invoices.id"), nullable=True),  # the invoice it went on
+    created_at(),
+    CheckConstraint("amount_ron_micro <> 0", name="nonzero_amount"),
+    Index(None, "account_id"),
 )

@@ -56,6 +56,7 @@ class Draft:
     billable_seconds: int = 0
     included_seconds: int = 0
     charged_seconds: int = 0
+    net_ron_micro: int | None = None  # lei fixed in advance (an exchange difference); None: at the invoice's rate
 
 
 async def uninvoiced_calls(conn: AsyncConnection, account_id: int, cdr_ids: list[int]) -> list[InvoicedCall]:

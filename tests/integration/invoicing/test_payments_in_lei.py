@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import ledger
-from billing.invoicing import payments, records
+from billing.invoicing import payments, presentation, records
 from billing.invoicing.errors import InvoicePaymentError
 from billing.invoicing.tables import invoice_payments
 from controlplane import migrate
@@ -92,6 +92,8 @@ async def test_a_partial_ron_payment_leaves_it_open_with_the_penalty_on_the_rest
     assert (status.penalty_micro, status.penalty_ron_micro) == (81_000, 410_000)
     assert payments.unpaid_ron_micro(partly) == 40_500_000
 
+    for day in (DUE, date(2025, 8, 21)):  # the rest is paid late: its exchange difference needs both rates
+        await bnr_rate(engine, day, "5.0000")
     rest = await pay(db_url, tmp_path, "--amount", "40.50", "--date", "2025-08-21")
     assert rest.exit_code == 0, rest.output
     assert await stored_payments(engine) == [
@@ -161,6 +163,7 @@ async def two_invoices(engine: AsyncEngine) -> int:
     account = await open_account(engine, fee_eur=10)
     await bnr_rate(engine, date(2025, 7, 31), "5.0000")
     await run(engine, "2025-07", AUGUST_1)
+    await bnr_rate(engine, DUE, "5.0000")  # July's paid late: its exchange difference needs it
     await bnr_rate(engine, date(2025, 8, 29), "5.1000")
     [august] = (await run(engine, "2025-08", date(2025, 9, 1))).issued
     assert (august.number, august.total_ron_micro) == ("CP-000002", 61_710_000)
@@ -219,9 +222,10 @@ async def test_euros_left_over_are_kept_as_credit_as_they_are(
 async def test_lei_left_over_without_a_rate_of_the_day_are_refused_saying_how_to_fetch_it(
     engine: AsyncEngine, db_url: str, tmp_path, two_invoices: int
 ) -> None:
-    """Lei left over need the BNR rate of the payment's day: without one (the
-    latest is weeks old) the payment is refused, says how to get the rate,
-    and records nothing."""
+    """Lei paid late and lei left over need the BNR rate of the payment's day
+    (for the exchange difference and the credit): without one (the latest is
+    weeks old) the payment is refused, says how to get the rate, and
+    records nothing."""
     before = await ledger.balance_micro(engine, two_invoices)
 
     result = await pay_account(db_url, tmp_path, two_invoices, "--amount", "200", "--date", "2025-10-20")
@@ -238,3 +242,81 @@ async def test_a_payment_names_either_an_invoice_or_an_account(db_url: str, tmp_
                                    env={"CLICKPHONE_DATABASE_URL": db_url})
     assert neither.exit_code == 2 and "either --invoice or --account" in neither.stderr
     assert bare.exit_code == 2 and "either --invoice or --account" in bare.stderr
+
+
+def exchange_lines(invoice: records.Invoice) -> list[tuple[int, int, int]]:
+    """The invoice's exchange-difference lines as (net RON, VAT RON, net EUR)."""
+    return [
+        (line.net_ron_micro, line.vat_ron_micro, line.net_micro)
+        for line in invoice.lines if line.kind == "exchange_difference"
+    ]  # fmt: skip
+
+
+async def test_the_same_lei_paid_20_days_late_at_another_rate_leave_an_exchange_difference_on_the_next_invoice(
+    engine: AsyncEngine, db_url: str, tmp_path, invoice: records.Invoice
+) -> None:
+    """Art. 7.7 ii: 60.50 lei paid on 31 August, 20 days after the due date,
+    clear the invoice; BNR had 5.0100 on the due date and 5.1000 on the
+    payment's day (the 29th's), so the 12.10 EUR paid differ by 12.10 × 5.1000
+    − 12.10 × 5.0100 = 61.71 − 60.62 = 1.09 RON. August's invoice (at 5.1000)
+    carries it as its own line: 1.09 RON + 21 % VAT 0.23 RON, 0.213725 EUR;
+    September's does not carry it again."""
+    await bnr_rate(engine, DUE, "5.0100")
+    await bnr_rate(engine, date(2025, 8, 29), "5.1000")
+
+    result = await pay(db_url, tmp_path, "--amount", "60.50", "--date", "2025-08-31")
+
+    assert result.exit_code == 0, result.output
+    assert "; paid, 0.000000 RON unpaid" in result.stdout
+    [august] = (await run(engine, "2025-08", date(2025, 9, 1))).issued
+    assert exchange_lines(august) == [(1_090_000, 230_000, 213_725)]
+    line = next(line for line in august.lines if line.kind == "exchange_difference")
+    assert "CP-000001" in line.description and "5.1000" in line.description and "5.0100" in line.description
+    assert "Diferență de curs valutar: factura CP-000001" in presentation.render_invoice_html(august)
+    await bnr_rate(engine, date(2025, 9, 30), "5.0500")
+    [september] = (await run(engine, "2025-09", date(2025, 10, 1))).issued
+    assert exchange_lines(september) == []
+
+
+async def test_a_leu_that_rose_by_the_late_payment_gives_a_negative_exchange_difference(
+    engine: AsyncEngine, db_url: str, tmp_path, invoice: records.Invoice
+) -> None:
+    """Paid late at 4.9000 against 5.0000 on the due date: 12.10 EUR × (4.9 − 5.0)
+    = 59.29 − 60.50 = −1.21 RON on the next invoice (−0.246939 EUR at 4.9000),
+    21 % VAT −0.25 RON."""
+    await bnr_rate(engine, DUE, "5.0000")
+    await bnr_rate(engine, date(2025, 8, 29), "4.9000")
+
+    result = await pay(db_url, tmp_path, "--amount", "60.50", "--date", "2025-08-29")
+
+    assert result.exit_code == 0, result.output
+    [august] = (await run(engine, "2025-08", date(2025, 9, 1))).issued
+    assert exchange_lines(august) == [(-1_210_000, -250_000, -246_939)]  # VAT −0.2541 → −0.25
+
+
+async def test_lei_paid_on_time_or_euros_paid_late_leave_no_exchange_difference(
+    engine: AsyncEngine, db_url: str, tmp_path, invoice: records.Invoice
+) -> None:
+    """Only lei paid after the due date differ by the rates: 30.25 lei on the
+    due date and 6.05 EUR twenty days late leave nothing on the next invoice."""
+    await bnr_rate(engine, DUE, "5.0100")
+    await bnr_rate(engine, date(2025, 8, 29), "5.1000")
+
+    on_time = await pay(db_url, tmp_path, "--amount", "30.25", "--date", "2025-08-11")
+    late_euros = await pay(db_url, tmp_path, "--amount", "6.05", "--currency", "EUR", "--date", "2025-08-31")
+
+    assert (on_time.exit_code, late_euros.exit_code) == (0, 0), on_time.output + late_euros.output
+    [august] = (await run(engine, "2025-08", date(2025, 9, 1))).issued
+    assert exchange_lines(august) == []
+
+
+async def test_lei_paid_late_without_the_rates_are_refused_saying_how_to_fetch_them(
+    engine: AsyncEngine, db_url: str, tmp_path, invoice: records.Invoice
+) -> None:
+    """The exchange difference needs the BNR rate of the due date: without one
+    (the latest is 31 July's, 11 days before) nothing is recorded and the
+    error says how to get it."""
+    result = await pay(db_url, tmp_path, "--amount", "60.50", "--date", "2025-09-20")
+
+    assert result.exit_code == 1 and "clickphone fx fetch" in result.stderr
+    assert await stored_payments(engine) == []
