@@ -30,7 +30,6 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing import ledger, money
-from billing.fx_store import INVOICE_CURRENCY
 from billing.invoicing import presentation, records
 from billing.invoicing.issuing import IssuedHook
 from billing.invoicing.payments import PaymentHook, RecordedPayment
@@ -133,8 +132,9 @@ async def payment_registered_event(conn: AsyncConnection, recorded: RecordedPaym
     return PaymentRegistered(
         to=Recipient(invoice.account_id, email, language),
         payment_id=recorded.payment.id,
-        amount=money.from_micro(recorded.payment.amount_micro),
-        currency=INVOICE_CURRENCY,  # payments are recorded in EUR, the ledger's unit
+        # as the bank received it (a payment recorded before 0014 was EUR, its share)
+        amount=money.from_micro(recorded.payment.received_micro or recorded.payment.amount_micro),
+        currency=recorded.payment.currency,
         at=recorded.recorded_at,
         reference=recorded.reference,
         invoice_number=invoice.number,

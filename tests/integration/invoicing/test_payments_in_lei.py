@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner, Result
@@ -22,6 +23,8 @@ from billing.invoicing.errors import InvoicePaymentError
 from billing.invoicing.tables import invoice_payments
 from controlplane import migrate
 from controlplane.cli import main
+from controlplane.invoicing_wiring import payment_registered_event
+from provisioning import services as provisioning
 
 from .support import AUGUST_1, EUR, bnr_rate, open_account, run
 
@@ -320,3 +323,21 @@ async def test_lei_paid_late_without_the_rates_are_refused_saying_how_to_fetch_t
 
     assert result.exit_code == 1 and "clickphone fx fetch" in result.stderr
     assert await stored_payments(engine) == []
+
+
+async def test_the_payment_confirmation_names_the_amount_and_currency_received(engine: AsyncEngine) -> None:
+    """The confirmation email's event says 20.00 RON when 20.00 lei were
+    received (not the 4.00 EUR share they settle)."""
+    subscriber = await provisioning.create_subscriber(engine, name="Ana Popescu", email="ana@example.ro")
+    await open_account(engine, fee_eur=10, subscriber_id=subscriber.id)
+    await bnr_rate(engine, date(2025, 7, 31), "5.0000")
+    await run(engine, "2025-07", AUGUST_1)
+    events = []
+
+    async def capture(conn, recorded: payments.RecordedPayment) -> None:
+        events.append(await payment_registered_event(conn, recorded))
+
+    await payments.add_invoice_payment(engine, "CP-000001", 20_000_000, paid_on=date(2025, 8, 5), on_recorded=capture)
+
+    [event] = events
+    assert (event.amount, event.currency, event.invoice_number) == (Decimal("20"), "RON", "CP-000001")
