@@ -11,8 +11,12 @@ One module per reason to change:
   invoice accounts for through :mod:`~billing.invoicing.usage`, the fee
   through :mod:`~billing.invoicing.recurring`, and waits for the period's
   CDRs (:mod:`~billing.invoicing.uningested`);
-* :mod:`~billing.invoicing.payments` — payments and where an invoice stands
-  on a day, with the penalty of :mod:`~billing.invoicing.penalty`;
+* :mod:`~billing.invoicing.payments` — payments (in the currency received,
+  to an invoice or to an account's oldest open invoices, the rest its
+  credit) and where an invoice stands on a day, with the penalty of
+  :mod:`~billing.invoicing.penalty`;
+* :mod:`~billing.invoicing.exchange` — the exchange differences of lei paid
+  late, on the account's next invoice (art. 7.7 ii);
 * :mod:`~billing.invoicing.presentation` — the Romanian HTML and the JSON;
 * :mod:`~billing.invoicing.errors` — the refusals;
 * :mod:`~billing.invoicing.service` — the application service the CLI and
@@ -95,8 +99,10 @@ Currency, FX and rounding
     per line too, to the micro-euro. Every total is the sum of its lines,
     in both currencies. All rounding goes through :mod:`billing.money`
     (to the ban by scaling the rate by 10⁻⁴, so the result's unit is the ban).
-    Payments and the penalty are tracked in EUR (the ledger's unit) and the
-    penalty is also shown in RON at the invoice's rate, capped in RON at the
+    A payment keeps the currency and amount received: lei settle the
+    invoice's RON total (their EUR share in proportion), euros its EUR
+    total. Payments' EUR shares and the penalty are tracked in EUR (the
+    ledger's unit) and the penalty is also shown in RON at the invoice's rate, capped in RON at the
     RON principal unpaid on the due date (the invoice's RON total, less the
     payments made by then at the invoice's rate): a penalty never exceeds
     the principal in the currency the invoice is payable in (art. 7.7).
