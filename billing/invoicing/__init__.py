@@ -7,6 +7,9 @@ One module per reason to change:
 * :mod:`~billing.invoicing.records` — the invoice as stored, its number and
   period, reading it back; :mod:`~billing.invoicing.tables` — its tables;
 * :mod:`~billing.invoicing.downtime` — the days the service was down;
+* :mod:`~billing.invoicing.storing` — storing one invoice of any kind
+  (monthly, interim, one-off): price its lines, take the gapless number,
+  write the ledger entries it brings, check it against the ledger;
 * :mod:`~billing.invoicing.issuing` — the monthly run, which gathers what an
   invoice accounts for through :mod:`~billing.invoicing.usage`, the fee
   through :mod:`~billing.invoicing.recurring`, and waits for the period's

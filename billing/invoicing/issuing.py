@@ -12,52 +12,46 @@ to the ledger (in euros at the invoice's rate) as the invoice is issued.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing import ledger, money, vat
-from billing.fx_store import DEFAULT_MAX_AGE_DAYS, StoredRate, rate_for_invoice
+from billing import ledger
+from billing.fx_store import DEFAULT_MAX_AGE_DAYS, StoredRate
 from billing.invoicing import exchange, penalty
 from billing.invoicing.downtime import downtime_days
-from billing.invoicing.errors import (
-    InvalidPeriodError,
-    InvoiceChronologyError,
-    InvoiceConsistencyError,
-    InvoiceError,
-    UsageNotIngestedError,
-)
+from billing.invoicing.errors import InvalidPeriodError, UsageNotIngestedError
 from billing.invoicing.presentation import days_ro, month_name
 from billing.invoicing.records import (
-    CALL_FIELDS,
     DEFAULT_SERIES,
     DOWNTIME_CREDIT,
-    LINE_FIELDS,
+    MONTHLY,
     OTHER,
     RECURRING,
     RERATING,
-    RON_PER_BAN_MICRO,
     SMS,
-    Customer,
     Invoice,
-    InvoicedCall,
     InvoiceLine,
-    format_invoice_number,
-    load_invoice,
     parse_period,
     period_bounds,
     period_label,
-    ron_micro,
 )
 from billing.invoicing.recurring import BillingPeriod, issue_date_for, recurring_fee
-from billing.invoicing.supplier import SUPPLIER_FIELDS, Supplier, checked_supplier
-from billing.invoicing.tables import invoice_calls, invoice_counters, invoice_entries, invoice_lines, invoices
+from billing.invoicing.storing import (
+    CustomerLookup,
+    InvoiceContent,
+    IssuedHook,
+    IssueTerms,
+    issue_terms,
+    store_invoice,
+)
+from billing.invoicing.supplier import Supplier
+from billing.invoicing.tables import invoices
 from billing.invoicing.uningested import UningestedUsage, uningested_usage
 from billing.invoicing.usage import (
     Draft,
@@ -71,22 +65,15 @@ from billing.invoicing.usage import (
 )
 from billing.subscriptions import month_terms
 from billing.tables import ADJUSTMENT, CALL_CHARGE, RECURRING_FEE, SMS_CHARGE, account_service_plans, accounts
-from sqlbase import Db, transaction, utc_now
-from sqlbase.bulk import insert_or_skip
 from billing.tariffs import CONTRACT_TZ
+from sqlbase import Db, transaction, utc_now
+
+__all__ = ["CustomerLookup", "IssuedHook", "RunReport", "run_invoices"]
 
 LATE_CALL_LOOKBACK_DAYS = 366
 """How far before the period an uninvoiced call (or ledger entry) is still
 looked for: a CDR ingested more than a year after its call is not invoiced
 automatically (it stays in the ledger)."""
-_SERIES = re.compile(r"[A-Z]{1,16}")
-
-CustomerLookup = Callable[[AsyncConnection, ledger.Account], Awaitable[Customer | None]]
-"""``lookup(conn, account)`` → the account's customer, in the issuing transaction."""
-
-IssuedHook = Callable[[AsyncConnection, Invoice], Awaitable[None]]
-"""``hook(conn, invoice)``, called in the transaction that issues the invoice."""
-
 
 @dataclass
 class RunReport:
@@ -110,15 +97,8 @@ class _Run:
     start: datetime
     end: datetime
     lookback: datetime
-    issue_date: date
-    series: str
-    fx: StoredRate
-    vat_rate: Decimal
     down_days: tuple[date, ...]
-    supplier: Supplier
-    customers: CustomerLookup | None
-    on_issued: IssuedHook | None
-    now: datetime
+    terms: IssueTerms
 
 
 async def run_invoices(
@@ -168,11 +148,10 @@ async def run_invoices(
     today = now.astimezone(CONTRACT_TZ).date()
     if issue > today:
         raise InvalidPeriodError(f"issue date {issue.isoformat()} is in the future (today is {today.isoformat()})")
-    if not _SERIES.fullmatch(series):
-        raise InvoiceError(f"a series is 1 to 16 capital letters, not {series!r}")
-    supplier = checked_supplier(supplier)
-    await _check_chronology(db, series, issue)
-    fx = await rate_for_invoice(db, issue, max_age_days=max_fx_age_days)
+    terms = await issue_terms(
+        db, issue, penalty.due_date(issue), supplier=supplier, series=series, now=now,
+        max_fx_age_days=max_fx_age_days, customers=customers, on_issued=on_issued,
+    )  # fmt: skip
     start, end = period_bounds(billing_period)
     uningested = await uningested_usage(db, start, end, now)
     if uningested.waiting and not allow_uningested:
@@ -183,17 +162,10 @@ async def run_invoices(
         start=start,
         end=end,
         lookback=start - timedelta(days=LATE_CALL_LOOKBACK_DAYS),
-        issue_date=issue,
-        series=series,
-        fx=fx,
-        vat_rate=vat.vat_rate_on(issue),
         down_days=tuple(day for day, _ in await downtime_days(db, billing_period)),
-        supplier=supplier,
-        customers=customers,
-        on_issued=on_issued,
-        now=now,
+        terms=terms,
     )
-    report = RunReport(run.label, issue, series, fx, run.vat_rate, uningested=uningested)
+    report = RunReport(run.label, issue, series, terms.fx, terms.vat_rate, uningested=uningested)
     async with transaction(db) as conn:
         # an account recorded after the period is invoiced for it when its plan started in it
         on_plan = select(account_service_plans.c.account_id).where(
@@ -217,27 +189,11 @@ async def run_invoices(
     return report
 
 
-async def _check_chronology(db: Db, series: str, issue: date) -> None:
-    async with transaction(db) as conn:
-        last = await conn.scalar(
-            select(invoice_counters.c.last_issue_date).where(invoice_counters.c.series == series)
-        )
-    _refuse_earlier(series, issue, last)
-
-
-def _refuse_earlier(series: str, issue: date, last: date | None) -> None:
-    if last is not None and issue < last:
-        raise InvoiceChronologyError(
-            f"series {series} already has an invoice issued on {last.isoformat()}: "
-            f"numbers follow issue dates, so {issue.isoformat()} cannot be used"
-        )
-
-
-
 async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids: list[int]) -> Invoice | str:
     account = await ledger.locked_account(conn, account_id)
     done = await conn.scalar(
-        select(invoices.c.id).where(invoices.c.account_id == account_id, invoices.c.period == run.label)
+        select(invoices.c.id).where(
+            invoices.c.account_id == account_id, invoices.c.period == run.label, invoices.c.kind == MONTHLY)
     )
     if done is not None:
         return "already"
@@ -311,154 +267,37 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
             )
         )
     differences = await exchange.pending_differences(conn, account_id, run.period.last)
-    drafts.extend(exchange.difference_draft(d, run.fx.rate) for d in differences)
+    drafts.extend(exchange.difference_draft(d, run.terms.fx.rate) for d in differences)
     if not drafts and not calls:
         return "nothing"
 
-    lines = _priced_lines(drafts, run)
-    net = sum(line.net_micro for line in lines)
-    vat_total = sum(line.vat_micro for line in lines)
-    sequence = await _next_number(conn, run.series, run.issue_date)
-    number = format_invoice_number(run.series, sequence)
+    async def new_entries(conn: AsyncConnection, number: str, lines: Sequence[InvoiceLine]) -> list[Any]:
+        written = []
+        if fee.net_micro > 0:
+            written.append(
+                await ledger.append_entry(
+                    conn, account_id, RECURRING_FEE, -fee.net_micro,
+                    reference=f"abonament {run.label}, factura {number}",
+                    idempotency_key=fee_key, now=run.terms.now,
+                )  # fmt: skip
+            )
+        for difference, line in zip(differences, lines[len(lines) - len(differences):], strict=True):
+            written.append(
+                await ledger.append_entry(
+                    conn, account_id, ADJUSTMENT, -line.net_micro,
+                    reference=f"diferență de curs, factura {number}",
+                    idempotency_key=f"exchange_difference:{difference.id}", now=run.terms.now,
+                )  # fmt: skip
+            )
+        return written
 
-    if fee.net_micro > 0:
-        accounted.append(
-            await ledger.append_entry(
-                conn, account_id, RECURRING_FEE, -fee.net_micro,
-                reference=f"abonament {run.label}, factura {number}",
-                idempotency_key=fee_key, now=run.now,
-            )  # fmt: skip
-        )
-    for difference, line in zip(differences, lines[len(lines) - len(differences):], strict=True):
-        accounted.append(
-            await ledger.append_entry(
-                conn, account_id, ADJUSTMENT, -line.net_micro,
-                reference=f"diferență de curs, factura {number}",
-                idempotency_key=f"exchange_difference:{difference.id}", now=run.now,
-            )  # fmt: skip
-        )
-    if sum(entry.amount_micro for entry in accounted) != -net:
-        raise InvoiceConsistencyError(
-            f"account {account.code}, {run.label}: the lines total {money.format_micro(net)} EUR but "
-            f"the ledger entries they account for total {money.format_micro(-sum(e.amount_micro for e in accounted))}"
-        )
-    if vat_total:
-        accounted.append(
-            await ledger.append_entry(
-                conn, account_id, ADJUSTMENT, -vat_total,
-                reference=f"TVA factura {number}", idempotency_key=f"invoice_vat:{number}", now=run.now,
-            )  # fmt: skip
-        )
+    async def linked(conn: AsyncConnection, invoice_id: int) -> None:
+        await exchange.mark_invoiced(conn, [d.id for d in differences], invoice_id)
 
-    customer = await run.customers(conn, account) if run.customers is not None else None
-    if customer is None:
-        customer = Customer(account.code, None, account.language or "ro")
-    bundle_used = sum(c.included_seconds for c in calls if local_month(c.start) == run.label)
-    invoice_id = await conn.scalar(
-        insert(invoices)
-        .values(
-            series=run.series,
-            number=sequence,
-            account_id=account_id,
-            account_code=account.code,
-            account_kind=account.kind,
-            customer_name=customer.name,
-            customer_email=customer.email,
-            language=customer.language,
-            period=run.label,
-            period_first=run.period.first,
-            period_last=run.period.last,
-            issue_date=run.issue_date,
-            due_date=penalty.due_date(run.issue_date),
-            vat_rate=format(run.vat_rate, "f"),
-            fx_rate=format(run.fx.rate, "f"),
-            fx_date=run.fx.day,
-            fx_source=run.fx.source,
-            bundle_seconds=bundle_seconds,
-            bundle_used_seconds=bundle_used,
-            net_micro=net,
-            vat_micro=vat_total,
-            total_micro=net + vat_total,
-            net_ron_micro=sum(line.net_ron_micro for line in lines),
-            vat_ron_micro=sum(line.vat_ron_micro for line in lines),
-            total_ron_micro=sum(line.total_ron_micro for line in lines),
-            created_at=run.now,
-            **_supplier_values(run.supplier),
-        )
-        .returning(invoices.c.id)
-    )
-    await conn.execute(
-        insert(invoice_lines), [{"invoice_id": invoice_id, **_line_values(line)} for line in lines]
-    )
-    if calls:
-        await conn.execute(
-            insert(invoice_calls), [{"invoice_id": invoice_id, **_call_values(call)} for call in calls]
-        )
-    if accounted:  # calls all within the bundle charge nothing: no entries
-        await conn.execute(
-            insert(invoice_entries),
-            [{"ledger_entry_id": entry.id, "invoice_id": invoice_id} for entry in accounted],
-        )
-    await exchange.mark_invoiced(conn, [d.id for d in differences], invoice_id)
-    invoice = await load_invoice(conn, invoices.c.id == invoice_id)
-    if run.on_issued is not None:
-        await run.on_issued(conn, invoice)
-    return invoice
-
-
-async def _next_number(conn: AsyncConnection, series: str, issue: date) -> int:
-    """Lock the series' counter (creating it at 0), bump it, return the new number."""
-    await conn.execute(
-        insert_or_skip(conn, invoice_counters, invoice_counters.c.series).values(
-            series=series, last_number=0, last_issue_date=None
-        )
-    )
-    row = (
-        await conn.execute(
-            select(invoice_counters.c.last_number, invoice_counters.c.last_issue_date)
-            .where(invoice_counters.c.series == series)
-            .with_for_update()
-        )
-    ).one()
-    _refuse_earlier(series, issue, row.last_issue_date)
-    number = row.last_number + 1
-    await conn.execute(
-        update(invoice_counters)
-        .where(invoice_counters.c.series == series)
-        .values(last_number=number, last_issue_date=max(issue, row.last_issue_date or issue))
-    )
-    return number
-
-
-def _priced_lines(drafts: Sequence[Draft], run: _Run) -> list[InvoiceLine]:
-    """Number the lines; add VAT (EUR per line) and RON (per line, whole bani)."""
-    lines = []
-    for position, d in enumerate(drafts, start=1):
-        net_ron = ron_micro(d.net_micro, run.fx.rate) if d.net_ron_micro is None else d.net_ron_micro
-        lines.append(
-            InvoiceLine(
-                position, d.kind, d.description, d.number_class, d.month, d.quantity,
-                d.billable_seconds, d.included_seconds, d.charged_seconds,
-                d.net_micro, money.multiply_micro(d.net_micro, run.vat_rate),
-                net_ron, _ron_vat_micro(net_ron, run.vat_rate),
-            )  # fmt: skip
-        )
-    return lines
-
-
-def _ron_vat_micro(net_ron_micro: int, rate: Decimal) -> int:
-    # net is whole bani: VAT in bani, rounded half-up once
-    return money.multiply_micro(net_ron_micro // RON_PER_BAN_MICRO, rate) * RON_PER_BAN_MICRO
-
-
-def _line_values(line: InvoiceLine) -> dict[str, Any]:
-    return {name: getattr(line, name) for name in LINE_FIELDS}
-
-
-def _call_values(call: InvoicedCall) -> dict[str, Any]:
-    return {name: getattr(call, name) for name in CALL_FIELDS}
-
-
-def _supplier_values(supplier: Supplier) -> dict[str, str]:
-    """The ``invoices.supplier_*`` columns."""
-    return {f"supplier_{name}": getattr(supplier, name) for name in SUPPLIER_FIELDS}
+    content = InvoiceContent(
+        kind=MONTHLY, period=run.label, period_first=run.period.first, period_last=run.period.last,
+        drafts=drafts, accounted=accounted, calls=calls, bundle_seconds=bundle_seconds,
+        bundle_used_seconds=sum(c.included_seconds for c in calls if local_month(c.start) == run.label),
+        new_entries=new_entries, linked=linked,
+    )  # fmt: skip
+    return await store_invoice(conn, run.terms, account, content)

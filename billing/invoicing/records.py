@@ -39,6 +39,11 @@ RECURRING, DOWNTIME_CREDIT, USAGE, SMS, RERATING, OTHER, EXCHANGE_DIFFERENCE = (
     "recurring_fee", "downtime_credit", "usage", "sms", "rerating", "adjustment", "exchange_difference",
 )  # fmt: skip
 
+# invoice kinds: the month's invoice (once per account and month), an interim
+# invoice of usage so far in a month, the one-off fees of a contract's start
+MONTHLY, INTERIM, ONE_OFF = "monthly", "interim", "one_off"
+INVOICE_KINDS = (MONTHLY, INTERIM, ONE_OFF)
+
 # invoice states as of a day
 UNPAID, PARTIALLY_PAID, PAID = "unpaid", "partially_paid", "paid"
 
@@ -146,6 +151,7 @@ class Invoice:
     lines: tuple[InvoiceLine, ...] = ()
     calls: tuple[InvoicedCall, ...] = ()
     payments: tuple[InvoicePayment, ...] = ()
+    kind: str = MONTHLY
 
     @property
     def number(self) -> str:
@@ -305,4 +311,5 @@ async def load_invoice(conn: AsyncConnection, where: Any, *, with_calls: bool = 
         lines=tuple(InvoiceLine(*r) for r in line_rows),
         calls=calls,
         payments=tuple(InvoicePayment(*r) for r in payment_rows),
+        kind=values["kind"],
     )

@@ -51,6 +51,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from billing.tables import accounts, cdrs, ledger_entries
@@ -112,6 +113,7 @@ invoices = Table(
     # snapshots at issue: an invoice never changes when the account does
     Column("account_code", String(80), nullable=False),
     Column("account_kind", String(16), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="monthly"),  # 0015
     Column("customer_name", Text, nullable=False),
     Column("customer_email", Text, nullable=True),
     Column("language", String(8), nullable=False),
@@ -140,8 +142,12 @@ invoices = Table(
     _supplier("iban"),
     _supplier("bank"),
     UniqueConstraint("series", "number"),
-    # an account's period is invoiced once, whatever the series
-    UniqueConstraint("account_id", "period"),
+    CheckConstraint("kind IN ('monthly', 'interim', 'one_off')", name="kind"),
+    # an account's month has one monthly invoice, whatever the series (0015)
+    Index(
+        "uq_invoices_monthly_account_period", "account_id", "period", unique=True,
+        sqlite_where=text("kind = 'monthly'"), postgresql_where=text("kind = 'monthly'"),
+    ),  # fmt: skip
 )
 
 invoice_lines = Table(

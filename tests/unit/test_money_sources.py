@@ -94,7 +94,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
      "((budget_micro - rate.connect_fee_micro + 1) * rate.scale_d - rate.scale_h - 1) // rate.scale_a"):
         "the result is seconds, not money: the longest call whose cost (rounded by "
         "money's Scaler) stays within the budget, floored so the call never exceeds it",
-    ("billing.invoicing.issuing", "_ron_vat_micro", "net_ron_micro // RON_PER_BAN_MICRO"):
+    ("billing.invoicing.storing", "_ron_vat_micro", "net_ron_micro // RON_PER_BAN_MICRO"):
         "exact: net_ron_micro is whole bani (records.ron_micro rounds to the ban), so "
         "dividing by the micro-RON in a ban drops nothing",
 }
