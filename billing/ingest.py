@@ -24,15 +24,16 @@ ingested in batches, one transaction per batch:
    reference is the CDR's uniqueid (or else its linkedid) on the same
    account is settled by that charge (``settled_by = cdr:<system>:<uniqueid>``).
 
-Included minutes: national traffic (:data:`billing.rating.BUNDLE_CLASSES`)
-uses the included seconds of the call's contract month (Europe/Bucharest)
-first: those of the account's service plans that month, pro-rated
-(:func:`billing.subscriptions.month_terms`, looked up once per account and
-month of a batch), or the account's own ``included_seconds`` when it is on
-no plan that month; within a batch calls are rated in call-start order
-and the call crossing the end of the bundle is split at the exact second (the
-kernel's :func:`~billing.rating.rate_call`). What each month has used is kept
-in ``bundle_usage``. Across batches the bundle goes in arrival order: a CDR
+Included minutes: a call uses the included seconds of its contract month
+(Europe/Bucharest) first, from the pool of its destination group
+(:mod:`billing.included_minutes`): those of the account's service plans
+that month, per group and pro-rated (:func:`billing.subscriptions.month_terms`,
+looked up once per account and month of a batch), or the account's own
+``included_seconds`` (national) when it is on no plan that month; within a
+batch calls are rated in call-start order and the call crossing the end of
+its pool is split at the exact second (the kernel's
+:func:`~billing.rating.rate_call`). What each month has used is kept in
+``bundle_usage``, per group. Across batches the bundle goes in arrival order: a CDR
 arriving after a later-starting one was rated takes what is left;
 :func:`billing.rerating.rerate_period` over the month restores the exact
 call-start split with adjustments.
@@ -82,7 +83,8 @@ from billing.cdr_format import (
 )
 from billing.errors import UnknownTariffError
 from billing.numbering import Classification, NumberingPlan, OnNet, default_numbering_plan
-from billing.rating import BUNDLE_CLASSES, RatedCall, UnratableCall, classify_and_rate, rate_call
+from billing.included_minutes import Pool, own_allowance, pools_by_class
+from billing.rating import RatedCall, UnratableCall, classify_and_rate, rate_call
 from billing.tables import CALL_CHARGE, bundle_usage, cdr_quarantine, cdrs, ledger_entries
 from sqlbase import Db, transaction, utc_now
 from sqlbase.bulk import bulk_insert_or_skip, native_time, select_where_in, upsert_adding
@@ -346,7 +348,7 @@ class _Writes:
         default_factory=dict
     )  # key → account, cost
     rejected: list[Rejected] = field(default_factory=list)
-    bundle_used: dict[tuple[int, str], int] = field(default_factory=dict)
+    bundle_used: dict[tuple[int, str, str], int] = field(default_factory=dict)  # (account, month, group)
     settlements: list[tuple[int, int, str | None]] = field(default_factory=list)
 
 
@@ -458,10 +460,10 @@ class CdrIngester:
             if cost:
                 writes.costs[(system, uniqueid)] = (account.id, cost)
             if rated.included_seconds:
-                month_key = (account.id, contract_month(record.start))
-                writes.bundle_used[month_key] = (
-                    writes.bundle_used.get(month_key, 0) + rated.included_seconds
-                )
+                month = contract_month(record.start)
+                group = remaining[(account.id, month)][classification.number_class].group
+                used_key = (account.id, month, group)
+                writes.bundle_used[used_key] = writes.bundle_used.get(used_key, 0) + rated.included_seconds
             if unsettled:
                 rid = unsettled.pop((account.id, uniqueid), None) or unsettled.pop(
                     (account.id, record.linkedid), None
@@ -479,13 +481,14 @@ class CdrIngester:
         self,
         record: ParsedCdr,
         account: ledger.BillingTerms | None,
-        remaining: dict[tuple[int, str], int],
+        remaining: dict[tuple[int, str], dict[str, Pool]],
     ) -> str | tuple[RatedCall, int | None, Classification]:
         """Return why the CDR cannot be charged, or ``(rated call, tariff version id,
         classification)``.
 
-        Uses (and decrements) ``remaining``, the included seconds left per
-        (account id, month) of the months that have some, for national traffic.
+        Uses (and decrements) ``remaining``: per (account id, month) of the
+        months that have included seconds, number class → the pool its
+        calls draw from (:func:`billing.included_minutes.pools_by_class`).
         """
         if account is None:
             return (
@@ -505,14 +508,14 @@ class CdrIngester:
             classification = self._classify(record.dialled, self.on_net)
             rate = plan.voice_rate(classification)
             if rate is not None:
-                left, month_key = 0, None
-                if remaining and classification.number_class in BUNDLE_CLASSES:
-                    key = (account.id, contract_month(start))
-                    if key in remaining:  # the month has included seconds
-                        month_key, left = key, remaining[key]
-                rated = rate_call(rate, record.billsec, True, left)
-                if month_key is not None:
-                    remaining[month_key] = left - rated.included_seconds
+                pool = None
+                if remaining:
+                    pools = remaining.get((account.id, contract_month(start)))
+                    if pools:  # the month has included seconds
+                        pool = pools.get(classification.number_class)
+                rated = rate_call(rate, record.billsec, True, 0 if pool is None else pool.left)
+                if pool is not None:
+                    pool.left -= rated.included_seconds
                 return rated, version_id, classification
         # nothing to charge, or not ratable: the kernel decides which, and why
         try:
@@ -555,10 +558,12 @@ async def _not_yet_ingested(conn: AsyncConnection, records: list[ParsedCdr]) -> 
 
 async def _bundle_remaining(
     conn: AsyncConnection, fresh: list[ParsedCdr], accounts: dict[str, ledger.BillingTerms]
-) -> dict[tuple[int, str], int]:
-    """Included seconds left per (account id, month) for the batch's months
-    that have some: the service plans' of that month (pro-rated), else the
-    account's own ``included_seconds``."""
+) -> dict[tuple[int, str], dict[str, Pool]]:
+    """The included-minute pools per (account id, month) for the batch's
+    months that have some (number class → pool, see
+    :func:`billing.included_minutes.pools_by_class`): the service plans' of
+    that month (pro-rated, per group), else the account's own
+    ``included_seconds`` (national), less what ``bundle_usage`` says is used."""
     months: dict[tuple[int, str], int] = {}  # → the account's own included seconds
     for record in fresh:
         account = accounts.get(record.accountcode)
@@ -567,22 +572,24 @@ async def _bundle_remaining(
     if not months:
         return {}
     on_plans = await month_terms_of(conn, months)
-    wanted: dict[tuple[int, str], int] = {}
+    included: dict[tuple[int, str], dict[str, int]] = {}
     for key, own in months.items():
         terms = on_plans.get(key)
-        included = own if terms is None else terms.included_seconds
-        if included:
-            wanted[key] = included
-    if not wanted:
+        groups = own_allowance(own) if terms is None else terms.included
+        if groups:
+            included[key] = groups
+    if not included:
         return {}
+    used: dict[tuple[int, str], dict[str, int]] = {}
     rows = await conn.execute(
-        select(bundle_usage.c.account_id, bundle_usage.c.month, bundle_usage.c.used_seconds).where(
-            tuple_(bundle_usage.c.account_id, bundle_usage.c.month).in_(list(wanted))
+        select(bundle_usage.c.account_id, bundle_usage.c.month, bundle_usage.c.destination_group,
+               bundle_usage.c.used_seconds).where(
+            tuple_(bundle_usage.c.account_id, bundle_usage.c.month).in_(list(included))
         )
     )
     for row in rows:
-        wanted[(row.account_id, row.month)] -= row.used_seconds
-    return wanted
+        used.setdefault((row.account_id, row.month), {})[row.destination_group] = row.used_seconds
+    return {key: pools_by_class(groups, used.get(key, {})) for key, groups in included.items()}
 
 
 async def _unsettled_reservations(
@@ -621,14 +628,16 @@ async def _write(conn: AsyncConnection, writes: _Writes, db_now: Any, now: datet
     await reservations_service.mark_settled(conn, writes.settlements, now)
 
 
-async def add_bundle_seconds(conn: AsyncConnection, used: dict[tuple[int, str], int]) -> None:
-    """Add ``used[(account_id, month)]`` seconds (negative: given back) to
-    each account's included-seconds counter of that month, created at 0."""
+async def add_bundle_seconds(conn: AsyncConnection, used: dict[tuple[int, str, str], int]) -> None:
+    """Add ``used[(account_id, month, group)]`` seconds (negative: given back)
+    to each account's included-seconds counter of that month and
+    destination group, created at 0."""
+    key = [bundle_usage.c.account_id, bundle_usage.c.month, bundle_usage.c.destination_group]
     await conn.execute(
-        upsert_adding(conn, bundle_usage, [bundle_usage.c.account_id, bundle_usage.c.month], "used_seconds"),
+        upsert_adding(conn, bundle_usage, key, "used_seconds"),
         [
-            {"account_id": account_id, "month": month, "used_seconds": seconds}
-            for (account_id, month), seconds in used.items()
+            {"account_id": account_id, "month": month, "destination_group": group, "used_seconds": seconds}
+            for (account_id, month, group), seconds in used.items()
         ],
     )
 

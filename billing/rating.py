@@ -13,8 +13,10 @@ Contract rules held here
       the second term computed exactly and rounded **once, half-up, to the
       micro-euro** (policy and proof of the integer form in
       :mod:`billing.money`). Costs are ``int`` micro-euros.
-    * Included minutes: national traffic (:data:`BUNDLE_CLASSES`) uses the
-      month's included seconds first, in order of call start; a call that
+    * Included minutes: a call uses the month's included seconds of its
+      destination group first (national traffic, :data:`BUNDLE_CLASSES`, for
+      the contract's "minute incluse"; a plan may include other groups'
+      apart: :mod:`billing.included_minutes`), in order of call start; a call that
       crosses the end of the bundle is split at the exact (billable) second,
       the rest charged per second at the rate. The connect fee is not covered
       by the bundle. Unused seconds are not carried over: a bundle is one
@@ -97,8 +99,8 @@ def rate_call(
     """Return the :class:`RatedCall` for one call at ``rate``.
 
     ``included_available`` is what is left of the month's included seconds
-    (pass 0 for classes outside :data:`BUNDLE_CLASSES`); the result says how
-    much of it this call used.
+    that this call's class draws from (0 when no pool includes it); the
+    result says how much of it this call used.
     """
     if not answered or billsec <= 0:
         return _new(RatedCall, (0, 0, 0, 0, rate.destination))

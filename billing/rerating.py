@@ -18,8 +18,9 @@ The ``cdrs`` rows keep their original rating: history is never edited.
 Idempotent per CDR and tariff version: running it again finds nothing
 different, and (cdr, version) is unique in ``cdr_adjustments``.
 
-Bundle: a month's included seconds are its service plans' (pro-rated,
-:func:`billing.subscriptions.month_terms`) or else the account's own; the
+Bundle: a month's included seconds are its service plans' (pro-rated, per
+destination group: :func:`billing.subscriptions.month_terms`,
+:mod:`billing.included_minutes`) or else the account's own; the
 period's calls of a month use what the month's calls before
 ``start`` left (as currently rated); calls after ``end`` in the same month
 keep their rating, so re-rate whole months for an exact split (the monthly
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger
 from billing.cdr_format import ANSWERED
+from billing.included_minutes import Pool, own_allowance, pool_group, pools_by_class
 from billing.ingest import CdrIngester, ParsedCdr, add_bundle_seconds, contract_month
 from billing.subscriptions import month_terms_of
 from billing.numbering import OnNet
@@ -62,6 +64,7 @@ class _Current:
 
     cdr_id: int
     record: ParsedCdr
+    number_class: str
     included_seconds: int
     charged_seconds: int
     cost_micro: int
@@ -116,24 +119,28 @@ async def _rerate_account(
     used_before = await _current(conn, account_id, _month_start(start), start)
     months = {(account_id, contract_month(c.record.start)) for c in period}
     on_plans = await month_terms_of(conn, months)
-    remaining: dict[tuple[int, str], int] = {}
+    included: dict[str, dict[str, int]] = {}  # month → included seconds per group
+    remaining: dict[tuple[int, str], dict[str, Pool]] = {}
     for key in months:
         # the plans' included seconds of the month (pro-rated), else the account's own
-        included = on_plans[key].included_seconds if key in on_plans else account.included_seconds
-        if not included:
+        groups = on_plans[key].included if key in on_plans else own_allowance(account.included_seconds)
+        if not groups:
             continue
-        before = sum(
-            c.included_seconds for c in used_before if contract_month(c.record.start) == key[1]
-        )
-        remaining[key] = included - before
-    bundle_delta: dict[str, int] = {}
+        included[key[1]] = groups
+        before: dict[str, int] = {}
+        for c in used_before:
+            group = pool_group(groups, c.number_class) if c.included_seconds else None
+            if group is not None and contract_month(c.record.start) == key[1]:
+                before[group] = before.get(group, 0) + c.included_seconds
+        remaining[key] = pools_by_class(groups, before)
+    bundle_delta: dict[tuple[str, str], int] = {}  # (month, group) → seconds
     for current in period:
         report.cdrs += 1
         outcome = rater.rate(current.record, terms, remaining)
         if isinstance(outcome, str):
             report.unratable += 1  # e.g. the correction bars the destination: left as it was
             continue
-        rated, version_id, _ = outcome
+        rated, version_id, classification = outcome
         unchanged = (rated.cost_micro, rated.included_seconds) == (
             current.cost_micro,
             current.included_seconds,
@@ -171,10 +178,15 @@ async def _rerate_account(
                 now=now,
             )
         month = contract_month(current.record.start)
-        bundle_delta[month] = (
-            bundle_delta.get(month, 0) + rated.included_seconds - current.included_seconds
-        )
-    changed = {(account_id, month): seconds for month, seconds in bundle_delta.items() if seconds}
+        if rated.included_seconds:
+            key = (month, remaining[(account_id, month)][classification.number_class].group)
+            bundle_delta[key] = bundle_delta.get(key, 0) + rated.included_seconds
+        if current.included_seconds:
+            group = pool_group(included.get(month, {}), current.number_class)
+            if group is not None:
+                bundle_delta[(month, group)] = bundle_delta.get((month, group), 0) - current.included_seconds
+    changed = {(account_id, month, group): seconds
+               for (month, group), seconds in bundle_delta.items() if seconds}
     if changed:
         await add_bundle_seconds(conn, changed)
 
@@ -198,7 +210,8 @@ async def _current(
         )  # fmt: skip
         result.append(
             _Current(
-                row.id, record, source.included_seconds, source.charged_seconds, source.cost_micro
+                row.id, record, row.number_class, source.included_seconds, source.charged_seconds,
+                source.cost_micro,
             )
         )
     return result

@@ -14,24 +14,21 @@ the plan takes effect by itself).
   with ``immediately`` (both months then pro-rated);
 * :func:`end_subscription` ends it (the last month pro-rated).
 
-What a month owes (:func:`month_terms`): the fee and the included national
-minutes of the plan version in force on each day of service, pro-rated by
-days::
+What a month owes (:func:`month_terms`): the fee and the included
+minutes, per destination group, of the plan version in force on each day
+of service, pro-rated by days::
 
-    fee     = Σ over days of service (version's monthly fee)      / days in month
-    seconds = Σ over days of service (version's national seconds) / days in month
+    fee     = Σ over days of service (version's monthly fee)            / days in month
+    seconds = Σ over days of service (version's seconds of the group)   / days in month
 
 each rounded half-up **once** (:func:`billing.money.round_half_up`): the
-fee to the micro-euro, the included seconds to the whole second. A day of
+fee to the micro-euro, each group's included seconds to the whole second. A day of
 service on which the plan has no version in force owes nothing. A month
 without any day of service has no terms (None): the account's own
 ``monthly_fee_micro`` / ``included_seconds`` apply then.
 
-Only the ``national`` group's minutes (the contract's "minute incluse",
-the classes of :data:`billing.rating.BUNDLE_CLASSES`) are counted by
-rating; a subscription to a plan whose versions include minutes of any
-other group is refused, rather than leaving those minutes unused without
-saying so. A plan's versions must rate calls with the account's tariff
+Each group's minutes are a pool of their own, which rating spends on the
+calls of that group's classes (:mod:`billing.included_minutes`). A plan's versions must rate calls with the account's tariff
 (they name one): a subscription to a plan with another tariff is refused.
 """
 
@@ -48,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, money, service_plan_store
 from billing.errors import InvalidSubscriptionError, UnknownServicePlanError
-from billing.service_plans import NATIONAL, ServicePlanVersions, is_valid_name
+from billing.service_plans import ServicePlanVersions, is_valid_name
 from billing.tables import account_service_plans
 from billing.tariffs import CONTRACT_TZ
 from sqlbase import Db, reading, transaction, utc_now
@@ -76,15 +73,21 @@ class MonthTerms:
     """What one contract month owes under an account's plans.
 
     ``fee_micro``: the monthly fee pro-rated by days of service (micro-euros,
-    VAT excluded); ``included_seconds``: the national minutes included, in
-    seconds, pro-rated the same way; ``service_days`` of ``month_days``.
+    VAT excluded); ``included``: the minutes included per destination
+    group, in seconds, pro-rated the same way (groups with none left out);
+    ``service_days`` of ``month_days``.
     """
 
     month: str
     fee_micro: int
-    included_seconds: int
+    included: dict[str, int]
     service_days: int
     month_days: int
+
+    @property
+    def included_seconds(self) -> int:
+        """All groups' included seconds together (what an invoice shows as its bundle)."""
+        return sum(self.included.values())
 
 
 def contract_day(now: datetime | None = None) -> date:
@@ -107,8 +110,7 @@ async def subscribe(db: Db, account_id: int, plan: str, *, start_day: date,
     Raise :class:`~billing.errors.UnknownAccountError`, or
     :class:`InvalidSubscriptionError` naming the field: ``plan`` when no
     such plan is stored, it has no version in force on ``start_day``, it
-    includes minutes other than national ones or rates calls with another
-    tariff than the account's; ``start_day`` when the account is already on
+    rates calls with another tariff than the account's; ``start_day`` when the account is already on
     a plan that day or later (:func:`change_plan` changes it).
     """
     async with transaction(db) as conn:
@@ -204,11 +206,6 @@ async def _checked_plan(conn: AsyncConnection, plan: str, start_day: date, tarif
     for version in versions.versions:
         if version.effective_to is not None and version.effective_to <= start_day:
             continue
-        others = [a.group for a in version.allowances if a.group != NATIONAL]
-        if others:
-            raise InvalidSubscriptionError(
-                "plan", f"{version.label} includes {', '.join(others)} minutes, which are not counted yet: "
-                "only national minutes are")
         if version.tariff != tariff:
             raise InvalidSubscriptionError(
                 "plan", f"{version.label} rates calls with tariff {version.tariff}, the account with {tariff}")
@@ -302,7 +299,8 @@ def _terms(month: str, stretches: Iterable[_Stretch], plans: dict[str, ServicePl
     year, number = int(month[:4]), int(month[5:7])
     days = calendar.monthrange(year, number)[1]
     first = date(year, number, 1)
-    fees = seconds = service_days = 0
+    fees = service_days = 0
+    seconds: dict[str, int] = {}
     for offset in range(days):
         day = first + timedelta(days=offset)
         stretch = next((s for s in stretches if s.covers(day)), None)
@@ -314,8 +312,10 @@ def _terms(month: str, stretches: Iterable[_Stretch], plans: dict[str, ServicePl
         if version is None:
             continue
         fees += version.monthly_fee_micro
-        seconds += sum(a.seconds for a in version.allowances if a.group == NATIONAL)
+        for allowance in version.allowances:
+            seconds[allowance.group] = seconds.get(allowance.group, 0) + allowance.seconds
     if not service_days:
         return None
-    return MonthTerms(month, money.round_half_up(fees, days), money.round_half_up(seconds, days),
+    included = {group: money.round_half_up(total, days) for group, total in seconds.items()}
+    return MonthTerms(month, money.round_half_up(fees, days), {g: s for g, s in included.items() if s},
                       service_days, days)

@@ -261,13 +261,15 @@ reservations = Table(
 bundle_usage = Table(
     "bundle_usage",
     metadata,
-    # Included seconds used per account and contract month ('YYYY-MM',
-    # Europe/Bucharest): a counter kept in the same transaction as the CDRs,
-    # equal to the sum of their current included seconds (a test holds it).
+    # Included seconds used per account, contract month ('YYYY-MM',
+    # Europe/Bucharest) and destination group (billing.included_minutes; 0016):
+    # a counter kept in the same transaction as the CDRs, equal to the sum of
+    # their current included seconds (a test holds it).
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("month", String(7), nullable=False),
+    Column("destination_group", String(16), nullable=False, server_default="national"),
     Column("used_seconds", BigInteger, nullable=False),
-    PrimaryKeyConstraint("account_id", "month"),
+    PrimaryKeyConstraint("account_id", "month", "destination_group"),
 )
 
 cdr_quarantine = Table(
