@@ -6,6 +6,8 @@ on the database side).
 
 from __future__ import annotations
 
+from datetime import date
+
 from billing.money import format_amount
 
 
@@ -121,3 +123,16 @@ class InvalidSubscriptionError(BillingError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class InvoicedMonthError(BillingError):
+    """A change of plan from ``day`` would change a month whose monthly
+    invoice (``invoice``, for ``month``) is already issued: an invoice is
+    stored once and never updated, so its month's terms are final."""
+
+    def __init__(self, account_id: int, day: date, month: str, invoice: str) -> None:
+        super().__init__(
+            f"account {account_id}: a change of plan from {day.isoformat()} would change {month}, "
+            f"whose invoice {invoice} is already issued (an issued invoice never changes); "
+            f"change it from the 1st of a month not yet invoiced")
+        self.account_id, self.day, self.month, self.invoice = account_id, day, month, invoice

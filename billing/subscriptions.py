@@ -14,6 +14,14 @@ the plan takes effect by itself).
   with ``immediately`` (both months then pro-rated);
 * :func:`end_subscription` ends it (the last month pro-rated).
 
+None of them changes a month whose monthly invoice is issued: an invoice
+is stored once and never updated, so a change effective on a day of such
+a month (or before it) is refused with
+:class:`~billing.errors.InvoicedMonthError`, naming the day and the
+invoice (:func:`billing.invoicing.records.monthly_invoice_months` says
+which months; the account's lock, which the invoice run also takes, keeps
+the two from crossing).
+
 What a month owes (:func:`month_terms`): the fee and the included
 minutes, per destination group, of the plan version in force on each day
 of service, pro-rated by days::
@@ -44,7 +52,8 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, money, service_plan_store
-from billing.errors import InvalidSubscriptionError, UnknownServicePlanError
+from billing.errors import InvalidSubscriptionError, InvoicedMonthError, UnknownServicePlanError
+from billing.invoicing.records import monthly_invoice_months
 from billing.service_plans import ServicePlanVersions, is_valid_name
 from billing.tables import account_service_plans
 from billing.tariffs import CONTRACT_TZ
@@ -110,11 +119,14 @@ async def subscribe(db: Db, account_id: int, plan: str, *, start_day: date,
     Raise :class:`~billing.errors.UnknownAccountError`, or
     :class:`InvalidSubscriptionError` naming the field: ``plan`` when no
     such plan is stored, it has no version in force on ``start_day``, it
-    rates calls with another tariff than the account's; ``start_day`` when the account is already on
-    a plan that day or later (:func:`change_plan` changes it).
+    rates calls with another tariff than the account's; ``start_day`` when
+    the account is already on a plan that day or later (:func:`change_plan`
+    changes it). Raise :class:`~billing.errors.InvoicedMonthError` when
+    ``start_day``'s month (or a later one) is invoiced.
     """
     async with transaction(db) as conn:
         account = await ledger.locked_account(conn, account_id)
+        await _refuse_invoiced_months(conn, account_id, start_day)
         await _checked_plan(conn, plan, start_day, account.tariff)
         for stretch in await _history(conn, account_id):
             if stretch.until_day is None or stretch.until_day > start_day:
@@ -133,11 +145,13 @@ async def change_plan(db: Db, account_id: int, plan: str, *, today: date, immedi
     A change already planned from that day or later is replaced. An account
     on no plan is subscribed from that day. Changing to the plan the account
     is on then (with nothing planned after) changes nothing and returns its
-    stretch. Refusals as :func:`subscribe`'s.
+    stretch. Refusals as :func:`subscribe`'s (an invoiced month: the
+    effective day's).
     """
     effective = today if immediately else first_of_next_month(today)
     async with transaction(db) as conn:
         account = await ledger.locked_account(conn, account_id)
+        await _refuse_invoiced_months(conn, account_id, effective)
         await _checked_plan(conn, plan, effective, account.tariff)
         history = await _history(conn, account_id)
         current = next((s for s in history if s.covers(effective)), None)
@@ -150,16 +164,29 @@ async def change_plan(db: Db, account_id: int, plan: str, *, today: date, immedi
 
 async def end_subscription(db: Db, account_id: int, *, until_day: date) -> None:
     """End account ``account_id``'s plan: ``until_day`` is its first day
-    without one (changes planned from then on are dropped). Raise
+    without one (changes planned from then on are dropped); the last month
+    is pro-rated by its days of service (:func:`month_terms`). Raise
     :class:`InvalidSubscriptionError` (``until_day``) when the account is on
-    no plan the day before."""
+    no plan the day before, :class:`~billing.errors.InvoicedMonthError`
+    when ``until_day``'s month (or a later one) is invoiced."""
     async with transaction(db) as conn:
         await ledger.locked_account(conn, account_id)
+        await _refuse_invoiced_months(conn, account_id, until_day)
         history = await _history(conn, account_id)
         if not any(s.covers(until_day - timedelta(days=1)) for s in history):
             raise InvalidSubscriptionError(
                 "until_day", f"account {account_id} is on no plan on {(until_day - timedelta(days=1)).isoformat()}")
         await _end_from(conn, account_id, history, until_day)
+
+
+async def _refuse_invoiced_months(conn: AsyncConnection, account_id: int, day: date) -> None:
+    """Raise InvoicedMonthError when a change from ``day`` would alter a
+    month already invoiced: ``day``'s month or any later one."""
+    month = day.strftime("%Y-%m")
+    invoiced = sorted((m, number) for m, number in (await monthly_invoice_months(conn, account_id)).items()
+                      if m >= month)
+    if invoiced:
+        raise InvoicedMonthError(account_id, day, *invoiced[0])
 
 
 async def _end_from(conn: AsyncConnection, account_id: int, history: list[Subscription], day: date) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import date
 from typing import Any, Awaitable, Callable, TypeVar
 
 import click
@@ -217,6 +218,19 @@ def account_plan(account_id: int, plan: str, immediately: bool) -> None:
 
     changed, history = _run(work)
     _echo({"account_id": account_id, "from_day": changed.from_day.isoformat(), **plans_json(history, today)})
+
+
+@account_group.command("plan-end")
+@click.argument("account_id", type=ID)
+@click.option("--last-day", type=DAY, required=True,
+              help="The account's last day on its plan, YYYY-MM-DD (that month is pro-rated by days of service).")
+def account_plan_end(account_id: int, last_day: date) -> None:
+    """End ACCOUNT_ID's service plan after --last-day (changes planned after
+    it are dropped); refused into a month already invoiced. Prints the
+    history of plans."""
+    history = _run(lambda engine, settings: operations.end_plan(engine, account_id, last_day))
+    _echo({"account_id": account_id, "last_day": last_day.isoformat(),
+           **plans_json(history, subscriptions.contract_day())})
 
 
 @account_group.command("top-up")

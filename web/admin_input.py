@@ -8,8 +8,11 @@ AdminErrors, for the API's routes and the CLI alike:
 
 =========================  ======  ===========================================
 :class:`InvalidInputError`   400   a field breaks its rule (``field`` says which)
-:class:`NotFoundError`       404   no such account or subscriber
-:class:`ConflictError`       409   username, number or account code taken
+:class:`NotFoundError`       404   no such account, subscriber or invoice
+:class:`ConflictError`       409   username, number or account code taken; an
+                                   invoice paid or not payable; a plan change
+                                   into a month already invoiced; a BNR rate
+                                   a payment needs not stored yet
 =========================  ======  ===========================================
 
 The bounds (every list, string and number from outside has one):
@@ -42,13 +45,31 @@ service plans              at most 1,000 versions (CSV rows) per import;
 DID ``number``             a Romanian geographic, mobile, freephone (0800)
                            or shared-cost (0801) number: never premium-rate,
                            short, emergency or foreign
+payment ``amount``         a decimal string (``"60.50"``, no exponent, no
+                           sign) more than 0: in RON whole bani and at most
+                           500,000 RON, in EUR at most 6 decimals and
+                           100,000 EUR (:func:`payment_amount_micro`)
+payment ``currency``       ``RON`` (the default) or ``EUR``
+payment ``paid_on``        a day ``YYYY-MM-DD``, not before the invoice's issue
+payment ``reference``      the bank statement's text: at most 200 characters,
+                           no control characters, stored as given
+                           (whitespace collapsed), never interpreted
+                           (:mod:`billing.invoicing.payments`)
+payment ``invoice``        an invoice number of at most 32 characters
+                           (``CP-000012``); unknown → 404
+plan ``last_day``          a day ``YYYY-MM-DD`` before 9999-12-31: the
+                           account's last day on its plan
+                           (``DELETE /admin/accounts/{id}/plan``)
+invoices' ``as_of``        a day ``YYYY-MM-DD`` (query; default today)
 =========================  =================================================
 
 Each bound is checked where its rule lives: ids, amounts, languages, kinds
 and tariffs here; references and idempotency keys in
 :mod:`billing.top_ups`; allowed networks, blocked prefixes and the call
 limit in :mod:`admission.policy`; DID numbers in :mod:`provisioning.numbers`;
-service plans a subscription names in :mod:`billing.subscriptions`.
+service plans a subscription names in :mod:`billing.subscriptions`;
+payments' currency, bani, reference and what an invoice still owes in
+:mod:`billing.invoicing.payments`.
 """
 
 from __future__ import annotations
@@ -67,9 +88,12 @@ from billing.errors import (
     IdempotencyKeyReusedError,
     InvalidAmountError,
     InvalidSubscriptionError,
+    InvoicedMonthError,
     UnknownAccountError,
     UnknownServicePlanError,
 )
+from billing.fx_bnr import FxError
+from billing.invoicing.errors import InvoiceNotPayableError, InvoicePaymentError, UnknownInvoiceError
 from billing.money import MoneyError, format_amount, micro_from_text
 from billing.service_plans import DESTINATION_GROUPS, MAX_ROWS, ServicePlanFileError, parse_day
 from billing.top_ups import InvalidTopUpError
@@ -86,6 +110,10 @@ MAX_ID = 2**31 - 1
 """The highest id a row can have: ids are INTEGER columns, 32-bit on PostgreSQL."""
 MAX_TOP_UP_MICRO = ledger.MAX_OPERATION_MICRO
 MAX_LIMIT_MICRO = ledger.MAX_LIMIT_MICRO
+MAX_PAYMENT_MICRO = {"EUR": ledger.MAX_OPERATION_MICRO, "RON": 500_000 * 10**6}
+"""The largest payment recorded at once, by currency (micro-units): 100,000
+EUR, as a top-up; 500,000 RON, about the same."""
+MAX_INVOICE_NUMBER_LENGTH = 32
 
 # [0-9], not \d: "١" is a digit to \d
 _ID = re.compile(r"[0-9]{1,19}")
@@ -152,11 +180,24 @@ def refusals() -> Iterator[None]:
     """Turn the owning packages' refusals into AdminErrors: an unknown
     account, subscriber or endpoint is 404; a taken username, number,
     account code or idempotency key 409; a value breaking its owner's rule
-    400 naming the field."""
+    400 naming the field. An unknown invoice is 404; an invoice paid or not
+    payable, a plan change into an invoiced month and a missing BNR rate
+    409."""
     try:
         yield
-    except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError) as exc:
+    except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError,
+            UnknownInvoiceError) as exc:
         raise NotFoundError(str(exc)) from exc
+    except (InvoiceNotPayableError, InvoicedMonthError) as exc:
+        raise ConflictError(str(exc)) from exc
+    except InvoicePaymentError as exc:
+        if exc.field is None:
+            raise ConflictError(str(exc)) from exc
+        raise InvalidInputError(exc.field, str(exc)) from exc
+    except FxError as exc:
+        # the operator fetches or sets the rate, then the same request succeeds
+        raise ConflictError(f"{exc} (fetch BNR's rates with `clickphone fx fetch`, or set one "
+                            "with `clickphone fx set`)") from exc
     except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
     except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError) as exc:
@@ -207,6 +248,25 @@ def amount_micro(field: str, text: str, *, minimum_micro: int = 0, maximum_micro
         least = "more than 0 EUR" if minimum_micro == 1 else f"at least {format_amount(minimum_micro)}"
         raise InvalidInputError(
             field, f"must be {least} and at most {format_amount(maximum_micro)}, not {format_amount(micro)}")
+    return micro
+
+
+def payment_amount_micro(text: object, currency: str) -> int:
+    """Return a payment's ``amount`` (a decimal string: ASCII digits, at most
+    6 decimals, no sign or exponent) in micro-units of ``currency``, more
+    than 0 and at most :data:`MAX_PAYMENT_MICRO`; raise InvalidInputError
+    naming ``amount``. Whole bani in RON are billing's rule
+    (:mod:`billing.invoicing.payments`)."""
+    if not isinstance(text, str):
+        raise InvalidInputError("amount", f"must be a decimal string like \"60.50\", not {shown(text)}")
+    try:
+        micro = micro_from_text(text)
+    except MoneyError as exc:
+        raise InvalidInputError("amount", f"{exc}; write {currency} like 60.50") from exc
+    most = MAX_PAYMENT_MICRO.get(currency, MAX_PAYMENT_MICRO["EUR"])
+    if not 0 < micro <= most:
+        raise InvalidInputError(
+            "amount", f"must be more than 0 and at most {format_amount(most, currency)}, not {text}")
     return micro
 
 

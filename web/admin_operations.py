@@ -18,13 +18,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from admission import service as admission_service
 from admission.policy import AccountPolicy, policy_changes
 from billing import ledger, subscriptions, top_ups
+from billing.errors import InvalidSubscriptionError
 from billing.accounts import DEFAULT_TARIFF, LEDGER_CURRENCY, PREPAID, SUSPENDED
 from billing.money import from_micro
 from billing.tariff_store import stored_plan_names
@@ -263,3 +264,18 @@ async def suspend_account(engine: AsyncEngine, account_id: int, end_calls: EndCa
     its live calls with ``end_calls`` and return how many it ended."""
     await ledger.set_account_status(engine, account_id, SUSPENDED)
     return await end_calls(account_id)
+
+
+async def end_plan(engine: AsyncEngine, account_id: int, last_day: date) -> list[subscriptions.Subscription]:
+    """End account ``account_id``'s service plan after ``last_day`` (its last
+    day on it; that month pro-rated by days of service) and return its
+    history of plans. The owner counts the first day without a plan
+    (``until_day``); its refusal is named ``last_day`` here, as the admin
+    surfaces call it."""
+    if last_day >= date.max:  # no day after it to be the first without a plan
+        raise InvalidInputError("last_day", f"must be before {date.max.isoformat()}")
+    try:
+        await subscriptions.end_subscription(engine, account_id, until_day=last_day + timedelta(days=1))
+    except InvalidSubscriptionError as exc:
+        raise InvalidInputError("last_day", str(exc).removeprefix(f"{exc.field}: ")) from exc
+    return await subscriptions.plan_history(engine, account_id)

@@ -4,7 +4,8 @@ Every route needs ``Authorization: Bearer <admin_token>`` (the setting;
 generated into <state_dir>/secrets.toml when empty) and answers JSON; a
 refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
 blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
-account, subscriber, service plan or route, 405 wrong method, 409 taken, 413 body over
+account, subscriber, service plan, invoice or route, 405 wrong method, 409 taken, an
+invoice paid, a plan change into an invoiced month, 413 body over
 64 KiB, 415 not JSON (nor a CSV to /admin/plans), 429 too many failed authentications (see
 :mod:`web.auth`: logged, then the source is locked out for a
 growing time, ``Retry-After``), 500 ``internal error`` (see
@@ -19,6 +20,10 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 ``POST  /admin/accounts/{id}/suspend``       suspend and end its live calls
 ``POST  /admin/accounts/{id}/reinstate``     make it active again
 ``PUT   /admin/accounts/{id}/plan``          change its service plan (next month, or now)
+``DELETE /admin/accounts/{id}/plan``         end its plan: ``?last_day=YYYY-MM-DD``
+``GET   /admin/accounts/{id}/invoices``      its invoices and their status (payment_routes)
+``POST  /admin/payments``                    record a payment received → 201 (payment_routes)
+``GET   /admin/invoices/{number}``           an invoice, its payments, penalty (payment_routes)
 ``GET   /admin/plans``                       the service plans' versions in force
 ``GET   /admin/plans/{name}``                one service plan
 ``POST  /admin/plans``                       import service plan versions (CSV or JSON)
@@ -106,6 +111,7 @@ def add_admin_routes(app: web.Application, services: "AdminServices") -> None:
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/suspend", suspend)
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/reinstate", reinstate)
     app.router.add_put("/admin/accounts/{account_id:[0-9]+}/plan", change_plan)
+    app.router.add_delete("/admin/accounts/{account_id:[0-9]+}/plan", end_plan)
     app.router.add_get("/admin/plans", list_plans)
     app.router.add_get("/admin/plans/{name}", show_plan)
     app.router.add_post("/admin/plans", import_plans)
@@ -290,6 +296,22 @@ async def change_plan(request: web.Request) -> web.Response:
     history = await subscriptions.plan_history(engine, account_id)
     return web.json_response({"account_id": account_id, "from_day": changed.from_day.isoformat(),
                               **plans_json(history, today)})
+
+
+@admin_route
+async def end_plan(request: web.Request) -> web.Response:
+    """DELETE /admin/accounts/{id}/plan?last_day=YYYY-MM-DD: the account's
+    last day on its plan (its last month pro-rated by days of service;
+    changes planned after it dropped) → its history of plans. A query
+    parameter, not a body: a DELETE's body is ignored by some clients."""
+    engine, account_id = _services(request).engine, _account_id(request)
+    text = request.query.get("last_day")
+    if text is None:
+        raise BadRequest("last_day: required (YYYY-MM-DD, the last day on the plan)", field="last_day")
+    last_day = day_from_text("last_day", text[:40])
+    history = await operations.end_plan(engine, account_id, last_day)
+    return web.json_response({"account_id": account_id, "last_day": last_day.isoformat(),
+                              **plans_json(history, subscriptions.contract_day())})
 
 
 @admin_route

@@ -16,11 +16,13 @@ from typing import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.invoicing.service import InvoicingService
 from notify.notifier import Notifier
 
 from .admin_operations import AccountContact, AccountEmails, EndCalls
 from .admin_routes import add_admin_routes
 from .json_body import MAX_BODY_BYTES, json_errors
+from .payment_routes import add_payment_routes
 
 Health = Callable[[], Awaitable[dict[str, object]]]
 """Reports database and Asterisk connectivity (``"status"``: ``"ok"`` or not)."""
@@ -34,7 +36,9 @@ class AdminServices:
     ARI call controller's); ``provisioning_changed()`` puts new endpoints,
     DIDs and allowlists into the running Asterisk; ``notifier`` renders the
     emails admin actions queue and wakes the outbox after their commit;
-    ``account_contact`` finds who those emails go to."""
+    ``account_contact`` finds who those emails go to; ``invoicing`` records
+    payments with their confirmation emails (the composition's, as the
+    CLI's and the scheduler's)."""
 
     engine: AsyncEngine
     admin_token: str
@@ -44,6 +48,7 @@ class AdminServices:
     end_calls: EndCalls
     provisioning_changed: Callable[[], Awaitable[None]]
     health: Health
+    invoicing: InvoicingService
 
     @property
     def emails(self) -> AccountEmails:
@@ -66,4 +71,5 @@ def build_admin_app(services: AdminServices) -> web.Application:
     app[HEALTH] = services.health
     app.router.add_get("/health", health)
     add_admin_routes(app, services)
+    add_payment_routes(app)
     return app

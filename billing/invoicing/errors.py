@@ -27,7 +27,18 @@ class InvoiceChronologyError(InvoiceError):
 
 
 class InvoicePaymentError(InvoiceError, ValueError):
-    """A payment cannot be recorded against this invoice."""
+    """A payment cannot be recorded against this invoice; ``field`` names
+    the value to blame (``amount``, ``currency``, ``reference``,
+    ``paid_on``), None when it is the invoice itself."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvoiceNotPayableError(InvoicePaymentError):
+    """The invoice takes no payment: already paid, a prepaid statement
+    (settled from the balance), or a total of nothing."""
 
 
 class InvoiceConsistencyError(InvoiceError):

@@ -10,6 +10,7 @@ invoice's rate), and marks it with the invoice: once, ever.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from billing.invoicing.records import EXCHANGE_DIFFERENCE, eur_micro_from_ron, format_invoice_number
 from billing.invoicing.tables import exchange_differences, invoice_payments, invoices
 from billing.invoicing.usage import Draft
+from sqlbase import Db, reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +80,28 @@ async def mark_invoiced(conn: AsyncConnection, ids: list[int], invoice_id: int) 
             .where(exchange_differences.c.id.in_(ids), exchange_differences.c.invoice_id.is_(None))
             .values(invoice_id=invoice_id)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDifference:
+    """The exchange difference a late payment in lei left (art. 7.7 ii)."""
+
+    payment_id: int
+    due_rate: Decimal
+    paid_rate: Decimal
+    amount_ron_micro: int
+
+
+async def differences_of_payments(db: Db, payment_ids: Iterable[int]) -> list[PaymentDifference]:
+    """Return the exchange differences the payments ``payment_ids`` left, by payment."""
+    ids = sorted(set(payment_ids))
+    if not ids:
+        return []
+    async with reading(db) as conn:
+        rows = await conn.execute(
+            select(exchange_differences.c.invoice_payment_id, exchange_differences.c.due_rate,
+                   exchange_differences.c.paid_rate, exchange_differences.c.amount_ron_micro)
+            .where(exchange_differences.c.invoice_payment_id.in_(ids))
+            .order_by(exchange_differences.c.invoice_payment_id)
+        )
+        return [PaymentDifference(r[0], Decimal(r[1]), Decimal(r[2]), r[3]) for r in rows]

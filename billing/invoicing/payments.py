@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import fx_store, ledger, money
 from billing.invoicing import penalty
-from billing.invoicing.errors import InvoicePaymentError, UnknownInvoiceError
+from billing.invoicing.errors import InvoiceNotPayableError, InvoicePaymentError, UnknownInvoiceError
 from billing.invoicing.records import (
     DEFAULT_SERIES,
     INVOICE_CURRENCY_RON,
@@ -247,28 +247,32 @@ async def _settle(
     transaction (the account locked): its ledger entry, its row, its hook."""
     printed = invoice.number
     if invoice.prepaid:
-        raise InvoicePaymentError(f"{printed} is a prepaid statement, settled from the balance")
+        raise InvoiceNotPayableError(f"{printed} is a prepaid statement, settled from the balance")
     if paid_on < invoice.issue_date:
         raise InvoicePaymentError(
-            f"{printed} was issued on {invoice.issue_date.isoformat()}: a payment cannot be dated before"
+            f"{printed} was issued on {invoice.issue_date.isoformat()}: a payment cannot be dated before",
+            "paid_on",
         )
     unpaid = _unpaid_micro(invoice)
     unpaid_ron = unpaid_ron_micro(invoice)
+    # nothing left in the currency received (lei: nor euros for them to settle)
+    if unpaid <= 0 or (currency == RON and unpaid_ron <= 0):
+        raise InvoiceNotPayableError(f"{printed} is paid: nothing is left unpaid on it in {currency}")
     if currency == EUR:
         # euros settle the invoice's euros as they are; their lei at the invoice's rate
         if amount_micro > unpaid:
             raise InvoicePaymentError(
                 f"{money.format_micro(amount_micro)} EUR is more than the "
-                f"{money.format_micro(max(unpaid, 0))} EUR left unpaid on {printed}"
+                f"{money.format_micro(max(unpaid, 0))} EUR left unpaid on {printed}", "amount"
             )
         share = amount_micro
         value_ron = unpaid_ron if share == unpaid else min(ron_micro(share, invoice.fx_rate), unpaid_ron)
     else:
         # lei settle the invoice's lei; their euros in proportion (all of them with the last ban)
-        if amount_micro > unpaid_ron or unpaid <= 0:
+        if amount_micro > unpaid_ron:
             raise InvoicePaymentError(
                 f"{money.format_micro(amount_micro)} RON is more than the "
-                f"{money.format_micro(max(unpaid_ron, 0))} RON left unpaid on {printed}"
+                f"{money.format_micro(unpaid_ron)} RON left unpaid on {printed}", "amount"
             )
         share = settled_share_micro(unpaid, unpaid_ron, amount_micro)
         value_ron = amount_micro
@@ -328,7 +332,7 @@ def payment_currency(currency: str) -> str:
     """Return ``currency`` as stored (``RON`` or ``EUR``); raise :class:`InvoicePaymentError` otherwise."""
     code = str(currency).strip().upper()
     if code not in PAYMENT_CURRENCIES:
-        raise InvoicePaymentError(f"currency: {' or '.join(PAYMENT_CURRENCIES)}, not {currency!r}")
+        raise InvoicePaymentError(f"currency: {' or '.join(PAYMENT_CURRENCIES)}, not {currency!r}", "currency")
     return code
 
 
@@ -360,7 +364,8 @@ def _checked_payment(amount_micro: int, currency: str, reference: str) -> tuple[
     ledger.require_micro("amount_micro", amount_micro, minimum=1)
     currency = payment_currency(currency)
     if currency == RON and amount_micro % RON_PER_BAN_MICRO:
-        raise InvoicePaymentError(f"{money.format_micro(amount_micro)} RON: a payment in lei is in whole bani")
+        raise InvoicePaymentError(
+            f"{money.format_micro(amount_micro)} RON: a payment in lei is in whole bani", "amount")
     return currency, _payment_reference(reference)
 
 
@@ -369,10 +374,10 @@ def _payment_reference(reference: str) -> str:
     text = " ".join(reference.split())
     if len(text) > PAYMENT_REFERENCE_MAX_LENGTH:
         raise InvoicePaymentError(
-            f"reference: at most {PAYMENT_REFERENCE_MAX_LENGTH} characters, not {len(text)}"
+            f"reference: at most {PAYMENT_REFERENCE_MAX_LENGTH} characters, not {len(text)}", "reference"
         )
     if not text.isprintable():
-        raise InvoicePaymentError("reference: printable text only, no control characters")
+        raise InvoicePaymentError("reference: printable text only, no control characters", "reference")
     return text
 
 

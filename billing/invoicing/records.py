@@ -313,3 +313,14 @@ async def load_invoice(conn: AsyncConnection, where: Any, *, with_calls: bool = 
         payments=tuple(InvoicePayment(*r) for r in payment_rows),
         kind=values["kind"],
     )
+
+
+async def monthly_invoice_months(conn: AsyncConnection, account_id: int) -> dict[str, str]:
+    """Return the months (``'YYYY-MM'``) account ``account_id``'s monthly
+    invoice is issued for, each with that invoice's number: their terms are
+    final (:mod:`billing.subscriptions` refuses plan changes into them)."""
+    rows = await conn.execute(
+        select(invoices.c.period, invoices.c.series, invoices.c.number)
+        .where(invoices.c.account_id == account_id, invoices.c.kind == MONTHLY)
+    )
+    return {row.period: format_invoice_number(row.series, row.number) for row in rows}

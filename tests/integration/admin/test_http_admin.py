@@ -14,6 +14,7 @@ from billing import ledger
 from notify.notifier import Notifier
 from notify.render import Renderer
 from web.app import AdminServices, build_admin_app
+from controlplane.invoicing_wiring import invoicing_service
 from controlplane.recipients import account_contact
 from controlplane.settings import Settings
 
@@ -50,6 +51,7 @@ class Plane:
             notifier=Notifier(Renderer(timezone=self.settings.timezone)), account_contact=account_contact,
             end_calls=self.end_calls,
             provisioning_changed=self.provisioning_changed, health=self.health,
+            invoicing=invoicing_service(self.engine, Notifier(Renderer(timezone=self.settings.timezone))),
         )
 
 
