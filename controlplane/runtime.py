@@ -137,10 +137,12 @@ class ControlPlane:
         await self.agi.start(s.agi_host, s.agi_port)
         self._stack.push_async_callback(self.agi.stop)
 
+        invoicing = invoicing_service(self.engine, self.notifier)  # the API's interim invoices, the scheduler's runs
         admin_app = build_admin_app(AdminServices(
             engine=self.engine, admin_token=s.admin_token, sip_realm=s.sip_realm, notifier=self.notifier,
             account_contact=account_contact, end_calls=self.calls.end_calls,
             provisioning_changed=self.provisioning_changed, health=self.health,
+            invoicing=invoicing, supplier=s.supplier,
         ))
         runner = web.AppRunner(admin_app, access_log=None)
         await runner.setup()
@@ -150,7 +152,7 @@ class ControlPlane:
         self.admin_url = f"http://{s.admin_host}:{s.admin_port}"
 
         scheduler = build_scheduler(s)
-        register_jobs(scheduler, self.engine, s, invoicing_service(self.engine, self.notifier), ari=self.ari)
+        register_jobs(scheduler, self.engine, s, invoicing, ari=self.ari)
         # Subscribers added by the CLI (another process) reach Asterisk too.
         scheduler.add_job(self.provisioning_changed, "interval", seconds=PROVISIONING_SYNC_SECONDS,
                           id="asterisk-sync", max_instances=1, coalesce=True)

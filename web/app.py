@@ -16,10 +16,13 @@ from typing import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.invoicing.service import InvoicingService
+from billing.invoicing.supplier import Supplier
 from notify.notifier import Notifier
 
 from .admin_operations import AccountContact, AccountEmails, EndCalls
 from .admin_routes import add_admin_routes
+from .invoice_routes import add_invoice_routes
 from .json_body import MAX_BODY_BYTES, json_errors
 
 Health = Callable[[], Awaitable[dict[str, object]]]
@@ -34,7 +37,9 @@ class AdminServices:
     ARI call controller's); ``provisioning_changed()`` puts new endpoints,
     DIDs and allowlists into the running Asterisk; ``notifier`` renders the
     emails admin actions queue and wakes the outbox after their commit;
-    ``account_contact`` finds who those emails go to."""
+    ``account_contact`` finds who those emails go to; ``invoicing`` issues
+    interim invoices with their emails, by ``supplier`` (the operator's, from
+    the settings)."""
 
     engine: AsyncEngine
     admin_token: str
@@ -44,6 +49,8 @@ class AdminServices:
     end_calls: EndCalls
     provisioning_changed: Callable[[], Awaitable[None]]
     health: Health
+    invoicing: InvoicingService
+    supplier: Supplier
 
     @property
     def emails(self) -> AccountEmails:
@@ -66,4 +73,5 @@ def build_admin_app(services: AdminServices) -> web.Application:
     app[HEALTH] = services.health
     app.router.add_get("/health", health)
     add_admin_routes(app, services)
+    add_invoice_routes(app)
     return app

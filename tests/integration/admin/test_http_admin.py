@@ -14,6 +14,7 @@ from billing import ledger
 from notify.notifier import Notifier
 from notify.render import Renderer
 from web.app import AdminServices, build_admin_app
+from controlplane.invoicing_wiring import invoicing_service
 from controlplane.recipients import account_contact
 from controlplane.settings import Settings
 
@@ -45,11 +46,13 @@ class Plane:
 
     def services(self) -> AdminServices:
         """The admin API's dependencies, each one of this stand-in's."""
+        notifier = Notifier(Renderer(timezone=self.settings.timezone))
         return AdminServices(
             engine=self.engine, admin_token=self.settings.admin_token, sip_realm=self.settings.sip_realm,
-            notifier=Notifier(Renderer(timezone=self.settings.timezone)), account_contact=account_contact,
+            notifier=notifier, account_contact=account_contact,
             end_calls=self.end_calls,
             provisioning_changed=self.provisioning_changed, health=self.health,
+            invoicing=invoicing_service(self.engine, notifier), supplier=self.settings.supplier,
         )
 
 
