@@ -8,6 +8,7 @@ Refusals are ``click.ClickException``: one line on stderr, exit status 1.
 ::
 
     clickphone invoice run --period 2025-07 [--issue-date 2025-08-01] [--series CP] [--allow-uningested]
+    clickphone invoice interim 7 [--until 2025-07-20T12:00] [--series CP] [--allow-uningested]
     clickphone invoice show CP-000001 [--format html|json] [--as-of 2025-08-20]
     clickphone invoice list [--period 2025-07]
     clickphone payments add --invoice CP-000001 --amount 61.20 [--currency RON|EUR] [--date 2025-08-05] [--reference TEXT]
@@ -107,6 +108,25 @@ class _Day(click.ParamType):
             self.fail(f"{value!r} is not a date YYYY-MM-DD", param, ctx)
 
 
+class _Instant(click.ParamType):
+    """An option's instant, ``YYYY-MM-DDTHH:MM``: Europe/Bucharest time unless it names its offset."""
+
+    name = "YYYY-MM-DDTHH:MM"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        """Return the aware instant; anything else fails the option, naming what was given."""
+        if isinstance(value, datetime):
+            return value
+        text = str(value)
+        try:
+            instant = datetime.fromisoformat(text) if "T" in text and len(text) <= 40 else None
+        except ValueError:
+            instant = None
+        if instant is None:
+            self.fail(f"{text[:40]!r} is not a time YYYY-MM-DDTHH:MM", param, ctx)
+        return instant if instant.tzinfo is not None else instant.replace(tzinfo=CONTRACT_TZ)
+
+
 class _Period(click.ParamType):
     """An option's billing period, a month written YYYY-MM (billing's reader)."""
 
@@ -121,6 +141,7 @@ class _Period(click.ParamType):
 
 
 DAY = _Day()
+INSTANT = _Instant()
 PERIOD = _Period()
 
 
@@ -129,7 +150,7 @@ PERIOD = _Period()
 
 @click.group("invoice")
 def invoice_group() -> None:
-    """Monthly invoices: issue, show, list."""
+    """Invoices: issue the month's or an interim one, show, list."""
 
 
 @invoice_group.command("run")
@@ -166,6 +187,32 @@ def invoice_run(period: str, issue_date: date | None, series: str, allow_uninges
     )
     if report.uningested.describe():
         click.echo(f"not charged yet: {report.uningested.describe()}", err=True)
+
+
+@invoice_group.command("interim")
+@click.argument("account_id", type=click.IntRange(min=1))
+@click.option("--until", type=INSTANT,
+              help="Invoice the usage of calls started before this time (Bucharest time; default: now).")
+@click.option("--series", default=records.DEFAULT_SERIES, show_default=True)
+@click.option("--allow-uningested", is_flag=True,
+              help="Issue even while the account's CDRs before --until are not charged yet (they then go on "
+                   "the next invoice).")
+def invoice_interim(account_id: int, until: datetime | None, series: str, allow_uningested: bool) -> None:
+    """Issue ACCOUNT_ID's interim invoice of its usage so far in the month (art. 7.1.4),
+    queue its email and print it as JSON.
+
+    It holds the calls started before --until and the SMS and adjustments recorded before it,
+    not on an invoice yet; the monthly invoice then covers only the rest, with the fee.
+    Refused when --until is in the future, the month already has its monthly invoice, the
+    account's CDRs are still on their way, or there is nothing to invoice."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> records.Invoice:
+        return await _invoicing(engine, settings).issue_interim(
+            account_id, supplier=settings.supplier, until=until, series=series, allow_uningested=allow_uningested,
+        )  # fmt: skip
+
+    invoice = run_billing_work(work)
+    click.echo(json.dumps(presentation.invoice_json(invoice), indent=2, ensure_ascii=False))
 
 
 @invoice_group.command("show")

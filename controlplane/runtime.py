@@ -141,7 +141,8 @@ class ControlPlane:
         admin_app = build_admin_app(AdminServices(
             engine=self.engine, admin_token=s.admin_token, sip_realm=s.sip_realm, notifier=self.notifier,
             account_contact=account_contact, end_calls=self.calls.end_calls,
-            provisioning_changed=self.provisioning_changed, health=self.health, invoicing=invoicing,
+            provisioning_changed=self.provisioning_changed, health=self.health,
+            invoicing=invoicing, supplier=s.supplier,
         ))
         runner = web.AppRunner(admin_app, access_log=None)
         await runner.setup()

@@ -27,6 +27,8 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 ``GET   /admin/plans``                       the service plans' versions in force
 ``GET   /admin/plans/{name}``                one service plan
 ``POST  /admin/plans``                       import service plan versions (CSV or JSON)
+``POST  /admin/accounts/{id}/invoices/interim``  an interim invoice of usage so far → 201
+                                             (:mod:`web.invoice_routes`)
 ==========================================  =========================================
 
 A service plan import is a service plan CSV (``Content-Type: text/csv``,

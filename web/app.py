@@ -17,10 +17,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.invoicing.service import InvoicingService
+from billing.invoicing.supplier import Supplier
 from notify.notifier import Notifier
 
 from .admin_operations import AccountContact, AccountEmails, EndCalls
 from .admin_routes import add_admin_routes
+from .invoice_routes import add_invoice_routes
 from .json_body import MAX_BODY_BYTES, json_errors
 from .payment_routes import add_payment_routes
 
@@ -37,8 +39,9 @@ class AdminServices:
     DIDs and allowlists into the running Asterisk; ``notifier`` renders the
     emails admin actions queue and wakes the outbox after their commit;
     ``account_contact`` finds who those emails go to; ``invoicing`` records
-    payments with their confirmation emails (the composition's, as the
-    CLI's and the scheduler's)."""
+    payments with their confirmation emails and issues interim invoices with
+    theirs (the composition's, as the CLI's and the scheduler's), by
+    ``supplier`` (the operator's, from the settings)."""
 
     engine: AsyncEngine
     admin_token: str
@@ -49,6 +52,7 @@ class AdminServices:
     provisioning_changed: Callable[[], Awaitable[None]]
     health: Health
     invoicing: InvoicingService
+    supplier: Supplier
 
     @property
     def emails(self) -> AccountEmails:
@@ -72,4 +76,5 @@ def build_admin_app(services: AdminServices) -> web.Application:
     app.router.add_get("/health", health)
     add_admin_routes(app, services)
     add_payment_routes(app)
+    add_invoice_routes(app)
     return app

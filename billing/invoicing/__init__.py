@@ -1,4 +1,5 @@
-"""Monthly invoices: what the ledger charged, per account and period, in RON.
+"""Invoices: what the ledger charged, per account and period, in RON — the
+monthly invoice, and interim invoices of usage so far in a month.
 
 One module per reason to change:
 
@@ -14,6 +15,8 @@ One module per reason to change:
   invoice accounts for through :mod:`~billing.invoicing.usage`, the fee
   through :mod:`~billing.invoicing.recurring`, and waits for the period's
   CDRs (:mod:`~billing.invoicing.uningested`);
+* :mod:`~billing.invoicing.interim` — an interim invoice of one account's
+  usage so far in a month (art. 7.1.4), gathered the same way;
 * :mod:`~billing.invoicing.payments` — payments (in the currency received,
   to an invoice or to an account's oldest open invoices, the rest its
   credit) and where an invoice stands on a day, with the penalty of
@@ -23,14 +26,14 @@ One module per reason to change:
 * :mod:`~billing.invoicing.presentation` — the Romanian HTML and the JSON;
 * :mod:`~billing.invoicing.errors` — the refusals;
 * :mod:`~billing.invoicing.service` — the application service the CLI and
-  the scheduler call: issue a month's invoices, record a payment, each with
-  its email.
+  the scheduler call: issue a month's invoices or an interim one, record a
+  payment, each with its email.
 
 Billing takes hooks (the customer lookup, the emails on issue and on
 payment: :class:`~billing.invoicing.service.InvoicingHooks`); the
 composition root supplies them.
 
-An invoice is issued once per account and billing period (a calendar month,
+A monthly invoice is issued once per account and billing period (a calendar month,
 Europe/Bucharest, ``'YYYY-MM'``) by :func:`~billing.invoicing.issuing.run_invoices`, normally on the
 1st of the next month. It is stored once — totals, lines, the itemised call
 list, the VAT rate and FX rate used, snapshots of the customer and of the
@@ -80,6 +83,25 @@ What an invoice holds (decided here; the contract is silent on the details)
     entries an invoice accounts for (VAT aside) must sum to minus its net
     total, or nothing is issued. Accounts with nothing to invoice (no fee,
     no calls, no entries) get no invoice and consume no number.
+
+Interim invoices (contract art. 7.1.4)
+    "The operator can issue an invoice at any time for usage so far in the
+    month; the monthly invoice then covers only the rest." An interim
+    invoice (kind ``interim``; :func:`~billing.invoicing.interim.issue_interim_invoice`)
+    holds what the monthly run would take up to an instant ``until``
+    (default now): the usage of calls started before it, re-rating
+    corrections, SMS and other adjustments recorded before it — by the same
+    gathering (:func:`~billing.invoicing.usage.gather_usage`). It holds no
+    recurring fee (the fee stays on the monthly invoice, in arrears) and no
+    exchange differences (they stay on the monthly one). Issued today, due
+    10 days later, for the 1st of ``until``'s month to its day; VAT, RON,
+    numbers and the email as for any invoice. The monthly invoice, and any
+    later interim one, skip what it took: every CDR and ledger entry stays
+    on exactly one invoice. Several in one month are allowed; none once the
+    month has its monthly invoice, and none with nothing to invoice (no
+    number is consumed). The month's invoices all show its bundle, and how
+    much of it the month used so far (the monthly invoice: the whole
+    month's, calls on its interim invoices included).
 
 Prepaid and postpaid
     Postpaid: the invoice asks for payment; it is due 10 days after issue

@@ -55,3 +55,19 @@ class UsageNotIngestedError(InvoiceError):
             "(or `clickphone cdr ingest` the file), then run again; or issue now with --allow-uningested "
             "(late calls then go on the next invoice)"
         )
+
+
+class InvalidSeriesError(InvoiceError, ValueError):
+    """An invoice series is not 1 to 16 capital letters."""
+
+
+class InvalidUntilError(InvoiceError, ValueError):
+    """An interim invoice's end instant is not one it can have (in the future, no time zone)."""
+
+
+class AlreadyInvoicedError(InvoiceError):
+    """The month already has its monthly invoice: nothing of it is left for an interim one."""
+
+
+class NothingToInvoiceError(InvoiceError):
+    """An account has nothing an invoice could hold (no number is consumed)."""

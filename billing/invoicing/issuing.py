@@ -8,6 +8,9 @@ account; see :mod:`billing.invoicing` for what an invoice holds. The
 exchange differences of late payments in lei (:mod:`billing.invoicing.exchange`)
 go on the account's next invoice with their lei as computed, each written
 to the ledger (in euros at the invoice's rate) as the invoice is issued.
+What the month's interim invoices (:mod:`billing.invoicing.interim`) took
+is on an invoice already, so the monthly one holds only the rest, with the
+fee; its ``bundle_used_seconds`` is still the whole month's.
 """
 
 from __future__ import annotations
@@ -31,10 +34,7 @@ from billing.invoicing.records import (
     DEFAULT_SERIES,
     DOWNTIME_CREDIT,
     MONTHLY,
-    OTHER,
     RECURRING,
-    RERATING,
-    SMS,
     Invoice,
     InvoiceLine,
     parse_period,
@@ -55,16 +55,12 @@ from billing.invoicing.tables import invoices
 from billing.invoicing.uningested import UningestedUsage, uningested_usage
 from billing.invoicing.usage import (
     Draft,
-    already_invoiced,
     candidate_calls,
-    local_month,
-    rerated_cdr,
-    uninvoiced_calls,
-    uninvoiced_entries,
-    usage_drafts,
+    gather_usage,
+    month_bundle_used,
 )
 from billing.subscriptions import month_terms
-from billing.tables import ADJUSTMENT, CALL_CHARGE, RECURRING_FEE, SMS_CHARGE, account_service_plans, accounts
+from billing.tables import ADJUSTMENT, RECURRING_FEE, account_service_plans, accounts
 from billing.tariffs import CONTRACT_TZ
 from sqlbase import Db, transaction, utc_now
 
@@ -197,9 +193,6 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
     )
     if done is not None:
         return "already"
-    calls = await uninvoiced_calls(conn, account_id, cdr_ids)
-    call_ids = {call.cdr_id for call in calls}
-    entries = await uninvoiced_entries(conn, account_id, run.lookback)
     # The month's service plans (pro-rated by days of service), else the account's own fee and bundle.
     terms = await month_terms(conn, account_id, run.label)
     fee = recurring_fee(account.monthly_fee_micro if terms is None else terms.fee_micro, run.period, run.down_days)
@@ -207,7 +200,6 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
     fee_key = f"recurring_fee:{account_id}:{run.label}"
 
     drafts: list[Draft] = []
-    accounted: list[Any] = []  # ledger entries this invoice accounts for
     if fee.fee_micro:
         description = f"Abonament lunar — {month_name(run.label)}"
         if terms is not None and terms.service_days < terms.month_days:
@@ -223,52 +215,14 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
                 quantity=fee.down_days,
             )
         )
-    drafts.extend(usage_drafts(calls, run.label))
-
-    invoiced_cdrs = await already_invoiced(
-        conn, [cdr for e in entries if (cdr := rerated_cdr(e)) is not None and cdr not in call_ids]
+    # this period's fee is accounted for below, once (skip_key)
+    usage = await gather_usage(
+        conn, account_id, cdr_ids, lookback=run.lookback, end=run.end, label=run.label, skip_key=fee_key
     )
-    sms: list[Any] = []
-    corrections: list[Any] = []
-    for entry in entries:
-        if entry.idempotency_key == fee_key:
-            continue  # this period's fee: accounted for below, once
-        if entry.kind == CALL_CHARGE:
-            if entry.cdr_id in call_ids:
-                accounted.append(entry)
-            continue
-        cdr = rerated_cdr(entry)
-        if cdr is not None:
-            if cdr in call_ids:
-                accounted.append(entry)  # already in the call's current cost
-            elif cdr in invoiced_cdrs:
-                corrections.append(entry)
-            continue
-        if entry.created_at >= run.end:
-            continue  # belongs to a later period
-        if entry.kind == SMS_CHARGE:
-            sms.append(entry)
-        else:
-            accounted.append(entry)
-            label = "Ajustare" if entry.kind == ADJUSTMENT else "Alte costuri"
-            reference = " ".join(entry.reference.split())
-            drafts.append(Draft(OTHER, f"{label}: {reference}" if reference else label, -entry.amount_micro))
-    if sms:
-        accounted.extend(sms)
-        drafts.append(Draft(SMS, "Mesaje SMS", -sum(e.amount_micro for e in sms), quantity=len(sms)))
-    if corrections:
-        accounted.extend(corrections)
-        drafts.append(
-            Draft(
-                RERATING,
-                "Corecții de tarif pentru apeluri facturate anterior",
-                -sum(e.amount_micro for e in corrections),
-                quantity=len(corrections),
-            )
-        )
+    drafts.extend(usage.drafts)
     differences = await exchange.pending_differences(conn, account_id, run.period.last)
     drafts.extend(exchange.difference_draft(d, run.terms.fx.rate) for d in differences)
-    if not drafts and not calls:
+    if not drafts and not usage.calls:
         return "nothing"
 
     async def new_entries(conn: AsyncConnection, number: str, lines: Sequence[InvoiceLine]) -> list[Any]:
@@ -296,8 +250,9 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
 
     content = InvoiceContent(
         kind=MONTHLY, period=run.label, period_first=run.period.first, period_last=run.period.last,
-        drafts=drafts, accounted=accounted, calls=calls, bundle_seconds=bundle_seconds,
-        bundle_used_seconds=sum(c.included_seconds for c in calls if local_month(c.start) == run.label),
+        drafts=drafts, accounted=usage.accounted, calls=usage.calls, bundle_seconds=bundle_seconds,
+        # the whole month's: the customer sees how much of the bundle the month used
+        bundle_used_seconds=await month_bundle_used(conn, account_id, run.label, usage.calls),
         new_entries=new_entries, linked=linked,
     )  # fmt: skip
     return await store_invoice(conn, run.terms, account, content)

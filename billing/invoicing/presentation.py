@@ -16,6 +16,7 @@ from billing import money
 from billing.fx_store import INVOICE_CURRENCY
 from billing.invoicing.payments import status_as_of
 from billing.invoicing.records import (
+    INTERIM,
     INVOICE_CURRENCY_RON,
     PAID,
     PARTIALLY_PAID,
@@ -49,6 +50,8 @@ CLASS_LABELS_RO = {
 }
 STATE_LABELS_RO = {UNPAID: "neachitată", PARTIALLY_PAID: "achitată parțial", PAID: "achitată"}
 KIND_LABELS_RO = {PREPAID: "preplătit", "postpaid": "postplătit"}
+INVOICE_TITLES_RO = {INTERIM: "Factură intermediară"}
+"""The document's title by invoice kind; any other invoice is a plain ``Factură``."""
 
 
 def days_ro(count: int) -> str:
@@ -123,6 +126,7 @@ def render_invoice_html(invoice: Invoice, *, as_of: date | None = None) -> str:
     status = status_as_of(invoice, as_of) if as_of is not None else None
     return _environment().get_template("invoice.html.j2").render(
         invoice=invoice,
+        title=INVOICE_TITLES_RO.get(invoice.kind, "Factură"),
         status=status,
         state_labels=STATE_LABELS_RO,
         kind_labels=KIND_LABELS_RO,
@@ -137,6 +141,7 @@ def invoice_json(invoice: Invoice, *, as_of: date | None = None) -> dict[str, An
     (EUR with 6 decimals, RON with 2), dates ISO 8601, call starts UTC."""
     data: dict[str, Any] = {
         "number": invoice.number,
+        "kind": invoice.kind,
         "series": invoice.series,
         "sequence": invoice.sequence,
         "account": {"id": invoice.account_id, "code": invoice.account_code, "kind": invoice.account_kind},

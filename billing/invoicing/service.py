@@ -1,5 +1,6 @@
-"""The invoicing service: "issue the month's invoices and email them" and
-"record a payment and confirm it", the one entry point of the CLI, the
+"""The invoicing service: "issue the month's invoices and email them",
+"issue an account's interim invoice and email it" and "record a payment
+and confirm it", the one entry point of the CLI, the
 scheduler and any later API route.
 
 Billing cannot look up a customer (provisioning owns subscribers) or send
@@ -19,9 +20,11 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from billing.fx_store import DEFAULT_MAX_AGE_DAYS
+from billing.invoicing.interim import issue_interim_invoice
 from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run_invoices
 from billing.invoicing.payments import RON, AccountPayment, PaymentHook, add_account_payment, add_invoice_payment
-from billing.invoicing.records import DEFAULT_SERIES, InvoicePayment
+from billing.invoicing.records import DEFAULT_SERIES, Invoice, InvoicePayment
 from billing.invoicing.supplier import Supplier
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ class InvoicingHooks:
 
 
 class InvoicingService:
-    """Issues a month's invoices and records payments, with their emails.
+    """Issues a month's invoices and interim invoices, and records payments, with their emails.
 
     On an engine: each invoice and each payment commits in its own
     transaction, which is what ``after_commit`` follows."""
@@ -82,6 +85,37 @@ class InvoicingService:
         finally:
             # also after a refusal part-way: the invoices issued before it stay, with their emails
             self._committed()
+
+    async def issue_interim(
+        self,
+        account_id: int,
+        *,
+        supplier: Supplier,
+        until: datetime | None = None,
+        series: str = DEFAULT_SERIES,
+        now: datetime | None = None,
+        allow_uningested: bool = False,
+        max_fx_age_days: int = DEFAULT_MAX_AGE_DAYS,
+    ) -> Invoice:
+        """Issue account ``account_id``'s interim invoice of its usage before
+        ``until`` (default now) by ``supplier`` and queue its email with it,
+        as a monthly invoice's; return it.
+
+        :func:`~billing.invoicing.interim.issue_interim_invoice` with the
+        hooks: its contents and refusals. A supplier lacking details is
+        issued with all the same, and logged."""
+        if supplier.missing:
+            log.warning(
+                "the interim invoice of account %d names its supplier without: %s (set CLICKPHONE_SUPPLIER_*)",
+                account_id, ", ".join(supplier.missing),
+            )  # fmt: skip
+        invoice = await issue_interim_invoice(
+            self._engine, account_id, supplier=supplier, until=until, series=series, now=now,
+            customers=self.hooks.customers, on_issued=self.hooks.on_issued,
+            allow_uningested=allow_uningested, max_fx_age_days=max_fx_age_days,
+        )  # fmt: skip
+        self._committed()
+        return invoice
 
     async def record_payment(
         self,

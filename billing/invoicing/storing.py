@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, money, vat
 from billing.fx_store import DEFAULT_MAX_AGE_DAYS, StoredRate, rate_for_invoice
-from billing.invoicing.errors import InvoiceChronologyError, InvoiceConsistencyError, InvoiceError
+from billing.invoicing.errors import InvalidSeriesError, InvoiceChronologyError, InvoiceConsistencyError
 from billing.invoicing.records import (
     CALL_FIELDS,
     LINE_FIELDS,
@@ -110,14 +110,14 @@ async def issue_terms(
 ) -> IssueTerms:
     """Return the checked :class:`IssueTerms` of ``issue_date``.
 
-    Raise :class:`InvoiceError` for a bad series,
+    Raise :class:`InvalidSeriesError` for a bad series,
     :class:`InvoiceChronologyError` when the series already has a later
     invoice, :class:`~billing.invoicing.supplier.InvalidSupplierError`, or
     :class:`~billing.fx_bnr.MissingRateError` /
     :class:`~billing.fx_bnr.StaleRateError` without a valid BNR rate.
     """
     if not isinstance(series, str) or not _SERIES.fullmatch(series):
-        raise InvoiceError(f"a series is 1 to 16 capital letters, not {series!r}")
+        raise InvalidSeriesError(f"series: 1 to 16 capital letters, not {series!r:.40}")
     supplier = checked_supplier(supplier)
     async with transaction(db) as conn:
         last = await conn.scalar(

@@ -89,8 +89,15 @@ class UningestedUsage:
         return "; ".join(parts)
 
 
-async def uningested_usage(db: Db, start: datetime, end: datetime, now: datetime) -> UningestedUsage:
-    """Return what of the usage of the period ``[start, end)`` is not charged yet at ``now``."""
+async def uningested_usage(
+    db: Db, start: datetime, end: datetime, now: datetime, *, account_id: int | None = None
+) -> UningestedUsage:
+    """Return what of the usage of the period ``[start, end)`` is not charged yet at ``now``.
+
+    With ``account_id`` (one account's interim invoice), only that account's
+    live calls count: another account's call does not hold it up. Unread CDR
+    files and quarantined CDRs are counted for everyone still (a CDR line is
+    not tied to an account until it is rated)."""
     async with transaction(db) as conn:
         followed = (
             await conn.execute(
@@ -100,13 +107,10 @@ async def uningested_usage(db: Db, start: datetime, end: datetime, now: datetime
                 )  # fmt: skip
             )
         ).all()
-        live_calls = await conn.scalar(
-            select(func.count()).where(
-                reservations.c.state == LIVE,
-                reservations.c.created_at < end,
-                reservations.c.expires_at > now,
-            )
-        )
+        live = [reservations.c.state == LIVE, reservations.c.created_at < end, reservations.c.expires_at > now]
+        if account_id is not None:
+            live.append(reservations.c.account_id == account_id)
+        live_calls = await conn.scalar(select(func.count()).where(*live))
         ingested_since = exists().where(
             and_(cdrs.c.system_name == cdr_quarantine.c.system_name, cdrs.c.uniqueid == cdr_quarantine.c.uniqueid)
         )

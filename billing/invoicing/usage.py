@@ -1,13 +1,18 @@
 """What an invoice accounts for: an account's calls and ledger entries on no
 invoice yet, the calls as rated now (latest re-rating), and the usage lines
-they make (one per month and destination class)."""
+they make (one per month and destination class).
+
+:func:`gather_usage` is the one gathering both the monthly run
+(:mod:`billing.invoicing.issuing`) and an interim invoice
+(:mod:`billing.invoicing.interim`) use: usage, re-rating corrections, SMS and
+other adjustments up to an instant, each entry on exactly one invoice."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +20,8 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.invoicing.presentation import CLASS_LABELS_RO, month_name
-from billing.invoicing.records import USAGE, InvoicedCall
-from billing.invoicing.tables import invoice_calls, invoice_entries
+from billing.invoicing.records import INTERIM, OTHER, RERATING, SMS, USAGE, InvoicedCall
+from billing.invoicing.tables import invoice_calls, invoice_entries, invoices
 from billing.numbering import NUMBER_CLASSES
 from billing.tables import ADJUSTMENT, CALL_CHARGE, RECURRING_FEE, SMS_CHARGE, cdr_adjustments, cdrs, ledger_entries
 from billing.tariffs import CONTRACT_TZ
@@ -25,9 +30,12 @@ _ID_CHUNK = 5_000  # ids per IN (...) list: far below both drivers' parameter li
 _RERATE_KEY = re.compile(r"rerate:(\d+):\d+")
 
 
-async def candidate_calls(conn: AsyncConnection, lookback: datetime, end: datetime) -> dict[int, list[int]]:
-    """Ids of the chargeable calls on no invoice yet that started in the lookback window, by account."""
-    rows = await conn.execute(
+async def candidate_calls(
+    conn: AsyncConnection, lookback: datetime, end: datetime, *, account_id: int | None = None
+) -> dict[int, list[int]]:
+    """Ids of the chargeable calls on no invoice yet that started in the
+    lookback window, by account (only ``account_id``'s when given)."""
+    query = (
         select(cdrs.c.account_id, cdrs.c.id)
         .outerjoin(invoice_calls, invoice_calls.c.cdr_id == cdrs.c.id)
         .where(
@@ -37,6 +45,9 @@ async def candidate_calls(conn: AsyncConnection, lookback: datetime, end: dateti
             invoice_calls.c.id.is_(None),
         )
     )
+    if account_id is not None:
+        query = query.where(cdrs.c.account_id == account_id)
+    rows = await conn.execute(query)
     by_account: dict[int, list[int]] = defaultdict(list)
     for account_id, cdr_id in rows:
         by_account[account_id].append(cdr_id)
@@ -173,6 +184,110 @@ def usage_drafts(calls: Sequence[InvoicedCall], label: str) -> list[Draft]:
             )
         )
     return drafts
+
+
+@dataclass
+class GatheredUsage:
+    """An account's usage and adjustments on no invoice yet, as lines and the
+    ledger entries they account for (see :func:`gather_usage`)."""
+
+    calls: list[InvoicedCall]
+    drafts: list[Draft] = field(default_factory=list)
+    accounted: list[Any] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to put on an invoice."""
+        return not self.drafts and not self.calls
+
+
+async def gather_usage(
+    conn: AsyncConnection,
+    account_id: int,
+    cdr_ids: list[int],
+    *,
+    lookback: datetime,
+    end: datetime,
+    label: str,
+    skip_key: str | None = None,
+    corrections_before: datetime | None = None,
+) -> GatheredUsage:
+    """Return what an invoice of ``account_id`` ending at ``end`` accounts for.
+
+    ``cdr_ids`` are the account's candidate calls (:func:`candidate_calls`,
+    started before ``end``); ``label`` is the invoice's month (its own usage
+    lines first). Taken: those calls as rated now, with their charge and
+    re-rating entries; re-rating corrections of calls already invoiced (one
+    line; only those recorded before ``corrections_before`` when given); SMS
+    (one line) and other adjustments (a line each) recorded before ``end``.
+    The entry keyed ``skip_key`` (the monthly fee the caller writes itself)
+    is left out.
+    """
+    calls = await uninvoiced_calls(conn, account_id, cdr_ids)
+    call_ids = {call.cdr_id for call in calls}
+    entries = await uninvoiced_entries(conn, account_id, lookback)
+    gathered = GatheredUsage(calls, usage_drafts(calls, label))
+    invoiced_cdrs = await already_invoiced(
+        conn, [cdr for e in entries if (cdr := rerated_cdr(e)) is not None and cdr not in call_ids]
+    )
+    sms: list[Any] = []
+    corrections: list[Any] = []
+    for entry in entries:
+        if skip_key is not None and entry.idempotency_key == skip_key:
+            continue
+        if entry.kind == CALL_CHARGE:
+            if entry.cdr_id in call_ids:
+                gathered.accounted.append(entry)
+            continue
+        cdr = rerated_cdr(entry)
+        if cdr is not None:
+            if cdr in call_ids:
+                gathered.accounted.append(entry)  # already in the call's current cost
+            elif cdr in invoiced_cdrs and (corrections_before is None or entry.created_at < corrections_before):
+                corrections.append(entry)
+            continue
+        if entry.created_at >= end:
+            continue  # belongs to a later invoice
+        if entry.kind == SMS_CHARGE:
+            sms.append(entry)
+        else:
+            gathered.accounted.append(entry)
+            label_ro = "Ajustare" if entry.kind == ADJUSTMENT else "Alte costuri"
+            reference = " ".join(entry.reference.split())
+            gathered.drafts.append(
+                Draft(OTHER, f"{label_ro}: {reference}" if reference else label_ro, -entry.amount_micro)
+            )
+    if sms:
+        gathered.accounted.extend(sms)
+        gathered.drafts.append(Draft(SMS, "Mesaje SMS", -sum(e.amount_micro for e in sms), quantity=len(sms)))
+    if corrections:
+        gathered.accounted.extend(corrections)
+        gathered.drafts.append(
+            Draft(
+                RERATING,
+                "Corecții de tarif pentru apeluri facturate anterior",
+                -sum(e.amount_micro for e in corrections),
+                quantity=len(corrections),
+            )
+        )
+    return gathered
+
+
+async def month_bundle_used(
+    conn: AsyncConnection, account_id: int, label: str, calls: Sequence[InvoicedCall]
+) -> int:
+    """Included seconds the month ``label`` used so far: those of ``calls``
+    (the invoice being issued) plus those of the month's calls already on the
+    account's interim invoices of ``label``. Calls of other months (late
+    calls) count towards their own month's bundle, not this one's."""
+    rows = await conn.execute(
+        select(invoice_calls.c.start, invoice_calls.c.included_seconds)
+        .join(invoices, invoices.c.id == invoice_calls.c.invoice_id)
+        .where(invoices.c.account_id == account_id, invoices.c.period == label, invoices.c.kind == INTERIM)
+    )
+    earlier = [(row.start, row.included_seconds) for row in rows]
+    mine = [(call.start, call.included_seconds) for call in calls]
+    return sum(seconds for start, seconds in earlier + mine if local_month(start) == label)
 
 
 def local_month(instant: datetime) -> str:

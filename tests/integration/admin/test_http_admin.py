@@ -46,12 +46,13 @@ class Plane:
 
     def services(self) -> AdminServices:
         """The admin API's dependencies, each one of this stand-in's."""
+        notifier = Notifier(Renderer(timezone=self.settings.timezone))
         return AdminServices(
             engine=self.engine, admin_token=self.settings.admin_token, sip_realm=self.settings.sip_realm,
-            notifier=Notifier(Renderer(timezone=self.settings.timezone)), account_contact=account_contact,
+            notifier=notifier, account_contact=account_contact,
             end_calls=self.end_calls,
             provisioning_changed=self.provisioning_changed, health=self.health,
-            invoicing=invoicing_service(self.engine, Notifier(Renderer(timezone=self.settings.timezone))),
+            invoicing=invoicing_service(self.engine, notifier), supplier=self.settings.supplier,
         )
 
 

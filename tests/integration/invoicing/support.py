@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing import fx_store, ledger
 from billing.invoicing import issuing
 from billing.invoicing.supplier import Supplier
+from billing.invoicing.tables import invoice_calls, invoice_entries, invoices
+from billing.tables import ADJUSTMENT, CALL_CHARGE, RECURRING_FEE, SMS_CHARGE, cdrs, ledger_entries
 from billing._datafile import packaged_lines
 from billing.ingest import CdrSource, IngestReport, ingest_lines
 from billing.accounts import POSTPAID, PREPAID
@@ -114,3 +116,37 @@ def corrected_annex_b(fixed_price: str) -> list[str]:
             line = line.replace(",voice,ro_fixed,0.01,", f",voice,ro_fixed,{fixed_price},")
         lines.append(line)
     return lines
+
+
+async def assert_charged_once(engine: AsyncEngine) -> None:
+    """Every chargeable CDR is on exactly one invoice (``invoice_calls``), every
+    charge, fee and adjustment entry of the ledger on exactly one invoice
+    (``invoice_entries``), and the invoices' net totals sum to what the ledger
+    charged, VAT aside (invariant 4; contract art. 7.1.4)."""
+    async with engine.connect() as conn:
+        chargeable = set((await conn.scalars(select(cdrs.c.id).where(cdrs.c.billable_seconds > 0))).all())
+        on_invoices = list((await conn.scalars(select(invoice_calls.c.cdr_id))).all())
+        charged = (
+            await conn.execute(
+                select(ledger_entries.c.id, ledger_entries.c.amount_micro, ledger_entries.c.idempotency_key).where(
+                    ledger_entries.c.kind.in_((CALL_CHARGE, SMS_CHARGE, ADJUSTMENT, RECURRING_FEE))
+                )
+            )
+        ).all()
+        accounted = list((await conn.scalars(select(invoice_entries.c.ledger_entry_id))).all())
+        net = await conn.scalar(select(func.coalesce(func.sum(invoices.c.net_micro), 0)))
+    assert sorted(on_invoices) == sorted(chargeable), "each call on exactly one invoice"
+    assert sorted(accounted) == sorted(row.id for row in charged), "each ledger entry on exactly one invoice"
+    not_vat = [row for row in charged if not (row.idempotency_key or "").startswith("invoice_vat:")]
+    assert net == -sum(row.amount_micro for row in not_vat), "the invoices charge what the ledger did"
+
+
+JULY_15_CALL = datetime(2025, 7, 15, 9, 0, tzinfo=UTC)
+
+
+async def july_in_two_halves(engine: AsyncEngine, code: str = "acct-1") -> None:
+    """Five July calls of account ``code``: on 3 July a fixed (90 s), a mobile
+    (90 s) and a German (30 s) call from 09:00 UTC, hourly; on 15 July a fixed
+    (60 s) and a mobile (120 s) one from 09:00 UTC."""
+    await ingest(engine, *calls_of(code, JULY_CALL, ("u1", FIXED, 90), ("u2", MOBILE, 90), ("u3", GERMANY, 30)))
+    await ingest(engine, *calls_of(code, JULY_15_CALL, ("u4", FIXED, 60), ("u5", MOBILE, 120)))
