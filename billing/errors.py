@@ -121,3 +121,20 @@ class InvalidSubscriptionError(BillingError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class InvalidSuspensionError(BillingError, ValueError):
+    """A suspension's cause or note is refused; ``field`` names which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class SuspensionStateError(BillingError):
+    """The account is not in the state the operation needs: only an active
+    account can be suspended, only a suspended one reinstated."""
+
+    def __init__(self, account_id: int, message: str) -> None:
+        super().__init__(f"account {account_id} {message}")
+        self.account_id = account_id

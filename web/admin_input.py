@@ -9,7 +9,9 @@ AdminErrors, for the API's routes and the CLI alike:
 =========================  ======  ===========================================
 :class:`InvalidInputError`   400   a field breaks its rule (``field`` says which)
 :class:`NotFoundError`       404   no such account or subscriber
-:class:`ConflictError`       409   username, number or account code taken
+:class:`ConflictError`       409   username, number or account code taken;
+                                   suspending an account that is not active or
+                                   reinstating one that is not suspended
 =========================  ======  ===========================================
 
 The bounds (every list, string and number from outside has one):
@@ -33,6 +35,10 @@ amounts                    ASCII digits with at most 6 decimals
                            only national minutes and rate calls with the
                            account's tariff (:mod:`billing.subscriptions`)
 ``plan_start``             a day ``YYYY-MM-DD``, given with ``plan``
+suspension ``cause``       one of non_payment, breach, subscriber_request,
+                           operator (:mod:`billing.suspension_causes`)
+suspension ``note``        at most 200 characters, no control characters
+                           (:mod:`billing.suspensions`)
 service plans              at most 1,000 versions (CSV rows) per import;
                            names and versions of 1 to 64 ``A-Za-z0-9._-``,
                            a monthly fee from 0 to 10,000 EUR, 1 to 100,000
@@ -48,7 +54,8 @@ Each bound is checked where its rule lives: ids, amounts, languages, kinds
 and tariffs here; references and idempotency keys in
 :mod:`billing.top_ups`; allowed networks, blocked prefixes and the call
 limit in :mod:`admission.policy`; DID numbers in :mod:`provisioning.numbers`;
-service plans a subscription names in :mod:`billing.subscriptions`.
+service plans a subscription names in :mod:`billing.subscriptions`;
+suspensions' causes and notes in :mod:`billing.suspensions`.
 """
 
 from __future__ import annotations
@@ -67,6 +74,8 @@ from billing.errors import (
     IdempotencyKeyReusedError,
     InvalidAmountError,
     InvalidSubscriptionError,
+    InvalidSuspensionError,
+    SuspensionStateError,
     UnknownAccountError,
     UnknownServicePlanError,
 )
@@ -157,9 +166,11 @@ def refusals() -> Iterator[None]:
         yield
     except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError) as exc:
         raise NotFoundError(str(exc)) from exc
-    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError) as exc:
+    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError,
+            InvalidSuspensionError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
-    except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError) as exc:
+    except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError,
+            SuspensionStateError) as exc:
         raise ConflictError(str(exc)) from exc
     except InvalidAmountError as exc:
         raise InvalidInputError(exc.field or "amount", str(exc)) from exc
