@@ -136,3 +136,20 @@ class InvoicedMonthError(BillingError):
             f"whose invoice {invoice} is already issued (an issued invoice never changes); "
             f"change it from the 1st of a month not yet invoiced")
         self.account_id, self.day, self.month, self.invoice = account_id, day, month, invoice
+
+
+class InvalidSuspensionError(BillingError, ValueError):
+    """A suspension's cause or note is refused; ``field`` names which."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class SuspensionStateError(BillingError):
+    """The account is not in the state the operation needs: only an active
+    account can be suspended, only a suspended one reinstated."""
+
+    def __init__(self, account_id: int, message: str) -> None:
+        super().__init__(f"account {account_id} {message}")
+        self.account_id = account_id

@@ -5,7 +5,8 @@ SUM of an account's entries, never a stored column), reservations of credit
 for live calls, ingested CDRs and what could not be ingested (quarantine),
 tailing offsets, the included-seconds counter of each account's month,
 versioned tariffs, versioned service plans (a subscription's fee and
-included minutes), accounts' subscriptions to them and re-rating adjustments.
+included minutes), accounts' subscriptions to them, re-rating adjustments
+and accounts' suspensions with their cause (0017).
 
 Money columns are ``BigInteger`` micro-euros (``*_micro``); tariff prices are
 kept as their decimal text, exactly as imported (SQLite has no exact
@@ -30,9 +31,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from billing.accounts import ACCOUNT_KINDS, ACCOUNT_STATUSES, ACTIVE, DEFAULT_TARIFF
+from billing.suspension_causes import CAUSE_NAMES, MAX_NOTE_CHARS
 from sqlbase import UtcDateTime
 from sqlbase.columns import created_at
 from sqlbase.naming import NAMING_CONVENTION
@@ -185,6 +188,28 @@ account_service_plans = Table(
     Column("until_day", Date, nullable=True),
     created_at(),
     CheckConstraint("until_day IS NULL OR until_day > from_day", name="valid_days"),
+)
+
+account_suspensions = Table(
+    "account_suspensions",
+    metadata,
+    # One stretch of an account's suspension (billing.suspensions): why
+    # (billing.suspension_causes), from started_at until ended_at (NULL while
+    # it lasts). At most one open stretch per account (the partial index);
+    # the account's status says suspended while one is open.
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("cause", String(32), nullable=False),
+    Column("note", String(MAX_NOTE_CHARS), nullable=False, default="", server_default=""),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime(), nullable=True),
+    _one_of("cause", CAUSE_NAMES, "cause"),
+    CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="valid_times"),
+    Index(None, "account_id", "started_at"),
+    Index(
+        "uq_account_suspensions_open_account_id", "account_id", unique=True,
+        sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL"),
+    ),  # fmt: skip
 )
 
 cdrs = Table(

@@ -9,9 +9,10 @@ status 2 (Click's conventions) — never a traceback. Amounts are decimal
 euros (``10.50``: ASCII digits, at most 6 decimals); ids are ASCII digits;
 the bounds of each value are those listed in :mod:`web.admin_input`. The
 CLI runs beside the control plane, not in
-it: ``account suspend`` marks the account suspended, and the running
-control plane's live calls of that account stop at the end of their current
-chunk (use the HTTP API to end them at once).
+it: ``account suspend`` marks the account suspended (with its cause, which
+the month's fee depends on: art. 9.2), and the running control plane's live
+calls of that account stop at the end of their current chunk (use the HTTP
+API to end them at once).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from admission.policy import MAX_CONCURRENT_CALLS
-from billing import ledger, subscriptions
-from billing.accounts import ACTIVE, SUSPENDED
+from billing import subscriptions, suspensions
+from billing.suspension_causes import CAUSE_NAMES, MAX_NOTE_CHARS, SUSPENSION_CAUSES
 from billing.money import format_micro
 from billing.numbering import default_numbering_plan
 from notify.notifier import Notifier
@@ -35,7 +36,7 @@ from provisioning import services as provisioning
 from provisioning.numbers import add_did_as_written
 from web import admin_input
 from web import admin_operations as operations
-from web.schemas import account_json, plans_json, policy_json
+from web.schemas import account_json, plans_json, policy_json, suspension_json
 
 from .cli_billing import DAY
 
@@ -193,13 +194,14 @@ def account_group() -> None:
 @account_group.command("show")
 @click.argument("account_id", type=ID)
 def account_show(account_id: int) -> None:
-    """Print the account, its balance, its call policy, and its service
-    plan today with the history of its plans."""
+    """Print the account, its balance, its call policy, its service plan
+    today with the history of its plans, and its open suspension."""
     summary = _run(lambda engine, settings: operations.account_summary(engine, account_id))
     _echo({**account_json(summary.account), "balance": format_micro(summary.balance_micro),
            "available": format_micro(summary.available_micro),
            "spent_today": format_micro(summary.spent_today_micro), "live_calls": summary.live_calls,
-           "policy": policy_json(summary.policy), **plans_json(summary.plans, summary.today)})
+           "policy": policy_json(summary.policy), **plans_json(summary.plans, summary.today),
+           "suspension": suspension_json(summary.suspension)})
 
 
 @account_group.command("plan")
@@ -278,19 +280,35 @@ def account_policy(account_id: int, allow: tuple[str, ...], allow_anywhere: bool
     _echo({"policy": policy_json(change.policy), "allowed_ips_change_id": change.allowed_ips_change_id})
 
 
+_CAUSES_HELP = "; ".join(f"{c.name}: {c.description}" for c in SUSPENSION_CAUSES.values())
+
+
 @account_group.command("suspend")
 @click.argument("account_id", type=ID)
-def account_suspend(account_id: int) -> None:
-    """Suspend ACCOUNT_ID: only 112, 116xxx and 0800 still connect. Its live
-    calls stop at the end of their current chunk (the running control
-    plane's next extension is refused); the HTTP API ends them at once."""
-    _run(lambda engine, settings: ledger.set_account_status(engine, account_id, SUSPENDED))
-    _echo({"account_id": account_id, "status": "suspended"})
+@click.option("--cause", required=True, type=click.Choice(CAUSE_NAMES),
+              help=f"Why (the month's fee depends on it, art. 9.2) — {_CAUSES_HELP}.")
+@click.option("--note", default=None, metavar="TEXT", help=f"What happened, at most {MAX_NOTE_CHARS} characters.")
+def account_suspend(account_id: int, cause: str, note: str | None) -> None:
+    """Suspend the active ACCOUNT_ID for --cause: only 112, 116xxx and 0800
+    still connect. Its live calls stop at the end of their current chunk
+    (the running control plane's next extension is refused); the HTTP API
+    ends them at once. Prints the suspension."""
+    suspension = _run(lambda engine, settings: suspensions.suspend(engine, account_id, cause, note))
+    _echo({"account_id": account_id, "status": "suspended", "suspension": suspension_json(suspension)})
 
 
 @account_group.command("reinstate")
 @click.argument("account_id", type=ID)
 def account_reinstate(account_id: int) -> None:
-    """Make ACCOUNT_ID active again."""
-    account = _run(lambda engine, settings: ledger.set_account_status(engine, account_id, ACTIVE))
-    _echo({"account_id": account.id, "status": account.status})
+    """Make the suspended ACCOUNT_ID active again; prints the suspension it ended."""
+    ended = _run(lambda engine, settings: suspensions.reinstate(engine, account_id))
+    _echo({"account_id": account_id, "status": "active", "suspension": suspension_json(ended)})
+
+
+@account_group.command("suspensions")
+@click.argument("account_id", type=ID)
+def account_suspensions(account_id: int) -> None:
+    """Print ACCOUNT_ID's suspensions, oldest first: cause, whether the fee
+    stays due for their days, note, start and end (null while it lasts)."""
+    history = _run(lambda engine, settings: suspensions.suspension_history(engine, account_id))
+    _echo({"account_id": account_id, "suspensions": [suspension_json(s) for s in history]})

@@ -12,7 +12,9 @@ AdminErrors, for the API's routes and the CLI alike:
 :class:`ConflictError`       409   username, number or account code taken; an
                                    invoice paid or not payable; a plan change
                                    into a month already invoiced; a BNR rate
-                                   a payment needs not stored yet
+                                   a payment needs not stored yet;
+                                   suspending an account that is not active or
+                                   reinstating one that is not suspended
 =========================  ======  ===========================================
 
 The bounds (every list, string and number from outside has one):
@@ -36,6 +38,10 @@ amounts                    ASCII digits with at most 6 decimals
                            only national minutes and rate calls with the
                            account's tariff (:mod:`billing.subscriptions`)
 ``plan_start``             a day ``YYYY-MM-DD``, given with ``plan``
+suspension ``cause``       one of non_payment, breach, subscriber_request,
+                           operator (:mod:`billing.suspension_causes`)
+suspension ``note``        at most 200 characters, no control characters
+                           (:mod:`billing.suspensions`)
 service plans              at most 1,000 versions (CSV rows) per import;
                            names and versions of 1 to 64 ``A-Za-z0-9._-``,
                            a monthly fee from 0 to 10,000 EUR, 1 to 100,000
@@ -69,7 +75,8 @@ and tariffs here; references and idempotency keys in
 limit in :mod:`admission.policy`; DID numbers in :mod:`provisioning.numbers`;
 service plans a subscription names in :mod:`billing.subscriptions`;
 payments' currency, bani, reference and what an invoice still owes in
-:mod:`billing.invoicing.payments`.
+:mod:`billing.invoicing.payments`; suspensions' causes and notes in
+:mod:`billing.suspensions`.
 """
 
 from __future__ import annotations
@@ -88,7 +95,9 @@ from billing.errors import (
     IdempotencyKeyReusedError,
     InvalidAmountError,
     InvalidSubscriptionError,
+    InvalidSuspensionError,
     InvoicedMonthError,
+    SuspensionStateError,
     UnknownAccountError,
     UnknownServicePlanError,
 )
@@ -198,9 +207,11 @@ def refusals() -> Iterator[None]:
         # the operator fetches or sets the rate, then the same request succeeds
         raise ConflictError(f"{exc} (fetch BNR's rates with `clickphone fx fetch`, or set one "
                             "with `clickphone fx set`)") from exc
-    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError) as exc:
+    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError,
+            InvalidSuspensionError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
-    except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError) as exc:
+    except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError,
+            SuspensionStateError) as exc:
         raise ConflictError(str(exc)) from exc
     except InvalidAmountError as exc:
         raise InvalidInputError(exc.field or "amount", str(exc)) from exc

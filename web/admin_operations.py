@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from admission import service as admission_service
 from admission.policy import AccountPolicy, policy_changes
-from billing import ledger, subscriptions, top_ups
+from billing import ledger, subscriptions, suspensions, top_ups
 from billing.errors import InvalidSubscriptionError
-from billing.accounts import DEFAULT_TARIFF, LEDGER_CURRENCY, PREPAID, SUSPENDED
+from billing.accounts import DEFAULT_TARIFF, LEDGER_CURRENCY, PREPAID
 from billing.money import from_micro
 from billing.tariff_store import stored_plan_names
 from notify.events import AllowedIpsChanged, Event, Recipient, TopUp
@@ -144,11 +144,13 @@ class AccountSummary:
     live_calls: int
     plans: list[subscriptions.Subscription]
     today: date  # Europe/Bucharest: the day ``plans`` are read on
+    suspension: suspensions.Suspension | None = None  # the one that still lasts
 
 
 async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime | None = None) -> AccountSummary:
-    """Return the account with its money and its service plans' history
-    (billing), its call policy and its live-call count (admission)."""
+    """Return the account with its money, its service plans' history and
+    its open suspension (billing), its call policy and its live-call count
+    (admission)."""
     now = now or utc_now()
     async with engine.connect() as conn:
         account = await ledger.get_account(conn, account_id)
@@ -157,13 +159,14 @@ async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime
         spent = await ledger.spent_today_micro(conn, account_id, now)
         policy = await admission_service.account_policy(conn, account_id)
         plans = await subscriptions.plan_history(conn, account_id)
+        suspension = await suspensions.open_suspension(conn, account_id)
     admission = admission_service.Admission(engine)
     try:
         live = await admission.live_call_refs(account_id)
     finally:
         admission.close()  # its worker's engines, not the caller's
     return AccountSummary(account, balance, balance + account.credit_limit_micro - held, spent, policy, len(live),
-                          plans, subscriptions.contract_day(now))
+                          plans, subscriptions.contract_day(now), suspension)
 
 
 @dataclass(frozen=True)
@@ -259,11 +262,13 @@ async def set_account_policy(
     return PolicyChange(update.after, change_id, outbox_id)
 
 
-async def suspend_account(engine: AsyncEngine, account_id: int, end_calls: EndCalls) -> int:
-    """Suspend the account (only 112, 116xxx and 0800 still connect), end
-    its live calls with ``end_calls`` and return how many it ended."""
-    await ledger.set_account_status(engine, account_id, SUSPENDED)
-    return await end_calls(account_id)
+async def suspend_account(engine: AsyncEngine, account_id: int, end_calls: EndCalls, *, cause: str,
+                          note: str | None = None) -> tuple[suspensions.Suspension, int]:
+    """Suspend the account for ``cause`` (only 112, 116xxx and 0800 still
+    connect; :func:`billing.suspensions.suspend`), end its live calls with
+    ``end_calls`` and return the open suspension and how many calls it ended."""
+    suspension = await suspensions.suspend(engine, account_id, cause, note)
+    return suspension, await end_calls(account_id)
 
 
 async def end_plan(engine: AsyncEngine, account_id: int, last_day: date) -> list[subscriptions.Subscription]:

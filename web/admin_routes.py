@@ -17,7 +17,7 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 ``GET   /admin/accounts/{id}``               the account, its money and policy
 ``POST  /admin/accounts/{id}/top-ups``       credit the account → 201
 ``PATCH /admin/accounts/{id}/policy``        change the call policy (fields given only)
-``POST  /admin/accounts/{id}/suspend``       suspend and end its live calls
+``POST  /admin/accounts/{id}/suspend``       suspend for a cause and end its live calls
 ``POST  /admin/accounts/{id}/reinstate``     make it active again
 ``PUT   /admin/accounts/{id}/plan``          change its service plan (next month, or now)
 ``DELETE /admin/accounts/{id}/plan``         end its plan: ``?last_day=YYYY-MM-DD``
@@ -66,8 +66,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from aiohttp import web
 
 from admission.policy import MAX_CONCURRENT_CALLS
-from billing import ledger, service_plan_store, subscriptions
-from billing.accounts import ACTIVE
+from billing import service_plan_store, subscriptions, suspensions
+from billing.suspension_causes import causes_listed
 from billing.numbering import default_numbering_plan
 from billing.service_plans import ServicePlanFileError, read_service_plan_csv, service_plans_from_rows
 from provisioning.numbers import add_did_as_written
@@ -88,7 +88,15 @@ from .admin_input import (
 )
 from .auth import FailedLogins, refusal_of
 from .json_body import BadRequest, error_response, json_object
-from .schemas import account_json, euros, plan_import_json, plans_json, policy_json, service_plan_json
+from .schemas import (
+    account_json,
+    euros,
+    plan_import_json,
+    plans_json,
+    policy_json,
+    service_plan_json,
+    suspension_json,
+)
 
 if TYPE_CHECKING:
     from .app import AdminServices
@@ -273,14 +281,15 @@ async def add_did(request: web.Request) -> web.Response:
 @admin_route
 async def get_account(request: web.Request) -> web.Response:
     """GET /admin/accounts/{id}: the account, its balance, available credit,
-    today's spend, live calls, call policy, and its service plan today with
-    the history of its plans."""
+    today's spend, live calls, call policy, its service plan today with
+    the history of its plans, and its open suspension (null: none)."""
     summary = await operations.account_summary(_services(request).engine, _account_id(request))
     return web.json_response({
         **account_json(summary.account),
         "balance": euros(summary.balance_micro), "available": euros(summary.available_micro),
         "spent_today": euros(summary.spent_today_micro), "live_calls": summary.live_calls,
         "policy": policy_json(summary.policy), **plans_json(summary.plans, summary.today),
+        "suspension": suspension_json(summary.suspension),
     })
 
 
@@ -362,18 +371,30 @@ async def set_policy(request: web.Request) -> web.Response:
 
 @admin_route
 async def suspend(request: web.Request) -> web.Response:
-    """POST /admin/accounts/{id}/suspend: suspend the account (only 112,
-    116xxx and 0800 still connect) and end its live calls now → how many."""
+    """POST /admin/accounts/{id}/suspend ``{"cause": CAUSE, "note": TEXT}``:
+    suspend the account (only 112, 116xxx and 0800 still connect) and end
+    its live calls now → the suspension and how many calls ended. ``cause``
+    is required (the month's fee depends on it, art. 9.2): one of
+    :data:`billing.suspension_causes.CAUSE_NAMES`; ``note`` at most 200
+    characters. 409 when the account is not active."""
+    body = await json_object(request, {"cause", "note"})
+    if body.get("cause") is None:
+        raise BadRequest(f"cause: required, one of {causes_listed()}", field="cause")
     services = _services(request)
-    ended = await operations.suspend_account(services.engine, _account_id(request), services.end_calls)
-    return web.json_response({"status": "suspended", "calls_ended": ended})
+    suspension, ended = await operations.suspend_account(
+        services.engine, _account_id(request), services.end_calls,
+        cause=body["cause"], note=_text(body, "note"))  # billing checks the cause, listing the causes
+    return web.json_response({"status": "suspended", "calls_ended": ended,
+                              "suspension": suspension_json(suspension)})
 
 
 @admin_route
 async def reinstate(request: web.Request) -> web.Response:
-    """POST /admin/accounts/{id}/reinstate: make the account active again."""
-    account = await ledger.set_account_status(_services(request).engine, _account_id(request), ACTIVE)
-    return web.json_response({"status": account.status})
+    """POST /admin/accounts/{id}/reinstate: make the suspended account
+    active again → the suspension this ended (null for one recorded before
+    causes were); 409 when the account is not suspended."""
+    ended = await suspensions.reinstate(_services(request).engine, _account_id(request))
+    return web.json_response({"status": "active", "suspension": suspension_json(ended)})
 
 
 # -- service plans ---------------------------------------------------------------------

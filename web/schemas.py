@@ -15,6 +15,7 @@ from billing.money import format_micro
 from billing.service_plan_store import ImportReport
 from billing.service_plans import ServicePlan, ServicePlanVersions
 from billing.subscriptions import Subscription, plan_on
+from billing.suspensions import Suspension
 
 
 def euros(micro: int | None) -> str | None:
@@ -29,6 +30,19 @@ def account_json(account: Account) -> dict[str, Any]:
         "subscriber_id": account.subscriber_id, "credit_limit": euros(account.credit_limit_micro),
         "daily_limit": euros(account.daily_limit_micro), "tariff": account.tariff,
         "language": account.language,
+    }
+
+
+def suspension_json(suspension: Suspension | None) -> dict[str, Any] | None:
+    """A suspension as the admin API and the CLI show it (None: none):
+    its cause, whether the month's fee stays due for its days (art. 9.2),
+    its note, and when it started and ended (null while it lasts)."""
+    if suspension is None:
+        return None
+    return {
+        "id": suspension.id, "cause": suspension.cause, "fee_due": suspension.fee_due, "note": suspension.note,
+        "started_at": suspension.started_at.isoformat(),
+        "ended_at": None if suspension.ended_at is None else suspension.ended_at.isoformat(),
     }
 
 

@@ -61,11 +61,19 @@ What an invoice holds (decided here; the contract is silent on the details)
       on its own (a credit in the customer's favour is a negative line);
     * the **recurring fee** of the period (in arrears), written to the
       ledger by this run as a ``recurring_fee`` entry (idempotency key
-      ``recurring_fee:<account>:<YYYY-MM>``) for the fee minus the downtime
-      credit; the invoice shows the fee and the credit as two lines.
+      ``recurring_fee:<account>:<YYYY-MM>``) for the fee minus its
+      credits; the invoice shows the fee and each credit as its own line.
       Downtime days are the ``service_downtime`` days in the period
       (service-wide, provider's fault; :func:`~billing.invoicing.downtime.record_downtime`), each
       reducing the fee by 1/days-in-month (:func:`billing.invoicing.recurring.recurring_fee`).
+      Art. 9.2: days the account was suspended (at any moment of the
+      Europe/Bucharest day) for a cause that is not the subscriber's fault
+      (``operator``; :mod:`billing.suspension_causes`,
+      :func:`billing.suspensions.excused_days`) reduce it the same way, on
+      the line "Reducere abonament: N zile de suspendare din motive
+      neimputabile abonatului"; a day both down and suspended counts once,
+      as down. Days suspended for non-payment, breach or at the
+      subscriber's request leave the fee whole.
       The fee is that of the account's service plans in the period,
       pro-rated by days of service (:func:`billing.subscriptions.month_terms`;
       the line then says how many days), and so is the invoice's bundle; an

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing import ledger
+from billing import ledger, suspensions
 from billing.fx_store import DEFAULT_MAX_AGE_DAYS, StoredRate
 from billing.invoicing import exchange, penalty
 from billing.invoicing.downtime import downtime_days
@@ -35,6 +35,7 @@ from billing.invoicing.records import (
     DOWNTIME_CREDIT,
     MONTHLY,
     RECURRING,
+    SUSPENSION_CREDIT,
     Invoice,
     InvoiceLine,
     parse_period,
@@ -195,7 +196,9 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
         return "already"
     # The month's service plans (pro-rated by days of service), else the account's own fee and bundle.
     terms = await month_terms(conn, account_id, run.label)
-    fee = recurring_fee(account.monthly_fee_micro if terms is None else terms.fee_micro, run.period, run.down_days)
+    suspended = await suspensions.excused_days(conn, account_id, run.period.first, run.period.last)
+    fee = recurring_fee(account.monthly_fee_micro if terms is None else terms.fee_micro, run.period, run.down_days,
+                        suspended)
     bundle_seconds = account.included_seconds if terms is None else terms.included_seconds
     fee_key = f"recurring_fee:{account_id}:{run.label}"
 
@@ -215,6 +218,13 @@ async def _issue_one(conn: AsyncConnection, run: _Run, account_id: int, cdr_ids:
                 quantity=fee.down_days,
             )
         )
+    if fee.suspension_credit_micro:
+        drafts.append(Draft(
+            SUSPENSION_CREDIT,
+            f"Reducere abonament: {days_ro(fee.suspended_days)} de suspendare din motive neimputabile abonatului "
+            f"(din {run.period.days})",
+            -fee.suspension_credit_micro, quantity=fee.suspended_days,
+        ))  # fmt: skip
     # this period's fee is accounted for below, once (skip_key)
     usage = await gather_usage(
         conn, account_id, cdr_ids, lookback=run.lookback, end=run.end, label=run.label, skip_key=fee_key

@@ -38,6 +38,7 @@ _PERIOD = re.compile(r"(\d{4})-(\d{2})")
 RECURRING, DOWNTIME_CREDIT, USAGE, SMS, RERATING, OTHER, EXCHANGE_DIFFERENCE = (
     "recurring_fee", "downtime_credit", "usage", "sms", "rerating", "adjustment", "exchange_difference",
 )  # fmt: skip
+SUSPENSION_CREDIT = "suspension_credit"  # days suspended not through the subscriber's fault (art. 9.2)
 
 # invoice kinds: the month's invoice (once per account and month), an interim
 # invoice of usage so far in a month, the one-off fees of a contract's start

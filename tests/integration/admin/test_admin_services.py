@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from admission.service import Admission, CallRequest
-from billing import ledger
+from billing import ledger, suspensions
 from billing.accounts import ACTIVE, SUSPENDED
 from billing.numbering import NUMBER_CLASSES, RO_FIXED, RO_MOBILE, SHARED_COST, TOLL_FREE
 from controlplane.account_alerts import emit_daily_limit_alert
@@ -270,7 +270,8 @@ async def test_suspending_ends_the_accounts_calls_and_says_how_many(engine):
         asked.append(account_id)
         return 3
 
-    assert await operations.suspend_account(engine, created.account.id, end_calls) == 3
+    suspension, ended = await operations.suspend_account(engine, created.account.id, end_calls, cause="operator")
+    assert ended == 3 and suspension.cause == "operator"
     assert asked == [created.account.id]
     assert (await ledger.get_account(engine, created.account.id)).status == SUSPENDED
 
@@ -279,13 +280,14 @@ async def test_a_suspended_account_reaches_only_free_numbers_until_reinstated(en
     """Invariant 3: 112 still connects while suspended."""
     created = await new_subscriber(engine)
     await operations.top_up(engine, created.account.id, 5 * EUR)
-    assert await operations.suspend_account(engine, created.account.id, no_live_calls) == 0
+    _, ended = await operations.suspend_account(engine, created.account.id, no_live_calls, cause="non_payment")
+    assert ended == 0
     admission = Admission(engine)
     paid = await admission.decide(CallRequest("p1", "ep-A1", "192.0.2.1", "0212345678"))
     emergency = await admission.decide(CallRequest("e1", "ep-A1", "192.0.2.1", "112"))
     assert paid.reason.code == "account_suspended" and emergency.allowed
-    account = await ledger.set_account_status(engine, created.account.id, ACTIVE)
-    assert account.status == ACTIVE
+    await suspensions.reinstate(engine, created.account.id)
+    assert (await ledger.get_account(engine, created.account.id)).status == ACTIVE
     assert (await admission.decide(CallRequest("p2", "ep-A1", "192.0.2.1", "0212345678"))).allowed
 
 
@@ -295,7 +297,7 @@ async def test_suspending_an_unknown_account_is_not_found_and_ends_nothing(engin
         raise AssertionError("must not be called")
 
     with pytest.raises(NotFoundError):
-        await as_admin(operations.suspend_account(engine, 4242, end_calls))
+        await as_admin(operations.suspend_account(engine, 4242, end_calls, cause="breach"))
 
 
 # -- daily-limit alert ------------------------------------------------------------------
@@ -349,6 +351,6 @@ async def test_suspension_applies_to_the_next_call_even_with_the_endpoint_link_c
     await operations.top_up(engine, created.account.id, 5 * EUR)
     admission = Admission(engine)
     assert (await admission.decide(CallRequest("c1", "ep-A1", "192.0.2.1", "0212345678"))).allowed
-    await operations.suspend_account(engine, created.account.id, no_live_calls)
+    await operations.suspend_account(engine, created.account.id, no_live_calls, cause="non_payment")
     refused = await admission.decide(CallRequest("c2", "ep-A1", "192.0.2.1", "0212345678"))
     assert refused.reason.code == "account_suspended"

@@ -97,14 +97,15 @@ async def test_invalid_cidr_is_an_error_naming_it(clickphone):
 
 async def test_unknown_account_is_an_error(clickphone):
     """An account nobody has is a refusal (exit 1) naming its id."""
-    result = await clickphone("account", "suspend", "4242")
+    result = await clickphone("account", "suspend", "4242", "--cause", "operator")
     assert result.exit_code == 1 and "no account 4242" in result.output
 
 
 async def test_suspend_and_reinstate(clickphone):
     """``account suspend`` then ``account reinstate`` print the account's status each time."""
     account_id = (await create(clickphone))["account"]["id"]
-    assert json.loads((await clickphone("account", "suspend", str(account_id))).output)["status"] == "suspended"
+    suspended = await clickphone("account", "suspend", str(account_id), "--cause", "non_payment")
+    assert json.loads(suspended.output)["status"] == "suspended"
     assert json.loads((await clickphone("account", "reinstate", str(account_id))).output)["status"] == "active"
 
 

@@ -200,7 +200,7 @@ async def test_an_unknown_account_is_404_with_a_reason(client):
     for response in (await client.get("/admin/accounts/4242", headers=AUTH),
                      await post(client, "/admin/accounts/4242/top-ups", {"amount": "1"}),
                      await client.patch("/admin/accounts/4242/policy", json={"premium_enabled": True}, headers=AUTH),
-                     await post(client, "/admin/accounts/4242/suspend", {})):
+                     await post(client, "/admin/accounts/4242/suspend", {"cause": "operator"})):
         assert response.status == 404
         assert "4242" in (await response.json())["error"]
 
@@ -234,9 +234,14 @@ async def test_an_empty_policy_patch_is_refused(client):
 
 async def test_suspend_ends_live_calls_and_reinstate_reactivates(client, plane):
     account_id = await created_account(client)
-    response = await post(client, f"/admin/accounts/{account_id}/suspend", {})
-    assert (response.status, await response.json()) == (200, {"status": "suspended", "calls_ended": 2})
+    response = await post(client, f"/admin/accounts/{account_id}/suspend", {"cause": "breach", "note": "spam"})
+    body = await response.json()
+    assert (response.status, body["status"], body["calls_ended"]) == (200, "suspended", 2)
+    assert (body["suspension"]["cause"], body["suspension"]["note"], body["suspension"]["ended_at"]) == (
+        "breach", "spam", None)
     assert plane.ended_for == [account_id]
     assert (await ledger.get_account(plane.engine, account_id)).status == "suspended"
     response = await post(client, f"/admin/accounts/{account_id}/reinstate", {})
-    assert (response.status, await response.json()) == (200, {"status": "active"})
+    body = await response.json()
+    assert (response.status, body["status"], body["suspension"]["cause"]) == (200, "active", "breach")
+    assert body["suspension"]["ended_at"] is not None

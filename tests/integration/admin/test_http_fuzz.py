@@ -122,7 +122,7 @@ ROUTES = {  # name: (method, path template, body fields)
     "show account": ("GET", "/admin/accounts/{id}", {}),
     "top up": ("POST", "/admin/accounts/{id}/top-ups", FIELDS["/top-ups"]),
     "set policy": ("PATCH", "/admin/accounts/{id}/policy", FIELDS["/policy"]),
-    "suspend": ("POST", "/admin/accounts/{id}/suspend", {}),
+    "suspend": ("POST", "/admin/accounts/{id}/suspend", {"cause": "operator", "note": "maintenance"}),
     "reinstate": ("POST", "/admin/accounts/{id}/reinstate", {}),
     "change plan": ("PUT", "/admin/accounts/{id}/plan", {"plan": "home5", "immediately": True}),
     "health": ("GET", "/health", {}),

@@ -51,8 +51,8 @@ async def test_suspending_through_the_admin_api_ends_the_live_paid_call_at_once_
     assert len(await reservations.live_reservations(wired.plane.engine, account_id)) == 1  # the paid call's
 
     suspended_at = time.monotonic()
-    answer = await wired.admin_post(f"/admin/accounts/{account_id}/suspend", {}, status=200)
-    assert answer == {"status": "suspended", "calls_ended": 1}
+    answer = await wired.admin_post(f"/admin/accounts/{account_id}/suspend", {"cause": "non_payment"}, status=200)
+    assert (answer["status"], answer["calls_ended"]) == ("suspended", 1)
     await phone.wait_state("DISCONNECTED", paid, timeout=PAID_CALL_ENDS_S)
     assert time.monotonic() - suspended_at < PAID_CALL_ENDS_S
 
