@@ -9,7 +9,8 @@ AdminErrors, for the API's routes and the CLI alike:
 =========================  ======  ===========================================
 :class:`InvalidInputError`   400   a field breaks its rule (``field`` says which)
 :class:`NotFoundError`       404   no such account or subscriber
-:class:`ConflictError`       409   username, number or account code taken
+:class:`ConflictError`       409   username, number or account code taken; an
+                                   invoice that cannot be issued now
 =========================  ======  ===========================================
 
 The bounds (every list, string and number from outside has one):
@@ -39,6 +40,13 @@ service plans              at most 1,000 versions (CSV rows) per import;
                            included minutes per destination group, a
                            description of at most 200 characters
                            (:mod:`billing.service_plans`)
+one-off charges            ``description`` 1 to 200 printable characters,
+                           ``quantity`` 1 to 1,000, ``amount`` (unit price
+                           excl. VAT) more than 0 and at most 100,000 EUR;
+                           at most 20 at a subscriber's creation
+                           (:mod:`billing.invoicing.one_off`)
+service plan ``setup_fee`` empty (none) or more than 0 and at most
+                           100,000 EUR
 DID ``number``             a Romanian geographic, mobile, freephone (0800)
                            or shared-cost (0801) number: never premium-rate,
                            short, emergency or foreign
@@ -70,9 +78,13 @@ from billing.errors import (
     UnknownAccountError,
     UnknownServicePlanError,
 )
+from billing.fx_bnr import FxError
+from billing.invoicing.errors import InvoiceChronologyError
+from billing.invoicing.one_off import InvalidOneOffChargeError, NothingToInvoiceError
 from billing.money import MoneyError, format_amount, micro_from_text
 from billing.service_plans import DESTINATION_GROUPS, MAX_ROWS, ServicePlanFileError, parse_day
 from billing.top_ups import InvalidTopUpError
+from billing.working_days import HolidaysUnknownError
 from notify.render import SUPPORTED_LANGUAGES
 from provisioning.errors import (
     InvalidFieldError,
@@ -152,15 +164,21 @@ def refusals() -> Iterator[None]:
     """Turn the owning packages' refusals into AdminErrors: an unknown
     account, subscriber or endpoint is 404; a taken username, number,
     account code or idempotency key 409; a value breaking its owner's rule
-    400 naming the field."""
+    400 naming the field; an invoice that cannot be issued now (nothing to
+    invoice, no BNR rate, a later invoice in the series) 409."""
     try:
         yield
     except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError) as exc:
         raise NotFoundError(str(exc)) from exc
-    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError) as exc:
+    except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError,
+            InvalidOneOffChargeError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
     except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError) as exc:
         raise ConflictError(str(exc)) from exc
+    except (NothingToInvoiceError, InvoiceChronologyError, HolidaysUnknownError) as exc:
+        raise ConflictError(str(exc)) from exc
+    except FxError as exc:  # no BNR rate to issue an invoice with: fetch or set it first
+        raise ConflictError(f"{exc} (fetch it with `clickphone fx fetch` or set it with `clickphone fx set`)") from exc
     except InvalidAmountError as exc:
         raise InvalidInputError(exc.field or "amount", str(exc)) from exc
     except MoneyError as exc:
@@ -237,7 +255,7 @@ def checked_account_kind(kind: str) -> str:
 # JSON field of a service plan version → the CSV column it is read as
 _PLAN_FIELDS = {"name": "plan", "version": "version", "effective_from": "effective_from",
                 "effective_to": "effective_to", "monthly_fee": "monthly_fee_eur", "tariff": "tariff",
-                "description": "description"}
+                "description": "description", "setup_fee": "setup_fee"}
 PLAN_JSON_FIELDS = (*_PLAN_FIELDS, "included_minutes")
 """The fields of one version in the admin API's ``{"plans": [...]}``."""
 PLAN_JSON_FIELD_OF_COLUMN = {**{column: key for key, column in _PLAN_FIELDS.items()},
@@ -263,7 +281,7 @@ def service_plan_rows(plans: object) -> list[tuple[int, dict[str, str]]]:
         if unknown:
             raise InvalidInputError(f"{where}.{shown(unknown[0])[1:-1]}",
                                     f"unknown field; expected some of {list(PLAN_JSON_FIELDS)}")
-        values = {column: _plan_text(item.get(key), f"{where}.{key}", amount=key == "monthly_fee")
+        values = {column: _plan_text(item.get(key), f"{where}.{key}", amount=key in ("monthly_fee", "setup_fee"))
                   for key, column in _PLAN_FIELDS.items()}
         minutes = item.get("included_minutes")
         minutes = {} if minutes is None else minutes

@@ -18,7 +18,7 @@ from billing.service_plans import (
     write_service_plan_csv,
 )
 
-HEADER = ",".join(SERVICE_PLAN_COLUMNS) + "\n"
+HEADER = ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\n"
 HOME5 = [
     HEADER,
     "home5,2025.1,2025-01-01,,5.00,annex_b,national,100,\"Home, 5 EUR\"\n",
