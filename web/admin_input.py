@@ -64,6 +64,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -80,7 +81,7 @@ from billing.errors import (
 )
 from billing.fx_bnr import FxError
 from billing.invoicing.errors import InvoiceChronologyError
-from billing.invoicing.one_off import InvalidOneOffChargeError, NothingToInvoiceError
+from billing.invoicing.one_off import MAX_UNIT_PRICE_MICRO, InvalidOneOffChargeError, NothingToInvoiceError
 from billing.money import MoneyError, format_amount, micro_from_text
 from billing.service_plans import DESTINATION_GROUPS, MAX_ROWS, ServicePlanFileError, parse_day
 from billing.top_ups import InvalidTopUpError
@@ -311,3 +312,53 @@ def _plan_text(value: object, field: str, *, whole: bool = False, amount: bool =
         return str(value)  # "1E+3" is then refused by billing's reader, like "5e0"
     raise InvalidInputError(field, "must be a whole number" if whole else
                             "must be an amount like \"5.00\"" if amount else "must be a string")
+
+
+# -- one-off charges -----------------------------------------------------------------
+
+MAX_CHARGES = 20
+"""The most one-off charges given when a subscriber is created."""
+_CHARGE_FIELDS = ("description", "amount", "quantity")
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """A one-off charge asked for: unit price excl. VAT in micro-euros
+    (description and quantity checked by :func:`billing.invoicing.one_off.checked_charge`)."""
+
+    description: str
+    unit_price_micro: int
+    quantity: int = 1
+
+
+def charge_request(item: object, where: str = "") -> ChargeRequest:
+    """Return the JSON object ``{"description", "amount", "quantity"}`` as a
+    ChargeRequest; an InvalidInputError naming ``<where>.<field>`` otherwise
+    (``amount``: euros, more than 0, at most 100,000; ``quantity``: 1 to
+    1,000, default 1)."""
+    prefix = f"{where}." if where else ""
+    if not isinstance(item, dict):
+        raise InvalidInputError(where or "body", "must be an object {description, amount, quantity}")
+    unknown = [key for key in item if key not in _CHARGE_FIELDS]
+    if unknown:
+        raise InvalidInputError(f"{prefix}{shown(unknown[0])[1:-1]}", f"unknown field; expected {list(_CHARGE_FIELDS)}")
+    description = item.get("description")
+    if not isinstance(description, str):
+        raise InvalidInputError(f"{prefix}description", "must be a string of 1 to 200 characters")
+    amount = item.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, Decimal)):
+        raise InvalidInputError(f"{prefix}amount", "must be an amount in euros like \"40.00\"")
+    price = amount_micro(f"{prefix}amount", str(amount), minimum_micro=1, maximum_micro=MAX_UNIT_PRICE_MICRO)
+    quantity = item.get("quantity", 1)
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 1000:
+        raise InvalidInputError(f"{prefix}quantity", "must be a whole number from 1 to 1000")
+    return ChargeRequest(description, price, quantity)
+
+
+def charge_requests(items: object) -> list[ChargeRequest]:
+    """Return the JSON list ``charges`` (at most :data:`MAX_CHARGES`) as ChargeRequests."""
+    if items is None:
+        return []
+    if not isinstance(items, list) or len(items) > MAX_CHARGES:
+        raise InvalidInputError("charges", f"must be a list of at most {MAX_CHARGES} one-off charges")
+    return [charge_request(item, f"charges[{index}]") for index, item in enumerate(items)]

@@ -40,7 +40,7 @@ from provisioning.credentials import DEFAULT_REALM
 from provisioning.records import Endpoint, Subscriber
 from sqlbase import Db, utc_now
 
-from .admin_input import InvalidInputError, checked_account_kind, checked_language, shown
+from .admin_input import MAX_CHARGES, ChargeRequest, InvalidInputError, checked_account_kind, checked_language, shown
 
 AccountContact = Callable[[Db, ledger.Account], Awaitable[Contact | None]]
 """Finds who is told about an account (its subscriber), or None; the
@@ -83,19 +83,6 @@ class NewSubscriber:
     endpoint: Endpoint
     account: ledger.Account
     invoice: Invoice | None = None
-
-
-MAX_CHARGES = 20
-"""The most one-off charges given when a subscriber is created."""
-
-
-@dataclass(frozen=True)
-class ChargeRequest:
-    """A one-off charge asked for (bounds: :func:`billing.invoicing.one_off.checked_charge`)."""
-
-    description: str
-    unit_price_micro: int
-    quantity: int = 1
 
 
 @dataclass(frozen=True)

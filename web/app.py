@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notify.notifier import Notifier
 
-from .admin_operations import AccountContact, AccountEmails, EndCalls
+from .admin_operations import AccountContact, AccountEmails, EndCalls, OneOffInvoicing
 from .admin_routes import add_admin_routes
+from .charge_routes import add_charge_routes
 from .json_body import MAX_BODY_BYTES, json_errors
 
 Health = Callable[[], Awaitable[dict[str, object]]]
@@ -34,7 +35,8 @@ class AdminServices:
     ARI call controller's); ``provisioning_changed()`` puts new endpoints,
     DIDs and allowlists into the running Asterisk; ``notifier`` renders the
     emails admin actions queue and wakes the outbox after their commit;
-    ``account_contact`` finds who those emails go to."""
+    ``account_contact`` finds who those emails go to; ``one_off_invoicing``
+    issues and emails one-off invoices (None: refused, 503)."""
 
     engine: AsyncEngine
     admin_token: str
@@ -44,6 +46,7 @@ class AdminServices:
     end_calls: EndCalls
     provisioning_changed: Callable[[], Awaitable[None]]
     health: Health
+    one_off_invoicing: OneOffInvoicing | None = None
 
     @property
     def emails(self) -> AccountEmails:
@@ -66,4 +69,5 @@ def build_admin_app(services: AdminServices) -> web.Application:
     app[HEALTH] = services.health
     app.router.add_get("/health", health)
     add_admin_routes(app, services)
+    add_charge_routes(app)
     return app
