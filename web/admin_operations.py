@@ -31,7 +31,6 @@ from billing.invoicing.records import Invoice
 from billing.invoicing.service import InvoicingService
 from billing.invoicing.supplier import Supplier
 from billing.money import from_micro
-from billing.service_plan_store import load_service_plan
 from billing.tariff_store import stored_plan_names
 from notify.events import AllowedIpsChanged, Event, Recipient, TopUp
 from notify.notifier import Contact, Notifier, recipient_for
@@ -116,11 +115,9 @@ def checked_charges(charges: Iterable[ChargeRequest]) -> list[ChargeRequest]:
 
 
 async def _setup_fee(conn: AsyncConnection, plan: str, day: date) -> ChargeRequest | None:
-    """The set-up fee of the version of ``plan`` in force on ``day``, as a charge; None without one."""
-    version = (await load_service_plan(conn, plan)).version_on(day)
-    if version is None or not version.setup_fee_micro:
-        return None
-    return ChargeRequest(f"Taxă de instalare — {plan}", version.setup_fee_micro)
+    """The plan's set-up fee on ``day`` as a charge request; None without one."""
+    fee = await one_off.setup_fee_charge(conn, plan, day)
+    return None if fee is None else ChargeRequest(*fee)
 
 
 async def create_subscriber(

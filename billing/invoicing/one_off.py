@@ -46,6 +46,7 @@ from billing.invoicing.supplier import Supplier
 from billing.invoicing.tables import one_off_charges
 from billing.invoicing.usage import Draft
 from billing.money import MICRO, format_micro
+from billing.service_plan_store import load_service_plan
 from billing.tables import ONE_OFF_FEE
 from billing.tariffs import CONTRACT_TZ
 from billing.working_days import add_working_days
@@ -131,6 +132,17 @@ async def add_one_off_charge(
             ).returning(*_COLUMNS)
         )).one()
     return OneOffCharge(*row)
+
+
+async def setup_fee_charge(db: Db, plan: str, day: date) -> tuple[str, int] | None:
+    """Return the one-off charge (description, unit price) of the set-up fee
+    of ``plan``'s version in force on ``day`` (an account's first day on it);
+    None when it has none. Raise
+    :class:`~billing.errors.UnknownServicePlanError` for an unknown plan."""
+    version = (await load_service_plan(db, plan)).version_on(day)
+    if version is None or not version.setup_fee_micro:
+        return None
+    return f"Taxă de instalare — {plan}", version.setup_fee_micro
 
 
 async def uninvoiced_charges(db: Db, account_id: int) -> list[OneOffCharge]:
