@@ -29,7 +29,7 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 A service plan import is a service plan CSV (``Content-Type: text/csv``,
 columns in :mod:`billing.service_plans`) or JSON ``{"plans": [{"name",
 "version", "effective_from", "effective_to", "monthly_fee", "tariff",
-"included_minutes": {"national": 100}, "description"}]}``; it is all or
+"included_minutes": {"national": 100}, "description", "setup_fee"}]}``; it is all or
 nothing, and a refusal is 400 naming the first field to blame, with
 ``problems``: every ``{"line"`` (CSV) or ``"index"`` (JSON), ``"field",
 "message"}``.
