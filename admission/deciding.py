@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from billing import ledger
-from billing.accounts import ACTIVE
+from billing.accounts import ACTIVE, INACTIVE
 from billing.numbering import ON_NET, Classification
 from billing.reservations import hold_checked
 from billing.tariffs import Rate
@@ -97,6 +97,7 @@ def decide_in(conn: Connection, terms: Terms) -> Decision | TariffNeeded:
 
     policy_reason = policy_refusal(PolicyInput(
         account_active=account.status == ACTIVE,
+        account_inactive=account.status == INACTIVE,
         source_address=request.source_address,
         destination=destination,
         live_calls=row.live_call_count,

@@ -63,6 +63,8 @@ class PolicyInput:
     destination: Classification
     live_calls: int
     policy: AccountPolicy = field(default_factory=AccountPolicy)
+    account_inactive: bool = False
+    """Not active yet: its first (one-off) invoice is unpaid (art. 7.1.1)."""
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -191,6 +193,7 @@ def is_always_free(number_class: str) -> bool:
 _CHECKS: tuple[tuple[str, Callable[[PolicyInput], bool]], ...] = (
     # (reason code, refuse when)
     ("invalid_number", lambda c: c.destination.number_class == INVALID),
+    ("account_inactive", lambda c: c.account_inactive),
     ("account_suspended", lambda c: not c.account_active),
     ("source_not_allowed", lambda c: not source_allowed(c.policy, c.source_address)),
     ("premium_not_enabled", lambda c: c.destination.number_class == PREMIUM and not c.policy.premium_enabled),

@@ -25,6 +25,7 @@ _REASONS = (
     RefusalReason("unknown_endpoint", "rejected", 21, "ss-noservice", "no account behind this endpoint"),
     RefusalReason("source_not_allowed", "rejected", 21, "ss-noservice", "source address not in the account's allowlist"),
     RefusalReason("account_suspended", "rejected", 21, "ss-noservice", "account suspended: only free emergency and toll-free calls"),
+    RefusalReason("account_inactive", "rejected", 21, "ss-noservice", "account not active until its first invoice is paid: only free emergency and toll-free calls"),
     RefusalReason("invalid_number", "unallocated", 1, "ss-noservice", "the dialled number is not a valid number"),
     RefusalReason("premium_not_enabled", "rejected", 21, "cannot-complete-as-dialed", "premium-rate numbers are not enabled for this account"),
     RefusalReason("international_not_enabled", "rejected", 21, "cannot-complete-as-dialed", "international calls are not enabled for this account"),

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing import ledger, reservations
 from billing.numbering import Classification, NumberingPlan, default_numbering_plan
-from billing.accounts import ACTIVE
+from billing.accounts import ACTIVE, INACTIVE
 from sqlbase import transaction, utc_now
 from billing.tariff_store import load_tariff
 from billing.tariffs import Rate, Tariff
@@ -167,7 +167,8 @@ class Admission:
             if not held.holds_credit(now):
                 return Grant(call.reserved_seconds, "reservation_closed")
             if account.status != ACTIVE:
-                return Grant(call.reserved_seconds, "account_suspended")
+                return Grant(call.reserved_seconds,
+                             "account_inactive" if account.status == INACTIVE else "account_suspended")
             credit, daily = await ledger.budgets(conn, account, now)
             cap = min(call.reserved_seconds + self.chunk_seconds, self.max_seconds)
             # this call's own reservation counts against both budgets: next_chunk adds it back

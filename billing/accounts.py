@@ -10,8 +10,10 @@ from __future__ import annotations
 
 PREPAID, POSTPAID = "prepaid", "postpaid"
 ACCOUNT_KINDS = (PREPAID, POSTPAID)
-ACTIVE, SUSPENDED = "active", "suspended"
-ACCOUNT_STATUSES = (ACTIVE, SUSPENDED)
+ACTIVE, SUSPENDED, INACTIVE = "active", "suspended", "inactive"
+ACCOUNT_STATUSES = (ACTIVE, SUSPENDED, INACTIVE)
+"""``inactive``: not yet active, until its first (one-off) invoice is paid
+(contract art. 7.1.1); like ``suspended``, only 112, 116xxx and 0800 connect."""
 
 LEDGER_CURRENCY = "EUR"
 """The currency of every account's balance, limits and ledger entries

@@ -192,7 +192,7 @@ async def _insert(conn: AsyncConnection, plan: ServicePlan, now: datetime) -> No
         .values(
             plan=plan.name, version=plan.version, effective_from=plan.effective_from,
             effective_to=plan.effective_to, monthly_fee_micro=plan.monthly_fee_micro, tariff=plan.tariff,
-            description=plan.description, imported_at=now,
+            description=plan.description, setup_fee_micro=plan.setup_fee_micro, imported_at=now,
         )
         .returning(service_plan_versions.c.id)
     )
@@ -242,6 +242,6 @@ async def _versions(conn: AsyncConnection, *conditions: ColumnElement[bool]) -> 
     return [
         (row.id, ServicePlan(row.plan, row.version, row.effective_from, row.effective_to,
                              row.monthly_fee_micro, row.tariff, tuple(allowances.get(row.id, ())),
-                             row.description))
+                             row.description, row.setup_fee_micro))
         for row in rows
     ]

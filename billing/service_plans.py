@@ -47,6 +47,10 @@ Service plan CSV
                        when destination_group is
     description        optional column: at most 200 characters, no control
                        characters
+    setup_fee          optional column: the set-up fee charged once when an
+                       account starts on the plan (contract art. 7.1.1),
+                       EUR excluding VAT, more than 0 and at most 100,000;
+                       empty (or no column, as in older files): none
     ================== ====================================================
 
     A file has at most :data:`MAX_ROWS` rows. :func:`read_service_plan_csv`
@@ -90,6 +94,7 @@ SERVICE_PLAN_COLUMNS = (
     "destination_group",
     "included_minutes",
     "description",
+    "setup_fee",
 )
 
 NAME_LENGTH = 64
@@ -97,6 +102,8 @@ NAME_LENGTH = 64
 DESCRIPTION_LENGTH = 200
 MAX_MONTHLY_FEE_MICRO = 10_000 * money.MICRO
 """The highest monthly fee: 10,000 EUR."""
+MAX_SETUP_FEE_MICRO = 100_000 * money.MICRO
+"""The highest set-up fee: 100,000 EUR (the bound of any one-off charge)."""
 MAX_INCLUDED_MINUTES = 100_000
 """The most minutes one group may include in a month."""
 MAX_ROWS = 1_000
@@ -136,6 +143,8 @@ class ServicePlan:
     tariff: str = DEFAULT_TARIFF
     allowances: tuple[Allowance, ...] = ()
     description: str = ""
+    setup_fee_micro: int | None = None
+    """Charged once when an account starts on the plan; None: no set-up fee."""
 
     def __post_init__(self) -> None:
         if self.effective_to is not None and self.effective_to <= self.effective_from:
@@ -275,7 +284,23 @@ def _fields_of_row(row: Mapping[str, str]) -> tuple[tuple, Allowance | None, lis
     elif _CONTROL.search(description):
         problems.append(("description", "may not hold control characters (line breaks, tabs...)"))
     allowance = _allowance(row["destination_group"], row["included_minutes"], problems)
-    return (name, version, start, end, fee, tariff, description), allowance, problems
+    setup_fee = _setup_fee(row.get("setup_fee", ""), problems)
+    return (name, version, start, end, fee, tariff, description, setup_fee), allowance, problems
+
+
+def _setup_fee(text: str, problems: list[tuple[str, str]]) -> int | None:
+    """The set-up fee written ``text`` in micro-euros; None when empty."""
+    if not text:
+        return None
+    try:
+        fee = money.micro_from_text(text)
+    except money.MoneyError as exc:
+        problems.append(("setup_fee", f"{exc}; write euros like 50.00, or leave it empty for none"))
+        return None
+    if not 0 < fee <= MAX_SETUP_FEE_MICRO:
+        problems.append(("setup_fee", f"must be more than 0 and at most {money.format_amount(MAX_SETUP_FEE_MICRO)} "
+                                      "(leave it empty for none)"))
+    return fee
 
 
 def _allowance(group: str, minutes_text: str, problems: list[tuple[str, str]]) -> Allowance | None:
@@ -323,10 +348,10 @@ def service_plans_from_rows(
                                     "a version has rows with groups or one row without a group, not both"))
     plans: list[tuple[int, ServicePlan]] = []
     for (name, version), (position, fields, allowances, _) in versions.items():
-        _, _, start, end, fee, tariff, description = fields
+        _, _, start, end, fee, tariff, description, setup_fee = fields
         try:
             plans.append((position, ServicePlan(name, version, start, end, fee, tariff, tuple(allowances),
-                                                description)))
+                                                description, setup_fee)))
         except ValueError as exc:
             problems.append(Problem(position, "destination_group", str(exc)))
     by_name: dict[str, list[tuple[int, ServicePlan]]] = {}
@@ -365,7 +390,8 @@ def service_plan_rows(plan: ServicePlan) -> list[list[str]]:
         plan.tariff,
     ]
     groups = [[a.group, str(a.minutes)] for a in plan.allowances] or [["", ""]]
-    return [head + group + [plan.description] for group in groups]
+    setup_fee = "" if plan.setup_fee_micro is None else money.format_micro(plan.setup_fee_micro)
+    return [head + group + [plan.description, setup_fee] for group in groups]
 
 
 def write_service_plan_csv(plans: Iterable[ServicePlan], out: IO[str]) -> None:

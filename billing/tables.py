@@ -4,9 +4,11 @@ Accounts, the ledger (the only source of truth for money: a balance is the
 SUM of an account's entries, never a stored column), reservations of credit
 for live calls, ingested CDRs and what could not be ingested (quarantine),
 tailing offsets, the included-seconds counter of each account's month,
-versioned tariffs, versioned service plans (a subscription's fee and
-included minutes), accounts' subscriptions to them, re-rating adjustments
-and accounts' suspensions with their cause (0017).
+versioned tariffs, versioned service plans (a subscription's fee, set-up fee
+and included minutes), accounts' subscriptions to them, re-rating
+adjustments and accounts' suspensions with their cause (0017). 0018 added
+the ledger kind ``one_off_fee``, the account status ``inactive`` and plans'
+set-up fees; invoicing owns the one-off charges.
 
 Money columns are ``BigInteger`` micro-euros (``*_micro``); tariff prices are
 kept as their decimal text, exactly as imported (SQLite has no exact
@@ -44,7 +46,9 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 TOPUP, PAYMENT, ADJUSTMENT = "topup", "payment", "adjustment"
 CALL_CHARGE, SMS_CHARGE, RECURRING_FEE = "call_charge", "sms_charge", "recurring_fee"
-LEDGER_KINDS = (TOPUP, PAYMENT, ADJUSTMENT, CALL_CHARGE, SMS_CHARGE, RECURRING_FEE)
+ONE_OFF_FEE = "one_off_fee"
+"""A one-off charge (set-up, equipment...), written as its one-off invoice is issued (0018)."""
+LEDGER_KINDS = (TOPUP, PAYMENT, ADJUSTMENT, CALL_CHARGE, SMS_CHARGE, RECURRING_FEE, ONE_OFF_FEE)
 USAGE_KINDS = (CALL_CHARGE, SMS_CHARGE)
 """Ledger kinds that are usage: what the daily limit counts as spend."""
 
@@ -157,6 +161,8 @@ service_plan_versions = _versions_table(
     # the tariff plan (tariff_versions.plan) calls are rated with
     Column("tariff", String(64), nullable=False),
     Column("description", String(200), nullable=False, default="", server_default=""),
+    # charged once when an account starts on the plan (0018); NULL: none
+    _micro("setup_fee_micro", nullable=True, default=None),
     CheckConstraint("monthly_fee_micro >= 0", name="non_negative_fee"),
     CheckConstraint("effective_to IS NULL OR effective_to > effective_from", name="valid_dates"),
 )

@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from admission.policy import MAX_CONCURRENT_CALLS
 from billing import subscriptions, suspensions
+from billing.invoicing import one_off
+from billing.invoicing.one_off import MAX_QUANTITY, MAX_UNIT_PRICE_MICRO
 from billing.suspension_causes import CAUSE_NAMES, MAX_NOTE_CHARS, SUSPENSION_CAUSES
 from billing.money import format_micro
 from billing.numbering import default_numbering_plan
@@ -36,9 +38,16 @@ from provisioning import services as provisioning
 from provisioning.numbers import add_did_as_written
 from web import admin_input
 from web import admin_operations as operations
-from web.schemas import account_json, plans_json, policy_json, suspension_json
+from web.schemas import (
+    account_json,
+    invoice_summary_json,
+    one_off_charge_json,
+    plans_json,
+    policy_json,
+    suspension_json,
+)
 
-from .cli_billing import DAY
+from .cli_billing import DAY, _invoicing
 
 from .cli_support import run_on_database
 from .recipients import account_contact
@@ -133,22 +142,48 @@ def subscriber_group() -> None:
 @click.option("--daily-limit", help="Daily spend limit in euros (none by default).")
 @click.option("--plan", help="Service plan the account is on (see `clickphone plans list`).")
 @click.option("--plan-start", type=DAY, help="First day on the plan (default: today, Europe/Bucharest).")
+@click.option("--charge", "charges", multiple=True, metavar="DESCRIPTION=EUR",
+              help="A one-off charge (equipment...), EUR excl. VAT; repeatable, at most 20. With it, or a "
+                   "plan's set-up fee, a one-off invoice is issued today.")
+@click.option("--inactive-until-paid/--active-at-once", "inactive_until_paid", default=None,
+              help="With a one-off invoice: refuse paid calls until it is paid (default: the setting "
+                   "activation_requires_payment).")
 def subscriber_create(name, email, language, username, caller_id_number, display_name, account_code, kind,
-                      credit_limit, daily_limit, plan, plan_start) -> None:
+                      credit_limit, daily_limit, plan, plan_start, charges, inactive_until_paid) -> None:
     """Create a subscriber, its SIP endpoint and its account; prints the
     endpoint's generated SIP password (shown only now). With --plan, the
-    account is on that service plan from --plan-start."""
+    account is on that service plan from --plan-start. The plan's set-up fee
+    and each --charge are invoiced in advance today on one one-off invoice
+    (due in 5 working days), emailed to the subscriber."""
     credit = _micro(credit_limit, "--credit-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO) or 0
     daily = _micro(daily_limit, "--daily-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO)
+    wanted = [_charge(text) for text in charges]
     created = _run(lambda engine, settings: operations.create_subscriber(
         engine, name=name, email=email, language=language, username=username,
         caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
         kind=kind, credit_limit_micro=credit, daily_limit_micro=daily, realm=settings.sip_realm,
-        plan=plan, plan_start=plan_start,
+        plan=plan, plan_start=plan_start, charges=wanted, inactive_until_paid=inactive_until_paid,
+        one_off_invoicing=_one_off_invoicing(engine, settings),
     ))
     _echo({"subscriber_id": created.subscriber.id,
            "endpoint": {"username": created.endpoint.username, "password": created.endpoint.password},
-           "account": {**account_json(created.account), "plan": plan}})
+           "account": {**account_json(created.account), "plan": plan},
+           "invoice": None if created.invoice is None else invoice_summary_json(created.invoice)})
+
+
+def _charge(text: str) -> operations.ChargeRequest:
+    """``DESCRIPTION=EUR`` as a one-off charge of one unit; a usage error naming --charge otherwise."""
+    description, separator, amount = text.rpartition("=")
+    if not separator:
+        raise click.BadParameter(f"{admin_input.shown(text)} is not DESCRIPTION=EUR", param_hint="--charge")
+    price = _micro(amount.strip(), "--charge", maximum_micro=MAX_UNIT_PRICE_MICRO, positive=True)
+    return operations.ChargeRequest(description, price or 0)
+
+
+def _one_off_invoicing(engine: AsyncEngine, settings: Settings) -> operations.OneOffInvoicing:
+    """How this command issues one-off invoices: emails wait in the outbox."""
+    return operations.OneOffInvoicing(_invoicing(engine, settings), settings.supplier,
+                                      settings.activation_requires_payment)
 
 
 @admin_group.group("endpoint")
@@ -249,6 +284,20 @@ def account_top_up(account_id: int, amount: str, reference: str, idempotency_key
         engine, account_id, micro, reference=reference, idempotency_key=idempotency_key,
         emails=_emails(settings)))
     _echo({"entry_id": result.entry.id, "balance": format_micro(result.balance_micro)})
+
+
+@account_group.command("charge")
+@click.argument("account_id", type=ID)
+@click.option("--description", required=True, help="What is charged (1 to 200 characters).")
+@click.option("--amount", required=True, help="Unit price in euros excl. VAT (more than 0, at most 100,000).")
+@click.option("--quantity", type=WholeNumber(1, MAX_QUANTITY), default=1, show_default=True)
+def account_charge(account_id: int, description: str, amount: str, quantity: int) -> None:
+    """Add a one-off charge (equipment, set-up...) to ACCOUNT_ID, invoiced in
+    advance by `clickphone invoice one-off ACCOUNT_ID`."""
+    price = _micro(amount, "--amount", maximum_micro=MAX_UNIT_PRICE_MICRO, positive=True)
+    charge = _run(lambda engine, settings: one_off.add_one_off_charge(
+        engine, account_id, description=description, unit_price_micro=price or 0, quantity=quantity))
+    _echo(one_off_charge_json(charge))
 
 
 @account_group.command("policy")

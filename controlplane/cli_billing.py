@@ -150,7 +150,7 @@ PERIOD = _Period()
 
 @click.group("invoice")
 def invoice_group() -> None:
-    """Invoices: issue the month's or an interim one, show, list."""
+    """Invoices: issue (monthly, interim, one-off), show, list."""
 
 
 @invoice_group.command("run")
@@ -213,6 +213,25 @@ def invoice_interim(account_id: int, until: datetime | None, series: str, allow_
 
     invoice = run_billing_work(work)
     click.echo(json.dumps(presentation.invoice_json(invoice), indent=2, ensure_ascii=False))
+
+
+@invoice_group.command("one-off")
+@click.argument("account_id", type=click.IntRange(1, 2**31 - 1))
+@click.option("--series", default=records.DEFAULT_SERIES, show_default=True)
+def invoice_one_off(account_id: int, series: str) -> None:
+    """Issue today ACCOUNT_ID's one-off invoice of every one-off charge not
+    invoiced yet (`clickphone admin account charge`), due in 5 working days,
+    and queue its email; prints its number and totals."""
+
+    async def work(engine: AsyncEngine, settings: Settings) -> records.Invoice:
+        return await _invoicing(engine, settings).issue_one_off(
+            account_id, supplier=settings.supplier, series=series)
+
+    invoice = run_billing_work(work)
+    click.echo(
+        f"{invoice.number}\t{invoice.account_code}\t{presentation.format_ron(invoice.total_ron_micro)} RON"
+        f"\t{money.format_micro(invoice.total_micro)} EUR\tdue {invoice.due_date.isoformat()}"
+    )
 
 
 @invoice_group.command("show")

@@ -40,6 +40,7 @@ from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_
 from .demo import ensure_demo_subscriber
 from .invoicing_wiring import invoicing_service
 from .recipients import AccountDirectory, account_contact
+from web.admin_operations import OneOffInvoicing
 from web.app import AdminServices, build_admin_app
 from .scheduled_jobs import register_jobs
 from .scheduler import build_scheduler
@@ -143,6 +144,7 @@ class ControlPlane:
             account_contact=account_contact, end_calls=self.calls.end_calls,
             provisioning_changed=self.provisioning_changed, health=self.health,
             invoicing=invoicing, supplier=s.supplier,
+            one_off_invoicing=OneOffInvoicing(invoicing, s.supplier, s.activation_requires_payment),
         ))
         runner = web.AppRunner(admin_app, access_log=None)
         await runner.setup()

@@ -196,6 +196,13 @@ class Settings:
         default="",
     )
     supplier_bank: str = _doc("The bank holding supplier_iban, on invoices.", default="")
+    activation_requires_payment: bool = _doc(
+        "`true`: a subscriber created with one-off charges (a plan's set-up fee, equipment) "
+        "stays inactive until its one-off invoice is paid (paid calls refused, 112/116xxx/0800 "
+        "connect); `false` makes it active at once. Each creation may say otherwise "
+        "(`--inactive-until-paid` / `--active-at-once`).",
+        default=False,
+    )
     timezone: str = _doc("The operator's time zone.", default="Europe/Bucharest")
     log_level: str = _doc("DEBUG, INFO, WARNING or ERROR.", default="INFO")
 

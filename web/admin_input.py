@@ -14,7 +14,8 @@ AdminErrors, for the API's routes and the CLI alike:
                                    into a month already invoiced; a BNR rate
                                    a payment needs not stored yet;
                                    suspending an account that is not active or
-                                   reinstating one that is not suspended
+                                   reinstating one that is not suspended; an
+                                   invoice that cannot be issued now
 =========================  ======  ===========================================
 
 The bounds (every list, string and number from outside has one):
@@ -48,6 +49,13 @@ service plans              at most 1,000 versions (CSV rows) per import;
                            included minutes per destination group, a
                            description of at most 200 characters
                            (:mod:`billing.service_plans`)
+one-off charges            ``description`` 1 to 200 printable characters,
+                           ``quantity`` 1 to 1,000, ``amount`` (unit price
+                           excl. VAT) more than 0 and at most 100,000 EUR;
+                           at most 20 at a subscriber's creation
+                           (:mod:`billing.invoicing.one_off`)
+service plan ``setup_fee`` empty (none) or more than 0 and at most
+                           100,000 EUR
 DID ``number``             a Romanian geographic, mobile, freephone (0800)
                            or shared-cost (0801) number: never premium-rate,
                            short, emergency or foreign
@@ -84,6 +92,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -102,10 +111,18 @@ from billing.errors import (
     UnknownServicePlanError,
 )
 from billing.fx_bnr import FxError
-from billing.invoicing.errors import InvoiceNotPayableError, InvoicePaymentError, UnknownInvoiceError
+from billing.invoicing.errors import (
+    InvoiceChronologyError,
+    InvoiceNotPayableError,
+    InvoicePaymentError,
+    NothingToInvoiceError,
+    UnknownInvoiceError,
+)
+from billing.invoicing.one_off import MAX_UNIT_PRICE_MICRO, InvalidOneOffChargeError
 from billing.money import MoneyError, format_amount, micro_from_text
 from billing.service_plans import DESTINATION_GROUPS, MAX_ROWS, ServicePlanFileError, parse_day
 from billing.top_ups import InvalidTopUpError
+from billing.working_days import HolidaysUnknownError
 from notify.render import SUPPORTED_LANGUAGES
 from provisioning.errors import (
     InvalidFieldError,
@@ -190,8 +207,9 @@ def refusals() -> Iterator[None]:
     account, subscriber or endpoint is 404; a taken username, number,
     account code or idempotency key 409; a value breaking its owner's rule
     400 naming the field. An unknown invoice is 404; an invoice paid or not
-    payable, a plan change into an invoiced month and a missing BNR rate
-    409."""
+    payable, a plan change into an invoiced month, a missing BNR rate and an
+    invoice that cannot be issued now (nothing to invoice, a later invoice in
+    the series) 409."""
     try:
         yield
     except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError,
@@ -208,10 +226,12 @@ def refusals() -> Iterator[None]:
         raise ConflictError(f"{exc} (fetch BNR's rates with `clickphone fx fetch`, or set one "
                             "with `clickphone fx set`)") from exc
     except (InvalidFieldError, InvalidPolicyError, InvalidTopUpError, InvalidSubscriptionError,
-            InvalidSuspensionError) as exc:
+            InvalidSuspensionError, InvalidOneOffChargeError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
     except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError,
             SuspensionStateError) as exc:
+        raise ConflictError(str(exc)) from exc
+    except (NothingToInvoiceError, InvoiceChronologyError, HolidaysUnknownError) as exc:
         raise ConflictError(str(exc)) from exc
     except InvalidAmountError as exc:
         raise InvalidInputError(exc.field or "amount", str(exc)) from exc
@@ -308,7 +328,7 @@ def checked_account_kind(kind: str) -> str:
 # JSON field of a service plan version → the CSV column it is read as
 _PLAN_FIELDS = {"name": "plan", "version": "version", "effective_from": "effective_from",
                 "effective_to": "effective_to", "monthly_fee": "monthly_fee_eur", "tariff": "tariff",
-                "description": "description"}
+                "description": "description", "setup_fee": "setup_fee"}
 PLAN_JSON_FIELDS = (*_PLAN_FIELDS, "included_minutes")
 """The fields of one version in the admin API's ``{"plans": [...]}``."""
 PLAN_JSON_FIELD_OF_COLUMN = {**{column: key for key, column in _PLAN_FIELDS.items()},
@@ -334,7 +354,7 @@ def service_plan_rows(plans: object) -> list[tuple[int, dict[str, str]]]:
         if unknown:
             raise InvalidInputError(f"{where}.{shown(unknown[0])[1:-1]}",
                                     f"unknown field; expected some of {list(PLAN_JSON_FIELDS)}")
-        values = {column: _plan_text(item.get(key), f"{where}.{key}", amount=key == "monthly_fee")
+        values = {column: _plan_text(item.get(key), f"{where}.{key}", amount=key in ("monthly_fee", "setup_fee"))
                   for key, column in _PLAN_FIELDS.items()}
         minutes = item.get("included_minutes")
         minutes = {} if minutes is None else minutes
@@ -364,3 +384,53 @@ def _plan_text(value: object, field: str, *, whole: bool = False, amount: bool =
         return str(value)  # "1E+3" is then refused by billing's reader, like "5e0"
     raise InvalidInputError(field, "must be a whole number" if whole else
                             "must be an amount like \"5.00\"" if amount else "must be a string")
+
+
+# -- one-off charges -----------------------------------------------------------------
+
+MAX_CHARGES = 20
+"""The most one-off charges given when a subscriber is created."""
+_CHARGE_FIELDS = ("description", "amount", "quantity")
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """A one-off charge asked for: unit price excl. VAT in micro-euros
+    (description and quantity checked by :func:`billing.invoicing.one_off.checked_charge`)."""
+
+    description: str
+    unit_price_micro: int
+    quantity: int = 1
+
+
+def charge_request(item: object, where: str = "") -> ChargeRequest:
+    """Return the JSON object ``{"description", "amount", "quantity"}`` as a
+    ChargeRequest; an InvalidInputError naming ``<where>.<field>`` otherwise
+    (``amount``: euros, more than 0, at most 100,000; ``quantity``: 1 to
+    1,000, default 1)."""
+    prefix = f"{where}." if where else ""
+    if not isinstance(item, dict):
+        raise InvalidInputError(where or "body", "must be an object {description, amount, quantity}")
+    unknown = [key for key in item if key not in _CHARGE_FIELDS]
+    if unknown:
+        raise InvalidInputError(f"{prefix}{shown(unknown[0])[1:-1]}", f"unknown field; expected {list(_CHARGE_FIELDS)}")
+    description = item.get("description")
+    if not isinstance(description, str):
+        raise InvalidInputError(f"{prefix}description", "must be a string of 1 to 200 characters")
+    amount = item.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, (str, int, Decimal)):
+        raise InvalidInputError(f"{prefix}amount", "must be an amount in euros like \"40.00\"")
+    price = amount_micro(f"{prefix}amount", str(amount), minimum_micro=1, maximum_micro=MAX_UNIT_PRICE_MICRO)
+    quantity = item.get("quantity", 1)
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 1000:
+        raise InvalidInputError(f"{prefix}quantity", "must be a whole number from 1 to 1000")
+    return ChargeRequest(description, price, quantity)
+
+
+def charge_requests(items: object) -> list[ChargeRequest]:
+    """Return the JSON list ``charges`` (at most :data:`MAX_CHARGES`) as ChargeRequests."""
+    if items is None:
+        return []
+    if not isinstance(items, list) or len(items) > MAX_CHARGES:
+        raise InvalidInputError("charges", f"must be a list of at most {MAX_CHARGES} one-off charges")
+    return [charge_request(item, f"charges[{index}]") for index, item in enumerate(items)]

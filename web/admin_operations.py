@@ -27,6 +27,10 @@ from admission.policy import AccountPolicy, policy_changes
 from billing import ledger, subscriptions, suspensions, top_ups
 from billing.errors import InvalidSubscriptionError
 from billing.accounts import DEFAULT_TARIFF, LEDGER_CURRENCY, PREPAID
+from billing.invoicing import one_off
+from billing.invoicing.records import Invoice
+from billing.invoicing.service import InvoicingService
+from billing.invoicing.supplier import Supplier
 from billing.money import from_micro
 from billing.tariff_store import stored_plan_names
 from notify.events import AllowedIpsChanged, Event, Recipient, TopUp
@@ -36,7 +40,7 @@ from provisioning.credentials import DEFAULT_REALM
 from provisioning.records import Endpoint, Subscriber
 from sqlbase import Db, utc_now
 
-from .admin_input import InvalidInputError, checked_account_kind, checked_language, shown
+from .admin_input import MAX_CHARGES, ChargeRequest, InvalidInputError, checked_account_kind, checked_language, shown
 
 AccountContact = Callable[[Db, ledger.Account], Awaitable[Contact | None]]
 """Finds who is told about an account (its subscriber), or None; the
@@ -72,11 +76,49 @@ class AccountEmails:
 @dataclass(frozen=True)
 class NewSubscriber:
     """What :func:`create_subscriber` made. The endpoint's password is in
-    ``endpoint.password`` (shown once to the admin; kept out of reprs)."""
+    ``endpoint.password`` (shown once to the admin; kept out of reprs);
+    ``invoice`` is the one-off invoice issued with it, if any."""
 
     subscriber: Subscriber
     endpoint: Endpoint
     account: ledger.Account
+    invoice: Invoice | None = None
+
+
+@dataclass(frozen=True)
+class OneOffInvoicing:
+    """How one-off invoices are issued: the invoicing service (its customer
+    lookup and email hooks), the supplier printed on them and whether a new
+    subscriber with one-off charges stays inactive until paid by default
+    (the setting ``activation_requires_payment``)."""
+
+    invoicing: InvoicingService
+    supplier: Supplier
+    activation_requires_payment: bool = False
+
+
+def checked_charges(charges: Iterable[ChargeRequest]) -> list[ChargeRequest]:
+    """Return ``charges`` checked (at most :data:`MAX_CHARGES`); an
+    InvalidInputError naming ``charges[i].<field>`` otherwise."""
+    listed = list(charges)
+    if len(listed) > MAX_CHARGES:
+        raise InvalidInputError("charges", f"at most {MAX_CHARGES} one-off charges, not {len(listed)}")
+    checked = []
+    for index, charge in enumerate(listed):
+        try:
+            text, quantity, price = one_off.checked_charge(charge.description, charge.quantity,
+                                                           charge.unit_price_micro)
+        except one_off.InvalidOneOffChargeError as exc:
+            raise InvalidInputError(f"charges[{index}].{exc.field}",
+                                    str(exc).removeprefix(f"{exc.field}: ")) from exc
+        checked.append(ChargeRequest(text, price, quantity))
+    return checked
+
+
+async def _setup_fee(conn: AsyncConnection, plan: str, day: date) -> ChargeRequest | None:
+    """The plan's set-up fee on ``day`` as a charge request; None without one."""
+    fee = await one_off.setup_fee_charge(conn, plan, day)
+    return None if fee is None else ChargeRequest(*fee)
 
 
 async def create_subscriber(
@@ -97,18 +139,32 @@ async def create_subscriber(
     realm: str = DEFAULT_REALM,
     plan: str | None = None,
     plan_start: date | None = None,
+    charges: Iterable[ChargeRequest] = (),
+    inactive_until_paid: bool | None = None,
+    one_off_invoicing: OneOffInvoicing | None = None,
     now: datetime | None = None,
 ) -> NewSubscriber:
     """Create a subscriber, its SIP endpoint (``username``; a strong password
     is generated unless given, and only its digest credential in ``realm``
     is stored) and its billing account (``account_code``, the endpoint's CDR
     accountcode), all or nothing; with ``plan``, the account is on that
-    service plan from ``plan_start`` (default: today, Europe/Bucharest)."""
+    service plan from ``plan_start`` (default: today, Europe/Bucharest).
+
+    The plan's set-up fee (of its version on the first day) and ``charges``
+    (equipment...) become one-off charges, invoiced in advance today on one
+    one-off invoice, in the same transaction, emailed through
+    ``one_off_invoicing`` (contract art. 7.1.1). With that invoice, the
+    account starts ``inactive`` until it is paid when ``inactive_until_paid``
+    says so (None: the operator's setting)."""
     checked_language(language)
     checked_account_kind(kind)
     if plan is None and plan_start is not None:
         raise InvalidInputError("plan_start", "is the first day of a plan: give the plan too")
+    wanted = checked_charges(charges)
+    if inactive_until_paid is not None and not isinstance(inactive_until_paid, bool):
+        raise InvalidInputError("inactive_until_paid", "true or false")
     now = now or utc_now()
+    invoice = None
     async with engine.begin() as conn:
         plans = await stored_plan_names(conn)
         if tariff not in plans:
@@ -124,9 +180,34 @@ async def create_subscriber(
             now=now,
         )
         if plan is not None:
-            await subscriptions.subscribe(conn, account.id, plan, now=now,
-                                          start_day=plan_start or subscriptions.contract_day(now))
-    return NewSubscriber(subscriber, endpoint, account)
+            start_day = plan_start or subscriptions.contract_day(now)
+            await subscriptions.subscribe(conn, account.id, plan, now=now, start_day=start_day)
+            setup = await _setup_fee(conn, plan, start_day)
+            wanted = ([setup] if setup is not None else []) + wanted
+        if wanted:
+            invoice = await _invoice_in_advance(conn, account.id, wanted, inactive_until_paid,
+                                                one_off_invoicing, now)
+            account = await ledger.get_account(conn, account.id)
+    if invoice is not None and one_off_invoicing is not None:
+        one_off_invoicing.invoicing.committed()  # the invoice's email waits in the outbox
+    return NewSubscriber(subscriber, endpoint, account, invoice)
+
+
+async def _invoice_in_advance(conn: AsyncConnection, account_id: int, charges: list[ChargeRequest],
+                              inactive_until_paid: bool | None, how: OneOffInvoicing | None,
+                              now: datetime) -> Invoice | None:
+    """Record ``charges`` and issue their one-off invoice today, in ``conn``'s transaction."""
+    if how is None:
+        raise InvalidInputError("charges", "one-off charges cannot be invoiced here (no invoicing service)")
+    terms = await one_off.one_off_terms(
+        conn, supplier=how.supplier, now=now, customers=how.invoicing.hooks.customers,
+        on_issued=how.invoicing.hooks.on_issued,
+    )
+    for charge in charges:
+        await one_off.add_one_off_charge(conn, account_id, description=charge.description,
+                                         unit_price_micro=charge.unit_price_micro, quantity=charge.quantity, now=now)
+    inactive = how.activation_requires_payment if inactive_until_paid is None else inactive_until_paid
+    return await one_off.store_one_off_invoice(conn, terms, account_id, inactive_until_paid=inactive)
 
 
 # -- accounts ------------------------------------------------------------------------

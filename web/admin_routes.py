@@ -19,6 +19,8 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 ``PATCH /admin/accounts/{id}/policy``        change the call policy (fields given only)
 ``POST  /admin/accounts/{id}/suspend``       suspend for a cause and end its live calls
 ``POST  /admin/accounts/{id}/reinstate``     make it active again
+``POST  /admin/accounts/{id}/charges``       add a one-off charge → 201 (web.charge_routes)
+``POST  /admin/accounts/{id}/invoices/one-off``  invoice its one-off charges → 201 (web.charge_routes)
 ``PUT   /admin/accounts/{id}/plan``          change its service plan (next month, or now)
 ``DELETE /admin/accounts/{id}/plan``         end its plan: ``?last_day=YYYY-MM-DD``
 ``GET   /admin/accounts/{id}/invoices``      its invoices and their status (payment_routes)
@@ -34,7 +36,7 @@ growing time, ``Retry-After``), 500 ``internal error`` (see
 A service plan import is a service plan CSV (``Content-Type: text/csv``,
 columns in :mod:`billing.service_plans`) or JSON ``{"plans": [{"name",
 "version", "effective_from", "effective_to", "monthly_fee", "tariff",
-"included_minutes": {"national": 100}, "description"}]}``; it is all or
+"included_minutes": {"national": 100}, "description", "setup_fee"}]}``; it is all or
 nothing, and a refusal is 400 naming the first field to blame, with
 ``problems``: every ``{"line"`` (CSV) or ``"index"`` (JSON), ``"field",
 "message"}``.
@@ -81,6 +83,7 @@ from .admin_input import (
     InvalidInputError,
     PlanImportError,
     amount_micro,
+    charge_requests,
     day_from_text,
     id_from_text,
     refusals,
@@ -91,6 +94,7 @@ from .json_body import BadRequest, error_response, json_object
 from .schemas import (
     account_json,
     euros,
+    invoice_summary_json,
     plan_import_json,
     plans_json,
     policy_json,
@@ -216,7 +220,7 @@ def _account_id(request: web.Request) -> int:
 
 _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number", "display_name",
                       "password", "account_code", "kind", "credit_limit", "daily_limit", "tariff", "plan",
-                      "plan_start"}
+                      "plan_start", "charges", "inactive_until_paid"}
 
 
 @admin_route
@@ -225,7 +229,10 @@ async def create_subscriber(request: web.Request) -> web.Response:
     account, all or nothing → 201 with the endpoint's password (shown only
     now); the running Asterisk is told so the endpoint can register. With
     ``plan``, the account is on that service plan from ``plan_start``
-    (``YYYY-MM-DD``; default today)."""
+    (``YYYY-MM-DD``; default today). The plan's set-up fee and ``charges``
+    (``[{"description", "amount", "quantity"}]``, at most 20) are invoiced
+    in advance today (``invoice`` in the answer); ``inactive_until_paid``
+    (default: the operator's setting) keeps the account inactive until paid."""
     body = await json_object(request, _SUBSCRIBER_FIELDS,
                        {"name", "email", "username", "caller_id_number", "account_code"})
     options: dict[str, Any] = {}
@@ -243,7 +250,9 @@ async def create_subscriber(request: web.Request) -> web.Response:
         account_code=_text(body, "account_code"),
         credit_limit_micro=_money(body, "credit_limit", maximum_micro=MAX_LIMIT_MICRO) or 0,
         daily_limit_micro=_money(body, "daily_limit", maximum_micro=MAX_LIMIT_MICRO),
-        realm=services.sip_realm, **options,
+        realm=services.sip_realm, charges=charge_requests(body.get("charges")),
+        inactive_until_paid=_boolean(body, "inactive_until_paid"), one_off_invoicing=services.one_off_invoicing,
+        **options,
     )
     subscriber, endpoint = created.subscriber, created.endpoint
     await services.provisioning_changed()  # the new endpoint can register
@@ -254,6 +263,7 @@ async def create_subscriber(request: web.Request) -> web.Response:
                      "display_name": endpoint.display_name, "caller_id_number": endpoint.caller_id_number,
                      "account_code": endpoint.account_code},
         "account": {**account_json(created.account), "plan": options.get("plan")},
+        "invoice": None if created.invoice is None else invoice_summary_json(created.invoice),
     }, status=201)
 
 

@@ -20,9 +20,10 @@ from billing.invoicing.service import InvoicingService
 from billing.invoicing.supplier import Supplier
 from notify.notifier import Notifier
 
-from .admin_operations import AccountContact, AccountEmails, EndCalls
+from .admin_operations import AccountContact, AccountEmails, EndCalls, OneOffInvoicing
 from .admin_routes import add_admin_routes
 from .invoice_routes import add_invoice_routes
+from .charge_routes import add_charge_routes
 from .json_body import MAX_BODY_BYTES, json_errors
 from .payment_routes import add_payment_routes
 
@@ -41,7 +42,8 @@ class AdminServices:
     ``account_contact`` finds who those emails go to; ``invoicing`` records
     payments with their confirmation emails and issues interim invoices with
     theirs (the composition's, as the CLI's and the scheduler's), by
-    ``supplier`` (the operator's, from the settings)."""
+    ``supplier`` (the operator's, from the settings); ``one_off_invoicing``
+    issues and emails one-off invoices (None: refused, 503)."""
 
     engine: AsyncEngine
     admin_token: str
@@ -53,6 +55,7 @@ class AdminServices:
     health: Health
     invoicing: InvoicingService
     supplier: Supplier
+    one_off_invoicing: OneOffInvoicing | None = None
 
     @property
     def emails(self) -> AccountEmails:
@@ -77,4 +80,5 @@ def build_admin_app(services: AdminServices) -> web.Application:
     add_admin_routes(app, services)
     add_payment_routes(app)
     add_invoice_routes(app)
+    add_charge_routes(app)
     return app

@@ -10,6 +10,8 @@ from datetime import date
 from typing import Any
 
 from admission.policy import AccountPolicy
+from billing.invoicing.one_off import OneOffCharge
+from billing.invoicing.records import Invoice
 from billing.ledger import Account
 from billing.money import format_micro
 from billing.service_plan_store import ImportReport
@@ -74,13 +76,14 @@ def policy_json(policy: AccountPolicy) -> dict[str, Any]:
 
 def service_plan_version_json(plan: ServicePlan) -> dict[str, Any]:
     """One version of a service plan: days as YYYY-MM-DD (``effective_to``
-    exclusive, null when open-ended), the fee in euros excluding VAT, and
-    the included minutes by destination group."""
+    exclusive, null when open-ended), the fee and the set-up fee (null:
+    none) in euros excluding VAT, and the included minutes by destination group."""
     return {
         "version": plan.version, "effective_from": plan.effective_from.isoformat(),
         "effective_to": plan.effective_to.isoformat() if plan.effective_to else None,
         "monthly_fee": euros(plan.monthly_fee_micro), "tariff": plan.tariff,
         "included_minutes": {a.group: a.minutes for a in plan.allowances}, "description": plan.description,
+        "setup_fee": None if plan.setup_fee_micro is None else euros(plan.setup_fee_micro),
     }
 
 
@@ -95,4 +98,23 @@ def plan_import_json(report: ImportReport) -> dict[str, Any]:
         what: [{"plan": plan, "version": version} for plan, version in pairs]
         for what, pairs in (("added", report.added), ("unchanged", report.unchanged),
                             ("superseded", report.superseded))
+    }
+
+
+def one_off_charge_json(charge: OneOffCharge) -> dict[str, Any]:
+    """A one-off charge: unit price and total in euros excl. VAT, the invoice id once invoiced."""
+    return {
+        "id": charge.id, "account_id": charge.account_id, "description": charge.description,
+        "quantity": charge.quantity, "unit_price": euros(charge.unit_price_micro), "net": euros(charge.net_micro),
+        "invoice_id": charge.invoice_id,
+    }
+
+
+def invoice_summary_json(invoice: Invoice) -> dict[str, Any]:
+    """An issued invoice in short: number, kind, dates, totals (EUR and RON)."""
+    return {
+        "number": invoice.number, "kind": invoice.kind, "account_id": invoice.account_id,
+        "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
+        "total": euros(invoice.total_micro), "total_ron": euros(invoice.total_ron_micro),
+        "payable": invoice.payable,
     }

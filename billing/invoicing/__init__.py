@@ -17,6 +17,10 @@ One module per reason to change:
   CDRs (:mod:`~billing.invoicing.uningested`);
 * :mod:`~billing.invoicing.interim` — an interim invoice of one account's
   usage so far in a month (art. 7.1.4), gathered the same way;
+* :mod:`~billing.invoicing.one_off` — one-off charges (set-up fees,
+  equipment) and their one-off invoice, issued in advance and due in 5
+  working days (contract art. 7.1.1); :mod:`~billing.invoicing.activation`
+  — an account inactive until that invoice is paid;
 * :mod:`~billing.invoicing.payments` — payments (in the currency received,
   to an invoice or to an account's oldest open invoices, the rest its
   credit) and where an invoice stands on a day, with the penalty of
@@ -26,8 +30,8 @@ One module per reason to change:
 * :mod:`~billing.invoicing.presentation` — the Romanian HTML and the JSON;
 * :mod:`~billing.invoicing.errors` — the refusals;
 * :mod:`~billing.invoicing.service` — the application service the CLI and
-  the scheduler call: issue a month's invoices or an interim one, record a
-  payment, each with its email.
+  the scheduler call: issue a month's invoices, an interim one or an
+  account's one-off invoice, record a payment, each with its email.
 
 Billing takes hooks (the customer lookup, the emails on issue and on
 payment: :class:`~billing.invoicing.service.InvoicingHooks`); the
@@ -120,6 +124,9 @@ Prepaid and postpaid
     settled from the balance when issued (status ``paid``, no penalty, no
     payments); its recurring fee and VAT are debited from the balance like
     usage (the balance may then go below zero until the next top-up).
+    A one-off invoice (set-up fees, equipment: :mod:`~billing.invoicing.one_off`)
+    is an invoice in advance: payable whatever the account's kind, due
+    5 working days after issue.
 
 Currency, FX and rounding
     Prices and the ledger are EUR (micro-euros, exact). The invoice is in

@@ -1,7 +1,9 @@
 """Payments against invoices and where an invoice stands on a day: paid or
 not, days late, the late-payment penalty (:mod:`billing.invoicing.penalty`).
 
-A payment is a ledger ``payment`` entry linked to the invoice; the
+A payment is a ledger ``payment`` entry linked to the invoice; one that
+settles a one-off invoice in full makes an ``inactive`` account active in
+its transaction (:func:`billing.invoicing.activation.activate_when_settled`). The
 confirmation email is the composition root's, queued through the
 ``on_recorded`` hook in the same transaction.
 """
@@ -17,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import fx_store, ledger, money
-from billing.invoicing import penalty
+from billing.invoicing import activation, penalty
 from billing.invoicing.errors import InvoiceNotPayableError, InvoicePaymentError, UnknownInvoiceError
 from billing.invoicing.records import (
     DEFAULT_SERIES,
@@ -297,6 +299,8 @@ async def _settle(
     payment = InvoicePayment(payment_id, entry.id, paid_on, share, currency, amount_micro, value_ron)
     if currency == RON and paid_on > invoice.due_date:
         await _record_exchange_difference(conn, invoice, payment)
+    # paying a one-off invoice in full activates an account inactive until paid (art. 7.1.1)
+    await activation.activate_when_settled(conn, invoice, unpaid - share)
     if on_recorded is not None:
         await on_recorded(conn, RecordedPayment(invoice, payment, reference, now))
     return payment

@@ -161,13 +161,16 @@ class Invoice:
 
     @property
     def prepaid(self) -> bool:
-        return self.account_kind == PREPAID
+        """Whether the invoice is a prepaid account's statement, settled from
+        the balance at issue. A one-off invoice is not: it is an invoice in
+        advance (contract art. 7.1.1), payable whatever the account's kind."""
+        return self.account_kind == PREPAID and self.kind != ONE_OFF
 
     @property
     def payable(self) -> bool:
         """Whether the invoice asks for payment (with a due date and penalties):
-        a postpaid invoice of more than nothing. A prepaid statement was
-        settled from the balance at issue; a total of nothing or less is
+        a postpaid or one-off invoice of more than nothing. A prepaid statement
+        was settled from the balance at issue; a total of nothing or less is
         owed by no one."""
         return not self.prepaid and self.total_micro > 0
 

@@ -1,6 +1,6 @@
 """The invoicing service: "issue the month's invoices and email them",
-"issue an account's interim invoice and email it" and "record a payment
-and confirm it", the one entry point of the CLI, the
+"issue an account's interim or one-off invoice and email it" and "record a
+payment and confirm it", the one entry point of the CLI, the
 scheduler and any later API route.
 
 Billing cannot look up a customer (provisioning owns subscribers) or send
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.fx_store import DEFAULT_MAX_AGE_DAYS
 from billing.invoicing.interim import issue_interim_invoice
+from billing.invoicing import one_off
 from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run_invoices
 from billing.invoicing.payments import RON, AccountPayment, PaymentHook, add_account_payment, add_invoice_payment
 from billing.invoicing.records import DEFAULT_SERIES, Invoice, InvoicePayment
@@ -116,6 +117,31 @@ class InvoicingService:
         )  # fmt: skip
         self._committed()
         return invoice
+
+    async def issue_one_off(
+        self,
+        account_id: int,
+        *,
+        supplier: Supplier,
+        series: str = DEFAULT_SERIES,
+        inactive_until_paid: bool = False,
+        now: datetime | None = None,
+    ) -> Invoice:
+        """Issue today the one-off invoice of ``account_id``'s uninvoiced
+        one-off charges and queue its email in the same transaction
+        (:func:`~billing.invoicing.one_off.issue_one_off_invoice`: its refusals)."""
+        try:
+            return await one_off.issue_one_off_invoice(
+                self._engine, account_id, supplier=supplier, series=series, now=now,
+                inactive_until_paid=inactive_until_paid, customers=self.hooks.customers,
+                on_issued=self.hooks.on_issued,
+            )  # fmt: skip
+        finally:
+            self._committed()
+
+    def committed(self) -> None:
+        """Tell the email sender that invoices or payments were committed."""
+        self._committed()
 
     async def record_payment(
         self,

@@ -23,6 +23,9 @@
   they were made (the ledger ``payment`` entry they wrote is linked), the
   currency and amount received, the BNR rate an EUR payment converted at,
   and its value in RON (0014; earlier payments were EUR).
+* ``one_off_charges`` — what an account is charged once (a plan's set-up
+  fee, equipment, other: :mod:`billing.invoicing.one_off`), on no invoice
+  until its one-off invoice links it (0018).
 * ``exchange_differences`` — for a payment in lei made after its invoice's
   due date, the difference between the BNR rates of the due date and of the
   payment's day on what it paid (contract art. 7.7 ii), and the invoice it
@@ -229,4 +232,19 @@ exchange_differences = Table(
     created_at(),
     CheckConstraint("amount_ron_micro <> 0", name="nonzero_amount"),
     Index(None, "account_id"),
+)
+
+one_off_charges = Table(
+    "one_off_charges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey(accounts.c.id), nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    _micro("unit_price_micro"),  # micro-euros, excl. VAT
+    created_at(),
+    Column("invoice_id", Integer, ForeignKey("invoices.id"), nullable=True),  # its one-off invoice
+    CheckConstraint("quantity >= 1 AND quantity <= 1000", name="quantity"),
+    CheckConstraint("unit_price_micro > 0 AND unit_price_micro <= 100000000000", name="unit_price"),
+    Index(None, "account_id", "invoice_id"),
 )

@@ -27,6 +27,21 @@ def test_suspended_account_is_refused_a_paid_call():
     assert decide("0212345678", active=False) == "account_suspended"
 
 
+def test_inactive_account_is_refused_a_paid_call_with_its_own_reason():
+    """Art. 7.1.1: an account inactive until its first invoice is paid is
+    refused paid calls as ``account_inactive``, not as suspended."""
+    refusal = policy_refusal(PolicyInput(False, "192.0.2.1", classify("0212345678"), 0, AccountPolicy(),
+                                         account_inactive=True))
+    assert refusal is not None and refusal.code == "account_inactive"
+
+
+@pytest.mark.parametrize("number", ["112", "116111", "0800123456"])
+def test_inactive_account_still_reaches_always_free_numbers(number):
+    """Invariant 3: 112, 116xxx and 0800 connect while the account is inactive."""
+    assert policy_refusal(PolicyInput(False, "192.0.2.1", classify(number), 0, AccountPolicy(),
+                                      account_inactive=True)) is None
+
+
 def test_invalid_number_is_refused():
     assert decide("12") == "invalid_number"
 

@@ -10,7 +10,7 @@ from .test_http_admin import AUTH, client, plane  # noqa: F401  (fixtures)
 
 CSV_HEADERS = {**AUTH, "Content-Type": "text/csv"}
 HOME5_CSV = (
-    ",".join(SERVICE_PLAN_COLUMNS) + "\n"
+    ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\n"
     "home5,2025.1,2025-01-01,,5.00,,national,100,\"Home, 5 EUR\"\n"
     "home5,2025.1,2025-01-01,,5.00,,on_net,1000,\"Home, 5 EUR\"\n"
 )
@@ -19,6 +19,7 @@ HOME5_JSON = {"name": "home5", "version": "2025.1", "effective_from": "2025-01-0
 HOME5_SHOWN = {"name": "home5", "versions": [{
     "version": "2025.1", "effective_from": "2025-01-01", "effective_to": None, "monthly_fee": "5.000000",
     "tariff": "annex_b", "included_minutes": {"national": 100, "on_net": 1000}, "description": "Home, 5 EUR",
+    "setup_fee": None,
 }]}
 
 

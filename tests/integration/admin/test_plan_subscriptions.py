@@ -16,7 +16,7 @@ from .test_cli_admin import clickphone  # noqa: F401  (fixture)
 from .test_http_admin import AUTH, SUBSCRIBER, client, plane, post  # noqa: F401  (fixtures)
 
 PLANS = [
-    ",".join(SERVICE_PLAN_COLUMNS) + "\n",
+    ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\n",
     "home5,2025.1,2025-01-01,,5.00,,national,100,5 EUR with 100 national minutes\n",
     "big10,2025.1,2025-01-01,,10.00,,national,200,\n",
 ]

@@ -88,7 +88,7 @@ async def test_the_database_holds_at_most_one_open_stretch_per_account(engine):
 
 
 async def test_a_suspension_recorded_before_causes_were_can_be_reinstated(engine):
-    """An account suspended by status alone (before migration 0016) has no
+    """An account suspended by status alone (before migration 0017) has no
     stretch; reinstating it makes it active and closes nothing."""
     account = (await new_subscriber(engine)).account
     await ledger.set_account_status(engine, account.id, SUSPENDED)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from billing.service_plans import SERVICE_PLAN_COLUMNS
 from controlplane.cli import main
 
-HEADER = ",".join(SERVICE_PLAN_COLUMNS) + "\n"
+HEADER = ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\n"
 PLANS_CSV = (
     HEADER
     + "home5,2025.1,2025-01-01,,5.00,,national,100,\"Home, 5 EUR\"\n"
@@ -49,7 +49,8 @@ async def test_import_then_list_and_show(clickphone, tmp_path):
     )
     assert json.loads(shown.stdout) == {"name": "home5", "versions": [{
         "version": "2025.1", "effective_from": "2025-01-01", "effective_to": None, "monthly_fee": "5.000000",
-        "tariff": "annex_b", "included_minutes": {"national": 100}, "description": "Home, 5 EUR"}]}
+        "tariff": "annex_b", "included_minutes": {"national": 100}, "description": "Home, 5 EUR",
+        "setup_fee": None}]}
 
 
 async def test_export_into_a_file_re_imports_unchanged(clickphone, tmp_path):
@@ -64,7 +65,7 @@ async def test_export_into_a_file_re_imports_unchanged(clickphone, tmp_path):
     again = await clickphone("import", str(exported))
 
     assert to_file.exit_code == 0 and exported.read_text(encoding="utf-8") == to_stdout.stdout
-    assert to_stdout.stdout.startswith(HEADER) and "home5,2025.1,2025-01-01,,5.000000,annex_b" in to_stdout.stdout
+    assert to_stdout.stdout.startswith(",".join(SERVICE_PLAN_COLUMNS) + "\n") and "home5,2025.1,2025-01-01,,5.000000,annex_b" in to_stdout.stdout
     assert again.stdout == "unchanged\tbasic\t1\nunchanged\thome5\t2025.1\n"
 
 

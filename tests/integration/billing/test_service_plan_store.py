@@ -17,7 +17,7 @@ from billing.tables import service_plan_allowances, service_plan_versions
 from controlplane import migrate
 from controlplane.db import create_engine
 
-HEADER = ",".join(SERVICE_PLAN_COLUMNS) + "\n"
+HEADER = ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\n"
 
 
 def home5(version: str = "2025.1", start: str = "2025-01-01", fee: str = "5.00", minutes: int = 100) -> list[str]:

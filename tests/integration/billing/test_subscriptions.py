@@ -13,7 +13,7 @@ from billing import ledger, service_plan_store, subscriptions, tariff_store
 from billing.errors import InvalidSubscriptionError, UnknownAccountError
 from billing.service_plans import SERVICE_PLAN_COLUMNS
 
-HEADER = ",".join(SERVICE_PLAN_COLUMNS) + "\n"
+HEADER = ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\n"
 PLANS = [
     HEADER,
     "home5,2025.1,2025-01-01,,5.00,,national,100,5 EUR with 100 national minutes\n",

@@ -18,7 +18,7 @@ from billing.service_plans import SERVICE_PLAN_COLUMNS
 from controlplane.cli import main
 from tests.integration.billing.cdrs import FIXED, MOBILE, master_line
 
-PLAN_CSV = ",".join(SERVICE_PLAN_COLUMNS) + "\nhome5,2025.1,2025-01-01,,5.00,,national,100,Home\n"
+PLAN_CSV = ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\nhome5,2025.1,2025-01-01,,5.00,,national,100,Home\n"
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from billing.service_plans import (
     write_service_plan_csv,
 )
 
-HEADER = ",".join(SERVICE_PLAN_COLUMNS) + "\n"
+HEADER = ",".join(SERVICE_PLAN_COLUMNS[:-1]) + "\n"
 HOME5 = [
     HEADER,
     "home5,2025.1,2025-01-01,,5.00,annex_b,national,100,\"Home, 5 EUR\"\n",
@@ -139,3 +139,34 @@ def test_what_is_written_reads_back_the_same() -> None:
     write_service_plan_csv(plans, out)
 
     assert [plan for _, plan in read_service_plan_csv(out.getvalue().splitlines(keepends=True))] == plans
+
+
+FULL_HEADER = ",".join(SERVICE_PLAN_COLUMNS) + "\n"
+
+
+def test_a_set_up_fee_column_gives_the_fee_and_empty_means_none() -> None:
+    """Art. 7.1.1: the optional setup_fee column is the set-up fee in EUR
+    excl. VAT; empty is none, and a file without the column (older files)
+    still reads, without set-up fees."""
+    with_fee = read_service_plan_csv([FULL_HEADER, "home5,2025.1,2025-01-01,,5.00,,national,100,Home,50.00\n"])
+    without = read_service_plan_csv([FULL_HEADER, "home5,2025.1,2025-01-01,,5.00,,national,100,Home,\n"])
+    older = read_service_plan_csv(HOME5)
+
+    assert with_fee[0][1].setup_fee_micro == 50_000_000
+    assert without[0][1].setup_fee_micro is None and older[0][1].setup_fee_micro is None
+
+
+@pytest.mark.parametrize("fee", ["0", "-1.00", "100000.01", "5e1", "50,00"])
+def test_a_set_up_fee_out_of_bounds_is_refused_naming_the_column(fee: str) -> None:
+    """A set-up fee is more than 0 and at most 100,000 EUR, written like 50.00."""
+    row = f"home5,2025.1,2025-01-01,,5.00,,national,100,Home,\"{fee}\"\n"
+    assert problems([FULL_HEADER, row]) == [(2, "setup_fee")]
+
+
+def test_a_set_up_fee_is_written_and_reads_back_the_same() -> None:
+    """An export with set-up fees imports back unchanged."""
+    plan = ServicePlan("home5", "1", date(2025, 1, 1), None, 5_000_000, setup_fee_micro=50_000_000)
+    out = io.StringIO()
+    write_service_plan_csv([plan], out)
+    assert out.getvalue().startswith(FULL_HEADER) and out.getvalue().endswith(",50.000000\n")
+    assert read_service_plan_csv(out.getvalue().splitlines(keepends=True)) == [(2, plan)]
