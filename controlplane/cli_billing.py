@@ -201,7 +201,7 @@ def invoice_interim(account_id: int, until: datetime | None, series: str, allow_
     """Issue ACCOUNT_ID's interim invoice of its usage so far in the month (art. 7.1.4),
     queue its email and print it as JSON.
 
-    It holds the calls started before --until and the SMS and adjustments recorded before it,
+    It holds the calls started in the month before --until and the SMS and adjustments of the month before it,
     not on an invoice yet; the monthly invoice then covers only the rest, with the fee.
     Refused when --until is in the future, the month already has its monthly invoice, the
     account's CDRs are still on their way, or there is nothing to invoice."""

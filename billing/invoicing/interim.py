@@ -3,16 +3,19 @@
 "The operator can issue an invoice at any time for usage so far in the
 month; the monthly invoice then covers only the rest." An interim invoice
 (kind ``interim``) of an account, up to an instant ``until`` (default: now),
-holds exactly what the monthly run (:mod:`billing.invoicing.issuing`) would
-take for the same instant, gathered by the same function
+holds the month's usage so far, gathered by the monthly run's own function
 (:func:`billing.invoicing.usage.gather_usage`):
 
-* the account's calls on no invoice yet whose call **started** before
-  ``until`` (the same lookback as the monthly run: late calls of earlier
-  months too, on their own lines), as rated now, with their re-rating
-  entries;
+* the account's calls on no invoice yet whose call **started** in the
+  month, before ``until``, as rated now, with their re-rating entries;
 * re-rating corrections of calls already invoiced, SMS charges and other
-  adjustment entries recorded before ``until`` and on no invoice yet.
+  adjustment entries recorded in the month before ``until`` and on no
+  invoice yet.
+
+Nothing of an earlier month: a call of last month is last month's monthly
+invoice's (even when that run has not happened yet), and a late call of a
+month already invoiced goes on the next monthly invoice, as it would
+without interim invoices.
 
 It does **not** hold the month's recurring fee (invoiced in arrears, on the
 monthly invoice, whole) nor exchange differences of late payments in lei
@@ -39,7 +42,7 @@ date order, supplier, BNR rate).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -53,7 +56,6 @@ from billing.invoicing.errors import (
     NothingToInvoiceError,
     UsageNotIngestedError,
 )
-from billing.invoicing.issuing import LATE_CALL_LOOKBACK_DAYS
 from billing.invoicing.records import DEFAULT_SERIES, INTERIM, MONTHLY, Invoice, parse_period, period_bounds
 from billing.invoicing.storing import CustomerLookup, InvoiceContent, IssuedHook, issue_terms, store_invoice
 from billing.invoicing.supplier import Supplier
@@ -114,7 +116,7 @@ async def issue_interim_invoice(
     if uningested.waiting and not allow_uningested:
         raise UsageNotIngestedError(f"usage of account {account_id} before {local_until.isoformat(timespec='minutes')}",
                                     uningested)
-    lookback = start - timedelta(days=LATE_CALL_LOOKBACK_DAYS)
+    lookback = start  # the month's usage only: earlier months are their monthly invoices'
     async with transaction(db) as conn:
         account = await ledger.locked_account(conn, account_id)
         await _refuse_invoiced_month(conn, account_id, label)  # again, under the lock

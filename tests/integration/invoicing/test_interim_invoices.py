@@ -19,19 +19,24 @@ from billing import ledger
 from billing.invoicing import interim, presentation
 from billing.invoicing.errors import AlreadyInvoicedError, InvalidUntilError, NothingToInvoiceError
 from billing.invoicing.records import INTERIM, MONTHLY, RECURRING, Invoice
-from billing.invoicing.tables import invoice_counters
-from billing.tables import ADJUSTMENT
+from billing.invoicing.tables import invoice_calls, invoice_counters
+from billing.tables import ADJUSTMENT, cdrs
 from billing.tariffs import CONTRACT_TZ
 from sqlbase import transaction
+
+from tests.integration.billing.cdrs import FIXED
 
 from .support import (
     AUGUST_1,
     EUR,
     JULY_15_CALL,
     JULY_CALL,
+    JUNE_CALL,
     SUPPLIER,
     assert_charged_once,
     bnr_rate,
+    calls_of,
+    ingest,
     july_in_two_halves,
     open_account,
     run,
@@ -140,6 +145,31 @@ async def test_a_month_with_its_monthly_invoice_gets_no_interim_one(
     with pytest.raises(AlreadyInvoicedError, match="2025-07 .* already has its monthly invoice"):
         await interim_invoice(engine, account.id, datetime(2025, 7, 31, 23, 0, tzinfo=CONTRACT_TZ),
                               now=datetime(2025, 8, 1, 9, 0, tzinfo=CONTRACT_TZ))
+
+
+async def test_an_interim_invoice_leaves_last_months_calls_to_last_months_invoice(
+    engine: AsyncEngine, account: ledger.Account
+) -> None:
+    """Art. 7.1.4 invoices usage *in the month* so far: a June call whose
+    June invoice is not issued yet stays off July's interim invoice and goes
+    on June's monthly invoice when that is run (issued after the interim
+    one: numbers follow issue dates)."""
+    await ingest(engine, *calls_of("acct-1", JUNE_CALL, ("june", FIXED, 60)))
+
+    first = await interim_invoice(engine, account.id, JULY_10_NOON)
+    [june] = (await run(engine, "2025-06", date(2025, 7, 10))).issued
+
+    assert "june" not in await uniqueids_on(engine, first)
+    assert "june" in await uniqueids_on(engine, june)
+
+
+async def uniqueids_on(engine: AsyncEngine, invoice: Invoice) -> set[str]:
+    """The uniqueids of the calls on ``invoice``."""
+    async with engine.connect() as conn:
+        rows = await conn.scalars(
+            select(cdrs.c.uniqueid).join(invoice_calls, invoice_calls.c.cdr_id == cdrs.c.id)
+            .where(invoice_calls.c.invoice_id == invoice.id))
+        return set(rows)
 
 
 async def test_nothing_to_invoice_is_refused_and_consumes_no_number(
