@@ -18,6 +18,7 @@ from billing.invoicing.payments import status_as_of
 from billing.invoicing.records import (
     INTERIM,
     INVOICE_CURRENCY_RON,
+    ONE_OFF,
     PAID,
     PARTIALLY_PAID,
     RON_PER_BAN_MICRO,
@@ -50,7 +51,7 @@ CLASS_LABELS_RO = {
 }
 STATE_LABELS_RO = {UNPAID: "neachitată", PARTIALLY_PAID: "achitată parțial", PAID: "achitată"}
 KIND_LABELS_RO = {PREPAID: "preplătit", "postpaid": "postplătit"}
-INVOICE_TITLES_RO = {INTERIM: "Factură intermediară"}
+INVOICE_TITLES_RO = {INTERIM: "Factură intermediară", ONE_OFF: "Factură taxe unice"}
 """The document's title by invoice kind; any other invoice is a plain ``Factură``."""
 
 

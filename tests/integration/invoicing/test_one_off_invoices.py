@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import ledger
 from billing.accounts import ACTIVE, INACTIVE, SUSPENDED
-from billing.invoicing import one_off, payments, records
+from billing.invoicing import one_off, payments, presentation, records
 from billing.invoicing.tables import invoice_entries
 from billing.tables import ONE_OFF_FEE
 
@@ -54,6 +54,20 @@ async def test_the_one_off_invoice_takes_every_charge_and_is_due_in_five_working
     fees = [e.amount_micro for e in await ledger.list_entries(engine, account.id) if e.kind == ONE_OFF_FEE]
     assert sorted(fees) == [-80 * EUR, -50 * EUR]
     assert await one_off.uninvoiced_charges(engine, account.id) == []
+
+
+async def test_the_one_off_invoice_reads_as_fees_invoiced_in_advance(engine) -> None:
+    """Art. 7.1.1: the document is titled as one-off fees and says it is
+    invoiced in advance on the contract's first day — no month of service
+    (a one-off invoice covers no period)."""
+    account = await open_account(engine)
+    await charged(engine, account.id)
+
+    html = presentation.render_invoice_html(await issue(engine, account.id))
+
+    assert "<h1>Factură taxe unice</h1>" in html
+    assert "Facturată în avans" in html and "10.07.2025" in html
+    assert "Perioada facturată" not in html
 
 
 async def test_charges_already_invoiced_are_not_invoiced_again(engine) -> None:
