@@ -47,7 +47,7 @@ from web.schemas import (
     suspension_json,
 )
 
-from .cli_billing import DAY, _invoicing
+from .cli_params import DAY, command_invoicing
 
 from .cli_support import run_on_database
 from .recipients import account_contact
@@ -182,7 +182,7 @@ def _charge(text: str) -> operations.ChargeRequest:
 
 def _one_off_invoicing(engine: AsyncEngine, settings: Settings) -> operations.OneOffInvoicing:
     """How this command issues one-off invoices: emails wait in the outbox."""
-    return operations.OneOffInvoicing(_invoicing(engine, settings), settings.supplier,
+    return operations.OneOffInvoicing(command_invoicing(engine, settings), settings.supplier,
                                       settings.activation_requires_payment)
 
 

@@ -27,7 +27,7 @@ from billing.money import format_micro
 from billing.service_plans import ServicePlanVersions
 from web.schemas import service_plan_json
 
-from .cli_billing import run_billing_work
+from .cli_params import run_billing_work
 from .settings import Settings
 
 
