@@ -173,17 +173,21 @@ async def verify_login(db: Db, username: str, password: str, *, source: str, now
         raise LockedOut(f"too many failed logins: try again after {until.isoformat()}", until=until)
     usable = row is not None and row.disabled_at is None
     stored_hash = row.password_hash if usable else dummy_hash_for(hasher)
+    # always verified, for an unknown user too: the same work whatever the username
     matched = await asyncio.to_thread(_verify, hasher, stored_hash, password)
+    succeeded = usable and matched
+    # hashed before the transaction: on SQLite it holds the write lock
+    new_hash = (await asyncio.to_thread(hasher.hash, password)
+                if succeeded and hasher.check_needs_rehash(stored_hash) else None)
     async with transaction(db) as conn:
-        if not (usable and matched):
+        if not succeeded:
             await lockout.record_failure(conn, username, source, now, policy)
         else:
             await lockout.clear(conn, username, source)
-            if hasher.check_needs_rehash(stored_hash):
-                new_hash = await asyncio.to_thread(hasher.hash, password)
+            if new_hash is not None:
                 await conn.execute(update(admin_users).where(admin_users.c.id == row.id)
                                    .values(password_hash=new_hash))
-    if not (usable and matched):
+    if not succeeded:
         raise LoginRefused("wrong username or password")
     return _user(row)
 
