@@ -23,6 +23,7 @@ from provisioning import services as provisioning
 
 from . import migrate
 from .asterisk_setup import external_asterisk_config, testbed_for
+from .cli_access import register as register_access_commands
 from .cli_admin import admin_group
 from .asterisk_sync import provisioned, provisioned_config
 from .cli_support import run_on_database, settings_or_fail
@@ -254,6 +255,7 @@ def rate(cdr_path: Path, tariff_path: Path | None, fmt: str, on_net: tuple[str, 
 main.add_command(admin_group)  # admin subscriber|did|account …
 register_billing_commands(main)  # invoice, payments, fx, downtime, tariffs, cdr
 main.add_command(plans_group)  # plans import|export|list|show
+register_access_commands(main, admin_group)  # admin user|token …, audit list
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -120,7 +120,7 @@ def _changed_by() -> str:
 
 @click.group("admin")
 def admin_group() -> None:
-    """Administer subscribers, numbers and accounts."""
+    """Administer subscribers, numbers, accounts, admin users and their API tokens."""
 
 
 # -- subscribers and numbers ------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
+from access.tables import metadata as access_metadata
 from billing.invoicing.tables import metadata as invoicing_metadata
 from billing.tables import metadata as billing_metadata
 from admission.tables import metadata as admission_metadata
@@ -24,5 +25,5 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 # Every package's MetaData, compared by autogenerate and by the schema test.
 TARGET_METADATA: tuple[MetaData, ...] = (
     provisioning_metadata, billing_metadata, notify_metadata, admission_metadata,
-    invoicing_metadata,
+    invoicing_metadata, access_metadata,
 )
