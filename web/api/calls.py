@@ -71,5 +71,3 @@ async def export_call_records(call: ApiCall) -> web.StreamResponse:
         await response.write(_csv_rows(batch))
     await response.write_eof()
     return response
-
-

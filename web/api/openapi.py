@@ -15,6 +15,7 @@ from pydantic.json_schema import models_json_schema
 from web.admin_input import MAX_ID
 
 from .registry import ApiCall, ApiRoute, RouteTable
+from .schemas import ErrorBody
 
 routes = RouteTable()
 
@@ -27,8 +28,6 @@ _ERROR_STATUSES = {"400": "bad input, naming the field", "401": "no or wrong bea
 
 def openapi_document(api_routes: list[ApiRoute]) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of ``api_routes``."""
-    from .schemas import ErrorBody  # the document's own shapes, beside the routes'
-
     pairs: list[tuple[Any, Any]] = [(ErrorBody, "serialization")]
     for route in api_routes:
         if route.body is not None:
