@@ -556,6 +556,19 @@ async def list_entries(db: Db, account_id: int) -> list[LedgerEntry]:
         return [_entry(row) for row in rows]
 
 
+async def entries_newest_first(db: Db, account_id: int, *, before_id: int | None = None,
+                               limit: int = 50) -> list[LedgerEntry]:
+    """Return up to ``limit`` of the account's ledger entries, newest first,
+    with an id below ``before_id`` (None: from the newest). Keyset
+    pagination: pass the last id returned as ``before_id`` for the next page."""
+    query = select(*_ENTRY_COLUMNS).where(ledger_entries.c.account_id == account_id)
+    if before_id is not None:
+        query = query.where(ledger_entries.c.id < before_id)
+    async with transaction(db) as conn:
+        rows = await conn.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit))
+        return [_entry(row) for row in rows]
+
+
 # -- helpers ----------------------------------------------------------------------
 
 

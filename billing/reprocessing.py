@@ -132,6 +132,52 @@ async def reprocess_quarantined(
         return Reprocessed(entry.id, resolution, cdr_id, None, tried=True)
 
 
+@dataclass(frozen=True)
+class QuarantinedLine:
+    """A quarantined CDR line as an operator reviews it: where it came from,
+    its stored text (at most 1,024 characters), why it was quarantined (the
+    last attempt's reason), and how it was resolved (None: still waiting)."""
+
+    id: int
+    file: str
+    line_number: int
+    raw: str
+    reason: str
+    system_name: str
+    uniqueid: str | None
+    account_code: str | None
+    start: datetime | None
+    created_at: datetime
+    retried_at: datetime | None
+    resolution: str | None
+    resolved_at: datetime | None
+    cdr_id: int | None
+
+
+_LINE_COLUMNS = [cdr_quarantine.c[name] for name in QuarantinedLine.__dataclass_fields__]
+
+
+async def list_quarantined(db: Db, *, after_id: int = 0, limit: int = 50) -> list[QuarantinedLine]:
+    """Return up to ``limit`` quarantined lines with an id above ``after_id``,
+    by id, resolved ones included (a row is marked, never deleted)."""
+    async with transaction(db) as conn:
+        rows = await conn.execute(
+            select(*_LINE_COLUMNS).where(cdr_quarantine.c.id > after_id).order_by(cdr_quarantine.c.id).limit(limit)
+        )
+        return [QuarantinedLine(*row) for row in rows]
+
+
+async def reprocess_all_quarantined(db: Db, **options: object) -> list[Reprocessed]:
+    """Re-process every line still quarantined, oldest first, each in its own
+    transaction as :func:`reprocess_quarantined` (``options`` are its
+    keywords); a line that still fails stays quarantined, the others go on."""
+    async with transaction(db) as conn:
+        waiting = (await conn.scalars(
+            select(cdr_quarantine.c.id).where(cdr_quarantine.c.resolution.is_(None)).order_by(cdr_quarantine.c.id)
+        )).all()
+    return [await reprocess_quarantined(db, quarantine_id, **options) for quarantine_id in waiting]  # type: ignore[arg-type]
+
+
 async def _entry(conn: AsyncConnection, quarantine_id: int, *, locked: bool = False) -> Row:
     query = select(cdr_quarantine).where(cdr_quarantine.c.id == quarantine_id)
     row = (await conn.execute(query.with_for_update() if locked else query)).first()

@@ -16,7 +16,7 @@ import dataclasses
 import secrets
 from typing import Any
 
-from sqlalchemy import Row, exists, insert, select, update
+from sqlalchemy import Row, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from provisioning.credentials import DEFAULT_REALM, md5_cred
@@ -72,6 +72,41 @@ async def find_subscriber(db: Db, subscriber_id: int) -> Subscriber | None:
     async with transaction(db) as conn:
         row = (await conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id))).first()
     return None if row is None else _subscriber(row)
+
+
+MAX_SEARCH_CHARS = 64
+"""The longest text :func:`list_subscribers` searches for."""
+MAX_PAGE_ROWS = 1000
+"""The most subscribers :func:`list_subscribers` returns at once."""
+
+
+async def list_subscribers(
+    db: Db, *, search: str = "", after_id: int = 0, limit: int = 50
+) -> list[Subscriber]:
+    """Return up to ``limit`` subscribers with an id above ``after_id``, by id.
+
+    With ``search`` (at most :data:`MAX_SEARCH_CHARS` characters, case
+    folded), only those whose name or email, or one of whose endpoints'
+    username or account code, contains it. Keyset pagination: pass the last
+    id returned as ``after_id`` for the next page.
+    """
+    if len(search) > MAX_SEARCH_CHARS:
+        raise InvalidFieldError("search", f"at most {MAX_SEARCH_CHARS} characters")
+    if not 1 <= limit <= MAX_PAGE_ROWS:
+        raise InvalidFieldError("limit", f"from 1 to {MAX_PAGE_ROWS}")
+    query = select(subscribers).where(subscribers.c.id > after_id).order_by(subscribers.c.id).limit(limit)
+    if search:
+        # LIKE's wildcards in the text are literal: escaped with '\\'
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        on_endpoint = exists().where(
+            sip_endpoints.c.subscriber_id == subscribers.c.id,
+            or_(sip_endpoints.c.username.ilike(pattern, escape="\\"),
+                sip_endpoints.c.account_code.ilike(pattern, escape="\\")),
+        )
+        query = query.where(or_(subscribers.c.name.ilike(pattern, escape="\\"),
+                                subscribers.c.email.ilike(pattern, escape="\\"), on_endpoint))
+    async with transaction(db) as conn:
+        return [_subscriber(row) for row in await conn.execute(query)]
 
 
 async def add_endpoint(

@@ -226,6 +226,7 @@ class AccountSummary:
     plans: list[subscriptions.Subscription]
     today: date  # Europe/Bucharest: the day ``plans`` are read on
     suspension: suspensions.Suspension | None = None  # the one that still lasts
+    reserved_micro: int = 0  # held by live reservations (calls in progress)
 
 
 async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime | None = None) -> AccountSummary:
@@ -247,7 +248,7 @@ async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime
     finally:
         admission.close()  # its worker's engines, not the caller's
     return AccountSummary(account, balance, balance + account.credit_limit_micro - held, spent, policy, len(live),
-                          plans, subscriptions.contract_day(now), suspension)
+                          plans, subscriptions.contract_day(now), suspension, held)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The admin HTTP API (aiohttp): /health and the /admin resources.
+"""The admin HTTP API (aiohttp): /health, the /admin resources and the
+versioned API /api/v1 (:mod:`web.api`, its own error shape).
 
 One app, one error shape: :func:`web.json_body.json_errors` makes every
 refusal and failure JSON, and bodies are at most
@@ -22,6 +23,8 @@ from notify.notifier import Notifier
 
 from .admin_operations import AccountContact, AccountEmails, EndCalls, OneOffInvoicing
 from .admin_routes import add_admin_routes
+from .api import add_api_routes
+from .api.errors import api_errors
 from .invoice_routes import add_invoice_routes
 from .charge_routes import add_charge_routes
 from .json_body import MAX_BODY_BYTES, json_errors
@@ -74,11 +77,12 @@ async def health(request: web.Request) -> web.Response:
 
 def build_admin_app(services: AdminServices) -> web.Application:
     """Return the admin HTTP app working with ``services``."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors, api_errors])
     app[HEALTH] = services.health
     app.router.add_get("/health", health)
     add_admin_routes(app, services)
     add_payment_routes(app)
     add_invoice_routes(app)
     add_charge_routes(app)
+    add_api_routes(app)  # after add_admin_routes: it shares their services and lockouts
     return app

@@ -71,6 +71,15 @@ _REASONS = {
 }
 
 
+def explained(request: web.Request, exc: web.HTTPException) -> tuple[str, dict[str, str]]:
+    """The message of aiohttp's own refusal ``exc``, in the API's words, and
+    its headers to keep (``Allow``, ``Retry-After``...; not its body's)."""
+    explain = _REASONS.get(exc.status)
+    headers = {name: value for name, value in exc.headers.items()
+               if name.lower() not in ("content-type", "content-length")}
+    return (explain(request, exc) if explain else exc.reason), headers
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """Answer every refusal and failure of ``handler`` as JSON."""
@@ -79,10 +88,7 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and the like are not refusals
-        explain = _REASONS.get(exc.status)
-        message = explain(request, exc) if explain else exc.reason
-        headers = {name: value for name, value in exc.headers.items()
-                   if name.lower() not in ("content-type", "content-length")}
+        message, headers = explained(request, exc)
         return error_response(exc.status, message, headers=headers)
     except Exception:
         # the traceback is for the operator's log, not for the client

@@ -1,0 +1,201 @@
+"""The routes of /api/v1, each declared once with what it needs and answers.
+
+An :class:`ApiRoute` names its method, path (OpenAPI style, ``{id}`` an
+id), summary, the permission it needs (``"accounts.read"``; checked by
+:func:`web.api.security.caller`'s successor), its query, body and response
+models. The aiohttp routes are added from these declarations and the
+OpenAPI document is generated from them, so neither can forget a route.
+
+A handler receives an :class:`ApiCall` whose query and body are already
+validated, and returns its response model's instance (sent as JSON with
+the route's status) or a ready aiohttp response (a CSV stream).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from web.admin_input import MAX_ID, AdminError, InvalidInputError, refusals
+from web.admin_routes import ADMIN_SERVICES
+from web.json_body import BadRequest, parse_json
+
+from .errors import API_PREFIX, ApiError
+from .schemas import CLIENT
+from .security import Caller, caller
+
+Handler = Callable[["ApiCall"], Awaitable[Any]]
+
+_PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One operation of /api/v1 (see the module docstring)."""
+
+    method: str
+    path: str
+    summary: str
+    permission: Optional[str]  # None: public (the API's own documents)
+    handler: Handler
+    query: Optional[type[BaseModel]] = None
+    body: Optional[type[BaseModel]] = None
+    response: Optional[type[BaseModel]] = None
+    status: int = 200
+    media_type: str = "application/json"
+
+    @property
+    def operation_id(self) -> str:
+        """The handler's name: unique across the API."""
+        return self.handler.__name__
+
+    @property
+    def path_parameters(self) -> list[str]:
+        """The names of the ids in the path, in order."""
+        return _PATH_PARAMETER.findall(self.path)
+
+    @property
+    def router_path(self) -> str:
+        """The path as aiohttp matches it: an id is ASCII digits ([0-9], not \\d)."""
+        return _PATH_PARAMETER.sub(lambda m: "{" + m.group(1) + ":[0-9]+}", self.path)
+
+
+@dataclass
+class RouteTable:
+    """The routes one module declares, in order."""
+
+    routes: list[ApiRoute] = field(default_factory=list)
+
+    def route(self, method: str, path: str, *, summary: str, permission: Optional[str], **options: Any
+              ) -> Callable[[Handler], Handler]:
+        """Declare ``handler`` as ``method path`` (path after /api/v1)."""
+        def declare(handler: Handler) -> Handler:
+            self.routes.append(ApiRoute(method, API_PREFIX + path, summary, permission, handler, **options))
+            return handler
+        return declare
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """A request as a handler sees it: validated query and body, and who sent it."""
+
+    request: web.Request
+    caller: Optional[Caller]
+    query: Any
+    body: Any
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database the owners' services are called with."""
+        return self.request.app[ADMIN_SERVICES].engine  # type: ignore[attr-defined,no-any-return]
+
+    def path_id(self, name: str = "id") -> int:
+        """The id in the path; one no row can have answers 404, as an unknown one would."""
+        text = self.request.match_info[name]
+        value = int(text) if len(text) <= 10 else 0
+        if not 1 <= value <= MAX_ID:
+            raise ApiError(404, f"no such resource: ids are whole numbers from 1 to {MAX_ID}")
+        return value
+
+
+# -- cursors -------------------------------------------------------------------------
+
+
+def cursor_for(last_id: int) -> str:
+    """The opaque cursor of the page after the row ``last_id``."""
+    return base64.urlsafe_b64encode(f"k1:{last_id}".encode()).decode().rstrip("=")
+
+
+def id_from_cursor(cursor: str) -> int:
+    """The row id a cursor of :func:`cursor_for` carries; raise ApiError 400 naming ``cursor``."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        text = ""
+    match = re.fullmatch(r"k1:([0-9]{1,10})", text)
+    if match is None or not 0 <= int(match.group(1)) <= MAX_ID:
+        raise ApiError(400, "cursor: not a cursor this API gave (pass next_cursor as it came)", "cursor")
+    return int(match.group(1))
+
+
+def next_cursor(rows: list[Any], limit: int) -> Optional[str]:
+    """The cursor of the page after ``rows`` (None when it was the last: fewer than ``limit``)."""
+    return cursor_for(rows[-1].id) if len(rows) == limit else None
+
+
+# -- the adapter ---------------------------------------------------------------------
+
+
+def _validation_error(exc: ValidationError) -> ApiError:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or None
+    return ApiError(400, f"{where}: {first['msg']}" if where else first["msg"], where)
+
+
+def _query_of(route: ApiRoute, request: web.Request) -> Any:
+    if route.query is None:
+        if request.query:
+            name = next(iter(request.query))[:40]
+            raise ApiError(400, f"{name}: this operation takes no query parameters", name)
+        return None
+    values: dict[str, str] = {}
+    for name in request.query:
+        if name in values:
+            raise ApiError(400, f"{name[:40]}: given more than once", name[:40])
+        values[name] = request.query[name]
+    try:
+        return route.query.model_validate(values, context=CLIENT)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+async def _body_of(route: ApiRoute, request: web.Request) -> Any:
+    if route.body is None:
+        return None
+    raw = await request.read()  # aiohttp's 413 past client_max_size
+    if not raw:
+        return route.body()  # an operation with a body takes none as its defaults
+    if request.content_type != "application/json":
+        raise ApiError(415, "send a JSON object with Content-Type: application/json")
+    try:
+        document = parse_json(raw)
+    except BadRequest as exc:
+        raise ApiError(exc.status, str(exc), exc.field) from None
+    try:
+        return route.body.model_validate(document, context=CLIENT)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+def adapter(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler of ``route``: authenticate, validate, call, answer."""
+    async def handle(request: web.Request) -> web.StreamResponse:
+        who = None if route.permission is None else await caller(request, route.permission)
+        call = ApiCall(request, who, _query_of(route, request), await _body_of(route, request))
+        try:
+            with refusals():
+                answer = await route.handler(call)
+        except InvalidInputError as exc:
+            raise ApiError(exc.status, str(exc), getattr(exc, "field", None)) from None
+        except AdminError as exc:
+            raise ApiError(exc.status, str(exc)) from None
+        if isinstance(answer, web.StreamResponse):
+            return answer
+        return web.Response(body=answer.model_dump_json(by_alias=True), status=route.status,
+                            content_type="application/json")
+    handle.__name__ = route.operation_id
+    return handle
+
+
+def add_routes(app: web.Application, routes: list[ApiRoute]) -> None:
+    """Add ``routes`` to ``app``'s router (no implicit HEAD: each method is declared)."""
+    for route in routes:
+        app.router.add_route(route.method, route.router_path, adapter(route))
