@@ -23,6 +23,19 @@ def username(value: str, field: str = "username") -> str:
     return value
 
 
+RESERVED_USERNAMES = frozenset({"admin_token", "cli", "system"})
+"""Names the audit log gives to actors that are not users: no user may take one."""
+
+
+def new_username(value: str) -> str:
+    """``value`` if it is a username (:func:`username`) no actor already goes by."""
+    username(value)
+    if value in RESERVED_USERNAMES:
+        raise InvalidInput(f"username: {value!r} is reserved (the audit log's name for a non-user actor)",
+                           field="username")
+    return value
+
+
 def password(value: str, field: str = "password") -> str:
     """``value`` if it has 12–256 characters and no NUL."""
     if not isinstance(value, str) or not MIN_PASSWORD_CHARS <= len(value) <= MAX_PASSWORD_CHARS or "\0" in value:

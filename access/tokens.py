@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Row, func, insert, select, update
 
@@ -36,6 +36,7 @@ MAX_TOKEN_CHARS = 100
 MAX_LIVE_TOKENS_PER_USER = 20
 MAX_TOKEN_ID = 2**31 - 1
 MAX_NAME_CHARS = TOKEN_NAME_LENGTH
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -131,22 +132,29 @@ async def revoke_token(db: Db, token_id: int, *, now: datetime | None = None) ->
 
 async def authenticate(db: Db, token: str, *, now: datetime | None = None) -> Principal:
     """The user a presented token speaks for, and note its use; TokenRejected
-    for a malformed, unknown or revoked token or a disabled user (one answer)."""
+    for a malformed, unknown or revoked token or a disabled user (one answer).
+
+    The last-used time is kept to the minute (:data:`LAST_USED_PRECISION`):
+    a token used again within it is only read, so a busy client does not
+    turn every request into a write (on SQLite, the database's one writer)."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_CHARS:
         raise TokenRejected("invalid API token")
     digest = token_digest(token)
-    async with transaction(db) as conn:
+    now = now or utc_now()
+    async with reading(db) as conn:
         row = (await conn.execute(
-            select(api_tokens.c.id, api_tokens.c.token_hash, admin_users.c.id.label("user_id"),
-                   admin_users.c.username, admin_users.c.role, admin_users.c.account_id)
+            select(api_tokens.c.id, api_tokens.c.token_hash, api_tokens.c.last_used_at,
+                   admin_users.c.id.label("user_id"), admin_users.c.username, admin_users.c.role,
+                   admin_users.c.account_id)
             .join(admin_users, admin_users.c.id == api_tokens.c.user_id)
             .where(api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None),
                    admin_users.c.disabled_at.is_(None))
         )).first()
-        # the index found it; compare_digest says so without an early exit
-        if row is None or not hmac.compare_digest(row.token_hash, digest):
-            raise TokenRejected("invalid API token")
-        await conn.execute(update(api_tokens).where(api_tokens.c.id == row.id)
-                           .values(last_used_at=now or utc_now()))
+    # the index found it; compare_digest says so without an early exit
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        raise TokenRejected("invalid API token")
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION:
+        async with transaction(db) as conn:
+            await conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now))
     return Principal(user_id=row.user_id, username=row.username, role=row.role, account_id=row.account_id,
                      token_id=row.id)

@@ -85,7 +85,7 @@ def _user(row: Row) -> User:
 async def create_user(db: Db, *, username: str, password: str, role: str, account_id: int | None = None,
                       hasher: PasswordHasher | None = None, now: datetime | None = None) -> User:
     """Create a user; UserExists if the username is taken, InvalidInput for a bad value."""
-    inputs.username(username)
+    inputs.new_username(username)
     inputs.password(password)
     inputs.role_and_account(role, account_id)
     password_hash = await asyncio.to_thread((hasher or default_hasher()).hash, password)

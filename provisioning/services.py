@@ -81,9 +81,12 @@ MAX_PAGE_ROWS = 1000
 
 
 async def list_subscribers(
-    db: Db, *, search: str = "", after_id: int = 0, limit: int = 50
+    db: Db, *, search: str = "", after_id: int = 0, limit: int = 50, account_code: str | None = None
 ) -> list[Subscriber]:
     """Return up to ``limit`` subscribers with an id above ``after_id``, by id.
+
+    With ``account_code``, only those with an endpoint billed to that account
+    (what an account's own admin may see).
 
     With ``search`` (at most :data:`MAX_SEARCH_CHARS` characters, case
     folded), only those whose name or email, or one of whose endpoints'
@@ -95,6 +98,9 @@ async def list_subscribers(
     if not 1 <= limit <= MAX_PAGE_ROWS:
         raise InvalidFieldError("limit", f"from 1 to {MAX_PAGE_ROWS}")
     query = select(subscribers).where(subscribers.c.id > after_id).order_by(subscribers.c.id).limit(limit)
+    if account_code is not None:
+        query = query.where(exists().where(sip_endpoints.c.subscriber_id == subscribers.c.id,
+                                           sip_endpoints.c.account_code == account_code))
     if search:
         # LIKE's wildcards in the text are literal: escaped with '\\'
         pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

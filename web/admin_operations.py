@@ -11,6 +11,12 @@ callers turn into AdminErrors with :func:`web.admin_input.refusals`.
 
 Operations with one owner and no email (a DID, a SIP password reset, a
 reinstatement) are that owner's functions, called directly.
+
+Each takes a ``Db``: given an engine it commits its own transaction; given
+the connection of an audited change (:func:`web.audited.audited_change`)
+it joins it, so the change and its audit entry commit as one. Their
+post-commit wakes then come early, which is harmless: the audited change
+wakes the outbox again after its commit.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from notify.notifier import Contact, Notifier, recipient_for
 from provisioning import services as provisioning
 from provisioning.credentials import DEFAULT_REALM
 from provisioning.records import Endpoint, Subscriber
-from sqlbase import Db, utc_now
+from sqlbase import Db, transaction, utc_now
 
 from .admin_input import MAX_CHARGES, ChargeRequest, InvalidInputError, checked_account_kind, checked_language, shown
 
@@ -122,7 +128,7 @@ async def _setup_fee(conn: AsyncConnection, plan: str, day: date) -> ChargeReque
 
 
 async def create_subscriber(
-    engine: AsyncEngine,
+    db: Db,
     *,
     name: str,
     email: str,
@@ -165,7 +171,7 @@ async def create_subscriber(
         raise InvalidInputError("inactive_until_paid", "true or false")
     now = now or utc_now()
     invoice = None
-    async with engine.begin() as conn:
+    async with transaction(db) as conn:
         plans = await stored_plan_names(conn)
         if tariff not in plans:
             raise InvalidInputError("tariff", f"no tariff plan {shown(tariff)}; stored plans: {', '.join(plans)}")
@@ -262,7 +268,7 @@ class TopUpResult:
 
 
 async def top_up(
-    engine: AsyncEngine,
+    db: Db,
     account_id: int,
     amount_micro: int,
     *,
@@ -278,7 +284,7 @@ async def top_up(
     the same top-up, the first entry is returned: nothing is added, no email
     queued."""
     now = now or utc_now()
-    async with engine.begin() as conn:
+    async with transaction(db) as conn:
         credit = await top_ups.credit_top_up(conn, account_id, amount_micro, reference=reference,
                                              idempotency_key=idempotency_key, now=now)
         outbox_id = None
@@ -303,7 +309,7 @@ class PolicyChange:
 
 
 async def set_account_policy(
-    engine: AsyncEngine,
+    db: Db,
     account_id: int,
     *,
     emails: AccountEmails,
@@ -327,7 +333,7 @@ async def set_account_policy(
         max_concurrent_calls=max_concurrent_calls,
     )
     now = now or utc_now()
-    async with engine.begin() as conn:
+    async with transaction(db) as conn:
         update = await admission_service.change_account_policy(conn, account_id, changes)
         if update.after.allowed_networks == update.before.allowed_networks:
             return PolicyChange(update.after)
@@ -353,7 +359,7 @@ async def suspend_account(engine: AsyncEngine, account_id: int, end_calls: EndCa
     return suspension, await end_calls(account_id)
 
 
-async def end_plan(engine: AsyncEngine, account_id: int, last_day: date) -> list[subscriptions.Subscription]:
+async def end_plan(db: Db, account_id: int, last_day: date) -> list[subscriptions.Subscription]:
     """End account ``account_id``'s service plan after ``last_day`` (its last
     day on it; that month pro-rated by days of service) and return its
     history of plans. The owner counts the first day without a plan
@@ -362,7 +368,7 @@ async def end_plan(engine: AsyncEngine, account_id: int, last_day: date) -> list
     if last_day >= date.max:  # no day after it to be the first without a plan
         raise InvalidInputError("last_day", f"must be before {date.max.isoformat()}")
     try:
-        await subscriptions.end_subscription(engine, account_id, until_day=last_day + timedelta(days=1))
+        await subscriptions.end_subscription(db, account_id, until_day=last_day + timedelta(days=1))
     except InvalidSubscriptionError as exc:
         raise InvalidInputError("last_day", str(exc).removeprefix(f"{exc.field}: ")) from exc
-    return await subscriptions.plan_history(engine, account_id)
+    return await subscriptions.plan_history(db, account_id)

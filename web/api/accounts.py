@@ -25,13 +25,27 @@ from .schemas import (
 routes = RouteTable()
 
 
+async def check_subscriber_account(call: ApiCall, endpoints: list) -> None:
+    """403 for an account admin unless one of the subscriber's ``endpoints``
+    is billed to their account (staff pass)."""
+    own = call.own_account_id
+    if own is None:
+        return
+    code = (await ledger.get_account(call.engine, own)).code
+    if not any(endpoint.account_code == code for endpoint in endpoints):
+        call.check_account(None)
+
+
 @routes.route("GET", "/subscribers", summary="List subscribers, searched, by id", permission="subscribers.read",
               query=SubscriberQuery, response=SubscriberPage)
 async def list_subscribers(call: ApiCall) -> SubscriberPage:
     """Subscribers whose name, email, SIP username or account code contains ``search``."""
     query: SubscriberQuery = call.query
     after = 0 if query.cursor is None else id_from_cursor(query.cursor)
-    found = await provisioning.list_subscribers(call.engine, search=query.search, after_id=after, limit=query.limit)
+    own = call.own_account_id
+    code = None if own is None else (await ledger.get_account(call.engine, own)).code
+    found = await provisioning.list_subscribers(call.engine, search=query.search, after_id=after, limit=query.limit,
+                                                account_code=code)
     return SubscriberPage(items=[SubscriberOut.model_validate(s, from_attributes=True) for s in found],
                           next_cursor=next_cursor(found, query.limit))
 
@@ -45,6 +59,7 @@ async def get_subscriber(call: ApiCall) -> SubscriberDetail:
     if subscriber is None:
         raise UnknownSubscriberError(subscriber_id)
     endpoints = await provisioning.endpoints_of_subscriber(call.engine, subscriber_id)
+    await check_subscriber_account(call, endpoints)
     return SubscriberDetail(
         **SubscriberOut.model_validate(subscriber, from_attributes=True).model_dump(),
         endpoints=[EndpointOut.model_validate(e, from_attributes=True) for e in endpoints],
@@ -56,7 +71,9 @@ async def get_subscriber(call: ApiCall) -> SubscriberDetail:
 async def get_account(call: ApiCall) -> AccountOut:
     """The account's balance, reserved and available credit, today's spend,
     daily limit, status, plan today and open suspension."""
-    summary = await account_summary(call.engine, call.path_id())
+    account_id = call.path_id()
+    call.check_account(account_id)
+    summary = await account_summary(call.engine, account_id)
     account, plan = summary.account, plan_on(summary.plans, summary.today)
     suspension = summary.suspension
     return AccountOut(
@@ -78,6 +95,7 @@ async def list_ledger(call: ApiCall) -> LedgerPage:
     """The account's ledger, newest first (404 for an unknown account)."""
     query: PageQuery = call.query
     account_id = call.path_id()
+    call.check_account(account_id)
     await ledger.get_account(call.engine, account_id)  # an unknown account is 404, not an empty page
     before = None if query.cursor is None else id_from_cursor(query.cursor)
     entries = await ledger.entries_newest_first(call.engine, account_id, before_id=before, limit=query.limit)

@@ -45,13 +45,15 @@ async def reprocess_quarantine(call: ApiCall) -> ReprocessReport:
     """Charge the line ``id`` (or every one waiting) as ingestion would,
     exactly once (invariant 4); a line that still fails stays quarantined."""
     on_net = await our_numbers(call.engine)
-    if call.body.id is None:
-        results = await reprocessing.reprocess_all_quarantined(call.engine, on_net=on_net)
-    else:
-        try:
-            results = [await reprocessing.reprocess_quarantined(call.engine, call.body.id, on_net=on_net)]
-        except reprocessing.UnknownQuarantineEntryError as exc:
-            raise ApiError(404, str(exc)) from None
+    async with call.change("reprocess", "quarantine", call.body.id) as change:
+        if call.body.id is None:
+            results = await reprocessing.reprocess_all_quarantined(change.conn, on_net=on_net)
+        else:
+            try:
+                results = [await reprocessing.reprocess_quarantined(change.conn, call.body.id, on_net=on_net)]
+            except reprocessing.UnknownQuarantineEntryError as exc:
+                raise ApiError(404, str(exc)) from None
+        change.fields({"resolved": 0}, {"resolved": sum(1 for r in results if r.resolved)})
     resolved = sum(1 for r in results if r.resolved)
     return ReprocessReport(results=[ReprocessedOut.model_validate(r, from_attributes=True) for r in results],
                            resolved=resolved, still_quarantined=len(results) - resolved)

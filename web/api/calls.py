@@ -25,8 +25,15 @@ CSV_COLUMNS = ("id", "account_id", "account_code", "dialled", "number_class", "d
 """The CSV export's header: the JSON list's fields, in its order."""
 
 
-def _filter(query: CallQuery) -> CallFilter:
-    return CallFilter(account_id=query.account, start_from=query.start_from, start_to=query.start_to,
+def _filter(call: ApiCall) -> CallFilter:
+    """The query's filter; an account admin's is bound to their account (403 for another)."""
+    query: CallQuery = call.query
+    account = query.account
+    if call.own_account_id is not None:
+        if account is None:
+            account = call.own_account_id
+        call.check_account(account)
+    return CallFilter(account_id=account, start_from=query.start_from, start_to=query.start_to,
                       number_class=query.number_class, disposition=query.disposition)
 
 
@@ -44,7 +51,7 @@ async def list_call_records(call: ApiCall) -> CallPage:
     """Calls by account, start range ``[from, to)``, number class and disposition."""
     query: CallQuery = call.query
     before = None if query.cursor is None else id_from_cursor(query.cursor)
-    found = await list_calls(call.engine, _filter(query), before_id=before, limit=query.limit)
+    found = await list_calls(call.engine, _filter(call), before_id=before, limit=query.limit)
     return CallPage(items=[_call_out(r) for r in found], next_cursor=next_cursor(found, query.limit))
 
 
@@ -61,13 +68,14 @@ def _csv_rows(batch: list[CallRecord]) -> bytes:
               permission="calls.read", query=CallQuery, media_type="text/csv")
 async def export_call_records(call: ApiCall) -> web.StreamResponse:
     """Every call matching the filter as CSV, newest first, in chunks."""
+    calls = _filter(call)  # refused before the answer starts
     response = web.StreamResponse(headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
     response.content_type = "text/csv"
     response.charset = "utf-8"
     response.enable_chunked_encoding()
     await response.prepare(call.request)
     await response.write(",".join(CSV_COLUMNS).encode() + b"\r\n")
-    async for batch in stream_calls(call.engine, _filter(call.query), batch=EXPORT_BATCH):
+    async for batch in stream_calls(call.engine, calls, batch=EXPORT_BATCH):
         await response.write(_csv_rows(batch))
     await response.write_eof()
     return response

@@ -9,6 +9,12 @@ OpenAPI document is generated from them, so neither can forget a route.
 A handler receives an :class:`ApiCall` whose query and body are already
 validated, and returns its response model's instance (sent as JSON with
 the route's status) or a ready aiohttp response (a CSV stream).
+
+A handler that changes anything does it inside :meth:`ApiCall.change`:
+one transaction holding the change and its audit entry (issue 13, item 4),
+so a change that fails leaves neither. A handler whose resource belongs to
+an account calls :meth:`ApiCall.check_account` (an account admin sees only
+its own; 403 otherwise) and filters its lists by :attr:`ApiCall.own_account_id`.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -26,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from web.admin_input import MAX_ID, AdminError, InvalidInputError, refusals
 from web.admin_routes import ADMIN_SERVICES
+from web.audited import Change, audited_change
 from web.json_body import BadRequest, parse_json
 
 from .errors import API_PREFIX, ApiError
@@ -96,6 +104,30 @@ class ApiCall:
     def engine(self) -> AsyncEngine:
         """The database the owners' services are called with."""
         return self.request.app[ADMIN_SERVICES].engine  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def who(self) -> Caller:
+        """The authenticated caller (every route but the public documents has one)."""
+        if self.caller is None:
+            raise RuntimeError("a public route has no caller")
+        return self.caller
+
+    @property
+    def own_account_id(self) -> Optional[int]:
+        """The account an account admin is bound to (filter lists by it); None for staff."""
+        return self.who.own_account_id
+
+    def check_account(self, account_id: Optional[int]) -> None:
+        """403 unless the caller may see account ``account_id`` (see :class:`Caller`)."""
+        self.who.check_account(account_id)
+
+    def change(self, action: str, resource: str, resource_id: Optional[str | int] = None
+               ) -> AbstractAsyncContextManager[Change]:
+        """The audited change this call makes (:func:`web.audited.audited_change`):
+        ``action`` on ``resource`` ``resource_id``, by the caller."""
+        services = self.request.app[ADMIN_SERVICES]
+        return audited_change(services.engine, self.who.actor, services.notifier,  # type: ignore[attr-defined]
+                              action=action, resource=resource, resource_id=resource_id)
 
     def path_id(self, name: str = "id") -> int:
         """The id in the path; one no row can have answers 404, as an unknown one would."""

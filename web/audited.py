@@ -1,0 +1,54 @@
+"""One audited change: the change and its audit entry in one transaction
+(issue 13, item 4), for every HTTP surface — the versioned API, the /admin
+routes and the console.
+
+The handler passes :attr:`Change.conn` to the owners' services (they take
+an engine or a connection and join the latter's transaction), sets what
+the entry says, and on leaving the block the entry is written and both
+commit together; an exception rolls both back, so a refused or failed
+change leaves no entry. After the commit the outbox is woken: an email the
+change queued goes now rather than at the dispatcher's next poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from access import audit
+from notify.notifier import Notifier
+
+
+@dataclass
+class Change:
+    """One audited change in progress: its connection, and what its audit
+    entry will say — set :attr:`resource_id` once a created resource has
+    one, and call :meth:`fields` with the resource's views before and after."""
+
+    conn: AsyncConnection
+    resource_id: Optional[str | int] = None
+    changes: Optional[dict[str, dict[str, Any]]] = None
+
+    def fields(self, before: Optional[Mapping[str, Any]], after: Optional[Mapping[str, Any]]) -> None:
+        """Record the changed fields between two views (JSON scalars; money
+        as decimal strings; never a secret: :func:`access.audit.record` refuses one)."""
+        self.changes = audit.changed(before, after)
+
+
+@asynccontextmanager
+async def audited_change(engine: AsyncEngine, actor: audit.Actor, notifier: Optional[Notifier], *,
+                         action: str, resource: str, resource_id: Optional[str | int] = None
+                         ) -> AsyncIterator[Change]:
+    """A transaction for one change by ``actor`` and its one audit entry
+    (``action`` on ``resource`` ``resource_id``), committed together."""
+    async with engine.begin() as conn:
+        change = Change(conn, resource_id)
+        yield change
+        await audit.record(conn, actor, action=action, resource=resource, resource_id=change.resource_id,
+                           changes=change.changes)
+    if notifier is not None:
+        notifier.wake()
