@@ -33,11 +33,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import accounts, billing_data, calls, openapi
+from . import account_routes, accounts, billing_data, calls, endpoint_routes, openapi, subscriber_routes
 from .registry import ApiRoute, add_routes
 
 API_ROUTES: list[ApiRoute] = [
-    *accounts.routes.routes, *calls.routes.routes, *billing_data.routes.routes, *openapi.routes.routes,
+    *accounts.routes.routes, *subscriber_routes.routes.routes, *endpoint_routes.routes.routes,
+    *account_routes.routes.routes, *calls.routes.routes, *billing_data.routes.routes, *openapi.routes.routes,
 ]
 """Every operation of /api/v1, in the document's order."""
 
