@@ -11,7 +11,10 @@ change nothing here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from admission import service as admission_service
 from admission.policy import AccountPolicy
@@ -220,19 +223,25 @@ async def reinstate(call: ApiCall) -> ReinstateOut:
     return ReinstateOut(status="active", suspension=_suspension_out(ended))
 
 
+async def _plans_changed(call: ApiCall, action: str,
+                         change_plans: Callable[[AsyncConnection, int], Awaitable[object]]) -> PlansOut:
+    """Run ``change_plans(conn, account_id)`` as one audited change of the account's plan history."""
+    account_id = await _account(call)
+    async with call.change(action, "account", account_id) as change:
+        before = await subscriptions.plan_history(change.conn, account_id)
+        await change_plans(change.conn, account_id)
+        after = await subscriptions.plan_history(change.conn, account_id)
+        change.fields(_plan_view(before), _plan_view(after))
+    return _plans_out(after)
+
+
 @routes.route("PUT", "/accounts/{id}/plan", summary="Put an account on a service plan",
               permission="accounts.write", body=PlanRequest, response=PlansOut)
 async def change_plan(call: ApiCall) -> PlansOut:
     """On ``plan`` from the 1st of next month or, ``immediately``, from today."""
     body: PlanRequest = call.body
-    account_id = await _account(call)
-    async with call.change("change_plan", "account", account_id) as change:
-        before = await subscriptions.plan_history(change.conn, account_id)
-        await subscriptions.change_plan(change.conn, account_id, body.plan, today=subscriptions.contract_day(),
-                                        immediately=body.immediately)
-        after = await subscriptions.plan_history(change.conn, account_id)
-        change.fields(_plan_view(before), _plan_view(after))
-    return _plans_out(after)
+    return await _plans_changed(call, "change_plan", lambda conn, account_id: subscriptions.change_plan(
+        conn, account_id, body.plan, today=subscriptions.contract_day(), immediately=body.immediately))
 
 
 @routes.route("DELETE", "/accounts/{id}/plan", summary="End an account's service plan after a day",
@@ -240,9 +249,5 @@ async def change_plan(call: ApiCall) -> PlansOut:
 async def end_plan(call: ApiCall) -> PlansOut:
     """``last_day`` is the last day on it (its month pro-rated by days of service)."""
     query: PlanEndQuery = call.query
-    account_id = await _account(call)
-    async with call.change("end_plan", "account", account_id) as change:
-        before = await subscriptions.plan_history(change.conn, account_id)
-        after = await operations.end_plan(change.conn, account_id, query.last_day)
-        change.fields(_plan_view(before), _plan_view(after))
-    return _plans_out(after)
+    return await _plans_changed(call, "end_plan",
+                                lambda conn, account_id: operations.end_plan(conn, account_id, query.last_day))

@@ -9,9 +9,6 @@ Asterisk is told after the commit (``provisioning_changed``).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from typing import Optional
 
 from billing import ledger
@@ -33,7 +30,7 @@ from .provisioning_schemas import (
     EndpointPatch,
     EndpointQuery,
 )
-from .registry import ApiCall, RouteTable, id_from_cursor, next_cursor
+from .registry import ApiCall, RouteTable, decoded_cursor, encoded_cursor, id_from_cursor, next_cursor
 from .schemas import EndpointOut
 from .subscriber_routes import admin_services, endpoint_out, endpoint_view
 
@@ -118,19 +115,7 @@ async def reset_endpoint_password(call: ApiCall) -> EndpointPassword:
 # -- DIDs ----------------------------------------------------------------------------
 
 
-def _did_cursor(number: str) -> str:
-    return base64.urlsafe_b64encode(f"d1:{number}".encode()).decode().rstrip("=")
-
-
-def _number_from_cursor(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):
-        text = ""
-    match = re.fullmatch(r"d1:([0-9]{1,15})", text)
-    if match is None:
-        raise ApiError(400, "cursor: not a cursor this API gave (pass next_cursor as it came)", "cursor")
-    return match.group(1)
+_DID_CURSOR = "d1"  # a DID page's cursor carries the last number
 
 
 def _did_out(did: Did) -> DidOut:
@@ -150,10 +135,10 @@ async def list_dids(call: ApiCall) -> DidPage:
     billed to one account when asked."""
     query: DidQuery = call.query
     code = await _account_filter(call, query.account)
-    after = "" if query.cursor is None else _number_from_cursor(query.cursor)
+    after = "" if query.cursor is None else decoded_cursor(query.cursor, _DID_CURSOR, "[0-9]{1,15}")
     found = await lifecycle.page_dids(call.engine, subscriber_id=query.subscriber, account_code=code,
                                       after_number=after, limit=query.limit)
-    last = _did_cursor(found[-1].number) if len(found) == query.limit else None
+    last = encoded_cursor(_DID_CURSOR, found[-1].number) if len(found) == query.limit else None
     return DidPage(items=[_did_out(d) for d in found], next_cursor=last)
 
 
