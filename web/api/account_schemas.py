@@ -14,7 +14,7 @@ from admission.policy import MAX_ALLOWED_NETWORKS, MAX_BLOCKED_PREFIXES, MAX_CON
 from billing.suspension_causes import CAUSE_NAMES, MAX_NOTE_CHARS
 from billing.top_ups import MAX_REFERENCE_LENGTH
 
-from .provisioning_schemas import _Patch
+from .provisioning_schemas import PatchBody
 from .schemas import Money, SuspensionOut, _Out, _Query
 
 
@@ -47,7 +47,7 @@ _Network = Annotated[str, Field(max_length=64, description="an address or CIDR")
 _Prefix = Annotated[str, Field(max_length=20, description="digits of a normalised number's start")]
 
 
-class PolicyPatch(_Patch):
+class PolicyPatch(PatchBody):
     allowed_networks: Optional[list[_Network]] = Field(
         None, max_length=MAX_ALLOWED_NETWORKS, description=f"at most {MAX_ALLOWED_NETWORKS}; [] allows any address")
     premium_enabled: Optional[bool] = None
@@ -62,7 +62,7 @@ class PolicyChanged(_Out):
     allowed_ips_change_id: Optional[str] = Field(description="set when the allowlist changed (and was emailed)")
 
 
-class LimitsPatch(_Patch):
+class LimitsPatch(PatchBody):
     credit_limit: Optional[Money] = Field(None, description="postpaid only")
     daily_limit: Optional[Money] = Field(None, description="null: no daily limit")
 

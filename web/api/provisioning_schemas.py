@@ -18,11 +18,11 @@ from .schemas import Cursor, Id, Money, PageQuery, SubscriberOut, EndpointOut, _
 _PROFILES = f"one of {', '.join(DIALPLAN_PROFILES)} (the dialplan templates add more)"
 
 
-class _Patch(_Query):
+class PatchBody(_Query):
     """A partial update: at least one field."""
 
     @model_validator(mode="after")
-    def _something(self) -> "_Patch":
+    def _something(self) -> "PatchBody":
         if not self.model_fields_set:
             raise ValueError(f"nothing to change; send some of {', '.join(sorted(type(self).model_fields))}")
         return self
@@ -63,7 +63,7 @@ class SubscriberCreated(_Out):
     account: AccountBrief
 
 
-class SubscriberPatch(_Patch):
+class SubscriberPatch(PatchBody):
     name: Optional[str] = Field(None, min_length=1, max_length=128)
     email: Optional[str] = Field(None, min_length=3, max_length=254)
     language: Optional[str] = Field(None, max_length=2)
@@ -92,7 +92,7 @@ class EndpointPage(_Out):
     next_cursor: Optional[str]
 
 
-class EndpointPatch(_Patch):
+class EndpointPatch(PatchBody):
     profile: Optional[str] = Field(None, max_length=32, description=_PROFILES)
     display_name: Optional[str] = Field(None, min_length=1, max_length=64)
     caller_id_number: Optional[str] = Field(None, min_length=1, max_length=20)

@@ -155,7 +155,7 @@ async def terminate_subscriber(call: ApiCall) -> TerminatedOut:
                 await operations.end_plan(change.conn, account.id, body.last_day)
                 ended.append(account.id)
         disabled = [e.username for e in endpoints if e.disabled_at is None]
-        change.fields({**subscriber_view(before), "endpoints_enabled": len(disabled)},  # type: ignore[arg-type]
+        change.fields({**subscriber_view(before), "endpoints_enabled": len(disabled)},
                       {**subscriber_view(after), "endpoints_enabled": 0, "plans_ended": len(ended)})
     await admin_services(call).provisioning_changed()  # its endpoints leave Asterisk's configuration
     return TerminatedOut(subscriber=subscriber_out(after), endpoints_disabled=disabled, plans_ended=ended)
