@@ -141,21 +141,35 @@ class ApiCall:
 # -- cursors -------------------------------------------------------------------------
 
 
-def cursor_for(last_id: int) -> str:
-    """The opaque cursor of the page after the row ``last_id``."""
-    return base64.urlsafe_b64encode(f"k1:{last_id}".encode()).decode().rstrip("=")
+def encoded_cursor(tag: str, value: str) -> str:
+    """The opaque cursor carrying ``value`` (the last row's key) under ``tag`` (the list's kind of key)."""
+    return base64.urlsafe_b64encode(f"{tag}:{value}".encode()).decode().rstrip("=")
 
 
-def id_from_cursor(cursor: str) -> int:
-    """The row id a cursor of :func:`cursor_for` carries; raise ApiError 400 naming ``cursor``."""
+def decoded_cursor(cursor: str, tag: str, pattern: str) -> str:
+    """The key a cursor of :func:`encoded_cursor` carries, if it fully
+    matches ``pattern``; raise ApiError 400 naming ``cursor`` otherwise."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
         text = ""
-    match = re.fullmatch(r"k1:([0-9]{1,10})", text)
-    if match is None or not 0 <= int(match.group(1)) <= MAX_ID:
+    match = re.fullmatch(f"{re.escape(tag)}:({pattern})", text)
+    if match is None:
         raise ApiError(400, "cursor: not a cursor this API gave (pass next_cursor as it came)", "cursor")
-    return int(match.group(1))
+    return match.group(1)
+
+
+def cursor_for(last_id: int) -> str:
+    """The opaque cursor of the page after the row ``last_id``."""
+    return encoded_cursor("k1", str(last_id))
+
+
+def id_from_cursor(cursor: str) -> int:
+    """The row id a cursor of :func:`cursor_for` carries; raise ApiError 400 naming ``cursor``."""
+    value = int(decoded_cursor(cursor, "k1", "[0-9]{1,10}"))
+    if not 0 <= value <= MAX_ID:
+        raise ApiError(400, "cursor: not a cursor this API gave (pass next_cursor as it came)", "cursor")
+    return value
 
 
 def next_cursor(rows: list[Any], limit: int) -> Optional[str]:
@@ -193,14 +207,14 @@ async def _body_of(route: ApiRoute, request: web.Request) -> Any:
     if route.body is None:
         return None
     raw = await request.read()  # aiohttp's 413 past client_max_size
-    if not raw:
-        return route.body()  # an operation with a body takes none as its defaults
-    if request.content_type != "application/json":
-        raise ApiError(415, "send a JSON object with Content-Type: application/json")
-    try:
-        document = parse_json(raw)
-    except BadRequest as exc:
-        raise ApiError(exc.status, str(exc), exc.field) from None
+    document: Any = {}  # no body: the defaults, validated (a body may require a field)
+    if raw:
+        if request.content_type != "application/json":
+            raise ApiError(415, "send a JSON object with Content-Type: application/json")
+        try:
+            document = parse_json(raw)
+        except BadRequest as exc:
+            raise ApiError(exc.status, str(exc), exc.field) from None
     try:
         return route.body.model_validate(document, context=CLIENT)
     except ValidationError as exc:
