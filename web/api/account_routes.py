@@ -81,8 +81,7 @@ def _policy_out(policy: AccountPolicy) -> PolicyOut:
 
 def _limits_view(account: ledger.Account) -> dict[str, Any]:
     daily = account.daily_limit_micro
-    # "overdraft_limit": the audit refuses field names containing "cred" (as in md5_cred)
-    return {"overdraft_limit": format_micro(account.credit_limit_micro),
+    return {"credit_limit": format_micro(account.credit_limit_micro),
             "daily_limit": None if daily is None else format_micro(daily)}
 
 

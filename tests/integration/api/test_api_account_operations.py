@@ -83,7 +83,7 @@ async def test_limits_are_changed_and_audited_as_decimal_strings(engine, client)
     shown = await response.json()
     assert (shown["daily_limit"], shown["credit_limit"]) == ("7.500000", "30.000000")
     entry = await one_new_entry(engine, before)
-    assert entry.changes == {"overdraft_limit": {"before": "20.000000", "after": "30.000000"},
+    assert entry.changes == {"credit_limit": {"before": "20.000000", "after": "30.000000"},
                              "daily_limit": {"before": None, "after": "7.500000"}}
     response = await client.patch(path, json={"daily_limit": None}, headers=AUTH)
     assert (await response.json())["daily_limit"] is None
