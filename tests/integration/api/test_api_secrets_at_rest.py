@@ -19,6 +19,7 @@ from controlplane.db import create_engine
 from controlplane.settings import Settings
 from tests.integration.access.support import cheap_hasher
 from tests.integration.admin.test_http_admin import AUTH, SUBSCRIBER, TOKEN, Plane
+from tests.integration.test_secrets_at_rest import database_bytes
 from web.app import build_admin_app
 
 USER_PASSWORD = "Zq7-unique-user-password-41"
@@ -27,7 +28,8 @@ CHOSEN_SIP_PASSWORD = "Sip9-unique-chosen-password-17"
 
 @pytest.fixture
 async def sqlite_file(tmp_path) -> Path:
-    return tmp_path / "secrets.sqlite3"
+    (tmp_path / "state").mkdir()
+    return tmp_path / "state" / "clickphone.sqlite3"
 
 
 @pytest.fixture
@@ -37,11 +39,6 @@ async def sqlite_engine(sqlite_file):
     engine = create_engine(url)
     yield engine
     await engine.dispose()
-
-
-def database_bytes(sqlite_file: Path) -> bytes:
-    """The database file and every file SQLite keeps beside it (-wal, -shm, -journal)."""
-    return b"".join(path.read_bytes() for path in sorted(sqlite_file.parent.glob(sqlite_file.name + "*")))
 
 
 async def test_no_password_token_or_sip_password_is_stored_in_clear(sqlite_engine, sqlite_file, tmp_path) -> None:
@@ -64,7 +61,7 @@ async def test_no_password_token_or_sip_password_is_stored_in_clear(sqlite_engin
                "API token's secret part": issued.token.removeprefix(tokens.TOKEN_PREFIX),
                "chosen SIP password": CHOSEN_SIP_PASSWORD, "generated SIP password": generated_password}
     for moment in ("with the WAL", "after a checkpoint"):
-        stored = database_bytes(sqlite_file)
+        stored = database_bytes(sqlite_file.parent)
         assert b"ep-gen" in stored and b"ops-secret" in stored, "the scan does not read the stored rows"
         found = [what for what, value in secrets.items() if value.encode() in stored]
         assert not found, f"{moment}: stored in clear: {found}"
