@@ -1,9 +1,13 @@
 """The admin HTTP API's resources: JSON in, JSON out, behind a bearer token.
 
-Every route needs ``Authorization: Bearer <admin_token>`` (the setting;
-generated into <state_dir>/secrets.toml when empty) and answers JSON; a
+Every route needs ``Authorization: Bearer <credential>``: a personal API
+token or the ``admin_token`` setting (generated into
+<state_dir>/secrets.toml when empty), authenticated as /api/v1 does, and
+the route's permission (:mod:`web.admin_guard`: staff only); every write is
+one audited change. Each answers JSON; a
 refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
-blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
+blame) with its status: 400 bad input, 401 no or wrong token, 403 a role
+without the route's permission, 404 unknown
 account, subscriber, service plan, invoice or route, 405 wrong method, 409 taken, an
 invoice paid, a plan change into an invoiced month, 413 body over
 64 KiB, 415 not JSON (nor a CSV to /admin/plans), 429 too many failed authentications (see
