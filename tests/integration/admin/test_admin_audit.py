@@ -136,7 +136,10 @@ async def test_each_admin_write_leaves_one_entry_and_never_the_sip_password(engi
 
 async def test_a_refused_admin_write_leaves_no_entry(engine, client) -> None:
     """A write the owner refuses (an unknown account's top-up, 404) rolls
-    back with its audit entry."""
+    back with its audit entry, while the accepted one before it left one."""
+    created = await new_subscriber(engine, code="REF1")
+    accepted = await client.post(f"/admin/accounts/{created.account.id}/top-ups", json={"amount": "5"}, headers=AUTH)
+    assert accepted.status == 201
     response = await client.post(f"/admin/accounts/{UNKNOWN_ID}/top-ups", json={"amount": "5"}, headers=AUTH)
     assert response.status == 404
-    assert await newest_entries(engine) == []
+    assert [e.resource_id for e in await newest_entries(engine)] == [str(created.account.id)]
