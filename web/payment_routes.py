@@ -46,7 +46,7 @@ from .admin_input import (
     payment_amount_micro,
     shown,
 )
-from .admin_routes import ADMIN_SERVICES, admin_route
+from .admin_guard import ADMIN_SERVICES, admin_route, audited
 from .json_body import json_object
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def _difference_json(difference: exchange.PaymentDifference) -> dict[str, Any]:
 # -- resources -------------------------------------------------------------------------------
 
 
-@admin_route
+@admin_route("invoices.write")
 async def record_payment(request: web.Request) -> web.Response:
     """POST /admin/payments: record a payment received against ``invoice``,
     or allocated over ``account``'s open invoices oldest first (the rest
@@ -159,25 +159,32 @@ async def record_payment(request: web.Request) -> web.Response:
     number, account_id = _payer(body)
     services = _services(request)
     credit: dict[str, Any] | None = None
-    if number is not None:
-        payment = await services.invoicing.record_payment(number, amount, paid_on=paid_on, currency=currency,
-                                                          reference=reference)
-        settled = [(number, payment)]
-    else:
-        made = await services.invoicing.record_account_payment(account_id, amount, paid_on=paid_on,
-                                                               currency=currency, reference=reference)
-        settled = list(made.settled)
-        if made.credit_micro:
-            credit = {"amount": format_micro(made.credit_micro), "currency": made.currency,
-                      "amount_eur": format_micro(made.credit_eur_micro),
-                      "rate": None if made.credit_rate is None else format(made.credit_rate, "f")}
-    allocated = []
-    for invoice_number, payment in settled:
-        invoice = await records.get_invoice(services.engine, invoice_number)
-        account_id = invoice.account_id
-        allocated.append({"invoice": invoice.number, "payment": payment_json(payment),
-                          "standing": standing_json(invoice, paid_on)})
-    differences = await exchange.differences_of_payments(services.engine, (p.id for _, p in settled))
+    resource, resource_id = ("invoice", number) if number is not None else ("account", account_id)
+    async with audited(request, "record_payment", resource, resource_id) as change:
+        if number is not None:
+            payment = await services.invoicing.record_payment(number, amount, paid_on=paid_on, currency=currency,
+                                                              reference=reference, db=change.conn)
+            settled = [(number, payment)]
+        else:
+            made = await services.invoicing.record_account_payment(account_id, amount, paid_on=paid_on,
+                                                                   currency=currency, reference=reference,
+                                                                   db=change.conn)
+            settled = list(made.settled)
+            if made.credit_micro:
+                credit = {"amount": format_micro(made.credit_micro), "currency": made.currency,
+                          "amount_eur": format_micro(made.credit_eur_micro),
+                          "rate": None if made.credit_rate is None else format(made.credit_rate, "f")}
+        allocated = []
+        for invoice_number, payment in settled:
+            invoice = await records.get_invoice(change.conn, invoice_number)
+            account_id = invoice.account_id
+            allocated.append({"invoice": invoice.number, "payment": payment_json(payment),
+                              "standing": standing_json(invoice, paid_on)})
+        differences = await exchange.differences_of_payments(change.conn, (p.id for _, p in settled))
+        change.fields(None, {"amount": format_micro(amount), "currency": currency, "paid_on": paid_on.isoformat(),
+                             "reference": reference, "account_id": account_id,
+                             "invoices": ", ".join(str(n) for n, _ in settled),
+                             "left_on_account": None if credit is None else credit["amount"]})
     return web.json_response({
         "account_id": account_id, "currency": currency, "received": format_micro(amount),
         "paid_on": paid_on.isoformat(), "invoices": allocated, "credit": credit,
@@ -185,7 +192,7 @@ async def record_payment(request: web.Request) -> web.Response:
     }, status=201)
 
 
-@admin_route
+@admin_route("invoices.read")
 async def show_invoice(request: web.Request) -> web.Response:
     """GET /admin/invoices/{number}[?as_of=YYYY-MM-DD]: the invoice as
     issued (the CLI's ``invoice show --format json``), its payments in the
@@ -197,7 +204,7 @@ async def show_invoice(request: web.Request) -> web.Response:
                               "status": standing_json(invoice, as_of)})
 
 
-@admin_route
+@admin_route("invoices.read")
 async def list_account_invoices(request: web.Request) -> web.Response:
     """GET /admin/accounts/{id}/invoices[?as_of=YYYY-MM-DD]: the account's
     invoices by number, each with its totals and where it stands today (or

@@ -27,6 +27,7 @@ from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run
 from billing.invoicing.payments import RON, AccountPayment, PaymentHook, add_account_payment, add_invoice_payment
 from billing.invoicing.records import DEFAULT_SERIES, Invoice, InvoicePayment
 from billing.invoicing.supplier import Supplier
+from sqlbase import Db
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,10 @@ class InvoicingService:
     """Issues a month's invoices and interim invoices, and records payments, with their emails.
 
     On an engine: each invoice and each payment commits in its own
-    transaction, which is what ``after_commit`` follows."""
+    transaction, which is what ``after_commit`` follows. An interim or
+    one-off invoice and a payment may instead be given ``db``, a connection
+    whose transaction they join (an audited change's: the caller commits,
+    and wakes the sender after)."""
 
     def __init__(self, engine: AsyncEngine, hooks: InvoicingHooks) -> None:
         self._engine = engine
@@ -95,6 +99,7 @@ class InvoicingService:
         until: datetime | None = None,
         series: str = DEFAULT_SERIES,
         now: datetime | None = None,
+        db: Db | None = None,
         allow_uningested: bool = False,
         max_fx_age_days: int = DEFAULT_MAX_AGE_DAYS,
     ) -> Invoice:
@@ -111,7 +116,7 @@ class InvoicingService:
                 account_id, ", ".join(supplier.missing),
             )  # fmt: skip
         invoice = await issue_interim_invoice(
-            self._engine, account_id, supplier=supplier, until=until, series=series, now=now,
+            self._engine if db is None else db, account_id, supplier=supplier, until=until, series=series, now=now,
             customers=self.hooks.customers, on_issued=self.hooks.on_issued,
             allow_uningested=allow_uningested, max_fx_age_days=max_fx_age_days,
         )  # fmt: skip
@@ -126,13 +131,14 @@ class InvoicingService:
         series: str = DEFAULT_SERIES,
         inactive_until_paid: bool = False,
         now: datetime | None = None,
+        db: Db | None = None,
     ) -> Invoice:
         """Issue today the one-off invoice of ``account_id``'s uninvoiced
         one-off charges and queue its email in the same transaction
         (:func:`~billing.invoicing.one_off.issue_one_off_invoice`: its refusals)."""
         try:
             return await one_off.issue_one_off_invoice(
-                self._engine, account_id, supplier=supplier, series=series, now=now,
+                self._engine if db is None else db, account_id, supplier=supplier, series=series, now=now,
                 inactive_until_paid=inactive_until_paid, customers=self.hooks.customers,
                 on_issued=self.hooks.on_issued,
             )  # fmt: skip
@@ -153,6 +159,7 @@ class InvoicingService:
         reference: str = "",
         idempotency_key: str | None = None,
         now: datetime | None = None,
+        db: Db | None = None,
     ) -> InvoicePayment:
         """Record a payment of ``amount_micro`` in ``currency`` (RON unless
         told) against invoice ``number`` and queue its confirmation in the
@@ -160,7 +167,7 @@ class InvoicingService:
         (:func:`~billing.invoicing.payments.add_invoice_payment`: its
         conversion and refusals, and an idempotent replay queues nothing new)."""
         payment = await add_invoice_payment(
-            self._engine, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
+            self._engine if db is None else db, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
             idempotency_key=idempotency_key, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
         self._committed()
@@ -175,6 +182,7 @@ class InvoicingService:
         currency: str = RON,
         reference: str = "",
         now: datetime | None = None,
+        db: Db | None = None,
     ) -> AccountPayment:
         """Record a payment of ``amount_micro`` in ``currency`` from account
         ``account_id``, allocated to its oldest open invoices first with the
@@ -182,7 +190,7 @@ class InvoicingService:
         in the same transaction
         (:func:`~billing.invoicing.payments.add_account_payment`)."""
         payment = await add_account_payment(
-            self._engine, account_id, amount_micro, paid_on=paid_on, currency=currency,
+            self._engine if db is None else db, account_id, amount_micro, paid_on=paid_on, currency=currency,
             reference=reference, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
         self._committed()

@@ -12,7 +12,9 @@ the route's status) or a ready aiohttp response (a CSV stream).
 
 A handler that changes anything does it inside :meth:`ApiCall.change`:
 one transaction holding the change and its audit entry (issue 13, item 4),
-so a change that fails leaves neither. A handler whose resource belongs to
+so a change that fails leaves neither. A write operation (POST, PUT, PATCH,
+DELETE) that answers without exactly one such change is logged as an ERROR
+naming the route; the API tests fail on that log. A handler whose resource belongs to
 an account calls :meth:`ApiCall.check_account` (an account admin sees only
 its own; 403 otherwise) and filters its lists by :attr:`ApiCall.own_account_id`.
 """
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -41,6 +45,8 @@ from .schemas import CLIENT
 from .security import Caller, caller
 
 Handler = Callable[["ApiCall"], Awaitable[Any]]
+log = logging.getLogger(__name__)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
@@ -91,14 +97,23 @@ class RouteTable:
         return declare
 
 
+@dataclass
+class _Count:
+    value: int = 0
+
+
 @dataclass(frozen=True)
 class ApiCall:
-    """A request as a handler sees it: validated query and body, and who sent it."""
+    """A request as a handler sees it: validated query and body, and who sent it.
+
+    ``changes_made`` counts the audited changes the handler committed
+    (mutable inside the frozen call): a write must make exactly one."""
 
     request: web.Request
     caller: Optional[Caller]
     query: Any
     body: Any
+    changes_made: _Count = field(default_factory=_Count)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -125,9 +140,16 @@ class ApiCall:
                ) -> AbstractAsyncContextManager[Change]:
         """The audited change this call makes (:func:`web.audited.audited_change`):
         ``action`` on ``resource`` ``resource_id``, by the caller."""
+        return self._counted(action, resource, resource_id)
+
+    @asynccontextmanager
+    async def _counted(self, action: str, resource: str, resource_id: Optional[str | int]
+                       ) -> AsyncIterator[Change]:
         services = self.request.app[ADMIN_SERVICES]
-        return audited_change(services.engine, self.who.actor, services.notifier,  # type: ignore[attr-defined]
-                              action=action, resource=resource, resource_id=resource_id)
+        async with audited_change(services.engine, self.who.actor, services.notifier,  # type: ignore[attr-defined]
+                                  action=action, resource=resource, resource_id=resource_id) as change:
+            yield change
+        self.changes_made.value += 1  # committed with its entry
 
     def path_id(self, name: str = "id") -> int:
         """The id in the path; one no row can have answers 404, as an unknown one would."""
@@ -233,6 +255,10 @@ def adapter(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResp
             raise ApiError(exc.status, str(exc), getattr(exc, "field", None)) from None
         except AdminError as exc:
             raise ApiError(exc.status, str(exc)) from None
+        if route.method in WRITE_METHODS and call.changes_made.value != 1:
+            # item 4's invariant: a successful write is exactly one audited change
+            log.error("API write %s %s (%s) made %d audited changes, not exactly one", route.method, route.path,
+                      route.operation_id, call.changes_made.value)
         if isinstance(answer, web.StreamResponse):
             return answer
         return web.Response(body=answer.model_dump_json(by_alias=True), status=route.status,
