@@ -79,7 +79,8 @@ def _banner(plane: ControlPlane) -> str:
     demo = plane.demo_endpoint
     lines = [
         "ClickPhone control plane is running (Ctrl-C stops everything).",
-        f"  admin API   {plane.admin_url}  (GET /health)",
+        f"  admin API   {plane.admin_url}  (GET /health; API scripts send Authorization: Bearer <admin_token>)",
+        f"  console     {plane.admin_url}/console/",
         f"  ARI         {s.effective_ari_url}  app={s.ari_app}",
         f"  FastAGI     agi://{s.agi_host}:{s.agi_port}/",
         f"  SIP         {s.sip_bind_address}:{s.sip_port} (UDP and TCP)",
@@ -91,6 +92,7 @@ def _banner(plane: ControlPlane) -> str:
         lines.append(f"  email       caught on 127.0.0.1:{plane.catcher.port}, read them in {s.maildir}")
     elif s.smtp_host:
         lines.append(f"  email       relayed through {s.smtp_host}:{s.smtp_port}")
+    lines.extend(_first_login_lines(plane))
     if demo is not None and demo.password is not None:  # created by this start
         lines.append(
             f"  demo phone  user={demo.username} password={demo.password} "
@@ -102,6 +104,18 @@ def _banner(plane: ControlPlane) -> str:
             f"on the first run; `clickphone admin endpoint reset-password {demo.username}` gives a new one)"
         )
     return "\n".join(lines)
+
+
+def _first_login_lines(plane: ControlPlane) -> list[str]:
+    """The console's first login: its password on the start that created it,
+    afterwards where it is kept."""
+    login = plane.first_login
+    if login is None:
+        return []
+    if login.password is not None:
+        return [f"  first login user={login.username} password={login.password}  (shown this once; "
+                f"also kept in {login.secrets_file})"]
+    return [f"  first login user={login.username}, its password is operator_password in {login.secrets_file}"]
 
 
 # -- db ----------------------------------------------------------------------

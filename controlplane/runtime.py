@@ -38,6 +38,7 @@ from .account_alerts import emit_daily_limit_alert
 from .asterisk_setup import agi_peer_networks, external_asterisk_config, testbed_for
 from .asterisk_sync import provisioned, provisioned_config, sync_external, sync_testbed
 from .demo import ensure_demo_subscriber
+from .first_operator import FirstLogin, ensure_first_operator
 from .invoicing_wiring import invoicing_service
 from .recipients import AccountDirectory, account_contact
 from web.admin_operations import OneOffInvoicing
@@ -78,6 +79,7 @@ class ControlPlane:
     ari: AriClient | None = None
     agi: AgiServer | None = None
     demo_endpoint: provisioning.Endpoint | None = None
+    first_login: FirstLogin | None = None
     catcher: MaildirCatcher | None = None
     dispatcher: Dispatcher | None = None
     notifier: Notifier | None = None
@@ -101,6 +103,7 @@ class ControlPlane:
         s = self.settings
         self.engine, self.demo_endpoint = await open_state(s)
         self._stack.push_async_callback(self.engine.dispose)
+        self.first_login = await ensure_first_operator(self.engine, s.state_dir)
         self.renderer = Renderer(timezone=s.timezone)
         self.our_numbers = OurNumbers(self.engine)  # admission's and the CDR tailer's one copy
         await self.our_numbers.refresh()

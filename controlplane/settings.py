@@ -359,6 +359,8 @@ def agi_allowed_networks(settings: Settings) -> tuple[ipaddress.IPv4Network | ip
 GENERATED_SECRETS = ("ari_password", "admin_token", "agi_secret")
 """Settings that, left empty, are generated once and kept in secrets.toml."""
 
+SECRETS_FILE = "secrets.toml"
+
 # provisioning's "realm" rule: it goes into SIP challenges and pjsip.conf
 _REALM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -373,6 +375,27 @@ def private_state_dir(path: Path) -> Path:
     return path
 
 
+def read_secrets(state_dir: Path) -> dict[str, str]:
+    """The generated secrets kept in <state_dir>/secrets.toml (empty when
+    there is none); a file left readable by others is tightened to 0600."""
+    path = private_state_dir(state_dir) / SECRETS_FILE
+    if not path.exists():
+        return {}
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # written by an older version, or by hand
+    return tomllib.loads(path.read_text())
+
+
+def store_secrets(state_dir: Path, stored: dict[str, str]) -> None:
+    """Write ``stored`` as <state_dir>/secrets.toml, mode 0600 (values are
+    URL-safe tokens: no TOML escaping needed)."""
+    fd = os.open(private_state_dir(state_dir) / SECRETS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there before
+    with os.fdopen(fd, "w") as fh:
+        for key, value in stored.items():
+            fh.write(f'{key} = "{value}"\n')
+
+
 def with_generated_secrets(settings: Settings) -> Settings:
     """Fill empty secrets from <state_dir>/secrets.toml, generating them on
     first use (file mode 0600). A secret given in the environment or the
@@ -380,18 +403,9 @@ def with_generated_secrets(settings: Settings) -> Settings:
     missing = [name for name in GENERATED_SECRETS if not getattr(settings, name)]
     if not missing:
         return settings
-    path = private_state_dir(settings.state_dir) / "secrets.toml"
-    stored: dict[str, str] = {}
-    if path.exists():
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)  # written by an older version, or by hand
-        stored = tomllib.loads(path.read_text())
+    stored = read_secrets(settings.state_dir)
     if any(name not in stored for name in missing):
         for name in missing:
             stored.setdefault(name, secrets.token_urlsafe(24))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # also when the file was there before
-        with os.fdopen(fd, "w") as fh:
-            for key, value in stored.items():
-                fh.write(f'{key} = "{value}"\n')
+        store_secrets(settings.state_dir, stored)
     return settings.replace(**{name: stored[name] for name in missing})
