@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from access import audit, users
 from access.errors import UserExists
-from access.tables import admin_users
 
 from .settings import SECRETS_FILE, read_secrets, store_secrets
 
@@ -37,9 +35,7 @@ async def ensure_first_operator(engine: AsyncEngine, state_dir: Path) -> Optiona
     ``system``); return its login with the password when created here, with
     None when it was created before, or None when another operator exists."""
     secrets_file = state_dir / SECRETS_FILE
-    async with engine.connect() as conn:
-        operators = (await conn.scalars(select(admin_users.c.username)
-                                        .where(admin_users.c.role == "operator"))).all()
+    operators = [user.username for user in await users.list_users(engine) if user.role == "operator"]
     if operators:
         ours = FIRST_OPERATOR in operators and SECRET_NAME in read_secrets(state_dir)
         return FirstLogin(FIRST_OPERATOR, None, secrets_file) if ours else None

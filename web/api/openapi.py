@@ -27,8 +27,29 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "number": {"type": "string", "pattern": "^[0-9]{1,15}$", "description": "a DID's E.164 digits"},
 }
 """Path parameters that are not ids (matched as ASCII digits all the same)."""
-_ERROR_STATUSES = {"400": "bad input, naming the field", "401": "no or wrong bearer token",
-                   "404": "no such resource", "429": "locked out after failed authentications"}
+_ERROR_STATUSES = {"400": "bad input (a query parameter, or a body field), naming the field",
+                   "401": "no or wrong bearer token", "403": "the caller's role or account may not do this",
+                   "404": "no such resource", "409": "the resource's state refuses the change",
+                   "413": "body over the size limit", "415": "body not application/json",
+                   "429": "locked out after failed authentications"}
+_AUTHENTICATED = ("401", "403", "429")
+_WITH_BODY = ("413", "415")
+# the media type a route without a response model answers with, by its declared media type
+_UNMODELLED = {"application/json": {"type": "object"}}
+
+
+def error_statuses(route: ApiRoute) -> list[str]:
+    """The refusals ``route`` may answer with: 400 and 404 always (any query
+    is checked, any path may name nothing), 401/403/429 when it needs a
+    permission, 409 for a change, 413/415 when it takes a body."""
+    statuses = ["400", "404"]
+    if route.permission is not None:
+        statuses += _AUTHENTICATED
+    if route.method != "GET":
+        statuses.append("409")
+    if route.body is not None:
+        statuses += _WITH_BODY
+    return sorted(statuses)
 
 
 def openapi_document(api_routes: list[ApiRoute]) -> dict[str, Any]:
@@ -70,12 +91,11 @@ def _operation(route: ApiRoute, refs: dict[Any, Any], error_ref: dict[str, Any])
     if route.response is not None:
         content = {route.media_type: {"schema": refs[(route.response, "serialization")]}}
     else:
-        content = {route.media_type: {"schema": {"type": "string"}}}
+        content = {route.media_type: {"schema": _UNMODELLED.get(route.media_type, {"type": "string"})}}
     responses: dict[str, Any] = {str(route.status): {"description": route.summary, "content": content}}
-    for status, why in _ERROR_STATUSES.items():
-        if status == "401" and route.permission is None:
-            continue
-        responses[status] = {"description": why, "content": {"application/json": {"schema": error_ref}}}
+    for status in error_statuses(route):
+        responses[status] = {"description": _ERROR_STATUSES[status],
+                             "content": {"application/json": {"schema": error_ref}}}
     operation["responses"] = responses
     return operation
 
