@@ -246,6 +246,10 @@ cdrs = Table(
     # in start order, so this index is appended to. (An (account, start)
     # index would cost a scattered write per CDR, a third of the insert.)
     Index(None, "start"),
+    # An account's calls newest first (the API's call list, keyset on id):
+    # without it, an account with few calls among many read the whole table
+    # (bench_admin_http: 160 ms for an account without calls among 1M CDRs).
+    Index(None, "account_id", "id"),
 )
 
 ledger_entries = Table(

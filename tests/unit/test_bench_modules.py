@@ -17,8 +17,8 @@ MODULES = sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
 
 
 def test_every_benchmark_is_found():
-    assert {"bench_admission", "bench_ari_calls", "bench_connection_faults", "bench_ingest", "bench_kernel",
-            "bench_outbox", "bench_voicemail_latency"} <= set(MODULES)
+    assert {"bench_admin_http", "bench_admission", "bench_ari_calls", "bench_connection_faults", "bench_ingest",
+            "bench_kernel", "bench_outbox", "bench_voicemail_latency"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("module", MODULES)

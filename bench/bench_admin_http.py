@@ -1,0 +1,252 @@
+"""Benchmark of the admin HTTP surfaces through the real server.
+
+    .venv/bin/python -m bench.bench_admin_http [--n 1000000] [--accounts 100]
+        [--requests 500] [--seed 42]
+
+N synthetic CDRs (bench_ingest's file: ``--accounts`` accounts, so each has
+N / accounts calls: 10,000 with the defaults) are ingested into a temporary
+SQLite database. The admin app then runs in its own process (``--serve``),
+as ``clickphone run`` serves it (aiohttp, the product's engine), so its
+memory is its own, and this process measures it over HTTP:
+
+* latency — ``--requests`` sequential requests of each URL of :data:`PAGES`
+  (after a warm-up) for the first account: p50 and p99. A page that is not
+  there (404: the console, before it is merged) is reported as absent.
+* export — GET /api/v1/calls.csv of every CDR, read to the end: the rows,
+  the seconds, and the server's peak RSS (VmHWM, its whole life).
+
+Prints a table and saves JSON to ``bench/results/admin_http.json``.
+Targets: p99 <= 20 ms for each page; the 1,000,000-CDR export within
+150 MB of server RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench._report import cell, run_facts, save_json
+from bench.bench_ingest import SYSTEM_NAME, write_cdr_file
+from billing import ledger
+from billing.ingest import ingest_file
+from controlplane import migrate
+from controlplane.db import create_engine
+
+RESULTS = Path(__file__).parent / "results" / "admin_http.json"
+TOKEN = "bench-admin-token"
+TARGET_P99_MS = 20.0
+TARGET_EXPORT_RSS_MIB = 150
+WARM_UP = 20
+EUR = 1_000_000
+
+PAGES = {
+    "account": "/api/v1/accounts/{account_id}",
+    "calls page": "/api/v1/calls?account={account_id}&limit=50",
+    "calls, no calls": "/api/v1/calls?account={quiet_id}&limit=50",
+    "console account": "/console/accounts/{account_id}",
+}
+"""The pages timed, by name: add a URL here to time it too ({account_id}: the
+first account; {quiet_id}: an account without calls, the worst case of a filter)."""
+
+
+# -- the database -----------------------------------------------------------------------
+
+
+async def prepare(url: str, cdr_file: Path, accounts: int) -> tuple[dict[str, int], int, float]:
+    """Migrate, open the accounts and one without calls, ingest ``cdr_file``;
+    return the URL ids, the CDRs written and the ingestion's seconds."""
+    await migrate.upgrade(url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            ids = []
+            for n in range(accounts + 1):  # the last one has no calls
+                account = await ledger.open_account(conn, code=f"acct{n}")
+                await ledger.top_up(conn, account.id, 100_000 * EUR)
+                ids.append(account.id)
+        started = time.perf_counter()
+        report = await ingest_file(engine, cdr_file, system_name=SYSTEM_NAME)
+        return {"account_id": ids[0], "quiet_id": ids[-1]}, report.charged, time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+# -- the server (its own process) -------------------------------------------------------
+
+
+async def serve(url: str, port: int) -> None:
+    """Serve the admin app on 127.0.0.1:``port`` until stdin closes."""
+    from aiohttp import web
+
+    from controlplane.invoicing_wiring import invoicing_service
+    from controlplane.recipients import account_contact
+    from controlplane.settings import Settings
+    from notify.notifier import Notifier
+    from notify.render import Renderer
+    from web.app import AdminServices, build_admin_app
+
+    settings = Settings(admin_token=TOKEN)
+    engine = create_engine(url)
+    notifier = Notifier(Renderer(timezone=settings.timezone))
+
+    async def nothing(*_args: object) -> int:
+        return 0
+
+    async def health() -> dict[str, object]:
+        return {"status": "ok"}
+
+    services = AdminServices(
+        engine=engine, admin_token=TOKEN, sip_realm=settings.sip_realm, notifier=notifier,
+        account_contact=account_contact, end_calls=nothing, provisioning_changed=nothing, health=health,
+        invoicing=invoicing_service(engine, notifier), supplier=settings.supplier,
+    )  # fmt: skip
+    runner = web.AppRunner(build_admin_app(services), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.read)  # the benchmark closes it to stop us
+    await runner.cleanup()
+    await engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc")
+
+
+# -- the client -------------------------------------------------------------------------
+
+
+async def time_pages(base: str, ids: dict[str, int], requests: int) -> list[dict]:
+    """p50/p99 of each page of :data:`PAGES`, requested one after another."""
+    rows = []
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for name, path in PAGES.items():
+            url = base + path.format(**ids)
+            async with session.get(url, allow_redirects=False) as response:
+                await response.read()
+                if response.status == 404:
+                    rows.append({"page": name, "path": path, "absent": True})
+                    continue
+                if response.status != 200:
+                    raise RuntimeError(f"{url}: {response.status} {(await response.text())[:200]}")
+            times = []
+            for i in range(WARM_UP + requests):
+                started = time.perf_counter()
+                async with session.get(url) as response:
+                    await response.read()
+                    assert response.status == 200, response.status
+                if i >= WARM_UP:
+                    times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            rows.append({"page": name, "path": path, "requests": requests,
+                         "p50_ms": round(statistics.median(times), 2),
+                         "p99_ms": round(times[int(len(times) * 0.99) - 1], 2)})
+    return rows
+
+
+async def export_all(base: str) -> dict:
+    """Read GET /api/v1/calls.csv to its end; count its rows."""
+    rows, size = 0, 0
+    started = time.perf_counter()
+    timeout = aiohttp.ClientTimeout(total=3600)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=timeout) as session:
+        async with session.get(base + "/api/v1/calls.csv") as response:
+            assert response.status == 200, response.status
+            async for chunk in response.content.iter_chunked(1 << 16):
+                rows += chunk.count(b"\n")
+                size += len(chunk)
+    return {"rows": rows - 1, "mib": round(size / 2**20, 1), "seconds": round(time.perf_counter() - started, 2)}
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict:
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-admin-http-") as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/admin.sqlite3"
+        cdr_file = Path(tmp) / "Master.csv"
+        write_cdr_file(cdr_file, args.n, args.accounts, "master", args.seed, bad_every=0)
+        ids, charged, ingest_seconds = asyncio.run(prepare(url, cdr_file, args.accounts))
+        cdr_file.unlink()
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-m", "bench.bench_admin_http", "--serve", url, "--port",
+                                   str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  cwd=Path(__file__).parent.parent)
+        try:
+            if server.stdout.readline().strip() != "ready":
+                raise RuntimeError("the server did not start")
+            base = f"http://127.0.0.1:{port}"
+            pages = asyncio.run(time_pages(base, ids, args.requests))
+            rss_before_export = peak_rss_mib(server.pid)
+            export = asyncio.run(export_all(base))
+            export["server_peak_rss_mib"] = peak_rss_mib(server.pid)
+            export["server_peak_rss_before_mib"] = rss_before_export
+        finally:
+            server.stdin.close()
+            server.wait(timeout=60)
+    return {
+        **run_facts("admin_http", load_before),
+        "cdrs": charged, "accounts": args.accounts, "calls_per_account": charged // args.accounts,
+        "ingest_seconds": round(ingest_seconds, 1), "pages": pages, "export": export,
+        "targets": {"p99_ms": TARGET_P99_MS, "export_peak_rss_mib": TARGET_EXPORT_RSS_MIB},
+    }
+
+
+def print_table(result: dict) -> None:
+    print(f"{result['cdrs']:,} CDRs, {result['accounts']} accounts ({result['calls_per_account']:,} calls each)")
+    print(f"{'page':<18} {'p50 ms':>8} {'p99 ms':>8}  path")
+    for row in result["pages"]:
+        if row.get("absent"):
+            print(f"{row['page']:<18} {'absent':>8} {'':>8}  {row['path']}")
+        else:
+            print(f"{row['page']:<18} {cell(row, 'p50_ms', 8)} {cell(row, 'p99_ms', 8)}  {row['path']}")
+    export = result["export"]
+    print(f"calls.csv: {export['rows']:,} rows, {export['mib']} MiB in {export['seconds']} s; "
+          f"server peak RSS {export['server_peak_rss_mib']} MiB "
+          f"({export['server_peak_rss_before_mib']} MiB before the export)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="CDRs in the database (default 1,000,000)")
+    parser.add_argument("--accounts", type=int, default=100, help="accounts the CDRs share (default 100)")
+    parser.add_argument("--requests", type=int, default=500, help="timed requests per page (default 500)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve, args.port))
+        return 0
+    result = run(args)
+    print_table(result)
+    save_json(RESULTS, result)
+    slow = [row["page"] for row in result["pages"] if row.get("p99_ms", 0) > TARGET_P99_MS]
+    heavy = result["export"]["server_peak_rss_mib"] > TARGET_EXPORT_RSS_MIB
+    return 1 if slow or heavy else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
