@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.bench_admin_http [--n 1000000] [--accounts 100]
         [--requests 500] [--seed 42]
 
-N synthetic CDRs (bench_ingest's file: ``--accounts`` accounts, so each has
-N / accounts calls: 10,000 with the defaults) are ingested into a temporary
-SQLite database. The admin app then runs in its own process (``--serve``),
+N synthetic CDRs (bench_ingest's file, shared by ``--accounts`` accounts:
+about 9,700 calls each with the defaults, as 3 % of the lines are not
+charged calls) are ingested into a temporary SQLite database. The admin app then runs in its own process (``--serve``),
 as ``clickphone run`` serves it (aiohttp, the product's engine), so its
 memory is its own, and this process measures it over HTTP:
 

@@ -126,3 +126,21 @@ def test_every_operation_answers_below_500_as_its_document_declares(case, served
     """No 5xx for any generated request, and every response matches the
     schema the document declares for its status and content type."""
     case.call_and_validate(base_url=served_api.url, headers=dict(AUTH), checks=CHECKS)
+
+
+def test_every_operation_declares_its_success_schema_and_its_refusals():
+    """A success body is described (an object, for JSON), and the error shape
+    under 400 and 404 always, 401/403/429 where a permission is needed,
+    413/415 where a body is taken."""
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    for path, operations in DOCUMENT["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            [success] = [status for status in responses if status.startswith("2")]
+            [(media, content)] = responses[success]["content"].items()
+            assert content["schema"].get("type") != "string" or media != "application/json", (path, method)
+            wanted = {"400", "404"} | ({"401", "403", "429"} if "security" in operation else set())
+            wanted |= {"413", "415"} if "requestBody" in operation else set()
+            assert wanted <= set(responses), (path, method, sorted(responses))
+            for status in set(responses) - {success}:
+                assert responses[status]["content"]["application/json"]["schema"] == error, (path, method, status)
