@@ -74,6 +74,24 @@ async def find_subscriber(db: Db, subscriber_id: int) -> Subscriber | None:
     return None if row is None else _subscriber(row)
 
 
+async def update_subscriber(db: Db, subscriber_id: int, *, name: str | None = None, email: str | None = None,
+                            language: str | None = None) -> tuple[Subscriber, Subscriber]:
+    """Change the subscriber's name, email or language (None keeps a field)
+    and return it before and after; UnknownSubscriberError when there is none."""
+    values = {field: validated(field, value) for field, value in
+              (("name", name), ("email", email), ("language", language)) if value is not None}
+    async with transaction(db) as conn:
+        row = (await conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id))).first()
+        if row is None:
+            raise UnknownSubscriberError(subscriber_id)
+        before = _subscriber(row)
+        if not values:
+            return before, before
+        row = (await conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
+                                  .values(values).returning(*subscribers.c))).one()
+    return before, _subscriber(row)
+
+
 MAX_SEARCH_CHARS = 64
 """The longest text :func:`list_subscribers` searches for."""
 MAX_PAGE_ROWS = 1000

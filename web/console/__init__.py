@@ -18,6 +18,16 @@ page                                    what                                perm
 ``POST /console/logout``                end the session                     a session
 ``GET /console/lang/{ro,en}``           pick the language                   none
 ``GET /console/``                       dashboard                           calls.read
+``GET /console/subscribers``            search, cursor pages                subscribers.read
+``GET/POST /console/subscribers/new``   create (SIP password shown once)    subscribers.write +
+                                                                            accounts.write
+``GET/POST /console/subscribers/{id}``  show; edit name, email, language    subscribers.read/write
+``GET /console/accounts/{id}``          money, ledger pages, policy         accounts.read
+``POST …/accounts/{id}/top-up``         credit the account                  accounts.top_up
+``POST …/accounts/{id}/suspend``        suspend for a cause, end its calls  accounts.suspend
+``POST …/accounts/{id}/reinstate``      make it active again                accounts.suspend
+``POST …/accounts/{id}/end-calls``      end its live calls                  accounts.suspend
+``POST …/accounts/{id}/allowlist``      the networks calls may come from    accounts.write
 ======================================  ==================================  ====================
 """
 
@@ -29,7 +39,7 @@ from typing import Optional
 from aiohttp import web
 from argon2 import PasswordHasher
 
-from . import dashboard, login
+from . import accounts, dashboard, login, subscribers
 from .context import CONSOLE, ConsoleState
 from .render import console_pages, setup_templates
 
@@ -52,6 +62,16 @@ def console_app(services: object, *, hasher: Optional[PasswordHasher] = None) ->
     app.router.add_post("/login", login.login)
     app.router.add_post("/logout", login.logout)
     app.router.add_get("/lang/{lang}", login.pick_language)
+    app.router.add_get("/subscribers", subscribers.list_page)
+    app.router.add_post("/subscribers", subscribers.create)
+    app.router.add_get("/subscribers/new", subscribers.new_page)
+    app.router.add_get("/subscribers/{id}", subscribers.detail_page)
+    app.router.add_post("/subscribers/{id}", subscribers.edit)
+    app.router.add_get("/accounts/{id}", accounts.account_page)
+    for action, handler in (("top-up", accounts.top_up), ("suspend", accounts.suspend),
+                            ("reinstate", accounts.reinstate), ("end-calls", accounts.end_calls),
+                            ("allowlist", accounts.allowlist)):
+        app.router.add_post(f"/accounts/{{id}}/{action}", handler)
     app.router.add_static("/static/", STATIC)
     return app
 
