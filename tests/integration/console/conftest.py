@@ -55,8 +55,8 @@ async def console(plane):
 
 @pytest.fixture
 async def client(plane):
-    """An aiohttp client over the admin app, for the tests without a browser."""
-    async with TestClient(TestServer(build_admin_app(plane.services()))) as client:
+    """An aiohttp client over the admin app, for the tests without a browser (pages in English)."""
+    async with TestClient(TestServer(build_admin_app(plane.services())), headers={"Accept-Language": "en"}) as client:
         yield client
 
 
