@@ -13,8 +13,10 @@ and no per-call hangup is offered to the admin app, so the page offers
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from admission import service as admission_service
 from billing import ledger, suspensions
@@ -67,26 +69,45 @@ async def _refused(request: web.Request, exc: AdminError) -> web.Response:
     return await account_page(request, error=str(exc), status=exc.status)
 
 
+Fields = dict[str, object]
+
+
+async def _audited(request: web.Request, who: Viewer, account_id: int, action: str,
+                   write: Callable[[AsyncConnection], Awaitable[tuple[Fields, Fields]]]) -> web.Response | None:
+    """Run ``write`` (which returns the account's fields before and after)
+    as one audited change; None when done, the page with the refusal when refused."""
+    svc = services(request)
+    try:
+        with refusals():
+            async with audited_change(svc.engine, who.actor, svc.notifier, action=action, resource="account",
+                                      resource_id=account_id) as change:
+                change.fields(*await write(change.conn))
+    except AdminError as exc:
+        return await _refused(request, exc)
+    return None
+
+
+async def _status(conn: AsyncConnection, account_id: int) -> str:
+    return (await ledger.get_account(conn, account_id)).status
+
+
 async def top_up(request: web.Request) -> web.Response:
     """POST /console/accounts/{id}/top-up: credit the account (idempotent by
     the form's own key, so a double submit credits once) and email the subscriber."""
     who, account_id = await _account_for(request, "accounts.top_up")
     form = await posted_form(request, who)
-    svc = services(request)
-    try:
-        with refusals():
-            amount = amount_micro("amount", form.get("amount", "").strip(), minimum_micro=1,
-                                  maximum_micro=MAX_TOP_UP_MICRO)
-            async with audited_change(svc.engine, who.actor, svc.notifier, action="top_up", resource="account",
-                                      resource_id=account_id) as change:
-                before = await ledger.balance_micro(change.conn, account_id)
-                result = await admin_operations.top_up(
-                    change.conn, account_id, amount, reference=form.get("reference", "")[:MAX_TEXT_CHARS],
-                    idempotency_key=form.get("idempotency_key", "")[:64] or None, emails=svc.emails)
-                change.fields({"balance": format_micro(before)}, {"balance": format_micro(result.balance_micro)})
-    except AdminError as exc:
-        return await _refused(request, exc)
-    return see_other(f"/console/accounts/{account_id}")
+    emails = services(request).emails
+
+    async def credit(conn: AsyncConnection) -> tuple[Fields, Fields]:
+        amount = amount_micro("amount", form.get("amount", "").strip(), minimum_micro=1,
+                              maximum_micro=MAX_TOP_UP_MICRO)
+        before = await ledger.balance_micro(conn, account_id)
+        result = await admin_operations.top_up(
+            conn, account_id, amount, reference=form.get("reference", "")[:MAX_TEXT_CHARS],
+            idempotency_key=form.get("idempotency_key", "")[:64] or None, emails=emails)
+        return {"balance": format_micro(before)}, {"balance": format_micro(result.balance_micro)}
+
+    return await _audited(request, who, account_id, "top_up", credit) or see_other(f"/console/accounts/{account_id}")
 
 
 async def suspend(request: web.Request) -> web.Response:
@@ -94,19 +115,18 @@ async def suspend(request: web.Request) -> web.Response:
     then end the account's live calls."""
     who, account_id = await _account_for(request, "accounts.suspend")
     form = await posted_form(request, who)
-    svc = services(request)
-    try:
-        with refusals():
-            async with audited_change(svc.engine, who.actor, svc.notifier, action="suspend", resource="account",
-                                      resource_id=account_id) as change:
-                status = (await ledger.get_account(change.conn, account_id)).status
-                suspension = await suspensions.suspend(change.conn, account_id, form.get("cause", ""),
-                                                       form.get("note", "").strip()[:MAX_TEXT_CHARS] or None)
-                after = (await ledger.get_account(change.conn, account_id)).status
-                change.fields({"status": status, "cause": None}, {"status": after, "cause": suspension.cause})
-    except AdminError as exc:
-        return await _refused(request, exc)
-    ended = await svc.end_calls(account_id)  # after the commit: admission now refuses its new calls
+
+    async def suspended(conn: AsyncConnection) -> tuple[Fields, Fields]:
+        before = await _status(conn, account_id)
+        suspension = await suspensions.suspend(conn, account_id, form.get("cause", ""),
+                                               form.get("note", "").strip()[:MAX_TEXT_CHARS] or None)
+        return {"status": before, "cause": None}, {"status": await _status(conn, account_id),
+                                                    "cause": suspension.cause}
+
+    refused = await _audited(request, who, account_id, "suspend", suspended)
+    if refused is not None:
+        return refused
+    ended = await services(request).end_calls(account_id)  # after the commit: admission now refuses its new calls
     return see_other(f"/console/accounts/{account_id}?ended={ended}")
 
 
@@ -114,18 +134,14 @@ async def reinstate(request: web.Request) -> web.Response:
     """POST /console/accounts/{id}/reinstate: make the suspended account active (audited)."""
     who, account_id = await _account_for(request, "accounts.suspend")
     await posted_form(request, who)
-    svc = services(request)
-    try:
-        with refusals():
-            async with audited_change(svc.engine, who.actor, svc.notifier, action="reinstate", resource="account",
-                                      resource_id=account_id) as change:
-                status = (await ledger.get_account(change.conn, account_id)).status
-                await suspensions.reinstate(change.conn, account_id)
-                after = (await ledger.get_account(change.conn, account_id)).status
-                change.fields({"status": status}, {"status": after})
-    except AdminError as exc:
-        return await _refused(request, exc)
-    return see_other(f"/console/accounts/{account_id}")
+
+    async def reinstated(conn: AsyncConnection) -> tuple[Fields, Fields]:
+        before = await _status(conn, account_id)
+        await suspensions.reinstate(conn, account_id)
+        return {"status": before}, {"status": await _status(conn, account_id)}
+
+    return (await _audited(request, who, account_id, "reinstate", reinstated)
+            or see_other(f"/console/accounts/{account_id}"))
 
 
 async def allowlist(request: web.Request) -> web.Response:
@@ -135,18 +151,16 @@ async def allowlist(request: web.Request) -> web.Response:
     form = await posted_form(request, who)
     text = form.get("allowed_networks", "")[:MAX_ALLOWLIST_CHARS]
     wanted = [line.strip() for line in text.splitlines() if line.strip()]
-    svc = services(request)
-    try:
-        with refusals():
-            async with audited_change(svc.engine, who.actor, svc.notifier, action="update", resource="account",
-                                      resource_id=account_id) as change:
-                before = await admission_service.account_policy(change.conn, account_id)
-                changed = await admin_operations.set_account_policy(
-                    change.conn, account_id, emails=svc.emails, allowed_networks=wanted, changed_by=who.name)
-                change.fields({"allowed_networks": _networks(before)}, {"allowed_networks": _networks(changed.policy)})
-    except AdminError as exc:
-        return await _refused(request, exc)
-    return see_other(f"/console/accounts/{account_id}")
+    emails = services(request).emails
+
+    async def changed(conn: AsyncConnection) -> tuple[Fields, Fields]:
+        before = await admission_service.account_policy(conn, account_id)
+        after = await admin_operations.set_account_policy(conn, account_id, emails=emails, allowed_networks=wanted,
+                                                          changed_by=who.name)
+        return {"allowed_networks": _networks(before)}, {"allowed_networks": _networks(after.policy)}
+
+    return (await _audited(request, who, account_id, "update", changed)
+            or see_other(f"/console/accounts/{account_id}"))
 
 
 def _networks(policy) -> str:
