@@ -47,16 +47,17 @@ async def _own_code(engine, who: Viewer) -> str | None:
 
 
 async def list_page(request: web.Request) -> web.Response:
-    """GET /console/subscribers?search=&after=: a page of subscribers by id."""
+    """GET /console/subscribers?search=&order=asc|desc&after=: a page of subscribers by id, oldest or newest first."""
     who = await viewer(request, "subscribers.read")
     search = request.query.get("search", "")[:provisioning.MAX_SEARCH_CHARS]
     after = page_id(request.query.get("after")) or 0
+    order = "desc" if request.query.get("order") == "desc" else "asc"  # by id: the keyset pages' order
     engine = services(request).engine
     found = await provisioning.list_subscribers(engine, search=search, after_id=after, limit=PAGE_SIZE + 1,
-                                                account_code=await _own_code(engine, who))
+                                                account_code=await _own_code(engine, who), descending=order == "desc")
     rows = found[:PAGE_SIZE]
     return render(request, "subscribers.html", {
-        "rows": rows, "search": search, "after": after,
+        "rows": rows, "search": search, "after": after, "order": order,
         "next_after": rows[-1].id if len(found) > PAGE_SIZE else None,
         "may_create": who.may("subscribers.write") and who.may("accounts.write"),
     }, who=who)

@@ -95,3 +95,17 @@ async def test_an_account_admin_cannot_open_another_accounts_page(engine, consol
     await page.goto(f"{console}/console/subscribers")
     listed = await page.get_by_test_id("subscribers").inner_text()
     assert "mine1@example.com" in listed and "theirs1@example.com" not in listed
+
+
+async def test_the_subscriber_search_filters_as_one_types_with_htmx(engine, console, page) -> None:
+    """The vendored htmx runs under the pages' CSP: typing filters the table without a page load."""
+    await new_subscriber(engine, code="HTMXA")
+    await new_subscriber(engine, code="HTMXB")
+    await _logged_in(engine, console, page)
+    await page.goto(f"{console}/console/subscribers")
+    await page.evaluate("window.notReloaded = true")
+    await page.fill("input[name=search]", "htmxb")
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-testid=subscribers]').innerText.includes('htmxa@')")
+    assert "htmxb@example.com" in await page.get_by_test_id("subscribers").inner_text()
+    assert await page.evaluate("window.notReloaded") is True
