@@ -72,16 +72,26 @@ async def _refused(request: web.Request, exc: AdminError) -> web.Response:
 Fields = dict[str, object]
 
 
+class _Unchanged(Exception):
+    """The write changed nothing: its transaction ends without an audit entry."""
+
+
 async def _audited(request: web.Request, who: Viewer, account_id: int, action: str,
                    write: Callable[[AsyncConnection], Awaitable[tuple[Fields, Fields]]]) -> web.Response | None:
     """Run ``write`` (which returns the account's fields before and after)
-    as one audited change; None when done, the page with the refusal when refused."""
+    as one audited change — no entry when nothing changed; None when done,
+    the page with the refusal when refused."""
     svc = services(request)
     try:
         with refusals():
             async with audited_change(svc.engine, who.actor, svc.notifier, action=action, resource="account",
                                       resource_id=account_id) as change:
-                change.fields(*await write(change.conn))
+                before, after = await write(change.conn)
+                if before == after:
+                    raise _Unchanged()  # a replayed top-up, an allowlist saved as it was: no entry
+                change.fields(before, after)
+    except _Unchanged:
+        return None
     except AdminError as exc:
         return await _refused(request, exc)
     return None

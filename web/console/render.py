@@ -17,6 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from billing.tariffs import CONTRACT_TZ
 from billing.money import format_micro
 from web.admin_input import AdminError
 
@@ -42,7 +43,8 @@ def setup_templates(app: web.Application) -> None:
                                autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                                undefined=jinja2.StrictUndefined)
     env.filters["money"] = lambda micro: "" if micro is None else format_micro(micro)
-    env.filters["when"] = lambda at: "" if at is None else at.strftime("%Y-%m-%d %H:%M")
+    # times as the operator lives them: Europe/Bucharest, the contract's zone
+    env.filters["when"] = lambda at: "" if at is None else at.astimezone(CONTRACT_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def nav_for(who: Optional[Viewer]) -> list[tuple[str, str]]:

@@ -224,3 +224,14 @@ async def test_a_refused_console_write_leaves_no_audit_entry(engine, client) -> 
     assert response.status == 400
     assert "amount" in await response.text()
     assert (await audit.list_entries(engine)).entries == []
+
+
+async def test_a_top_up_submitted_twice_credits_once_and_is_audited_once(engine, client) -> None:
+    """The form's idempotency key: a double submit credits once, and the replay leaves no entry."""
+    created = await new_subscriber(engine, code="TWICE1")
+    login = await client_login(client, await new_user(engine, OPERATOR))
+    for _ in range(2):
+        await _post(client, login, f"/console/accounts/{created.account.id}/top-up", amount="2",
+                    idempotency_key="same-form")
+    assert await ledger.balance_micro(engine, created.account.id) == 2_000_000
+    assert len((await audit.list_entries(engine, audit.AuditFilter(resource="account"))).entries) == 1
