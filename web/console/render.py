@@ -18,7 +18,7 @@ import jinja2
 from aiohttp import web
 
 from billing.tariffs import CONTRACT_TZ
-from billing.money import format_micro
+from billing.money import format_amount
 from web.admin_input import AdminError
 
 from . import i18n
@@ -42,7 +42,8 @@ def setup_templates(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                                autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                                undefined=jinja2.StrictUndefined)
-    env.filters["money"] = lambda micro: "" if micro is None else format_micro(micro)
+    # exact, as a person reads it: "12.50 EUR", every non-zero micro-euro kept
+    env.filters["money"] = lambda micro: "" if micro is None else format_amount(micro)
     # times as the operator lives them: Europe/Bucharest, the contract's zone
     env.filters["when"] = lambda at: "" if at is None else at.astimezone(CONTRACT_TZ).strftime("%Y-%m-%d %H:%M")
 

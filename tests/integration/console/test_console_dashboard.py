@@ -10,7 +10,7 @@ from datetime import timedelta
 from access.roles import ACCOUNT_ADMIN, OPERATOR
 from billing import call_records, ledger
 from billing.ingest import CdrSource, ingest_lines
-from billing.money import format_micro
+from billing.money import format_amount
 from sqlbase import utc_now
 from tests.integration.admin.support import account_emails, new_subscriber
 from tests.integration.billing.cdrs import master_line
@@ -49,7 +49,7 @@ async def test_an_operator_sees_todays_calls_revenue_outbox_quarantine_and_healt
     login = await client_login(client, await new_user(engine, OPERATOR))
     html = await (await client.get("/console/", headers=login.headers)).text()
     assert _shown(html, "calls-today") == "3"
-    assert _shown(html, "revenue-today") == f"{format_micro(revenue)} EUR"
+    assert _shown(html, "revenue-today") == format_amount(revenue)
     assert _shown(html, "live-calls") == "0"
     assert _shown(html, "quarantined") == "1"
     assert _shown(html, "outbox").startswith("1 <span")

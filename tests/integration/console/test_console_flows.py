@@ -42,12 +42,12 @@ async def test_a_top_up_changes_the_balance_on_the_account_page(engine, console,
     created = await new_subscriber(engine, code="TOP1")
     await _logged_in(engine, console, page)
     await page.goto(f"{console}/console/accounts/{created.account.id}")
-    assert await page.get_by_test_id("balance").inner_text() == "0.000000 EUR"
+    assert await page.get_by_test_id("balance").inner_text() == "0.00 EUR"
     await page.fill("[data-testid=top-up] input[name=amount]", "12.50")
     await page.fill("[data-testid=top-up] input[name=reference]", "cash desk")
     await page.click("[data-testid=top-up] button")
     await page.wait_for_url(f"{console}/console/accounts/{created.account.id}")
-    assert await page.get_by_test_id("balance").inner_text() == "12.500000 EUR"
+    assert await page.get_by_test_id("balance").inner_text() == "12.50 EUR"
     assert "cash desk" in await page.get_by_test_id("ledger").inner_text()
     assert await ledger.balance_micro(engine, created.account.id) == 12_500_000
 
