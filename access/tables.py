@@ -113,3 +113,19 @@ audit_log = Table(
     Column("outcome", String(OUTCOME_LENGTH), nullable=False),
     Index(None, "resource", "resource_id"),
 )
+
+# console logins (access/sessions.py): the SHA-256 of the cookie's random id,
+# never the id itself; deleted at logout, refused past their idle or absolute
+# expiry and as soon as their user is disabled
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("admin_users.id"), nullable=False, index=True),
+    # sent back in every form and htmx header; useless without the cookie
+    Column("csrf", String(64), nullable=False),
+    created_at(),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.tables import cdrs
@@ -56,7 +56,13 @@ _COLUMNS = [cdrs.c[f.name] for f in fields(CallRecord)]
 
 
 def _query(which: CallFilter, before_id: int | None, limit: int) -> Any:
-    query = select(*_COLUMNS)
+    query = _filtered(select(*_COLUMNS), which)
+    if before_id is not None:
+        query = query.where(cdrs.c.id < before_id)
+    return query.order_by(cdrs.c.id.desc()).limit(limit)
+
+
+def _filtered(query: Any, which: CallFilter) -> Any:
     for column, value in ((cdrs.c.account_id, which.account_id), (cdrs.c.number_class, which.number_class),
                           (cdrs.c.disposition, which.disposition)):
         if value is not None:
@@ -65,9 +71,7 @@ def _query(which: CallFilter, before_id: int | None, limit: int) -> Any:
         query = query.where(cdrs.c.start >= which.start_from)
     if which.start_to is not None:
         query = query.where(cdrs.c.start < which.start_to)
-    if before_id is not None:
-        query = query.where(cdrs.c.id < before_id)
-    return query.order_by(cdrs.c.id.desc()).limit(limit)
+    return query
 
 
 async def list_calls(db: Db, which: CallFilter, *, before_id: int | None = None,
@@ -76,6 +80,22 @@ async def list_calls(db: Db, which: CallFilter, *, before_id: int | None = None,
     ``before_id`` (None: from the newest), newest first."""
     async with transaction(db) as conn:
         return [CallRecord(*row) for row in await conn.execute(_query(which, before_id, limit))]
+
+
+@dataclass(frozen=True)
+class CallTotals:
+    """How many calls and what they cost, together."""
+
+    calls: int
+    cost_micro: int
+
+
+async def call_totals(db: Db, which: CallFilter) -> CallTotals:
+    """The number of calls matching ``which`` and the sum of their cost (unanswered ones cost 0)."""
+    query = _filtered(select(func.count(), func.coalesce(func.sum(cdrs.c.cost_micro), 0)).select_from(cdrs), which)
+    async with transaction(db) as conn:
+        count, cost = (await conn.execute(query)).one()
+    return CallTotals(int(count), int(cost))
 
 
 async def stream_calls(engine: AsyncEngine, which: CallFilter, *,

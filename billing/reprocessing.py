@@ -34,7 +34,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,7 +44,7 @@ from billing.errors import BillingError
 from billing.ingest import CdrIngester, CdrSource, ParsedCdr, parse_batch
 from billing.numbering import NumberingPlan, OnNet
 from billing.tables import ALREADY_CHARGED, CHARGED, cdr_quarantine, cdrs
-from sqlbase import Db, transaction, utc_now
+from sqlbase import Db, reading, transaction, utc_now
 
 NOT_THE_WHOLE_LINE = (
     "the stored text is not the whole line (cut, or bytes shown escaped): ingest its file again"
@@ -165,6 +165,13 @@ async def list_quarantined(db: Db, *, after_id: int = 0, limit: int = 50) -> lis
             select(*_LINE_COLUMNS).where(cdr_quarantine.c.id > after_id).order_by(cdr_quarantine.c.id).limit(limit)
         )
         return [QuarantinedLine(*row) for row in rows]
+
+
+async def count_unresolved(db: Db) -> int:
+    """How many quarantined lines are still waiting (not charged by a re-process)."""
+    async with reading(db) as conn:
+        return int(await conn.scalar(
+            select(func.count()).select_from(cdr_quarantine).where(cdr_quarantine.c.resolution.is_(None))))
 
 
 async def reprocess_all_quarantined(db: Db, **options: object) -> list[Reprocessed]:

@@ -238,6 +238,25 @@ async def outbox_entry(db: Db, email_id: int) -> OutboxEntry | None:
     return None if row is None else OutboxEntry(**row._mapping)
 
 
+@dataclass(frozen=True)
+class OutboxCounts:
+    """How many emails are in each state."""
+
+    pending: int
+    sending: int
+    sent: int
+    dead: int
+
+
+async def count_by_state(db: Db) -> OutboxCounts:
+    """How many emails are pending, being sent, sent and dead (failed for good)."""
+    async with reading(db) as conn:
+        rows = (await conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))).all()
+    counts = dict.fromkeys((PENDING, SENDING, SENT, DEAD), 0)
+    counts.update({state: int(count) for state, count in rows})
+    return OutboxCounts(counts[PENDING], counts[SENDING], counts[SENT], counts[DEAD])
+
+
 async def next_due_at(db: Db) -> datetime | None:
     """Return when the next email becomes due (pending, or a lease ending),
     or None if nothing is waiting."""

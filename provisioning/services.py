@@ -74,6 +74,24 @@ async def find_subscriber(db: Db, subscriber_id: int) -> Subscriber | None:
     return None if row is None else _subscriber(row)
 
 
+async def update_subscriber(db: Db, subscriber_id: int, *, name: str | None = None, email: str | None = None,
+                            language: str | None = None) -> tuple[Subscriber, Subscriber]:
+    """Change the subscriber's name, email or language (None keeps a field)
+    and return it before and after; UnknownSubscriberError when there is none."""
+    values = {field: validated(field, value) for field, value in
+              (("name", name), ("email", email), ("language", language)) if value is not None}
+    async with transaction(db) as conn:
+        row = (await conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id))).first()
+        if row is None:
+            raise UnknownSubscriberError(subscriber_id)
+        before = _subscriber(row)
+        if not values:
+            return before, before
+        row = (await conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
+                                  .values(values).returning(*subscribers.c))).one()
+    return before, _subscriber(row)
+
+
 MAX_SEARCH_CHARS = 64
 """The longest text :func:`list_subscribers` searches for."""
 MAX_PAGE_ROWS = 1000
@@ -81,9 +99,11 @@ MAX_PAGE_ROWS = 1000
 
 
 async def list_subscribers(
-    db: Db, *, search: str = "", after_id: int = 0, limit: int = 50, account_code: str | None = None
+    db: Db, *, search: str = "", after_id: int = 0, limit: int = 50, account_code: str | None = None,
+    descending: bool = False,
 ) -> list[Subscriber]:
-    """Return up to ``limit`` subscribers with an id above ``after_id``, by id.
+    """Return up to ``limit`` subscribers with an id above ``after_id``, by id
+    (``descending``: newest first, with an id below ``after_id`` unless it is 0).
 
     With ``account_code``, only those with an endpoint billed to that account
     (what an account's own admin may see).
@@ -97,7 +117,12 @@ async def list_subscribers(
         raise InvalidFieldError("search", f"at most {MAX_SEARCH_CHARS} characters")
     if not 1 <= limit <= MAX_PAGE_ROWS:
         raise InvalidFieldError("limit", f"from 1 to {MAX_PAGE_ROWS}")
-    query = select(subscribers).where(subscribers.c.id > after_id).order_by(subscribers.c.id).limit(limit)
+    if descending:
+        query = select(subscribers).order_by(subscribers.c.id.desc()).limit(limit)
+        if after_id:
+            query = query.where(subscribers.c.id < after_id)
+    else:
+        query = select(subscribers).where(subscribers.c.id > after_id).order_by(subscribers.c.id).limit(limit)
     if account_code is not None:
         query = query.where(exists().where(sip_endpoints.c.subscriber_id == subscribers.c.id,
                                            sip_endpoints.c.account_code == account_code))

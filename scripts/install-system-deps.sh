@@ -4,9 +4,10 @@
 #   postgresql  the real PostgreSQL server the test suite runs against
 #   openssl     hashes the ARI password where Python has no crypt module
 #   opus-tools  opusenc: the Ogg Opus copy attached beside a voicemail's WAV
+#   chromium    the browser the console tests drive through Playwright
 set -euo pipefail
 
-PACKAGES=(mmdebstrap postgresql openssl ca-certificates opus-tools)
+PACKAGES=(mmdebstrap postgresql openssl ca-certificates opus-tools chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

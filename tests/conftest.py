@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.asterisk",
     "tests.fixtures.sip_phone",
     "tests.fixtures.ari",
+    "tests.fixtures.browser",
 ]

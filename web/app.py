@@ -1,5 +1,6 @@
-"""The admin HTTP API (aiohttp): /health, the /admin resources and the
-versioned API /api/v1 (:mod:`web.api`, its own error shape).
+"""The admin HTTP API (aiohttp): /health, the /admin resources, the
+versioned API /api/v1 (:mod:`web.api`, its own error shape) and the admin
+web console at /console/ (:mod:`web.console`, HTML pages).
 
 One app, one error shape: :func:`web.json_body.json_errors` makes every
 refusal and failure JSON, and bodies are at most
@@ -27,6 +28,7 @@ from .api import add_api_routes
 from .api.errors import api_errors
 from .invoice_routes import add_invoice_routes
 from .charge_routes import add_charge_routes
+from .console import add_console
 from .json_body import MAX_BODY_BYTES, json_errors
 from .payment_routes import add_payment_routes
 
@@ -85,4 +87,5 @@ def build_admin_app(services: AdminServices) -> web.Application:
     add_invoice_routes(app)
     add_charge_routes(app)
     add_api_routes(app)  # after add_admin_routes: it shares their services and lockouts
+    add_console(app, services)
     return app

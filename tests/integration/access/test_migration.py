@@ -1,4 +1,4 @@
-"""Migration 0019 (the access tables) upgrades and downgrades on SQLite and PostgreSQL."""
+"""Migrations 0019 (the access tables) and 0021 (console sessions) upgrade and downgrade on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,4 +15,15 @@ async def test_0019_downgrades_to_0018_and_upgrades_again(db_url):
     assert not ACCESS_TABLES & await table_names(db_url)
     await migrate.upgrade(db_url)
     assert ACCESS_TABLES <= await table_names(db_url)
+    assert await migrate.schema_differences(db_url) == []
+
+
+async def test_0021_adds_console_sessions_and_downgrades_without_them(db_url):
+    """Migration 0021: admin_sessions appears at head and goes with a downgrade to 0019."""
+    await migrate.upgrade(db_url)
+    assert "admin_sessions" in await table_names(db_url)
+    await migrate.downgrade(db_url, "0019")
+    assert "admin_sessions" not in await table_names(db_url)
+    assert ACCESS_TABLES <= await table_names(db_url)
+    await migrate.upgrade(db_url)
     assert await migrate.schema_differences(db_url) == []

@@ -4,7 +4,7 @@ The API's call list filters by account and pages newest first by id; with
 only (start) and the primary key, an account with few calls among a
 million CDRs was answered by reading the whole table.
 
-Revision ID: 0023
+Revision ID: 0022
 Revises: 0020
 Create Date: 2026-12-06
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0023'
-down_revision = '0020'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
