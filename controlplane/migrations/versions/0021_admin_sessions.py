@@ -5,7 +5,7 @@ id (the cookie's value is never stored), its user, its CSRF token, when it
 was created and last seen, and its absolute expiry (access/sessions.py).
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-06
 """
 

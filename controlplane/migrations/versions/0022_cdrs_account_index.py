@@ -5,7 +5,7 @@ only (start) and the primary key, an account with few calls among a
 million CDRs was answered by reading the whole table.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-06
 """
 
