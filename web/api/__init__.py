@@ -33,11 +33,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import accounts, billing_data, calls, openapi
+from . import access_routes, accounts, billing_data, calls, openapi
 from .registry import ApiRoute, add_routes
 
 API_ROUTES: list[ApiRoute] = [
-    *accounts.routes.routes, *calls.routes.routes, *billing_data.routes.routes, *openapi.routes.routes,
+    *accounts.routes.routes, *calls.routes.routes, *billing_data.routes.routes,
+    *access_routes.routes.routes, *openapi.routes.routes,
 ]
 """Every operation of /api/v1, in the document's order."""
 

@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from web.admin_input import MAX_ID
 
-from .registry import ApiCall, ApiRoute, RouteTable
+from .registry import TEXT_PARAMETERS, ApiCall, ApiRoute, RouteTable
 from .schemas import ErrorBody
 
 routes = RouteTable()
@@ -78,7 +78,8 @@ def _operation(route: ApiRoute, refs: dict[Any, Any], error_ref: dict[str, Any])
 def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True,
-         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+         "schema": TEXT_PARAMETERS[name][1] if name in TEXT_PARAMETERS
+         else {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
         for name in route.path_parameters
     ]
     if route.query is not None:

@@ -44,6 +44,16 @@ Handler = Callable[["ApiCall"], Awaitable[Any]]
 
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
+TEXT_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "username": (r"[a-z0-9._-]{3,64}", {"type": "string", "pattern": r"^[a-z0-9._-]{3,64}$"}),
+    "plan": (r"[A-Za-z0-9_-]{1,64}", {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}),
+    "number": (r"[A-Za-z]{1,16}-[0-9]{1,9}", {"type": "string", "pattern": r"^[A-Za-z]{1,16}-[0-9]{1,9}$",
+                                             "examples": ["CP-000012"]}),
+    "day": (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", {"type": "string", "format": "date"}),
+}
+"""Path parameters that are not ids: their router pattern (no dot, so a
+suffix such as ``.html`` stays apart) and their schema. Any other name is an id."""
+
 
 @dataclass(frozen=True)
 class ApiRoute:
@@ -73,7 +83,8 @@ class ApiRoute:
     @property
     def router_path(self) -> str:
         """The path as aiohttp matches it: an id is ASCII digits ([0-9], not \\d)."""
-        return _PATH_PARAMETER.sub(lambda m: "{" + m.group(1) + ":[0-9]+}", self.path)
+        return _PATH_PARAMETER.sub(
+            lambda m: "{" + m.group(1) + ":" + TEXT_PARAMETERS.get(m.group(1), ("[0-9]+",))[0] + "}", self.path)
 
 
 @dataclass
