@@ -62,6 +62,8 @@ def _operation(route: ApiRoute, refs: dict[Any, Any], error_ref: dict[str, Any])
     if route.body is not None:
         operation["requestBody"] = {"required": False, "content": {
             "application/json": {"schema": refs[(route.body, "validation")]}}}
+        if route.accepts_csv:
+            operation["requestBody"]["content"]["text/csv"] = {"schema": {"type": "string"}}
     if route.response is not None:
         content = {route.media_type: {"schema": refs[(route.response, "serialization")]}}
     else:

@@ -69,6 +69,7 @@ class ApiRoute:
     response: Optional[type[BaseModel]] = None
     status: int = 200
     media_type: str = "application/json"
+    accepts_csv: bool = False  # the body may also be text/csv: the handler gets its text
 
     @property
     def operation_id(self) -> str:
@@ -204,8 +205,16 @@ async def _body_of(route: ApiRoute, request: web.Request) -> Any:
     if route.body is None:
         return None
     raw = await request.read()  # aiohttp's 413 past client_max_size
-    if not raw:
-        return route.body()  # an operation with a body takes none as its defaults
+    if not raw:  # an operation with a body takes none as its defaults (400 if it has required fields)
+        try:
+            return route.body()
+        except ValidationError as exc:
+            raise _validation_error(exc) from None
+    if route.accepts_csv and request.content_type == "text/csv":
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "body: a CSV body is UTF-8 text", "body") from None
     if request.content_type != "application/json":
         raise ApiError(415, "send a JSON object with Content-Type: application/json")
     try:
