@@ -30,11 +30,14 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, subscriptions
 from billing.invoicing import exchange, payments, records
 from billing.invoicing.presentation import invoice_json
+from billing.invoicing.service import InvoicingService
 from billing.money import format_micro
+from sqlbase import Db
 
 from .admin_input import (
     MAX_ID,
@@ -158,14 +161,27 @@ async def record_payment(request: web.Request) -> web.Response:
     reference = _string(body, "reference", "", longest=payments.PAYMENT_REFERENCE_MAX_LENGTH)
     number, account_id = _payer(body)
     services = _services(request)
+    answer = await recorded_payment(services.invoicing, services.engine, amount, paid_on=paid_on, currency=currency,
+                                    reference=reference, number=number, account_id=account_id)
+    return web.json_response(answer, status=201)
+
+
+async def recorded_payment(invoicing: InvoicingService, db: Db, amount: int, *, paid_on: date, currency: str,
+                           reference: str, number: str | None, account_id: int | None) -> dict[str, Any]:
+    """Record a payment against invoice ``number``, or over account
+    ``account_id``'s open invoices (see :func:`record_payment`), in ``db``
+    (an engine, or the connection of an audited change); return the answer:
+    each invoice's payment and standing, the credit left and the exchange
+    differences."""
+    conn = db if isinstance(db, AsyncConnection) else None
     credit: dict[str, Any] | None = None
     if number is not None:
-        payment = await services.invoicing.record_payment(number, amount, paid_on=paid_on, currency=currency,
-                                                          reference=reference)
+        payment = await invoicing.record_payment(number, amount, paid_on=paid_on, currency=currency,
+                                                 reference=reference, conn=conn)
         settled = [(number, payment)]
     else:
-        made = await services.invoicing.record_account_payment(account_id, amount, paid_on=paid_on,
-                                                               currency=currency, reference=reference)
+        made = await invoicing.record_account_payment(account_id, amount, paid_on=paid_on,  # type: ignore[arg-type]
+                                                      currency=currency, reference=reference, conn=conn)
         settled = list(made.settled)
         if made.credit_micro:
             credit = {"amount": format_micro(made.credit_micro), "currency": made.currency,
@@ -173,16 +189,16 @@ async def record_payment(request: web.Request) -> web.Response:
                       "rate": None if made.credit_rate is None else format(made.credit_rate, "f")}
     allocated = []
     for invoice_number, payment in settled:
-        invoice = await records.get_invoice(services.engine, invoice_number)
+        invoice = await records.get_invoice(db, invoice_number)
         account_id = invoice.account_id
         allocated.append({"invoice": invoice.number, "payment": payment_json(payment),
                           "standing": standing_json(invoice, paid_on)})
-    differences = await exchange.differences_of_payments(services.engine, (p.id for _, p in settled))
-    return web.json_response({
+    differences = await exchange.differences_of_payments(db, (p.id for _, p in settled))
+    return {
         "account_id": account_id, "currency": currency, "received": format_micro(amount),
         "paid_on": paid_on.isoformat(), "invoices": allocated, "credit": credit,
         "exchange_differences": [_difference_json(d) for d in differences],
-    }, status=201)
+    }
 
 
 @admin_route

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.fx_store import DEFAULT_MAX_AGE_DAYS
 from billing.invoicing.interim import issue_interim_invoice
@@ -49,7 +49,9 @@ class InvoicingService:
     """Issues a month's invoices and interim invoices, and records payments, with their emails.
 
     On an engine: each invoice and each payment commits in its own
-    transaction, which is what ``after_commit`` follows."""
+    transaction, which is what ``after_commit`` follows. Given ``conn`` (an
+    interim invoice, a payment), the work joins that connection's
+    transaction (an audited change's) and its committer wakes the sender."""
 
     def __init__(self, engine: AsyncEngine, hooks: InvoicingHooks) -> None:
         self._engine = engine
@@ -97,6 +99,7 @@ class InvoicingService:
         now: datetime | None = None,
         allow_uningested: bool = False,
         max_fx_age_days: int = DEFAULT_MAX_AGE_DAYS,
+        conn: AsyncConnection | None = None,
     ) -> Invoice:
         """Issue account ``account_id``'s interim invoice of its usage before
         ``until`` (default now) by ``supplier`` and queue its email with it,
@@ -111,11 +114,12 @@ class InvoicingService:
                 account_id, ", ".join(supplier.missing),
             )  # fmt: skip
         invoice = await issue_interim_invoice(
-            self._engine, account_id, supplier=supplier, until=until, series=series, now=now,
+            conn or self._engine, account_id, supplier=supplier, until=until, series=series, now=now,
             customers=self.hooks.customers, on_issued=self.hooks.on_issued,
             allow_uningested=allow_uningested, max_fx_age_days=max_fx_age_days,
         )  # fmt: skip
-        self._committed()
+        if conn is None:
+            self._committed()
         return invoice
 
     async def issue_one_off(
@@ -153,6 +157,7 @@ class InvoicingService:
         reference: str = "",
         idempotency_key: str | None = None,
         now: datetime | None = None,
+        conn: AsyncConnection | None = None,
     ) -> InvoicePayment:
         """Record a payment of ``amount_micro`` in ``currency`` (RON unless
         told) against invoice ``number`` and queue its confirmation in the
@@ -160,10 +165,11 @@ class InvoicingService:
         (:func:`~billing.invoicing.payments.add_invoice_payment`: its
         conversion and refusals, and an idempotent replay queues nothing new)."""
         payment = await add_invoice_payment(
-            self._engine, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
+            conn or self._engine, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
             idempotency_key=idempotency_key, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
-        self._committed()
+        if conn is None:
+            self._committed()
         return payment
 
     async def record_account_payment(
@@ -175,6 +181,7 @@ class InvoicingService:
         currency: str = RON,
         reference: str = "",
         now: datetime | None = None,
+        conn: AsyncConnection | None = None,
     ) -> AccountPayment:
         """Record a payment of ``amount_micro`` in ``currency`` from account
         ``account_id``, allocated to its oldest open invoices first with the
@@ -182,10 +189,11 @@ class InvoicingService:
         in the same transaction
         (:func:`~billing.invoicing.payments.add_account_payment`)."""
         payment = await add_account_payment(
-            self._engine, account_id, amount_micro, paid_on=paid_on, currency=currency,
+            conn or self._engine, account_id, amount_micro, paid_on=paid_on, currency=currency,
             reference=reference, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
-        self._committed()
+        if conn is None:
+            self._committed()
         return payment
 
     def _committed(self) -> None:
