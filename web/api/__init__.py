@@ -33,12 +33,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import access_routes, accounts, billing_data, calls, invoice_routes, openapi, tariff_routes
+from . import access_routes, accounts, billing_data, calls, invoice_routes, openapi, outbox_routes, tariff_routes
 from .registry import ApiRoute, add_routes
 
 API_ROUTES: list[ApiRoute] = [
     *accounts.routes.routes, *calls.routes.routes, *billing_data.routes.routes, *tariff_routes.routes.routes,
-    *invoice_routes.routes.routes, *access_routes.routes.routes, *openapi.routes.routes,
+    *invoice_routes.routes.routes, *outbox_routes.routes.routes, *access_routes.routes.routes, *openapi.routes.routes,
 ]
 """Every operation of /api/v1, in the document's order."""
 
