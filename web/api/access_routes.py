@@ -85,6 +85,12 @@ def _own_username(call: ApiCall) -> str:
     return call.who.name
 
 
+async def _tokens_of(call: ApiCall, username: str) -> TokenList:
+    with access_refusals():
+        listed = await tokens.list_tokens(call.engine, username)
+    return TokenList(items=[_token_out(info) for info in listed])
+
+
 async def _issue(call: ApiCall, username: str) -> IssuedTokenOut:
     body: NewToken = call.body
     with access_refusals():
@@ -168,9 +174,7 @@ async def disable_user(call: ApiCall) -> UserOut:
               permission="users.read", response=TokenList)
 async def list_user_tokens(call: ApiCall) -> TokenList:
     """Every token of the user, revoked ones included."""
-    with access_refusals():
-        listed = await tokens.list_tokens(call.engine, _username(call))
-    return TokenList(items=[_token_out(info) for info in listed])
+    return await _tokens_of(call, _username(call))
 
 
 @routes.route("POST", "/users/{username}/tokens", summary="Issue a token to a user; its value is answered once",
@@ -202,9 +206,7 @@ async def get_me(call: ApiCall) -> MeOut:
               permission="self.read", response=TokenList)
 async def list_my_tokens(call: ApiCall) -> TokenList:
     """Every token of the caller's user."""
-    with access_refusals():
-        listed = await tokens.list_tokens(call.engine, _own_username(call))
-    return TokenList(items=[_token_out(info) for info in listed])
+    return await _tokens_of(call, _own_username(call))
 
 
 @routes.route("POST", "/me/tokens", summary="Issue the caller a new token (to rotate one); answered once",

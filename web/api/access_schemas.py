@@ -13,7 +13,7 @@ from access.audit import RESOURCE_ID_LENGTH, RESOURCE_LENGTH
 from access.inputs import MAX_PASSWORD_CHARS, USERNAME_LENGTH
 from access.tokens import MAX_NAME_CHARS as TOKEN_NAME_LENGTH
 
-from .schemas import Cursor, Id, Limit, DEFAULT_PAGE_SIZE, _Out, _Query
+from .schemas import Id, PageQuery, _Out, _Query
 
 ROLE_LENGTH = 16
 
@@ -33,14 +33,12 @@ class NewToken(_Query):
     name: str = Field(max_length=TOKEN_NAME_LENGTH, description=f"1 to {TOKEN_NAME_LENGTH} printable characters")
 
 
-class AuditQuery(_Query):
+class AuditQuery(PageQuery):
     resource: Optional[str] = Field(None, max_length=RESOURCE_LENGTH, pattern=r"^[a-z][a-z0-9_.]*$")
     resource_id: Optional[str] = Field(None, max_length=RESOURCE_ID_LENGTH)
     actor: Optional[str] = Field(None, max_length=USERNAME_LENGTH)
     since: Optional[AwareDatetime] = Field(None, description="entries at or after")
     until: Optional[AwareDatetime] = Field(None, description="entries before")
-    cursor: Cursor = None
-    limit: Limit = DEFAULT_PAGE_SIZE
 
 
 class UserOut(_Out):

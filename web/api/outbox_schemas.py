@@ -8,13 +8,11 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from .schemas import Cursor, DEFAULT_PAGE_SIZE, Limit, _Out, _Query
+from .schemas import PageQuery, _Out
 
 
-class OutboxQuery(_Query):
+class OutboxQuery(PageQuery):
     state: Literal["pending", "dead"] = Field("dead", description="dead (given up on, default) or pending")
-    cursor: Cursor = None
-    limit: Limit = DEFAULT_PAGE_SIZE
 
 
 class OutboxEntryOut(_Out):
