@@ -151,3 +151,15 @@ async def test_a_write_sent_without_its_body_is_400_naming_the_missing_field(cli
     assert (await response.json())["error"]["field"] == "reason"
     response = await client.put(f"{API}/fx-rates/2025-07-12", headers=AUTH)
     assert (response.status, (await response.json())["error"]["field"]) == (400, "ron_per_unit")
+
+
+async def test_the_openapi_document_describes_text_path_parameters_and_the_csv_import(client) -> None:
+    """A plan name, a day, a username and an invoice number are string path parameters
+    (not ids), and POST /tariffs documents its text/csv body beside the JSON one."""
+    document = await (await client.get(f"{API}/openapi.json")).json()
+    paths = document["paths"]
+    for path, method in ((f"{API}/tariffs/{{plan}}", "get"), (f"{API}/downtime/{{day}}", "put"),
+                         (f"{API}/users/{{username}}/disable", "post"), (f"{API}/invoices/{{number}}.html", "get")):
+        [parameter] = [p for p in paths[path][method]["parameters"] if p["in"] == "path"]
+        assert parameter["schema"]["type"] == "string", path
+    assert set(paths[f"{API}/tariffs"]["post"]["requestBody"]["content"]) == {"application/json", "text/csv"}
