@@ -103,23 +103,12 @@ async def _issue(call: ApiCall, username: str) -> IssuedTokenOut:
 
 async def _revoke(call: ApiCall, token_id: int) -> TokenOut:
     with access_refusals():
-        try:
-            async with call.change("revoke", "token", token_id) as change:
-                before, after = await tokens.revoke_token(change.conn, token_id)
-                if before == after:  # revoked already: nothing changes, nothing to audit
-                    raise _Unchanged(after)
-                change.fields({"revoked_at": None}, {"revoked_at": _time(after.revoked_at)})
-        except _Unchanged as unchanged:
-            after = unchanged.resource  # type: ignore[assignment]
+        async with call.change("revoke", "token", token_id) as change:
+            before, after = await tokens.revoke_token(change.conn, token_id)
+            if before == after:  # revoked already: nothing changes, nothing to audit
+                change.unchanged()
+            change.fields({"revoked_at": None}, {"revoked_at": _time(after.revoked_at)})
     return _token_out(after)
-
-
-class _Unchanged(Exception):
-    """Leaves a change block without writing (its transaction rolls back, no entry)."""
-
-    def __init__(self, resource: object) -> None:
-        super().__init__("unchanged")
-        self.resource = resource
 
 
 # -- users ---------------------------------------------------------------------------
@@ -159,14 +148,11 @@ async def disable_user(call: ApiCall) -> UserOut:
     if username == call.who.name:
         raise ApiError(409, "you may not disable yourself")
     with access_refusals():
-        try:
-            async with call.change("disable", "user", username) as change:
-                before, after = await users.disable_user(change.conn, username)
-                if before == after:
-                    raise _Unchanged(after)
-                change.fields({"disabled_at": None}, {"disabled_at": _time(after.disabled_at)})
-        except _Unchanged as unchanged:
-            after = unchanged.resource  # type: ignore[assignment]
+        async with call.change("disable", "user", username) as change:
+            before, after = await users.disable_user(change.conn, username)
+            if before == after:  # disabled already
+                change.unchanged()
+            change.fields({"disabled_at": None}, {"disabled_at": _time(after.disabled_at)})
     return _user_out(after)
 
 

@@ -128,6 +128,8 @@ async def import_tariffs(call: ApiCall) -> TariffImportReport:
     try:
         async with call.change("import", "tariff") as change:
             report = await tariff_store.import_tariff_csv(change.conn, lines, "tariff import")
+            if not report.added and not report.superseded:  # every version stored already
+                change.unchanged()
             change.resource_id = ",".join(sorted({plan for plan, _ in report.added + report.superseded}))[:64] or None
             change.fields({}, {"added": _audited_list(report.added), "superseded": _audited_list(report.superseded)})
     except DataFileError as exc:

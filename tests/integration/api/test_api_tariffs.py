@@ -41,8 +41,10 @@ async def test_a_tariff_csv_imports_and_is_listed_shown_and_exported(engine, cli
     assert prices == {"ro_fixed": "0.008", "ro_mobile": "0.0125"}
     exported = await client.get(f"{API}/tariffs/business/export", headers=AUTH)
     assert exported.status == 200 and exported.content_type == "text/csv"
+    count = await audit_count(engine)
     again = await client.post(f"{API}/tariffs", data=await exported.text(), headers=CSV)
     assert (await again.json()) == {"added": [], "unchanged": ["business/1"], "superseded": []}
+    assert await audit_count(engine) == count  # nothing changed, nothing audited
 
 
 async def test_tariff_rows_import_as_json(engine, client) -> None:
