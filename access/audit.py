@@ -36,8 +36,11 @@ MAX_PAGE = 200
 MAX_FIELDS = 50
 MAX_CHANGES_CHARS = 16_000
 MAX_VALUE_CHARS = 1_000
-# a field named with any of these words holds a secret and never enters the log
-SECRET_FIELD_WORDS = ("password", "secret", "token", "hash", "md5_cred", "cred", "api_key", "private_key")
+# a field named with any of these words (whole, between underscores or dots)
+# holds a secret and never enters the log: "md5_cred" does, "credit_limit" does not
+SECRET_FIELD_WORDS = ("password", "passwords", "secret", "secrets", "token", "tokens", "hash", "cred", "creds",
+                      "credential", "credentials", "key", "pin")
+_WORDS = re.compile(r"[_.]")
 _NAME = re.compile(r"[a-z][a-z0-9_.]{0,63}")
 
 
@@ -110,7 +113,7 @@ def _checked_changes(changes: Mapping[str, Any] | None) -> str | None:
         raise InvalidInput(f"changes: a mapping of at most {MAX_FIELDS} fields", field="changes")
     for field, change in changes.items():
         _name(field, "changes", 64)
-        if any(word in field for word in SECRET_FIELD_WORDS):
+        if any(word in SECRET_FIELD_WORDS for word in _WORDS.split(field)):
             raise SecretInAudit(f"changes: {field!r} is a secret and is never audited", field=field)
         if not isinstance(change, Mapping) or set(change) != {"before", "after"}:
             raise InvalidInput(f"changes: {field!r} needs exactly 'before' and 'after'", field="changes")

@@ -83,8 +83,8 @@ def account_code_of(endpoint: Endpoint) -> str:
 
 
 async def provisioned(engine: AsyncEngine) -> Provisioned:
-    """Read endpoints, DIDs and allowlists from the database."""
-    endpoints = await provisioning.list_endpoints(engine)
+    """Read endpoints (those that may register), DIDs and allowlists from the database."""
+    endpoints = await provisioning.registrable_endpoints(engine)
     dids = tuple(did.number for did in await provisioning.list_dids(engine))
     permits: dict[str, tuple[str, ...] | str] = {}  # account code → networks, or why unreadable
     confs: list[EndpointConf] = []

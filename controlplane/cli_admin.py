@@ -26,7 +26,8 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from admission.policy import MAX_CONCURRENT_CALLS
-from billing import subscriptions, suspensions
+from admission import service as admission_service
+from billing import ledger, subscriptions, suspensions
 from billing.invoicing import one_off
 from billing.invoicing.one_off import MAX_QUANTITY, MAX_UNIT_PRICE_MICRO
 from billing.suspension_causes import CAUSE_NAMES, MAX_NOTE_CHARS, SUSPENSION_CAUSES
@@ -38,6 +39,7 @@ from provisioning import services as provisioning
 from provisioning.numbers import add_did_as_written
 from web import admin_input
 from web import admin_operations as operations
+from web.audited import Change
 from web.schemas import (
     account_json,
     invoice_summary_json,
@@ -49,7 +51,7 @@ from web.schemas import (
 
 from .cli_params import DAY, command_invoicing
 
-from .cli_support import run_on_database
+from .cli_support import run_audited, run_on_database
 from .recipients import account_contact
 from .settings import Settings
 
@@ -62,6 +64,16 @@ def _run(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
     try:
         with admin_input.refusals():
             return run_on_database(work)
+    except admin_input.AdminError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _change(work: Callable[[Any, Settings, Change], Awaitable[T]], action: str, resource: str,
+            resource_id: str | int | None = None) -> T:
+    """:func:`_run` as one change audited under the ``cli`` actor, in its transaction."""
+    try:
+        with admin_input.refusals():
+            return run_audited(work, action=action, resource=resource, resource_id=resource_id)
     except admin_input.AdminError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -158,13 +170,23 @@ def subscriber_create(name, email, language, username, caller_id_number, display
     credit = _micro(credit_limit, "--credit-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO) or 0
     daily = _micro(daily_limit, "--daily-limit", maximum_micro=admin_input.MAX_LIMIT_MICRO)
     wanted = [_charge(text) for text in charges]
-    created = _run(lambda engine, settings: operations.create_subscriber(
-        engine, name=name, email=email, language=language, username=username,
-        caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
-        kind=kind, credit_limit_micro=credit, daily_limit_micro=daily, realm=settings.sip_realm,
-        plan=plan, plan_start=plan_start, charges=wanted, inactive_until_paid=inactive_until_paid,
-        one_off_invoicing=_one_off_invoicing(engine, settings),
-    ))
+
+    async def work(conn: Any, settings: Settings, change: Change) -> operations.NewSubscriber:
+        created = await operations.create_subscriber(
+            conn, name=name, email=email, language=language, username=username,
+            caller_id_number=caller_id_number, display_name=display_name, account_code=account_code,
+            kind=kind, credit_limit_micro=credit, daily_limit_micro=daily, realm=settings.sip_realm,
+            plan=plan, plan_start=plan_start, charges=wanted, inactive_until_paid=inactive_until_paid,
+            one_off_invoicing=_one_off_invoicing(conn.engine, settings),
+        )
+        change.resource_id = created.subscriber.id
+        # never the SIP password: it is printed once, and only its digest is stored
+        change.fields(None, {"name": name, "email": email, "username": username, "account_id": created.account.id,
+                             "account_code": account_code, "kind": kind, "plan": plan,
+                             "invoice": None if created.invoice is None else created.invoice.number})
+        return created
+
+    created = _change(work, "create", "subscriber")
     _echo({"subscriber_id": created.subscriber.id,
            "endpoint": {"username": created.endpoint.username, "password": created.endpoint.password},
            "account": {**account_json(created.account), "plan": plan},
@@ -197,8 +219,12 @@ def endpoint_reset_password(username: str) -> None:
     """Give the SIP endpoint USERNAME a new generated password and print it
     (shown only now: only its digest credential is stored). The old one
     stops working when the running control plane next syncs Asterisk."""
-    endpoint = _run(lambda engine, settings: provisioning.reset_password(
-        engine, username, realm=settings.sip_realm))
+
+    async def work(conn: Any, settings: Settings, _: Change) -> Any:
+        # the action says a new password was given; no field holds it (only its digest is stored)
+        return await provisioning.reset_password(conn, username, realm=settings.sip_realm)
+
+    endpoint = _change(work, "reset_password", "endpoint", username)
     _echo({"endpoint": {"username": endpoint.username, "password": endpoint.password}})
 
 
@@ -214,9 +240,17 @@ def did_group() -> None:
 @click.option("--no-voicemail", is_flag=True, help="Missed calls get no voicemail.")
 def did_add(number: str, subscriber_id: int, ring_seconds: int, no_voicemail: bool) -> None:
     """Give a subscriber the number NUMBER (+40..., 0040... or 0...)."""
-    did = _run(lambda engine, settings: add_did_as_written(
-        engine, number=number, subscriber_id=subscriber_id, plan=default_numbering_plan(),
-        ring_seconds=ring_seconds, voicemail_enabled=not no_voicemail))
+
+    async def work(conn: Any, settings: Settings, change: Change) -> Any:
+        did = await add_did_as_written(conn, number=number, subscriber_id=subscriber_id,
+                                       plan=default_numbering_plan(), ring_seconds=ring_seconds,
+                                       voicemail_enabled=not no_voicemail)
+        change.resource_id = did.number
+        change.fields(None, {"number": did.number, "subscriber_id": subscriber_id, "ring_seconds": ring_seconds,
+                             "voicemail_enabled": not no_voicemail})
+        return did
+
+    did = _change(work, "create", "did")
     _echo({"number": did.number, "subscriber_id": did.subscriber_id})
 
 
@@ -249,11 +283,13 @@ def account_plan(account_id: int, plan: str, immediately: bool) -> None:
     today, --immediately); prints the first day and the history of plans."""
     today = subscriptions.contract_day()
 
-    async def work(engine: AsyncEngine, settings: Settings) -> tuple[subscriptions.Subscription, list]:
-        changed = await subscriptions.change_plan(engine, account_id, plan, today=today, immediately=immediately)
-        return changed, await subscriptions.plan_history(engine, account_id)
+    async def work(conn: Any, settings: Settings, change: Change) -> tuple[subscriptions.Subscription, list]:
+        before = plans_json(await subscriptions.plan_history(conn, account_id), today)["plan"]
+        changed = await subscriptions.change_plan(conn, account_id, plan, today=today, immediately=immediately)
+        change.fields({"plan": before}, {"plan": plan, "from_day": changed.from_day.isoformat()})
+        return changed, await subscriptions.plan_history(conn, account_id)
 
-    changed, history = _run(work)
+    changed, history = _change(work, "change_plan", "account", account_id)
     _echo({"account_id": account_id, "from_day": changed.from_day.isoformat(), **plans_json(history, today)})
 
 
@@ -265,7 +301,12 @@ def account_plan_end(account_id: int, last_day: date) -> None:
     """End ACCOUNT_ID's service plan after --last-day (changes planned after
     it are dropped); refused into a month already invoiced. Prints the
     history of plans."""
-    history = _run(lambda engine, settings: operations.end_plan(engine, account_id, last_day))
+
+    async def work(conn: Any, settings: Settings, change: Change) -> list:
+        change.fields(None, {"last_day": last_day.isoformat()})
+        return await operations.end_plan(conn, account_id, last_day)
+
+    history = _change(work, "end_plan", "account", account_id)
     _echo({"account_id": account_id, "last_day": last_day.isoformat(),
            **plans_json(history, subscriptions.contract_day())})
 
@@ -280,9 +321,16 @@ def account_top_up(account_id: int, amount: str, reference: str, idempotency_key
     """Credit ACCOUNT_ID with AMOUNT euros (more than 0, at most 100,000)
     and email the subscriber."""
     micro = _micro(amount, "AMOUNT", maximum_micro=admin_input.MAX_TOP_UP_MICRO, positive=True)
-    result = _run(lambda engine, settings: operations.top_up(
-        engine, account_id, micro, reference=reference, idempotency_key=idempotency_key,
-        emails=_emails(settings)))
+
+    async def work(conn: Any, settings: Settings, change: Change) -> Any:
+        result = await operations.top_up(conn, account_id, micro, reference=reference,
+                                         idempotency_key=idempotency_key, emails=_emails(settings))
+        change.fields({"balance": format_micro(result.balance_micro - result.entry.amount_micro)},
+                      {"balance": format_micro(result.balance_micro), "amount": format_micro(result.entry.amount_micro),
+                       "reference": reference, "entry_id": result.entry.id})
+        return result
+
+    result = _change(work, "top_up", "account", account_id)
     _echo({"entry_id": result.entry.id, "balance": format_micro(result.balance_micro)})
 
 
@@ -295,8 +343,15 @@ def account_charge(account_id: int, description: str, amount: str, quantity: int
     """Add a one-off charge (equipment, set-up...) to ACCOUNT_ID, invoiced in
     advance by `clickphone invoice one-off ACCOUNT_ID`."""
     price = _micro(amount, "--amount", maximum_micro=MAX_UNIT_PRICE_MICRO, positive=True)
-    charge = _run(lambda engine, settings: one_off.add_one_off_charge(
-        engine, account_id, description=description, unit_price_micro=price or 0, quantity=quantity))
+
+    async def work(conn: Any, settings: Settings, change: Change) -> Any:
+        charge = await one_off.add_one_off_charge(conn, account_id, description=description,
+                                                  unit_price_micro=price or 0, quantity=quantity)
+        change.resource_id = charge.id
+        change.fields(None, one_off_charge_json(charge))
+        return charge
+
+    charge = _change(work, "create", "one_off_charge")
     _echo(one_off_charge_json(charge))
 
 
@@ -322,10 +377,18 @@ def account_policy(account_id: int, allow: tuple[str, ...], allow_anywhere: bool
         raise click.UsageError("--block and --unblock-all contradict each other")
     networks = list(allow) if allow else ([] if allow_anywhere else None)
     prefixes = list(block) if block else ([] if unblock_all else None)
-    change = _run(lambda engine, settings: operations.set_account_policy(
-        engine, account_id, emails=_emails(settings), allowed_networks=networks, premium_enabled=premium,
-        international_enabled=international, blocked_prefixes=prefixes, max_concurrent_calls=max_calls,
-        changed_by=_changed_by()))
+
+    async def work(conn: Any, settings: Settings, audit: Change) -> Any:
+        await ledger.get_account(conn, account_id)  # unknown: refused before its policy is read
+        before = policy_json(await admission_service.account_policy(conn, account_id))
+        change = await operations.set_account_policy(
+            conn, account_id, emails=_emails(settings), allowed_networks=networks, premium_enabled=premium,
+            international_enabled=international, blocked_prefixes=prefixes, max_concurrent_calls=max_calls,
+            changed_by=_changed_by())
+        audit.fields(before, policy_json(change.policy))
+        return change
+
+    change = _change(work, "set_policy", "account", account_id)
     _echo({"policy": policy_json(change.policy), "allowed_ips_change_id": change.allowed_ips_change_id})
 
 
@@ -342,7 +405,13 @@ def account_suspend(account_id: int, cause: str, note: str | None) -> None:
     still connect. Its live calls stop at the end of their current chunk
     (the running control plane's next extension is refused); the HTTP API
     ends them at once. Prints the suspension."""
-    suspension = _run(lambda engine, settings: suspensions.suspend(engine, account_id, cause, note))
+
+    async def work(conn: Any, settings: Settings, change: Change) -> Any:
+        suspension = await suspensions.suspend(conn, account_id, cause, note)
+        change.fields({"status": "active"}, {"status": "suspended", "cause": cause, "note": note})
+        return suspension
+
+    suspension = _change(work, "suspend", "account", account_id)
     _echo({"account_id": account_id, "status": "suspended", "suspension": suspension_json(suspension)})
 
 
@@ -350,7 +419,12 @@ def account_suspend(account_id: int, cause: str, note: str | None) -> None:
 @click.argument("account_id", type=ID)
 def account_reinstate(account_id: int) -> None:
     """Make the suspended ACCOUNT_ID active again; prints the suspension it ended."""
-    ended = _run(lambda engine, settings: suspensions.reinstate(engine, account_id))
+
+    async def work(conn: Any, settings: Settings, change: Change) -> Any:
+        change.fields({"status": "suspended"}, {"status": "active"})
+        return await suspensions.reinstate(conn, account_id)
+
+    ended = _change(work, "reinstate", "account", account_id)
     _echo({"account_id": account_id, "status": "active", "suspension": suspension_json(ended)})
 
 

@@ -38,9 +38,10 @@ from billing.fx_fetch import DEFAULT_BNR_URL, DEFAULT_TIMEOUT, fetch_bnr_rates
 from billing.ingest import ingest_file
 from billing.tariff_store import export_tariff_csv, import_tariff_file
 from provisioning.services import our_numbers
+from web.audited import Change
 
 from .cli_invoices import invoice_group, payments_group
-from .cli_params import DAY, PERIOD, run_billing_work
+from .cli_params import DAY, PERIOD, import_counts, run_billing_work
 from .settings import Settings
 
 # -- fx ----------------------------------------------------------------------------------
@@ -77,10 +78,12 @@ def fx_set(day: date, rate: str) -> None:
     except FxError as exc:
         raise click.BadParameter(str(exc), param_hint="--eur") from None
 
-    async def work(engine: AsyncEngine, settings: Settings) -> fx_store.StoredRate:
-        return await fx_store.set_manual_rate(engine, day, value)
+    async def work(conn: Any, settings: Settings, change: Change) -> fx_store.StoredRate:
+        stored = await fx_store.set_manual_rate(conn, day, value)
+        change.fields(None, {"day": day.isoformat(), "eur": str(stored.rate), "source": stored.source})
+        return stored
 
-    stored = run_billing_work(work)
+    stored = run_billing_work(work, audited={"action": "set", "resource": "fx_rate", "resource_id": day.isoformat()})
     click.echo(f"{stored.day.isoformat()}\tEUR\t{stored.rate}\t{stored.source}")
 
 
@@ -98,10 +101,11 @@ def downtime_group() -> None:
 def downtime_add(day: date, reason: str) -> None:
     """Record a downtime day (service-wide)."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> None:
-        await record_downtime(engine, day, reason)
+    async def work(conn: Any, settings: Settings, change: Change) -> None:
+        await record_downtime(conn, day, reason)
+        change.fields(None, {"day": day.isoformat(), "reason": reason})
 
-    run_billing_work(work)
+    run_billing_work(work, audited={"action": "create", "resource": "downtime", "resource_id": day.isoformat()})
     click.echo(f"{day.isoformat()} recorded as down")
 
 
@@ -130,10 +134,12 @@ def tariffs_group() -> None:
 def tariffs_import(file: Path) -> None:
     """Import a tariff CSV (every problem is reported with its line number)."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> Any:
-        return await import_tariff_file(engine, file)
+    async def work(conn: Any, settings: Settings, change: Change) -> Any:
+        report = await import_tariff_file(conn, file)
+        change.fields(None, import_counts(report))
+        return report
 
-    report = run_billing_work(work)
+    report = run_billing_work(work, audited={"action": "import", "resource": "tariff"})
     for what, pairs in (("added", report.added), ("unchanged", report.unchanged), ("superseded", report.superseded)):
         for plan, version in pairs:
             click.echo(f"{what}\t{plan}\t{version}")

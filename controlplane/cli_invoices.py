@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from typing import Any
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing import ledger, money
 from billing.invoicing import issuing, payments, presentation, records
+from web.audited import Change
 
 from .cli_params import DAY, INSTANT, PERIOD, command_invoicing, contract_today, run_billing_work
 from .settings import Settings
@@ -99,12 +101,15 @@ def invoice_interim(account_id: int, until: datetime | None, series: str, allow_
     Refused when --until is in the future, the month already has its monthly invoice, the
     account's CDRs are still on their way, or there is nothing to invoice."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> records.Invoice:
-        return await command_invoicing(engine, settings).issue_interim(
+    async def work(conn: Any, settings: Settings, change: Change) -> records.Invoice:
+        invoice = await command_invoicing(conn.engine, settings).issue_interim(
             account_id, supplier=settings.supplier, until=until, series=series, allow_uningested=allow_uningested,
+            db=conn,
         )  # fmt: skip
+        issued(change, invoice)
+        return invoice
 
-    invoice = run_billing_work(work)
+    invoice = run_billing_work(work, audited={"action": "issue_interim", "resource": "invoice"})
     click.echo(json.dumps(presentation.invoice_json(invoice), indent=2, ensure_ascii=False))
 
 
@@ -116,11 +121,13 @@ def invoice_one_off(account_id: int, series: str) -> None:
     invoiced yet (`clickphone admin account charge`), due in 5 working days,
     and queue its email; prints its number and totals."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> records.Invoice:
-        return await command_invoicing(engine, settings).issue_one_off(
-            account_id, supplier=settings.supplier, series=series)
+    async def work(conn: Any, settings: Settings, change: Change) -> records.Invoice:
+        invoice = await command_invoicing(conn.engine, settings).issue_one_off(
+            account_id, supplier=settings.supplier, series=series, db=conn)
+        issued(change, invoice)
+        return invoice
 
-    invoice = run_billing_work(work)
+    invoice = run_billing_work(work, audited={"action": "issue_one_off", "resource": "invoice"})
     click.echo(
         f"{invoice.number}\t{invoice.account_code}\t{presentation.format_ron(invoice.total_ron_micro)} RON"
         f"\t{money.format_micro(invoice.total_micro)} EUR\tdue {invoice.due_date.isoformat()}"
@@ -193,17 +200,23 @@ def payments_add(
     currency = currency.upper()
     amount_micro = _amount_micro(amount, currency)
     day = paid_on or contract_today()
+    received = {"amount": money.format_micro(amount_micro), "currency": currency, "paid_on": day.isoformat(),
+                "reference": reference}
 
     if account_id is not None:
 
-        async def to_account(engine: AsyncEngine, settings: Settings) -> tuple[payments.AccountPayment, list[str]]:
-            made = await command_invoicing(engine, settings).record_account_payment(
-                account_id, amount_micro, paid_on=day, currency=currency, reference=reference,
+        async def to_account(conn: Any, settings: Settings, change: Change
+                             ) -> tuple[payments.AccountPayment, list[str]]:
+            made = await command_invoicing(conn.engine, settings).record_account_payment(
+                account_id, amount_micro, paid_on=day, currency=currency, reference=reference, db=conn,
             )
-            lines = [_payment_line(await records.get_invoice(engine, n), p) for n, p in made.settled]
+            lines = [_payment_line(await records.get_invoice(conn, n), p) for n, p in made.settled]
+            change.fields(None, {**received, "invoices": ", ".join(str(n) for n, _ in made.settled),
+                                 "left_on_account": money.format_micro(made.credit_micro)})
             return made, lines
 
-        made, lines = run_billing_work(to_account)
+        made, lines = run_billing_work(to_account, audited={"action": "record_payment", "resource": "account",
+                                                            "resource_id": account_id})
         for line in lines:
             click.echo(line)
         if made.credit_micro:
@@ -214,14 +227,23 @@ def payments_add(
             )
         return
 
-    async def work(engine: AsyncEngine, settings: Settings) -> tuple[records.InvoicePayment, records.Invoice]:
-        payment = await command_invoicing(engine, settings).record_payment(
-            number, amount_micro, paid_on=day, currency=currency, reference=reference,
+    async def work(conn: Any, settings: Settings, change: Change) -> tuple[records.InvoicePayment, records.Invoice]:
+        payment = await command_invoicing(conn.engine, settings).record_payment(
+            number, amount_micro, paid_on=day, currency=currency, reference=reference, db=conn,
         )
-        return payment, await records.get_invoice(engine, number)
+        change.fields(None, {**received, "invoices": str(number)})
+        return payment, await records.get_invoice(conn, number)
 
-    payment, invoice = run_billing_work(work)
+    payment, invoice = run_billing_work(work, audited={"action": "record_payment", "resource": "invoice",
+                                                       "resource_id": number})
     click.echo(_payment_line(invoice, payment))
+
+
+def issued(change: Change, invoice: records.Invoice) -> None:
+    """Say on ``change`` which invoice was issued (its audit entry)."""
+    change.resource_id = invoice.number
+    change.fields(None, {"account_id": invoice.account_id, "number": invoice.number, "kind": invoice.kind,
+                         "total_eur": money.format_micro(invoice.total_micro)})
 
 
 def _payment_line(invoice: records.Invoice, payment: records.InvoicePayment) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Optional, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,16 +21,22 @@ from billing.tariffs import CONTRACT_TZ
 from notify.notifier import Notifier
 from notify.render import Renderer
 
-from .cli_support import run_on_database
+from .cli_support import run_audited, run_on_database
 from .invoicing_wiring import invoicing_service
 from .settings import Settings
 
 T = TypeVar("T")
 
 
-def run_billing_work(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
-    """Run ``work(engine, settings)`` on the migrated database; turn refusals into ClickException."""
+def run_billing_work(work: Callable[[AsyncEngine, Settings], Awaitable[T]], *,
+                     audited: Optional[dict[str, Any]] = None) -> T:
+    """Run ``work(engine, settings)`` on the migrated database; turn refusals
+    into ClickException. With ``audited`` (``action``, ``resource``, maybe
+    ``resource_id``), ``work(conn, settings, change)`` is one change audited
+    under the ``cli`` actor in its transaction (:func:`run_audited`)."""
     try:
+        if audited is not None:
+            return run_audited(work, **audited)  # type: ignore[arg-type]
         return run_on_database(work)
     except FxError as exc:
         raise click.ClickException(
@@ -39,6 +45,11 @@ def run_billing_work(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T
         ) from exc
     except (BillingError, DataFileError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def import_counts(report: Any) -> dict[str, int]:
+    """What a tariff or service plan import did, as its audit entry says it: versions added, unchanged, superseded."""
+    return {what: len(getattr(report, what)) for what in ("added", "unchanged", "superseded")}
 
 
 def contract_today() -> date:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from billing import service_plan_store
 from billing.money import format_micro
 from billing.service_plans import ServicePlanVersions
+from web.audited import Change
 from web.schemas import service_plan_json
 
-from .cli_params import run_billing_work
+from .cli_params import import_counts, run_billing_work
 from .settings import Settings
 
 
@@ -41,10 +43,12 @@ def plans_group() -> None:
 def plans_import(file: Path) -> None:
     """Import a service plan CSV; print each version as added, unchanged or superseded."""
 
-    async def work(engine: AsyncEngine, settings: Settings) -> service_plan_store.ImportReport:
-        return await service_plan_store.import_service_plan_file(engine, file)
+    async def work(conn: Any, settings: Settings, change: Change) -> service_plan_store.ImportReport:
+        report = await service_plan_store.import_service_plan_file(conn, file)
+        change.fields(None, import_counts(report))
+        return report
 
-    report = run_billing_work(work)
+    report = run_billing_work(work, audited={"action": "import", "resource": "service_plan"})
     for what, pairs in (("added", report.added), ("unchanged", report.unchanged),
                         ("superseded", report.superseded)):
         for plan, version in pairs:

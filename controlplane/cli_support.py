@@ -1,5 +1,6 @@
 """What every `clickphone` command group shares: settings that fail as a
-Click error, and running async work on the migrated database."""
+Click error, running async work on the migrated database, and a change
+audited under the ``cli`` actor in its own transaction (issue 13)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import asyncio
 from typing import Awaitable, Callable, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from access.audit import CLI_ACTOR
+from web.audited import Change, audited_change
 
 from . import db, migrate
 from .settings import Settings, SettingsError, load_settings
@@ -38,3 +42,17 @@ def run_on_database(work: Callable[[AsyncEngine, Settings], Awaitable[T]]) -> T:
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def run_audited(work: Callable[[AsyncConnection, Settings, Change], Awaitable[T]], *, action: str,
+                resource: str, resource_id: str | int | None = None) -> T:
+    """Run ``work(conn, settings, change)`` as one audited change by the CLI:
+    the owners' services join ``conn``'s transaction, ``work`` says what
+    changed on ``change`` (:meth:`web.audited.Change.fields`, its
+    ``resource_id``), and the change commits with its audit entry (a refusal
+    rolls both back). The running control plane's dispatcher sends the emails it queued."""
+    async def audited(engine: AsyncEngine, settings: Settings) -> T:
+        async with audited_change(engine, CLI_ACTOR, None, action=action, resource=resource,
+                                  resource_id=resource_id) as change:
+            return await work(change.conn, settings, change)
+    return run_on_database(audited)

@@ -47,3 +47,19 @@ class NumberTakenError(ProvisioningError):
     def __init__(self, number: str) -> None:
         super().__init__(f"the number {number} is already provisioned")
         self.number = number
+
+
+class SubscriberTerminatedError(ProvisioningError):
+    """The subscriber's contract has ended already."""
+
+    def __init__(self, subscriber_id: int) -> None:
+        super().__init__(f"subscriber {subscriber_id} is terminated already")
+        self.subscriber_id = subscriber_id
+
+
+class UnknownDidError(ProvisioningError):
+    """No DID has this number."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"no DID {number}")
+        self.number = number

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,8 @@ class Subscriber:
     email: str
     language: str
     created_at: datetime
+    contract_ended_on: date | None = None  # the contract's last day, once terminated
+    terminated_at: datetime | None = None  # when the termination was recorded
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class Endpoint:
     subscriber_id: int
     account_code: str | None = None  # billing's account: CDR accountcode, whose credit pays
     password: str | None = field(default=None, repr=False, compare=False)
+    profile: str = "standard"  # its dialplan profile (provisioning.endpoints.DIALPLAN_PROFILES)
+    disabled_at: datetime | None = None  # set: no longer registers (its subscriber terminated)
+    id: int = 0  # the row's id (0 only on a record not stored yet)
 
 
 @dataclass(frozen=True)

@@ -158,15 +158,25 @@ async def add_endpoint(
             .on_conflict_do_nothing(index_elements=[sip_endpoints.c.username])
             .returning(sip_endpoints.c.id)
         )
-        if (await conn.execute(statement)).first() is None:
+        inserted = (await conn.execute(statement)).first()
+        if inserted is None:
             raise UsernameTakenError(username)
-    return endpoint
+    return dataclasses.replace(endpoint, id=inserted.id)
 
 
 async def list_endpoints(db: Db) -> list[Endpoint]:
-    """Return every SIP endpoint, ordered by username."""
+    """Return every SIP endpoint, disabled ones too, ordered by username."""
     async with transaction(db) as conn:
         rows = await conn.execute(_endpoint_query().order_by(sip_endpoints.c.username))
+        return [_endpoint(row) for row in rows]
+
+
+async def registrable_endpoints(db: Db) -> list[Endpoint]:
+    """Return the SIP endpoints that may register (not disabled), ordered
+    by username: what Asterisk's configuration holds."""
+    async with transaction(db) as conn:
+        rows = await conn.execute(
+            _endpoint_query().where(sip_endpoints.c.disabled_at.is_(None)).order_by(sip_endpoints.c.username))
         return [_endpoint(row) for row in rows]
 
 
@@ -292,7 +302,7 @@ def _endpoint_query() -> Any:
 
 
 def _endpoint_values(endpoint: Endpoint) -> dict[str, Any]:
-    return {name: getattr(endpoint, name) for name in _ENDPOINT_COLUMNS}
+    return {name: getattr(endpoint, name) for name in _ENDPOINT_COLUMNS if name != "id"}  # the database's id
 
 
 def _endpoint(row: Row[Any]) -> Endpoint:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     ForeignKey,
     Integer,
     MetaData,
@@ -17,6 +18,7 @@ from sqlalchemy import (
 )
 
 from sqlbase.columns import created_at
+from sqlbase.types import UtcDateTime
 from sqlbase.naming import NAMING_CONVENTION
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -30,6 +32,10 @@ subscribers = Table(
     Column("email", String(254), nullable=False),
     Column("language", String(8), nullable=False, default="ro", server_default="ro"),
     created_at(),
+    # Termination: the contract's last day (retention is counted from it)
+    # and when it was recorded; both null while the contract runs.
+    Column("contract_ended_on", Date, nullable=True),
+    Column("terminated_at", UtcDateTime(), nullable=True),
 )
 
 
@@ -55,6 +61,10 @@ sip_endpoints = Table(
     # billing's account code: the CDR's accountcode, and whose credit pays
     Column("account_code", String(40), nullable=True, index=True),
     created_at(),
+    # the dialplan profile its calls go through (provisioning.endpoints.DIALPLAN_PROFILES)
+    Column("profile", String(32), nullable=False, default="standard", server_default="standard"),
+    # set: left out of Asterisk's configuration, so it no longer registers
+    Column("disabled_at", UtcDateTime(), nullable=True),
 )
 
 # Our own numbers: calls from the carrier to a DID ring its subscriber's

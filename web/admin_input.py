@@ -127,6 +127,8 @@ from notify.render import SUPPORTED_LANGUAGES
 from provisioning.errors import (
     InvalidFieldError,
     NumberTakenError,
+    SubscriberTerminatedError,
+    UnknownDidError,
     UnknownEndpointError,
     UnknownSubscriberError,
     UsernameTakenError,
@@ -204,8 +206,8 @@ class ConflictError(AdminError):
 @contextmanager
 def refusals() -> Iterator[None]:
     """Turn the owning packages' refusals into AdminErrors: an unknown
-    account, subscriber or endpoint is 404; a taken username, number,
-    account code or idempotency key 409; a value breaking its owner's rule
+    account, subscriber, endpoint or DID is 404; a taken username, number,
+    account code or idempotency key, a terminated subscriber 409; a value breaking its owner's rule
     400 naming the field. An unknown invoice is 404; an invoice paid or not
     payable, a plan change into an invoiced month, a missing BNR rate and an
     invoice that cannot be issued now (nothing to invoice, a later invoice in
@@ -213,7 +215,7 @@ def refusals() -> Iterator[None]:
     try:
         yield
     except (UnknownAccountError, UnknownSubscriberError, UnknownEndpointError, UnknownServicePlanError,
-            UnknownInvoiceError) as exc:
+            UnknownInvoiceError, UnknownDidError) as exc:
         raise NotFoundError(str(exc)) from exc
     except (InvoiceNotPayableError, InvoicedMonthError) as exc:
         raise ConflictError(str(exc)) from exc
@@ -229,7 +231,7 @@ def refusals() -> Iterator[None]:
             InvalidSuspensionError, InvalidOneOffChargeError) as exc:
         raise InvalidInputError(exc.field, str(exc)) from exc
     except (UsernameTakenError, NumberTakenError, AccountCodeTakenError, IdempotencyKeyReusedError,
-            SuspensionStateError) as exc:
+            SuspensionStateError, SubscriberTerminatedError) as exc:
         raise ConflictError(str(exc)) from exc
     except (NothingToInvoiceError, InvoiceChronologyError, HolidaysUnknownError) as exc:
         raise ConflictError(str(exc)) from exc

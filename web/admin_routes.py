@@ -1,9 +1,13 @@
 """The admin HTTP API's resources: JSON in, JSON out, behind a bearer token.
 
-Every route needs ``Authorization: Bearer <admin_token>`` (the setting;
-generated into <state_dir>/secrets.toml when empty) and answers JSON; a
+Every route needs ``Authorization: Bearer <credential>``: a personal API
+token or the ``admin_token`` setting (generated into
+<state_dir>/secrets.toml when empty), authenticated as /api/v1 does, and
+the route's permission (:mod:`web.admin_guard`: staff only); every write is
+one audited change. Each answers JSON; a
 refusal is ``{"error": "<reason>"}`` (plus ``"field"`` when one field is to
-blame) with its status: 400 bad input, 401 no or wrong token, 404 unknown
+blame) with its status: 400 bad input, 401 no or wrong token, 403 a role
+without the route's permission, 404 unknown
 account, subscriber, service plan, invoice or route, 405 wrong method, 409 taken, an
 invoice paid, a plan change into an invoiced month, 413 body over
 64 KiB, 415 not JSON (nor a CSV to /admin/plans), 429 too many failed authentications (see
@@ -62,13 +66,13 @@ owners or causes an email; the owners' refusals become AdminErrors in
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import wraps
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from admission.policy import MAX_CONCURRENT_CALLS
-from billing import service_plan_store, subscriptions, suspensions
+from admission.service import account_policy
+from billing import ledger, service_plan_store, subscriptions, suspensions
 from billing.suspension_causes import causes_listed
 from billing.numbering import default_numbering_plan
 from billing.service_plans import ServicePlanFileError, read_service_plan_csv, service_plans_from_rows
@@ -79,18 +83,16 @@ from .admin_input import (
     MAX_ID,
     MAX_LIMIT_MICRO,
     MAX_TOP_UP_MICRO,
-    AdminError,
-    InvalidInputError,
     PlanImportError,
     amount_micro,
     charge_requests,
     day_from_text,
     id_from_text,
-    refusals,
     service_plan_rows,
 )
-from .auth import FailedLogins, refusal_of
-from .json_body import BadRequest, error_response, json_object
+from .admin_guard import ADMIN_SERVICES, FAILED_LOGINS, actor_of, admin_route, audited, services_of
+from .auth import FailedLogins
+from .json_body import BadRequest, json_object
 from .schemas import (
     account_json,
     euros,
@@ -105,11 +107,7 @@ from .schemas import (
 if TYPE_CHECKING:
     from .app import AdminServices
 
-ADMIN_SERVICES = web.AppKey("admin_services", object)
-FAILED_LOGINS = web.AppKey("admin_failed_logins", FailedLogins)
-CHANGED_BY = "admin API"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["ADMIN_SERVICES", "FAILED_LOGINS", "add_admin_routes", "admin_route"]
 
 
 def add_admin_routes(app: web.Application, services: "AdminServices") -> None:
@@ -134,33 +132,8 @@ def add_admin_routes(app: web.Application, services: "AdminServices") -> None:
 # -- plumbing -----------------------------------------------------------------------
 
 
-def admin_route(handler: Handler) -> Handler:
-    """Check the bearer token (see :mod:`web.auth`), turn the owners'
-    refusals into AdminErrors, and answer refusals as JSON errors."""
-
-    @wraps(handler)
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        refusal = refusal_of(request, _services(request).admin_token, request.app[FAILED_LOGINS])
-        if refusal is not None:
-            return error_response(refusal.status, refusal.message, headers=refusal.headers)
-        try:
-            with refusals():
-                return await handler(request)
-        except BadRequest as exc:
-            return error_response(exc.status, str(exc), exc.field)
-        except PlanImportError as exc:
-            return _plan_import_refusal(exc)
-        except InvalidInputError as exc:
-            return error_response(exc.status, str(exc), exc.field)
-        except AdminError as exc:
-            return error_response(exc.status, str(exc))
-
-    return guarded
-
-
-
 def _services(request: web.Request) -> "AdminServices":
-    return request.app[ADMIN_SERVICES]  # type: ignore[return-value]
+    return services_of(request)
 
 
 def _text(body: dict[str, Any], key: str, default: str | None = None) -> str | None:
@@ -223,7 +196,7 @@ _SUBSCRIBER_FIELDS = {"name", "email", "language", "username", "caller_id_number
                       "plan_start", "charges", "inactive_until_paid"}
 
 
-@admin_route
+@admin_route("subscribers.write")
 async def create_subscriber(request: web.Request) -> web.Response:
     """POST /admin/subscribers: a subscriber, its SIP endpoint and its
     account, all or nothing → 201 with the endpoint's password (shown only
@@ -242,18 +215,16 @@ async def create_subscriber(request: web.Request) -> web.Response:
     if body.get("plan_start") is not None:
         options["plan_start"] = day_from_text("plan_start", _text(body, "plan_start"))
     services = _services(request)
-    created = await operations.create_subscriber(
-        services.engine,
-        name=_text(body, "name"), email=_text(body, "email"), language=_text(body, "language", "ro"),
-        username=_text(body, "username"), caller_id_number=_text(body, "caller_id_number"),
-        display_name=_text(body, "display_name"), password=_text(body, "password"),
-        account_code=_text(body, "account_code"),
-        credit_limit_micro=_money(body, "credit_limit", maximum_micro=MAX_LIMIT_MICRO) or 0,
-        daily_limit_micro=_money(body, "daily_limit", maximum_micro=MAX_LIMIT_MICRO),
-        realm=services.sip_realm, charges=charge_requests(body.get("charges")),
-        inactive_until_paid=_boolean(body, "inactive_until_paid"), one_off_invoicing=services.one_off_invoicing,
-        **options,
-    )
+    async with audited(request, "create", "subscriber") as change:
+        created = await _create_subscriber(change.conn, services, body, options)
+        change.resource_id = created.subscriber.id
+        # never the endpoint's password: it is shown once, in the answer only
+        change.fields(None, {"name": created.subscriber.name, "email": created.subscriber.email,
+                             "language": created.subscriber.language, "username": created.endpoint.username,
+                             "caller_id_number": created.endpoint.caller_id_number,
+                             "account_id": created.account.id, "account_code": created.endpoint.account_code,
+                             "plan": options.get("plan"),
+                             "invoice": None if created.invoice is None else created.invoice.number})
     subscriber, endpoint = created.subscriber, created.endpoint
     await services.provisioning_changed()  # the new endpoint can register
     return web.json_response({
@@ -267,7 +238,23 @@ async def create_subscriber(request: web.Request) -> web.Response:
     }, status=201)
 
 
-@admin_route
+async def _create_subscriber(conn: Any, services: "AdminServices", body: dict[str, Any],
+                             options: dict[str, Any]) -> operations.NewSubscriber:
+    return await operations.create_subscriber(
+        conn,
+        name=_text(body, "name"), email=_text(body, "email"), language=_text(body, "language", "ro"),
+        username=_text(body, "username"), caller_id_number=_text(body, "caller_id_number"),
+        display_name=_text(body, "display_name"), password=_text(body, "password"),
+        account_code=_text(body, "account_code"),
+        credit_limit_micro=_money(body, "credit_limit", maximum_micro=MAX_LIMIT_MICRO) or 0,
+        daily_limit_micro=_money(body, "daily_limit", maximum_micro=MAX_LIMIT_MICRO),
+        realm=services.sip_realm, charges=charge_requests(body.get("charges")),
+        inactive_until_paid=_boolean(body, "inactive_until_paid"), one_off_invoicing=services.one_off_invoicing,
+        **options,
+    )
+
+
+@admin_route("dids.write")
 async def add_did(request: web.Request) -> web.Response:
     """POST /admin/dids: give a subscriber a number, written as a person
     would → 201 with its E.164 digits; the running Asterisk is told (a new
@@ -276,19 +263,23 @@ async def add_did(request: web.Request) -> web.Response:
                        {"number", "subscriber_id"})
     voicemail = _boolean(body, "voicemail_enabled")
     services = _services(request)
-    did = await add_did_as_written(
-        services.engine, number=_text(body, "number"), subscriber_id=_integer(body, "subscriber_id", minimum=1),
-        plan=default_numbering_plan(),
-        ring_seconds=_integer(body, "ring_seconds", 25, minimum=5, maximum=120),
-        voicemail_enabled=True if voicemail is None else voicemail,
-    )
+    async with audited(request, "create", "did") as change:
+        did = await add_did_as_written(
+            change.conn, number=_text(body, "number"),
+            subscriber_id=_integer(body, "subscriber_id", minimum=1), plan=default_numbering_plan(),
+            ring_seconds=_integer(body, "ring_seconds", 25, minimum=5, maximum=120),
+            voicemail_enabled=True if voicemail is None else voicemail,
+        )
+        change.resource_id = did.number
+        change.fields(None, {"number": did.number, "subscriber_id": did.subscriber_id,
+                             "ring_seconds": did.ring_seconds, "voicemail_enabled": did.voicemail_enabled})
     await services.provisioning_changed()  # a new on-net number and inbound extension
     return web.json_response({"number": did.number, "subscriber_id": did.subscriber_id,
                               "ring_seconds": did.ring_seconds, "voicemail_enabled": did.voicemail_enabled},
                              status=201)
 
 
-@admin_route
+@admin_route("accounts.read")
 async def get_account(request: web.Request) -> web.Response:
     """GET /admin/accounts/{id}: the account, its balance, available credit,
     today's spend, live calls, call policy, its service plan today with
@@ -303,51 +294,67 @@ async def get_account(request: web.Request) -> web.Response:
     })
 
 
-@admin_route
+@admin_route("accounts.write")
 async def change_plan(request: web.Request) -> web.Response:
     """PUT /admin/accounts/{id}/plan ``{"plan": NAME, "immediately": false}``:
     the account is on ``plan`` from the 1st of next month or, with
     ``immediately``, from today (this month pro-rated between both plans) →
     the plan's first day and the account's history of plans."""
     body = await json_object(request, {"plan", "immediately"}, {"plan"})
-    engine, account_id = _services(request).engine, _account_id(request)
-    today = subscriptions.contract_day()
-    changed = await subscriptions.change_plan(engine, account_id, _text(body, "plan"), today=today,
-                                              immediately=bool(_boolean(body, "immediately")))
-    history = await subscriptions.plan_history(engine, account_id)
+    account_id, today = _account_id(request), subscriptions.contract_day()
+    async with audited(request, "change_plan", "account", account_id) as change:
+        before = plans_json(await subscriptions.plan_history(change.conn, account_id), today)
+        changed = await subscriptions.change_plan(change.conn, account_id, _text(body, "plan"), today=today,
+                                                  immediately=bool(_boolean(body, "immediately")))
+        history = await subscriptions.plan_history(change.conn, account_id)
+        change.fields(_plan_view(before), {**_plan_view(plans_json(history, today)),
+                                           "from_day": changed.from_day.isoformat()})
     return web.json_response({"account_id": account_id, "from_day": changed.from_day.isoformat(),
                               **plans_json(history, today)})
 
 
-@admin_route
+@admin_route("accounts.write")
 async def end_plan(request: web.Request) -> web.Response:
     """DELETE /admin/accounts/{id}/plan?last_day=YYYY-MM-DD: the account's
     last day on its plan (its last month pro-rated by days of service;
     changes planned after it dropped) → its history of plans. A query
     parameter, not a body: a DELETE's body is ignored by some clients."""
-    engine, account_id = _services(request).engine, _account_id(request)
+    account_id = _account_id(request)
     text = request.query.get("last_day")
     if text is None:
         raise BadRequest("last_day: required (YYYY-MM-DD, the last day on the plan)", field="last_day")
     last_day = day_from_text("last_day", text[:40])
-    history = await operations.end_plan(engine, account_id, last_day)
+    today = subscriptions.contract_day()
+    async with audited(request, "end_plan", "account", account_id) as change:
+        before = plans_json(await subscriptions.plan_history(change.conn, account_id), today)
+        history = await operations.end_plan(change.conn, account_id, last_day)
+        change.fields(_plan_view(before), {**_plan_view(plans_json(history, today)),
+                                           "last_day": last_day.isoformat()})
     return web.json_response({"account_id": account_id, "last_day": last_day.isoformat(),
-                              **plans_json(history, subscriptions.contract_day())})
+                              **plans_json(history, today)})
 
 
-@admin_route
+def _plan_view(plans: dict[str, Any]) -> dict[str, Any]:
+    """An account's plans as its audit entry says them: the plan today and the history, one line."""
+    return {"plan": plans["plan"], "plan_history": "; ".join(
+        f"{s['plan']} {s['from_day']}..{s['until_day'] or ''}" for s in plans["plan_history"])}
+
+
+@admin_route("accounts.top_up")
 async def top_up(request: web.Request) -> web.Response:
     """POST /admin/accounts/{id}/top-ups: credit the account (idempotent by
     ``idempotency_key``) and email the subscriber → 201 with the entry and
     the balance."""
     body = await json_object(request, {"amount", "reference", "idempotency_key"}, {"amount"})
-    services = _services(request)
-    result = await operations.top_up(
-        services.engine, _account_id(request),
-        _money(body, "amount", positive=True, maximum_micro=MAX_TOP_UP_MICRO),
-        reference=_text(body, "reference", ""), idempotency_key=_text(body, "idempotency_key"),
-        emails=services.emails,
-    )
+    services, account_id = _services(request), _account_id(request)
+    amount = _money(body, "amount", positive=True, maximum_micro=MAX_TOP_UP_MICRO)
+    reference = _text(body, "reference", "")
+    async with audited(request, "top_up", "account", account_id) as change:
+        result = await operations.top_up(change.conn, account_id, amount, reference=reference,
+                                         idempotency_key=_text(body, "idempotency_key"), emails=services.emails)
+        change.fields({"balance": euros(result.balance_micro - result.entry.amount_micro)},
+                      {"balance": euros(result.balance_micro), "amount": euros(result.entry.amount_micro),
+                       "reference": reference, "entry_id": result.entry.id})
     return web.json_response({"entry_id": result.entry.id, "amount": euros(result.entry.amount_micro),
                               "balance": euros(result.balance_micro)}, status=201)
 
@@ -356,7 +363,7 @@ _POLICY_FIELDS = {"allowed_networks", "premium_enabled", "international_enabled"
                   "max_concurrent_calls"}
 
 
-@admin_route
+@admin_route("accounts.write")
 async def set_policy(request: web.Request) -> web.Response:
     """PATCH /admin/accounts/{id}/policy: change the fields given; a changed
     allowlist is emailed to the subscriber and put into the running
@@ -364,22 +371,26 @@ async def set_policy(request: web.Request) -> web.Response:
     body = await json_object(request, _POLICY_FIELDS)
     if not body:
         raise BadRequest(f"nothing to change; send some of {sorted(_POLICY_FIELDS)}")
-    services = _services(request)
-    change = await operations.set_account_policy(
-        services.engine, _account_id(request), emails=services.emails,
-        allowed_networks=_list(body, "allowed_networks"), premium_enabled=_boolean(body, "premium_enabled"),
-        international_enabled=_boolean(body, "international_enabled"),
-        blocked_prefixes=_list(body, "blocked_prefixes"),
-        max_concurrent_calls=_integer(body, "max_concurrent_calls", maximum=MAX_CONCURRENT_CALLS),
-        changed_by=CHANGED_BY,
-    )
+    services, account_id = _services(request), _account_id(request)
+    async with audited(request, "set_policy", "account", account_id) as audit:
+        await ledger.get_account(audit.conn, account_id)  # 404 before the policy is read
+        before = policy_json(await account_policy(audit.conn, account_id))
+        change = await operations.set_account_policy(
+            audit.conn, account_id, emails=services.emails,
+            allowed_networks=_list(body, "allowed_networks"), premium_enabled=_boolean(body, "premium_enabled"),
+            international_enabled=_boolean(body, "international_enabled"),
+            blocked_prefixes=_list(body, "blocked_prefixes"),
+            max_concurrent_calls=_integer(body, "max_concurrent_calls", maximum=MAX_CONCURRENT_CALLS),
+            changed_by=f"admin API ({actor_of(request).name})",
+        )
+        audit.fields(before, policy_json(change.policy))
     if change.allowed_ips_change_id is not None:
         await services.provisioning_changed()  # the endpoints' ACL
     return web.json_response({"policy": policy_json(change.policy),
                               "allowed_ips_change_id": change.allowed_ips_change_id})
 
 
-@admin_route
+@admin_route("accounts.suspend")
 async def suspend(request: web.Request) -> web.Response:
     """POST /admin/accounts/{id}/suspend ``{"cause": CAUSE, "note": TEXT}``:
     suspend the account (only 112, 116xxx and 0800 still connect) and end
@@ -390,46 +401,51 @@ async def suspend(request: web.Request) -> web.Response:
     body = await json_object(request, {"cause", "note"})
     if body.get("cause") is None:
         raise BadRequest(f"cause: required, one of {causes_listed()}", field="cause")
-    services = _services(request)
-    suspension, ended = await operations.suspend_account(
-        services.engine, _account_id(request), services.end_calls,
-        cause=body["cause"], note=_text(body, "note"))  # billing checks the cause, listing the causes
+    services, account_id = _services(request), _account_id(request)
+    async with audited(request, "suspend", "account", account_id) as change:
+        # billing checks the cause, listing the causes
+        suspension = await suspensions.suspend(change.conn, account_id, body["cause"], _text(body, "note"))
+        change.fields({"status": "active"}, {"status": "suspended", "cause": suspension.cause,
+                                             "note": suspension.note})
+    ended = await services.end_calls(account_id)  # after the commit: the calls see the suspension
     return web.json_response({"status": "suspended", "calls_ended": ended,
                               "suspension": suspension_json(suspension)})
 
 
-@admin_route
+@admin_route("accounts.suspend")
 async def reinstate(request: web.Request) -> web.Response:
     """POST /admin/accounts/{id}/reinstate: make the suspended account
     active again → the suspension this ended (null for one recorded before
     causes were); 409 when the account is not suspended."""
-    ended = await suspensions.reinstate(_services(request).engine, _account_id(request))
+    account_id = _account_id(request)
+    async with audited(request, "reinstate", "account", account_id) as change:
+        ended = await suspensions.reinstate(change.conn, account_id)
+        change.fields({"status": "suspended"}, {"status": "active"})
     return web.json_response({"status": "active", "suspension": suspension_json(ended)})
 
 
 # -- service plans ---------------------------------------------------------------------
 
 
-@admin_route
+@admin_route("plans.read")
 async def list_plans(request: web.Request) -> web.Response:
     """GET /admin/plans: every service plan with its versions in force."""
     plans = await service_plan_store.list_service_plans(_services(request).engine)
     return web.json_response({"plans": [service_plan_json(plan) for plan in plans]})
 
 
-@admin_route
+@admin_route("plans.read")
 async def show_plan(request: web.Request) -> web.Response:
     """GET /admin/plans/{name}: one service plan's versions in force; 404 when none is stored."""
     plan = await service_plan_store.load_service_plan(_services(request).engine, request.match_info["name"][:200])
     return web.json_response(service_plan_json(plan))
 
 
-@admin_route
+@admin_route("plans.write")
 async def import_plans(request: web.Request) -> web.Response:
     """POST /admin/plans: import service plan versions from a CSV body
     (``text/csv``) or JSON ``{"plans": [...]}``, all or nothing → what was
     added, unchanged and superseded."""
-    engine = _services(request).engine
     if request.content_type == "text/csv":
         try:
             text = (await request.read()).decode("utf-8")  # read() is bounded: 64 KiB
@@ -440,15 +456,13 @@ async def import_plans(request: web.Request) -> web.Response:
         body = await json_object(request, {"plans"}, {"plans"})
         try:
             plans = service_plans_from_rows(service_plan_rows(body["plans"]), "request body")
-            report = await service_plan_store.import_service_plans(engine, plans, "request body")
         except ServicePlanFileError as exc:
             raise PlanImportError(exc, in_json=True) from exc
-        return web.json_response(plan_import_json(report))
-    report = await service_plan_store.import_service_plans(engine, plans, "request body")
-    return web.json_response(plan_import_json(report))
-
-
-def _plan_import_refusal(refused: PlanImportError) -> web.Response:
-    """400 naming the first field to blame, and every problem."""
-    return web.json_response({"error": str(refused), "field": refused.field, "problems": refused.problems},
-                             status=400)
+    async with audited(request, "import", "service_plan") as change:
+        try:
+            report = await service_plan_store.import_service_plans(change.conn, plans, "request body")
+        except ServicePlanFileError as exc:
+            raise PlanImportError(exc, in_json=request.content_type != "text/csv") from exc
+        answer = plan_import_json(report)
+        change.fields(None, {key: len(value) for key, value in answer.items() if isinstance(value, list)})
+    return web.json_response(answer)

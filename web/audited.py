@@ -42,11 +42,28 @@ class Change:
     def fields(self, before: Optional[Mapping[str, Any]], after: Optional[Mapping[str, Any]]) -> None:
         """Record the changed fields between two views (JSON scalars; money
         as decimal strings; never a secret: :func:`access.audit.record` refuses one)."""
-        self.changes = audit.changed(before, after)
+        self.changes = audit.changed(audit_view(before), audit_view(after))
 
     def unchanged(self) -> NoReturn:
         """Leave the block now: nothing changed, so nothing is committed nor audited."""
         raise Unchanged()
+
+
+def audit_view(view: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
+    """``view`` with the values an audit entry holds: JSON scalars as they
+    are, a list as its items joined by ", " (cut past the longest value kept), a nested object left out."""
+    if view is None:
+        return None
+    flat: dict[str, Any] = {}
+    for field, value in view.items():
+        if isinstance(value, (list, tuple)):
+            joined = ", ".join(str(item) for item in value)
+            # a long list (1,000 blocked prefixes) is cut to what an entry's value holds
+            flat[field] = joined if len(joined) <= audit.MAX_VALUE_CHARS else (
+                f"{joined[:audit.MAX_VALUE_CHARS - 40]} … ({len(value)} in all)")
+        elif value is None or isinstance(value, (bool, int, str)):
+            flat[field] = value
+    return flat
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
-"""The admin HTTP API's bearer token, and what happens after a wrong one.
+"""Who calls the admin HTTP API (/api/v1 and /admin alike: :func:`identify`),
+and what happens after a wrong credential.
 
 Every failed authentication is logged (WARNING, logger
 ``web.auth``) with the source address, the method and the
@@ -27,9 +28,14 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from access import tokens
+from access.errors import TokenRejected
+from access.roles import OPERATOR
 
 log = logging.getLogger(__name__)
 
@@ -115,35 +121,63 @@ class FailedLogins:
         return failures
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """Why a request is not let in: its status, message and headers."""
+class Refused(Exception):
+    """Why a request is not let in: its status (401 no or wrong credential,
+    429 locked out), message and headers; each surface answers it in its
+    own error shape."""
 
-    status: int
-    message: str
-    headers: dict[str, str]
+    def __init__(self, status: int, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
 
+
+BOOTSTRAP_ACTOR = "admin_token"
+"""The name the bootstrap credential acts and is audited under (reserved: no user may take it)."""
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clickphone-admin"'}
 
 
-def refusal_of(request: web.Request, token: str, failures: FailedLogins) -> Refusal | None:
-    """Return why ``request`` may not pass (401 wrong token, 429 locked
-    out), logging a failure; None when it carries the right token."""
+@dataclass(frozen=True)
+class Identity:
+    """Who a credential names: a user (or the bootstrap operator), their
+    role, their account (account admins only) and the kind of credential
+    (``token`` or ``admin_token``)."""
+
+    name: str
+    role: str
+    credential: str
+    account_id: Optional[int] = None
+
+
+async def identify(request: web.Request, engine: AsyncEngine, admin_token: str,
+                   failures: FailedLogins) -> Identity:
+    """Return who sent ``request`` — the one authentication of /api/v1 and
+    /admin: a personal API token (``cpt_…``) is its user, the ``admin_token``
+    setting the bootstrap operator. Raise :class:`Refused` 401 (no or wrong
+    credential, a failure counted against the source) or 429 (the source is
+    locked out, the credential not even looked at)."""
     source = source_of(request)
     wait = failures.retry_after(source)
     if wait is not None:
-        return Refusal(429, f"too many failed authentications; retry in {wait} s",
-                       {"Retry-After": str(wait)})
-    if bearer_token_matches(request, token):
+        raise Refused(429, f"too many failed authentications; retry in {wait} s", {"Retry-After": str(wait)})
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value.startswith(tokens.TOKEN_PREFIX):
+        try:
+            principal = await tokens.authenticate(engine, value)
+        except TokenRejected:
+            pass
+        else:
+            failures.succeeded(source)
+            return Identity(principal.username, principal.role, "token", principal.account_id)
+    elif bearer_token_matches(request, admin_token):
         failures.succeeded(source)
-        return None
+        return Identity(BOOTSTRAP_ACTOR, OPERATOR, "admin_token")
     lockout = failures.failed(source)
-    if lockout is None:
-        log.warning("admin API: failed authentication from %s (%s %s)",
-                    request.remote, request.method, request.path[:200])
-        return Refusal(401, "missing or wrong bearer token", _CHALLENGE)
-    log.warning("admin API: failed authentication from %s (%s %s); %s refused for %d s",
-                request.remote, request.method, request.path[:200], source, lockout)
-    return Refusal(429, f"too many failed authentications; retry in {lockout} s",
-                   {"Retry-After": str(lockout)})
+    # never the credential presented: a mistyped token is half a real one
+    log.warning("admin API: failed authentication from %s (%s %s)%s", request.remote, request.method,
+                request.path[:200], "" if lockout is None else f"; {source} refused for {lockout} s")
+    if lockout is not None:
+        raise Refused(429, f"too many failed authentications; retry in {lockout} s", {"Retry-After": str(lockout)})
+    raise Refused(401, "missing or wrong bearer token", _CHALLENGE)

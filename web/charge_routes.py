@@ -21,7 +21,8 @@ from aiohttp import web
 from billing.invoicing import one_off
 
 from .admin_input import AdminError, charge_request
-from .admin_routes import _account_id, _services, admin_route
+from .admin_guard import admin_route, audited
+from .admin_routes import _account_id, _services
 from .json_body import json_object
 from .schemas import invoice_summary_json, one_off_charge_json
 
@@ -32,15 +33,19 @@ def add_charge_routes(app: web.Application) -> None:
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/invoices/one-off", issue_one_off)
 
 
-@admin_route
+@admin_route("invoices.write")
 async def add_charge(request: web.Request) -> web.Response:
     """POST /admin/accounts/{id}/charges: a one-off charge waiting for its invoice → 201."""
     body = await json_object(request, {"description", "amount", "quantity"}, {"description", "amount"})
     wanted = charge_request(body)
-    charge = await one_off.add_one_off_charge(
-        _services(request).engine, _account_id(request), description=wanted.description,
-        unit_price_micro=wanted.unit_price_micro, quantity=wanted.quantity,
-    )
+    account_id = _account_id(request)
+    async with audited(request, "create", "one_off_charge") as change:
+        charge = await one_off.add_one_off_charge(
+            change.conn, account_id, description=wanted.description,
+            unit_price_micro=wanted.unit_price_micro, quantity=wanted.quantity,
+        )
+        change.resource_id = charge.id
+        change.fields(None, one_off_charge_json(charge))
     return web.json_response(one_off_charge_json(charge), status=201)
 
 
@@ -48,7 +53,7 @@ class _NoInvoicing(AdminError):
     status = 503
 
 
-@admin_route
+@admin_route("invoices.write")
 async def issue_one_off(request: web.Request) -> web.Response:
     """POST /admin/accounts/{id}/invoices/one-off: the one-off invoice of the
     account's charges not invoiced yet, emailed → 201 with it."""
@@ -56,5 +61,9 @@ async def issue_one_off(request: web.Request) -> web.Response:
     how = services.one_off_invoicing
     if how is None:
         raise _NoInvoicing("one-off invoices are not issued by this control plane")
-    invoice = await how.invoicing.issue_one_off(_account_id(request), supplier=how.supplier)
+    account_id = _account_id(request)
+    async with audited(request, "issue_one_off", "invoice") as change:
+        invoice = await how.invoicing.issue_one_off(account_id, supplier=how.supplier, db=change.conn)
+        change.resource_id = invoice.number
+        change.fields(None, {"account_id": account_id, "number": invoice.number, "kind": invoice.kind})
     return web.json_response(invoice_summary_json(invoice), status=201)

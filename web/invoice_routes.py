@@ -32,9 +32,10 @@ from billing.fx_bnr import FxError
 from billing.invoicing.errors import InvalidSeriesError, InvalidUntilError, InvoiceError
 from billing.invoicing.presentation import invoice_json
 from billing.invoicing.records import DEFAULT_SERIES
+from billing.money import format_micro
 
 from .admin_input import ConflictError, id_from_text
-from .admin_routes import ADMIN_SERVICES, admin_route
+from .admin_guard import ADMIN_SERVICES, admin_route, audited
 from .json_body import BadRequest, json_object
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def add_invoice_routes(app: web.Application) -> None:
     app.router.add_post("/admin/accounts/{account_id:[0-9]+}/invoices/interim", issue_interim)
 
 
-@admin_route
+@admin_route("invoices.write")
 async def issue_interim(request: web.Request) -> web.Response:
     """POST /admin/accounts/{id}/invoices/interim ``{"until", "series"}`` (both
     optional, the body too): issue the account's interim invoice and queue
@@ -65,9 +66,13 @@ async def issue_interim(request: web.Request) -> web.Response:
         raise BadRequest("series: must be a string", field="series")
     services: AdminServices = request.app[ADMIN_SERVICES]  # type: ignore[assignment]
     try:
-        invoice = await services.invoicing.issue_interim(
-            account_id, supplier=services.supplier, until=until, series=series
-        )
+        async with audited(request, "issue_interim", "invoice") as change:
+            invoice = await services.invoicing.issue_interim(
+                account_id, supplier=services.supplier, until=until, series=series, db=change.conn
+            )
+            change.resource_id = invoice.number
+            change.fields(None, {"account_id": account_id, "number": invoice.number, "kind": invoice.kind,
+                                 "period": invoice.period, "total_eur": format_micro(invoice.total_micro)})
     except InvalidUntilError as exc:
         raise BadRequest(str(exc), field="until") from exc
     except InvalidSeriesError as exc:

@@ -37,7 +37,6 @@ from billing.invoicing import exchange, payments, records
 from billing.invoicing.presentation import invoice_json
 from billing.invoicing.service import InvoicingService
 from billing.money import format_micro
-from sqlbase import Db
 
 from .admin_input import (
     MAX_ID,
@@ -49,7 +48,7 @@ from .admin_input import (
     payment_amount_micro,
     shown,
 )
-from .admin_routes import ADMIN_SERVICES, admin_route
+from .admin_guard import ADMIN_SERVICES, admin_route, audited
 from .json_body import json_object
 
 if TYPE_CHECKING:
@@ -146,7 +145,7 @@ def _difference_json(difference: exchange.PaymentDifference) -> dict[str, Any]:
 # -- resources -------------------------------------------------------------------------------
 
 
-@admin_route
+@admin_route("invoices.write")
 async def record_payment(request: web.Request) -> web.Response:
     """POST /admin/payments: record a payment received against ``invoice``,
     or allocated over ``account``'s open invoices oldest first (the rest
@@ -161,27 +160,30 @@ async def record_payment(request: web.Request) -> web.Response:
     reference = _string(body, "reference", "", longest=payments.PAYMENT_REFERENCE_MAX_LENGTH)
     number, account_id = _payer(body)
     services = _services(request)
-    answer = await recorded_payment(services.invoicing, services.engine, amount, paid_on=paid_on, currency=currency,
-                                    reference=reference, number=number, account_id=account_id)
+    resource, resource_id = ("invoice", number) if number is not None else ("account", account_id)
+    async with audited(request, "record_payment", resource, resource_id) as change:
+        answer = await recorded_payment(services.invoicing, change.conn, amount, paid_on=paid_on,
+                                        currency=currency, reference=reference, number=number,
+                                        account_id=account_id)
+        change.fields(None, payment_audit_fields(answer, reference))
     return web.json_response(answer, status=201)
 
 
-async def recorded_payment(invoicing: InvoicingService, db: Db, amount: int, *, paid_on: date, currency: str,
-                           reference: str, number: str | None, account_id: int | None) -> dict[str, Any]:
+async def recorded_payment(invoicing: InvoicingService, conn: AsyncConnection, amount: int, *, paid_on: date,
+                           currency: str, reference: str, number: str | None,
+                           account_id: int | None) -> dict[str, Any]:
     """Record a payment against invoice ``number``, or over account
-    ``account_id``'s open invoices (see :func:`record_payment`), in ``db``
-    (an engine, or the connection of an audited change); return the answer:
-    each invoice's payment and standing, the credit left and the exchange
-    differences."""
-    conn = db if isinstance(db, AsyncConnection) else None
+    ``account_id``'s open invoices, in ``conn``'s transaction (an audited
+    change's); return the answer (/admin's and /api/v1's): each invoice's
+    payment and standing, the credit left and the exchange differences."""
     credit: dict[str, Any] | None = None
     if number is not None:
         payment = await invoicing.record_payment(number, amount, paid_on=paid_on, currency=currency,
-                                                 reference=reference, conn=conn)
+                                                 reference=reference, db=conn)
         settled = [(number, payment)]
     else:
         made = await invoicing.record_account_payment(account_id, amount, paid_on=paid_on,  # type: ignore[arg-type]
-                                                      currency=currency, reference=reference, conn=conn)
+                                                      currency=currency, reference=reference, db=conn)
         settled = list(made.settled)
         if made.credit_micro:
             credit = {"amount": format_micro(made.credit_micro), "currency": made.currency,
@@ -189,11 +191,11 @@ async def recorded_payment(invoicing: InvoicingService, db: Db, amount: int, *, 
                       "rate": None if made.credit_rate is None else format(made.credit_rate, "f")}
     allocated = []
     for invoice_number, payment in settled:
-        invoice = await records.get_invoice(db, invoice_number)
+        invoice = await records.get_invoice(conn, invoice_number)
         account_id = invoice.account_id
         allocated.append({"invoice": invoice.number, "payment": payment_json(payment),
                           "standing": standing_json(invoice, paid_on)})
-    differences = await exchange.differences_of_payments(db, (p.id for _, p in settled))
+    differences = await exchange.differences_of_payments(conn, (p.id for _, p in settled))
     return {
         "account_id": account_id, "currency": currency, "received": format_micro(amount),
         "paid_on": paid_on.isoformat(), "invoices": allocated, "credit": credit,
@@ -201,7 +203,15 @@ async def recorded_payment(invoicing: InvoicingService, db: Db, amount: int, *, 
     }
 
 
-@admin_route
+def payment_audit_fields(answer: dict[str, Any], reference: str) -> dict[str, Any]:
+    """What a recorded payment's audit entry says (its after; before, nothing)."""
+    return {"amount": answer["received"], "currency": answer["currency"], "paid_on": answer["paid_on"],
+            "reference": reference, "account_id": answer["account_id"],
+            "invoices": ", ".join(a["invoice"] for a in answer["invoices"]),
+            "left_on_account": None if answer["credit"] is None else answer["credit"]["amount"]}
+
+
+@admin_route("invoices.read")
 async def show_invoice(request: web.Request) -> web.Response:
     """GET /admin/invoices/{number}[?as_of=YYYY-MM-DD]: the invoice as
     issued (the CLI's ``invoice show --format json``), its payments in the
@@ -213,7 +223,7 @@ async def show_invoice(request: web.Request) -> web.Response:
                               "status": standing_json(invoice, as_of)})
 
 
-@admin_route
+@admin_route("invoices.read")
 async def list_account_invoices(request: web.Request) -> web.Response:
     """GET /admin/accounts/{id}/invoices[?as_of=YYYY-MM-DD]: the account's
     invoices by number, each with its totals and where it stands today (or

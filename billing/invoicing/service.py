@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.fx_store import DEFAULT_MAX_AGE_DAYS
 from billing.invoicing.interim import issue_interim_invoice
@@ -27,6 +27,7 @@ from billing.invoicing.issuing import CustomerLookup, IssuedHook, RunReport, run
 from billing.invoicing.payments import RON, AccountPayment, PaymentHook, add_account_payment, add_invoice_payment
 from billing.invoicing.records import DEFAULT_SERIES, Invoice, InvoicePayment
 from billing.invoicing.supplier import Supplier
+from sqlbase import Db
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,10 @@ class InvoicingService:
     """Issues a month's invoices and interim invoices, and records payments, with their emails.
 
     On an engine: each invoice and each payment commits in its own
-    transaction, which is what ``after_commit`` follows. Given ``conn`` (an
-    interim invoice, a payment), the work joins that connection's
-    transaction (an audited change's) and its committer wakes the sender."""
+    transaction, which is what ``after_commit`` follows. An interim or
+    one-off invoice and a payment may instead be given ``db``, a connection
+    whose transaction they join (an audited change's: the caller commits,
+    and wakes the sender after)."""
 
     def __init__(self, engine: AsyncEngine, hooks: InvoicingHooks) -> None:
         self._engine = engine
@@ -97,9 +99,9 @@ class InvoicingService:
         until: datetime | None = None,
         series: str = DEFAULT_SERIES,
         now: datetime | None = None,
+        db: Db | None = None,
         allow_uningested: bool = False,
         max_fx_age_days: int = DEFAULT_MAX_AGE_DAYS,
-        conn: AsyncConnection | None = None,
     ) -> Invoice:
         """Issue account ``account_id``'s interim invoice of its usage before
         ``until`` (default now) by ``supplier`` and queue its email with it,
@@ -114,12 +116,11 @@ class InvoicingService:
                 account_id, ", ".join(supplier.missing),
             )  # fmt: skip
         invoice = await issue_interim_invoice(
-            conn or self._engine, account_id, supplier=supplier, until=until, series=series, now=now,
+            self._engine if db is None else db, account_id, supplier=supplier, until=until, series=series, now=now,
             customers=self.hooks.customers, on_issued=self.hooks.on_issued,
             allow_uningested=allow_uningested, max_fx_age_days=max_fx_age_days,
         )  # fmt: skip
-        if conn is None:
-            self._committed()
+        self._committed()
         return invoice
 
     async def issue_one_off(
@@ -130,13 +131,14 @@ class InvoicingService:
         series: str = DEFAULT_SERIES,
         inactive_until_paid: bool = False,
         now: datetime | None = None,
+        db: Db | None = None,
     ) -> Invoice:
         """Issue today the one-off invoice of ``account_id``'s uninvoiced
         one-off charges and queue its email in the same transaction
         (:func:`~billing.invoicing.one_off.issue_one_off_invoice`: its refusals)."""
         try:
             return await one_off.issue_one_off_invoice(
-                self._engine, account_id, supplier=supplier, series=series, now=now,
+                self._engine if db is None else db, account_id, supplier=supplier, series=series, now=now,
                 inactive_until_paid=inactive_until_paid, customers=self.hooks.customers,
                 on_issued=self.hooks.on_issued,
             )  # fmt: skip
@@ -157,7 +159,7 @@ class InvoicingService:
         reference: str = "",
         idempotency_key: str | None = None,
         now: datetime | None = None,
-        conn: AsyncConnection | None = None,
+        db: Db | None = None,
     ) -> InvoicePayment:
         """Record a payment of ``amount_micro`` in ``currency`` (RON unless
         told) against invoice ``number`` and queue its confirmation in the
@@ -165,11 +167,10 @@ class InvoicingService:
         (:func:`~billing.invoicing.payments.add_invoice_payment`: its
         conversion and refusals, and an idempotent replay queues nothing new)."""
         payment = await add_invoice_payment(
-            conn or self._engine, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
+            self._engine if db is None else db, number, amount_micro, paid_on=paid_on, currency=currency, reference=reference,
             idempotency_key=idempotency_key, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
-        if conn is None:
-            self._committed()
+        self._committed()
         return payment
 
     async def record_account_payment(
@@ -181,7 +182,7 @@ class InvoicingService:
         currency: str = RON,
         reference: str = "",
         now: datetime | None = None,
-        conn: AsyncConnection | None = None,
+        db: Db | None = None,
     ) -> AccountPayment:
         """Record a payment of ``amount_micro`` in ``currency`` from account
         ``account_id``, allocated to its oldest open invoices first with the
@@ -189,11 +190,10 @@ class InvoicingService:
         in the same transaction
         (:func:`~billing.invoicing.payments.add_account_payment`)."""
         payment = await add_account_payment(
-            conn or self._engine, account_id, amount_micro, paid_on=paid_on, currency=currency,
+            self._engine if db is None else db, account_id, amount_micro, paid_on=paid_on, currency=currency,
             reference=reference, on_recorded=self.hooks.on_payment, now=now,
         )  # fmt: skip
-        if conn is None:
-            self._committed()
+        self._committed()
         return payment
 
     def _committed(self) -> None:

@@ -25,7 +25,7 @@ from billing.invoicing.presentation import invoice_json, render_invoice_html
 from billing.money import format_micro
 from web.admin_input import payment_amount_micro
 from web.admin_routes import ADMIN_SERVICES
-from web.payment_routes import payment_json, recorded_payment, standing_json
+from web.payment_routes import payment_audit_fields, payment_json, recorded_payment, standing_json
 
 from .errors import ApiError
 from .invoice_schemas import (
@@ -98,19 +98,19 @@ async def list_invoices(call: ApiCall) -> InvoicePage:
 
 
 async def _invoice(call: ApiCall) -> records.Invoice:
-    invoice = await records.get_invoice(call.engine, call.request.match_info["number"])
+    invoice = await records.get_invoice(call.engine, call.request.match_info["invoice"])
     call.check_account(invoice.account_id)
     return invoice
 
 
-@routes.route("GET", "/invoices/{number}", summary="An invoice with its lines, payments, standing and penalty",
+@routes.route("GET", "/invoices/{invoice}", summary="An invoice with its lines, payments, standing and penalty",
               permission="invoices.read", query=OnQuery, response=InvoiceDetail)
 async def get_invoice(call: ApiCall) -> InvoiceDetail:
     """The invoice as issued, its payments, and where it stands ``on`` a day (default today)."""
     return _detail(await _invoice(call), _on(call.query.on))
 
 
-@routes.route("GET", "/invoices/{number}.html", summary="The invoice's HTML document (the one its email attaches)",
+@routes.route("GET", "/invoices/{invoice}.html", summary="The invoice's HTML document (the one its email attaches)",
               permission="invoices.read", query=OnQuery, media_type="text/html")
 async def get_invoice_html(call: ApiCall) -> web.Response:
     """The Romanian invoice document, autoescaped; with ``on``, its standing that day too.
@@ -134,15 +134,12 @@ async def record_payment(call: ApiCall) -> PaymentRecorded:
     amount = payment_amount_micro(body.amount, currency)
     paid_on = body.paid_on or subscriptions.contract_day()
     services = call.request.app[ADMIN_SERVICES]
-    async with call.change("record", "payment", body.invoice or f"account:{body.account}") as change:
+    resource, resource_id = ("invoice", body.invoice) if body.invoice is not None else ("account", body.account)
+    async with call.change("record_payment", resource, resource_id) as change:  # as /admin/payments audits it
         answer = await recorded_payment(services.invoicing, change.conn, amount, paid_on=paid_on,  # type: ignore[attr-defined]
                                         currency=currency, reference=body.reference, number=body.invoice,
                                         account_id=body.account)
-        change.fields(None, {
-            "account_id": answer["account_id"], "received": answer["received"], "currency": currency,
-            "paid_on": answer["paid_on"], "reference": body.reference or None,
-            "invoices": ", ".join(a["invoice"] for a in answer["invoices"])[:900] or None,
-            "left_over": None if answer["credit"] is None else answer["credit"]["amount"]})
+        change.fields(None, payment_audit_fields(answer, body.reference))
     return PaymentRecorded.model_validate(answer)
 
 
@@ -157,7 +154,7 @@ async def issue_interim(call: ApiCall) -> InvoiceDetail:
         async with call.change("issue_interim", "invoice") as change:
             invoice = await services.invoicing.issue_interim(  # type: ignore[attr-defined]
                 account_id, supplier=services.supplier, until=body.until,  # type: ignore[attr-defined]
-                series=body.series or records.DEFAULT_SERIES, conn=change.conn)
+                series=body.series or records.DEFAULT_SERIES, db=change.conn)
             change.resource_id = invoice.number
             change.fields(None, {"account_id": account_id, "kind": invoice.kind, "period": invoice.period,
                                  "total_eur": format_micro(invoice.total_micro)})

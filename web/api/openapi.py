@@ -22,6 +22,11 @@ routes = RouteTable()
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "number": {"type": "string", "pattern": "^[0-9]{1,15}$", "description": "a DID's E.164 digits"},
+}
+"""Path parameters that are not ids (matched as ASCII digits all the same)."""
 _ERROR_STATUSES = {"400": "bad input, naming the field", "401": "no or wrong bearer token",
                    "404": "no such resource", "429": "locked out after failed authentications"}
 
@@ -79,9 +84,8 @@ def _operation(route: ApiRoute, refs: dict[Any, Any], error_ref: dict[str, Any])
 
 def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True,
-         "schema": TEXT_PARAMETERS[name][1] if name in TEXT_PARAMETERS
-         else {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+        {"name": name, "in": "path", "required": True, "schema": TEXT_PARAMETERS[name][1] if name in TEXT_PARAMETERS
+         else _PATH_SCHEMAS.get(name, _ID_SCHEMA)}
         for name in route.path_parameters
     ]
     if route.query is not None:

@@ -12,7 +12,9 @@ the route's status) or a ready aiohttp response (a CSV stream).
 
 A handler that changes anything does it inside :meth:`ApiCall.change`:
 one transaction holding the change and its audit entry (issue 13, item 4),
-so a change that fails leaves neither. A handler whose resource belongs to
+so a change that fails leaves neither. A write operation (POST, PUT, PATCH,
+DELETE) that answers without exactly one such change is logged as an ERROR
+naming the route; the API tests fail on that log. A handler whose resource belongs to
 an account calls :meth:`ApiCall.check_account` (an account admin sees only
 its own; 403 otherwise) and filters its lists by :attr:`ApiCall.own_account_id`.
 """
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -41,18 +45,20 @@ from .schemas import CLIENT
 from .security import Caller, caller
 
 Handler = Callable[["ApiCall"], Awaitable[Any]]
+log = logging.getLogger(__name__)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
 TEXT_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
     "username": (r"[a-z0-9._-]{3,64}", {"type": "string", "pattern": r"^[a-z0-9._-]{3,64}$"}),
     "plan": (r"[A-Za-z0-9_-]{1,64}", {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}),
-    "number": (r"[A-Za-z]{1,16}-[0-9]{1,9}", {"type": "string", "pattern": r"^[A-Za-z]{1,16}-[0-9]{1,9}$",
-                                             "examples": ["CP-000012"]}),
+    "invoice": (r"[A-Za-z]{1,16}-[0-9]{1,9}", {"type": "string", "pattern": r"^[A-Za-z]{1,16}-[0-9]{1,9}$",
+                                              "examples": ["CP-000012"]}),
     "day": (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", {"type": "string", "format": "date"}),
 }
-"""Path parameters that are not ids: their router pattern (no dot, so a
-suffix such as ``.html`` stays apart) and their schema. Any other name is an id."""
+"""Path parameters that are not digits: their router pattern (no dot, so a
+suffix such as ``.html`` stays apart) and their schema. Any other is ASCII digits."""
 
 
 @dataclass(frozen=True)
@@ -103,14 +109,23 @@ class RouteTable:
         return declare
 
 
+@dataclass
+class _Count:
+    value: int = 0
+
+
 @dataclass(frozen=True)
 class ApiCall:
-    """A request as a handler sees it: validated query and body, and who sent it."""
+    """A request as a handler sees it: validated query and body, and who sent it.
+
+    ``changes_made`` counts the audited changes the handler committed
+    (mutable inside the frozen call): a write must make exactly one."""
 
     request: web.Request
     caller: Optional[Caller]
     query: Any
     body: Any
+    changes_made: _Count = field(default_factory=_Count)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -137,9 +152,16 @@ class ApiCall:
                ) -> AbstractAsyncContextManager[Change]:
         """The audited change this call makes (:func:`web.audited.audited_change`):
         ``action`` on ``resource`` ``resource_id``, by the caller."""
+        return self._counted(action, resource, resource_id)
+
+    @asynccontextmanager
+    async def _counted(self, action: str, resource: str, resource_id: Optional[str | int]
+                       ) -> AsyncIterator[Change]:
         services = self.request.app[ADMIN_SERVICES]
-        return audited_change(services.engine, self.who.actor, services.notifier,  # type: ignore[attr-defined]
-                              action=action, resource=resource, resource_id=resource_id)
+        async with audited_change(services.engine, self.who.actor, services.notifier,  # type: ignore[attr-defined]
+                                  action=action, resource=resource, resource_id=resource_id) as change:
+            yield change
+        self.changes_made.value += 1  # committed with its entry
 
     def path_id(self, name: str = "id") -> int:
         """The id in the path; one no row can have answers 404, as an unknown one would."""
@@ -153,21 +175,35 @@ class ApiCall:
 # -- cursors -------------------------------------------------------------------------
 
 
-def cursor_for(last_id: int) -> str:
-    """The opaque cursor of the page after the row ``last_id``."""
-    return base64.urlsafe_b64encode(f"k1:{last_id}".encode()).decode().rstrip("=")
+def encoded_cursor(tag: str, value: str) -> str:
+    """The opaque cursor carrying ``value`` (the last row's key) under ``tag`` (the list's kind of key)."""
+    return base64.urlsafe_b64encode(f"{tag}:{value}".encode()).decode().rstrip("=")
 
 
-def id_from_cursor(cursor: str) -> int:
-    """The row id a cursor of :func:`cursor_for` carries; raise ApiError 400 naming ``cursor``."""
+def decoded_cursor(cursor: str, tag: str, pattern: str) -> str:
+    """The key a cursor of :func:`encoded_cursor` carries, if it fully
+    matches ``pattern``; raise ApiError 400 naming ``cursor`` otherwise."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
         text = ""
-    match = re.fullmatch(r"k1:([0-9]{1,10})", text)
-    if match is None or not 0 <= int(match.group(1)) <= MAX_ID:
+    match = re.fullmatch(f"{re.escape(tag)}:({pattern})", text)
+    if match is None:
         raise ApiError(400, "cursor: not a cursor this API gave (pass next_cursor as it came)", "cursor")
-    return int(match.group(1))
+    return match.group(1)
+
+
+def cursor_for(last_id: int) -> str:
+    """The opaque cursor of the page after the row ``last_id``."""
+    return encoded_cursor("k1", str(last_id))
+
+
+def id_from_cursor(cursor: str) -> int:
+    """The row id a cursor of :func:`cursor_for` carries; raise ApiError 400 naming ``cursor``."""
+    value = int(decoded_cursor(cursor, "k1", "[0-9]{1,10}"))
+    if not 0 <= value <= MAX_ID:
+        raise ApiError(400, "cursor: not a cursor this API gave (pass next_cursor as it came)", "cursor")
+    return value
 
 
 def next_cursor(rows: list[Any], limit: int) -> Optional[str]:
@@ -205,22 +241,19 @@ async def _body_of(route: ApiRoute, request: web.Request) -> Any:
     if route.body is None:
         return None
     raw = await request.read()  # aiohttp's 413 past client_max_size
-    if not raw:  # an operation with a body takes none as its defaults (400 if it has required fields)
-        try:
-            return route.body()
-        except ValidationError as exc:
-            raise _validation_error(exc) from None
-    if route.accepts_csv and request.content_type == "text/csv":
+    document: Any = {}  # no body: the defaults, validated (a body may require a field)
+    if raw and route.accepts_csv and request.content_type == "text/csv":
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(400, "body: a CSV body is UTF-8 text", "body") from None
-    if request.content_type != "application/json":
-        raise ApiError(415, "send a JSON object with Content-Type: application/json")
-    try:
-        document = parse_json(raw)
-    except BadRequest as exc:
-        raise ApiError(exc.status, str(exc), exc.field) from None
+    if raw:
+        if request.content_type != "application/json":
+            raise ApiError(415, "send a JSON object with Content-Type: application/json")
+        try:
+            document = parse_json(raw)
+        except BadRequest as exc:
+            raise ApiError(exc.status, str(exc), exc.field) from None
     try:
         return route.body.model_validate(document, context=CLIENT)
     except ValidationError as exc:
@@ -239,6 +272,10 @@ def adapter(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResp
             raise ApiError(exc.status, str(exc), getattr(exc, "field", None)) from None
         except AdminError as exc:
             raise ApiError(exc.status, str(exc)) from None
+        if route.method in WRITE_METHODS and call.changes_made.value != 1:
+            # item 4's invariant: a successful write is exactly one audited change
+            log.error("API write %s %s (%s) made %d audited changes, not exactly one", route.method, route.path,
+                      route.operation_id, call.changes_made.value)
         if isinstance(answer, web.StreamResponse):
             return answer
         return web.Response(body=answer.model_dump_json(by_alias=True), status=route.status,

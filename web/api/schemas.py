@@ -136,14 +136,20 @@ class SubscriberOut(_Out):
     email: str
     language: str
     created_at: datetime
+    contract_ended_on: Optional[date] = Field(None, description="the contract's last day; null: running")
+    terminated_at: Optional[datetime] = Field(None, description="when the termination was recorded")
 
 
 class EndpointOut(_Out):
+    id: int
     username: str
     display_name: str
     caller_id_number: str
     realm: str
     account_code: Optional[str]
+    subscriber_id: int
+    profile: str = Field(description="its dialplan profile")
+    disabled_at: Optional[datetime] = Field(description="set: it no longer registers (subscriber terminated)")
 
 
 class SubscriberDetail(SubscriberOut):

@@ -20,27 +20,19 @@ for another), and lists are filtered by :attr:`Caller.own_account_id`.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Optional
 
 from aiohttp import web
 
-from access import tokens
 from access.audit import Actor
-from access.errors import TokenRejected
-from access.roles import ACCOUNT_ADMIN, OPERATOR, ROLE_PERMISSIONS
+from access.roles import ACCOUNT_ADMIN, ROLE_PERMISSIONS
 from web.admin_routes import ADMIN_SERVICES, FAILED_LOGINS
-from web.auth import bearer_token_matches, source_of
+from web.auth import BOOTSTRAP_ACTOR, Refused, identify
 
 from .errors import ApiError
 
-log = logging.getLogger(__name__)
-
-BOOTSTRAP_ACTOR = "admin_token"
-"""The name the bootstrap credential acts and is audited under (reserved: no user may take it)."""
-
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="clickphone-admin"'}
+__all__ = ["BOOTSTRAP_ACTOR", "Caller", "authenticated", "caller"]
 
 
 @dataclass(frozen=True)
@@ -82,36 +74,17 @@ def _remote(request: web.Request) -> str:
 
 
 async def authenticated(request: web.Request) -> Caller:
-    """Return who sent ``request``; raise ApiError 401 (no or wrong
-    credential) or 429 (the source is locked out after failures)."""
-    failures = request.app[FAILED_LOGINS]
-    source = source_of(request)
-    wait = failures.retry_after(source)
-    if wait is not None:
-        raise ApiError(429, f"too many failed authentications; retry in {wait} s", headers={"Retry-After": str(wait)})
+    """Return who sent ``request`` (:func:`web.auth.identify`, shared with
+    /admin); raise ApiError 401 (no or wrong credential) or 429 (the source
+    is locked out after failures)."""
     services = request.app[ADMIN_SERVICES]
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer" and value.startswith(tokens.TOKEN_PREFIX):
-        try:
-            principal = await tokens.authenticate(services.engine, value)  # type: ignore[attr-defined]
-        except TokenRejected:
-            pass
-        else:
-            failures.succeeded(source)
-            return Caller(name=principal.username, role=principal.role, credential="token",
-                          source=_remote(request), account_id=principal.account_id)
-    elif bearer_token_matches(request, services.admin_token):  # type: ignore[attr-defined]
-        failures.succeeded(source)
-        return Caller(name=BOOTSTRAP_ACTOR, role=OPERATOR, credential="admin_token", source=_remote(request))
-    lockout = failures.failed(source)
-    # never the credential presented: a mistyped token is half a real one
-    log.warning("API: failed authentication from %s (%s %s)%s", request.remote, request.method,
-                request.path[:200], "" if lockout is None else f"; {source} refused for {lockout} s")
-    if lockout is not None:
-        raise ApiError(429, f"too many failed authentications; retry in {lockout} s",
-                       headers={"Retry-After": str(lockout)})
-    raise ApiError(401, "missing or wrong bearer token", headers=_CHALLENGE)
+    try:
+        who = await identify(request, services.engine, services.admin_token,  # type: ignore[attr-defined]
+                             request.app[FAILED_LOGINS])
+    except Refused as refused:
+        raise ApiError(refused.status, str(refused), headers=refused.headers) from None
+    return Caller(name=who.name, role=who.role, credential=who.credential, source=_remote(request),
+                  account_id=who.account_id)
 
 
 async def caller(request: web.Request, permission: str) -> Caller:

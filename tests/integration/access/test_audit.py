@@ -38,6 +38,16 @@ async def test_a_rolled_back_change_leaves_no_entry(engine):
     assert (await audit.list_entries(engine)).entries == []
 
 
+async def test_fields_that_only_contain_a_secret_word_are_audited(engine):
+    """Words, not substrings: a credit limit or a hashed-looking name is no secret."""
+    async with engine.begin() as conn:
+        await audit.record(conn, OPERATOR, action="update", resource="account",
+                           changes={"credit_limit": {"before": "0.000000", "after": "5.000000"},
+                                    "keyboard_layout": {"before": None, "after": "ro"}})
+    (entry,) = (await audit.list_entries(engine)).entries
+    assert set(entry.changes) == {"credit_limit", "keyboard_layout"}
+
+
 async def test_record_refuses_an_engine(engine):
     """Given an engine, the entry would commit apart from the change: refused."""
     with pytest.raises(TypeError):
@@ -45,7 +55,7 @@ async def test_record_refuses_an_engine(engine):
 
 
 @pytest.mark.parametrize("field", ["password", "password_hash", "token", "token_hash", "md5_cred", "smtp_secret",
-                                   "api_key"])
+                                   "api_key", "security_pin", "ari.password"])
 async def test_secret_fields_are_refused(engine, field):
     """Never secrets: a change naming a secret field is refused, and nothing is written."""
     with pytest.raises(SecretInAudit) as refused:

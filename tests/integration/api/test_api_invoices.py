@@ -23,7 +23,7 @@ from provisioning import services as provisioning
 from tests.integration.admin.test_http_admin import AUTH
 from tests.integration.invoicing.support import AUGUST_1, bnr_rate, july_in_two_halves, open_account, run
 
-from .audit_support import audit_count, one_new_entry
+from .audit_support import audit_count, one_entry_since
 from .roles import bearer
 
 API = "/api/v1"
@@ -112,9 +112,9 @@ async def test_a_payment_pays_the_invoice_queues_its_email_and_is_audited_once(e
     paid = await response.json()
     assert paid["invoices"][0]["standing"]["state"] == "paid" and paid["received"] == "60.500000"
     assert await payment_emails(engine) == 1
-    entry = await one_new_entry(engine, count)
-    assert (entry.action, entry.resource, entry.resource_id) == ("record", "payment", "CP-000001")
-    assert entry.changes["received"] == {"before": None, "after": "60.500000"}
+    entry = await one_entry_since(engine, count)
+    assert (entry.action, entry.resource, entry.resource_id) == ("record_payment", "invoice", "CP-000001")
+    assert entry.changes["amount"] == {"before": None, "after": "60.500000"}
     assert entry.changes["invoices"] == {"before": None, "after": "CP-000001"}
     shown = await (await client.get(f"{API}/invoices/CP-000001", headers=AUTH)).json()
     assert [p["received"] for p in shown["payments"]] == ["60.500000"]
@@ -182,6 +182,6 @@ async def test_an_interim_invoice_is_issued_audited_and_refused_when_it_cannot_b
     assert response.status == 201, await response.text()
     issued = await response.json()
     assert (issued["invoice"]["kind"], issued["invoice"]["number"]) == ("interim", "CP-000001")
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource, entry.resource_id) == ("issue_interim", "invoice", "CP-000001")
     assert entry.changes["kind"] == {"before": None, "after": "interim"}

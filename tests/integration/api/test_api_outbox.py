@@ -10,7 +10,7 @@ from notify.outbox import RetryPolicy
 from tests.integration.admin.test_http_admin import AUTH
 from tests.integration.notify.support import alert
 
-from .audit_support import audit_count, one_new_entry
+from .audit_support import audit_count, one_entry_since
 from .roles import bearer
 
 API = "/api/v1"
@@ -51,7 +51,7 @@ async def test_a_dead_email_is_sent_again_and_audited_once(engine, client) -> No
     assert response.status == 200, await response.text()
     assert ((await response.json())["state"], (await response.json())["attempts"]) == ("pending", 0)
     assert (await outbox.outbox_entry(engine, email_id)).state == "pending"
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource, entry.resource_id) == ("retry", "outbox", str(email_id))
     assert entry.changes == {"state": {"before": "dead", "after": "pending"}, "attempts": {"before": 1, "after": 0}}
 

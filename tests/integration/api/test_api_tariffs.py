@@ -13,7 +13,7 @@ from billing.invoicing.downtime import downtime_days
 from billing.invoicing.recurring import BillingPeriod
 from tests.integration.admin.test_http_admin import AUTH
 
-from .audit_support import audit_count, one_new_entry
+from .audit_support import audit_count, one_entry_since
 from .roles import bearer
 
 API = "/api/v1"
@@ -29,7 +29,7 @@ async def test_a_tariff_csv_imports_and_is_listed_shown_and_exported(engine, cli
     response = await client.post(f"{API}/tariffs", data=BUSINESS, headers=CSV)
     assert response.status == 201, await response.text()
     assert (await response.json())["added"] == ["business/1"]
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource, entry.resource_id) == ("import", "tariff", "business")
     assert entry.changes == {"added": {"before": None, "after": "business/1"}}
     listed = await (await client.get(f"{API}/tariffs", headers=AUTH)).json()
@@ -97,7 +97,7 @@ async def test_a_manual_fx_rate_is_stored_exactly_and_audited_with_before_and_af
     assert response.status == 200, await response.text()
     assert (await response.json())["ron_per_unit"] == "5.07205"
     assert (await fx_store.stored_rate_on(engine, day)).rate == Decimal("5.07205")
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource, entry.resource_id) == ("set", "fx_rate", "2025-07-31")
     assert entry.changes == {"ron_per_unit": {"before": "5.0700", "after": "5.07205"},
                              "source": {"before": "bnr", "after": "manual"}}
@@ -124,14 +124,14 @@ async def test_a_downtime_day_is_recorded_changed_and_removed_each_audited(engin
     count = await audit_count(engine)
     response = await client.put(f"{API}/downtime/2025-07-10", json={"reason": "carrier outage"}, headers=AUTH)
     assert response.status == 200, await response.text()
-    assert (await one_new_entry(engine, count)).changes == {"reason": {"before": None, "after": "carrier outage"}}
+    assert (await one_entry_since(engine, count)).changes == {"reason": {"before": None, "after": "carrier outage"}}
     await client.put(f"{API}/downtime/2025-07-10", json={"reason": "fibre cut"}, headers=AUTH)
-    assert (await one_new_entry(engine, count + 1)).changes == {
+    assert (await one_entry_since(engine, count + 1)).changes == {
         "reason": {"before": "carrier outage", "after": "fibre cut"}}
     assert await downtime_days(engine, BillingPeriod(day, day)) == [(day, "fibre cut")]
     response = await client.delete(f"{API}/downtime/2025-07-10", headers=AUTH)
     assert response.status == 200
-    assert (await one_new_entry(engine, count + 2)).changes == {"reason": {"before": "fibre cut", "after": None}}
+    assert (await one_entry_since(engine, count + 2)).changes == {"reason": {"before": "fibre cut", "after": None}}
     assert await downtime_days(engine, BillingPeriod(day, day)) == []
 
 
@@ -161,7 +161,7 @@ async def test_the_openapi_document_describes_text_path_parameters_and_the_csv_i
     document = await (await client.get(f"{API}/openapi.json")).json()
     paths = document["paths"]
     for path, method in ((f"{API}/tariffs/{{plan}}", "get"), (f"{API}/downtime/{{day}}", "put"),
-                         (f"{API}/users/{{username}}/disable", "post"), (f"{API}/invoices/{{number}}.html", "get")):
+                         (f"{API}/users/{{username}}/disable", "post"), (f"{API}/invoices/{{invoice}}.html", "get")):
         [parameter] = [p for p in paths[path][method]["parameters"] if p["in"] == "path"]
         assert parameter["schema"]["type"] == "string", path
     assert set(paths[f"{API}/tariffs"]["post"]["requestBody"]["content"]) == {"application/json", "text/csv"}

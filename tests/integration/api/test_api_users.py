@@ -12,7 +12,7 @@ from access.roles import ACCOUNT_ADMIN, AUDITOR, OPERATOR, SUPPORT
 from tests.integration.admin.support import new_subscriber
 from tests.integration.admin.test_http_admin import AUTH
 
-from .audit_support import audit_count, one_new_entry
+from .audit_support import audit_count, one_entry_since
 from .roles import bearer
 
 API = "/api/v1"
@@ -26,7 +26,7 @@ async def test_an_operator_creates_a_user_with_a_generated_password_shown_once(e
     created = await response.json()
     assert created["user"]["username"] == "ana.pop" and created["user"]["role"] == SUPPORT
     assert len(created["password"]) >= 12
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource, entry.resource_id) == ("create", "user", "ana.pop")
     assert entry.changes["role"] == {"before": None, "after": SUPPORT}
     assert created["password"] not in json.dumps(entry.changes)
@@ -77,7 +77,7 @@ async def test_a_token_issued_through_the_api_works_and_its_revocation_stops_it_
     response = await client.post(f"{API}/users/tok.user/tokens", json={"name": "ci"}, headers=AUTH)
     assert response.status == 201, await response.text()
     issued = await response.json()
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource, entry.resource_id) == ("create", "token", str(issued["token"]["id"]))
     assert entry.changes == {"name": {"before": None, "after": "ci"}, "user": {"before": None, "after": "tok.user"}}
     assert issued["value"] not in json.dumps(entry.changes)
@@ -88,7 +88,7 @@ async def test_a_token_issued_through_the_api_works_and_its_revocation_stops_it_
     response = await client.delete(f"{API}/tokens/{issued['token']['id']}", headers=AUTH)
     assert response.status == 200
     assert (await response.json())["revoked_at"] is not None
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource) == ("revoke", "token")
     assert entry.changes["revoked_at"]["before"] is None and entry.changes["revoked_at"]["after"]
     assert (await client.get(f"{API}/me", headers=headers)).status == 401
@@ -114,7 +114,7 @@ async def test_disabling_a_user_stops_its_tokens_and_is_audited_once(engine, cli
     count = await audit_count(engine)
     response = await client.post(f"{API}/users/{me['name']}/disable", headers=AUTH)
     assert response.status == 200 and (await response.json())["disabled_at"] is not None
-    entry = await one_new_entry(engine, count)
+    entry = await one_entry_since(engine, count)
     assert (entry.action, entry.resource_id) == ("disable", me["name"])
     assert entry.changes["disabled_at"]["before"] is None
     assert (await client.get(f"{API}/me", headers=headers)).status == 401
@@ -159,7 +159,7 @@ async def test_every_role_manages_its_own_tokens_and_no_one_elses(engine, client
     old_id = (await tokens.authenticate(engine, mine["Authorization"].split()[1])).token_id
     fresh = {"Authorization": f"Bearer {new['value']}"}
     assert (await client.delete(f"{API}/me/tokens/{old_id}", headers=fresh)).status == 200
-    assert (await one_new_entry(engine, count)).resource_id == str(old_id)
+    assert (await one_entry_since(engine, count)).resource_id == str(old_id)
     assert (await client.get(f"{API}/me", headers=mine)).status == 401
     assert (await client.get(f"{API}/me", headers=fresh)).status == 200
 

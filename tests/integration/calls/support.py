@@ -84,8 +84,20 @@ class ControlPlane:
     missed: list[tuple[str, str, int]] = field(default_factory=list)  # (caller channel, did, ring seconds)
 
     async def stop(self, *, hang_up: bool = True) -> None:
-        await self.controller.stop(hang_up=hang_up)
-        await self.client.close()
+        """Stop the controller, then the client; each step bounded, so a
+        hang names its step instead of running into the test's timeout."""
+        await _bounded(self.controller.stop(hang_up=hang_up), "the call controller's stop")
+        await _bounded(self.client.close(), "the ARI client's close")
+
+
+STOP_STEP_S = 20.0
+
+
+async def _bounded(step, what: str) -> None:
+    try:
+        await asyncio.wait_for(step, STOP_STEP_S)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"{what} did not finish in {STOP_STEP_S:.0f} s") from None
 
 
 async def start_control_plane(asterisk, engine, *, admission: Admission | None = None,
