@@ -35,23 +35,28 @@ _VERBS: dict[str, tuple[str, ...]] = {
     "downtime": ("read", "write"),
     "users": ("read", "write"),
     "audit": ("read",),
+    # the caller's own user and personal tokens (/me): every role, so anyone can rotate their token
+    "self": ("read", "write"),
 }
 PERMISSIONS: frozenset[str] = frozenset(f"{resource}.{verb}" for resource, verbs in _VERBS.items() for verb in verbs)
 _READS = frozenset(permission for permission in PERMISSIONS if permission.endswith(".read"))
+SELF_SERVICE = frozenset({"self.read", "self.write"})
+"""Every role holds these: see and manage its own user's tokens, no one else's."""
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = MappingProxyType({
     OPERATOR: PERMISSIONS,
     # read everything but the users; top up, suspend/reinstate, re-process
     # quarantined CDRs; no tariff, plan, template or user changes
-    SUPPORT: (_READS - {"users.read"}) | {"accounts.top_up", "accounts.suspend", "quarantine.reprocess"},
-    AUDITOR: _READS,
+    SUPPORT: (_READS - {"users.read"}) | {"accounts.top_up", "accounts.suspend", "quarantine.reprocess"}
+    | SELF_SERVICE,
+    AUDITOR: _READS | SELF_SERVICE,
     # a business customer's PBX admin: their own account's subscribers,
     # endpoints, DIDs (read: numbers are assigned by the operator), calls
     # and invoices
     ACCOUNT_ADMIN: frozenset({
         "accounts.read", "subscribers.read", "subscribers.write", "endpoints.read", "endpoints.write",
         "dids.read", "calls.read", "invoices.read",
-    }),
+    }) | SELF_SERVICE,
 })
 
 

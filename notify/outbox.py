@@ -219,6 +219,17 @@ async def list_dead(db: Db, *, limit: int = 100) -> list[OutboxEntry]:
         return [OutboxEntry(**row._mapping) for row in rows]
 
 
+async def entries_in_state(db: Db, state: str, *, after_id: int = 0, limit: int = 50) -> list[OutboxEntry]:
+    """Return up to ``limit`` emails in ``state`` after the one with id
+    ``after_id``, by id (oldest first), each with its attempts and last
+    error: a keyset page (``list_dead``'s, for any state)."""
+    async with reading(db) as conn:
+        rows = await conn.execute(
+            _entry_query().where(outbox.c.state == state, outbox.c.id > after_id).order_by(outbox.c.id).limit(limit)
+        )
+        return [OutboxEntry(**row._mapping) for row in rows]
+
+
 async def requeue_dead(db: Db, email_id: int) -> bool:
     """Make a dead email pending again, due now, with a fresh count of
     attempts; return False if it is not dead."""

@@ -6,8 +6,10 @@ The handler passes :attr:`Change.conn` to the owners' services (they take
 an engine or a connection and join the latter's transaction), sets what
 the entry says, and on leaving the block the entry is written and both
 commit together; an exception rolls both back, so a refused or failed
-change leaves no entry. After the commit the outbox is woken: an email the
-change queued goes now rather than at the dispatcher's next poll.
+change leaves no entry. A change that turns out to change nothing (disabling
+a disabled user) calls :meth:`Change.unchanged`: the block ends there, rolled
+back, with no entry and no error. After the commit the outbox is woken: an
+email the change queued goes now rather than at the dispatcher's next poll.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from access import audit
 from notify.notifier import Notifier
+
+
+class Unchanged(Exception):
+    """Ends a change block that changed nothing (see :meth:`Change.unchanged`)."""
 
 
 @dataclass
@@ -37,6 +43,10 @@ class Change:
         """Record the changed fields between two views (JSON scalars; money
         as decimal strings; never a secret: :func:`access.audit.record` refuses one)."""
         self.changes = audit.changed(audit_view(before), audit_view(after))
+
+    def unchanged(self) -> NoReturn:
+        """Leave the block now: nothing changed, so nothing is committed nor audited."""
+        raise Unchanged()
 
 
 def audit_view(view: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
@@ -62,10 +72,13 @@ async def audited_change(engine: AsyncEngine, actor: audit.Actor, notifier: Opti
                          ) -> AsyncIterator[Change]:
     """A transaction for one change by ``actor`` and its one audit entry
     (``action`` on ``resource`` ``resource_id``), committed together."""
-    async with engine.begin() as conn:
-        change = Change(conn, resource_id)
-        yield change
-        await audit.record(conn, actor, action=action, resource=resource, resource_id=change.resource_id,
-                           changes=change.changes)
+    try:
+        async with engine.begin() as conn:
+            change = Change(conn, resource_id)
+            yield change
+            await audit.record(conn, actor, action=action, resource=resource, resource_id=change.resource_id,
+                               changes=change.changes)
+    except Unchanged:
+        return  # rolled back on the way out: no entry, and the caller carries on
     if notifier is not None:
         notifier.wake()

@@ -30,10 +30,12 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing import ledger, subscriptions
 from billing.invoicing import exchange, payments, records
 from billing.invoicing.presentation import invoice_json
+from billing.invoicing.service import InvoicingService
 from billing.money import format_micro
 
 from .admin_input import (
@@ -158,38 +160,55 @@ async def record_payment(request: web.Request) -> web.Response:
     reference = _string(body, "reference", "", longest=payments.PAYMENT_REFERENCE_MAX_LENGTH)
     number, account_id = _payer(body)
     services = _services(request)
-    credit: dict[str, Any] | None = None
     resource, resource_id = ("invoice", number) if number is not None else ("account", account_id)
     async with audited(request, "record_payment", resource, resource_id) as change:
-        if number is not None:
-            payment = await services.invoicing.record_payment(number, amount, paid_on=paid_on, currency=currency,
-                                                              reference=reference, db=change.conn)
-            settled = [(number, payment)]
-        else:
-            made = await services.invoicing.record_account_payment(account_id, amount, paid_on=paid_on,
-                                                                   currency=currency, reference=reference,
-                                                                   db=change.conn)
-            settled = list(made.settled)
-            if made.credit_micro:
-                credit = {"amount": format_micro(made.credit_micro), "currency": made.currency,
-                          "amount_eur": format_micro(made.credit_eur_micro),
-                          "rate": None if made.credit_rate is None else format(made.credit_rate, "f")}
-        allocated = []
-        for invoice_number, payment in settled:
-            invoice = await records.get_invoice(change.conn, invoice_number)
-            account_id = invoice.account_id
-            allocated.append({"invoice": invoice.number, "payment": payment_json(payment),
-                              "standing": standing_json(invoice, paid_on)})
-        differences = await exchange.differences_of_payments(change.conn, (p.id for _, p in settled))
-        change.fields(None, {"amount": format_micro(amount), "currency": currency, "paid_on": paid_on.isoformat(),
-                             "reference": reference, "account_id": account_id,
-                             "invoices": ", ".join(str(n) for n, _ in settled),
-                             "left_on_account": None if credit is None else credit["amount"]})
-    return web.json_response({
+        answer = await recorded_payment(services.invoicing, change.conn, amount, paid_on=paid_on,
+                                        currency=currency, reference=reference, number=number,
+                                        account_id=account_id)
+        change.fields(None, payment_audit_fields(answer, reference))
+    return web.json_response(answer, status=201)
+
+
+async def recorded_payment(invoicing: InvoicingService, conn: AsyncConnection, amount: int, *, paid_on: date,
+                           currency: str, reference: str, number: str | None,
+                           account_id: int | None) -> dict[str, Any]:
+    """Record a payment against invoice ``number``, or over account
+    ``account_id``'s open invoices, in ``conn``'s transaction (an audited
+    change's); return the answer (/admin's and /api/v1's): each invoice's
+    payment and standing, the credit left and the exchange differences."""
+    credit: dict[str, Any] | None = None
+    if number is not None:
+        payment = await invoicing.record_payment(number, amount, paid_on=paid_on, currency=currency,
+                                                 reference=reference, db=conn)
+        settled = [(number, payment)]
+    else:
+        made = await invoicing.record_account_payment(account_id, amount, paid_on=paid_on,  # type: ignore[arg-type]
+                                                      currency=currency, reference=reference, db=conn)
+        settled = list(made.settled)
+        if made.credit_micro:
+            credit = {"amount": format_micro(made.credit_micro), "currency": made.currency,
+                      "amount_eur": format_micro(made.credit_eur_micro),
+                      "rate": None if made.credit_rate is None else format(made.credit_rate, "f")}
+    allocated = []
+    for invoice_number, payment in settled:
+        invoice = await records.get_invoice(conn, invoice_number)
+        account_id = invoice.account_id
+        allocated.append({"invoice": invoice.number, "payment": payment_json(payment),
+                          "standing": standing_json(invoice, paid_on)})
+    differences = await exchange.differences_of_payments(conn, (p.id for _, p in settled))
+    return {
         "account_id": account_id, "currency": currency, "received": format_micro(amount),
         "paid_on": paid_on.isoformat(), "invoices": allocated, "credit": credit,
         "exchange_differences": [_difference_json(d) for d in differences],
-    }, status=201)
+    }
+
+
+def payment_audit_fields(answer: dict[str, Any], reference: str) -> dict[str, Any]:
+    """What a recorded payment's audit entry says (its after; before, nothing)."""
+    return {"amount": answer["received"], "currency": answer["currency"], "paid_on": answer["paid_on"],
+            "reference": reference, "account_id": answer["account_id"],
+            "invoices": ", ".join(a["invoice"] for a in answer["invoices"]),
+            "left_on_account": None if answer["credit"] is None else answer["credit"]["amount"]}
 
 
 @admin_route("invoices.read")

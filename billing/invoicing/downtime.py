@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from billing.invoicing.errors import InvoiceError
 from billing.invoicing.recurring import BillingPeriod
@@ -44,3 +44,13 @@ async def downtime_days(db: Db, period: BillingPeriod) -> list[tuple[date, str]]
             .order_by(service_downtime.c.day)
         )
         return [(row.day, row.reason) for row in rows]
+
+
+async def remove_downtime(db: Db, day: date) -> str | None:
+    """Forget ``day`` as a downtime day (recorded by mistake); return its
+    reason, or None if it was not one. Invoices already issued keep their credit."""
+    async with transaction(db) as conn:
+        reason = await conn.scalar(select(service_downtime.c.reason).where(service_downtime.c.day == day))
+        if reason is not None:
+            await conn.execute(delete(service_downtime).where(service_downtime.c.day == day))
+    return reason

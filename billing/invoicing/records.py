@@ -24,7 +24,7 @@ from billing.invoicing.recurring import BillingPeriod, month_period
 from billing.invoicing.supplier import SUPPLIER_FIELDS, Supplier
 from billing.invoicing.tables import invoice_calls, invoice_lines, invoice_payments, invoices
 from billing.accounts import PREPAID
-from sqlbase import Db, transaction
+from sqlbase import Db, reading, transaction
 from billing.tariffs import CONTRACT_TZ
 
 DEFAULT_SERIES = "CP"
@@ -253,6 +253,25 @@ async def list_invoices(
         ids = (
             await conn.scalars(select(invoices.c.id).where(*conditions).order_by(invoices.c.series, invoices.c.number))
         ).all()
+        return [await load_invoice(conn, invoices.c.id == i, with_calls=False) for i in ids]
+
+
+async def invoice_page(
+    db: Db, *, account_id: int | None = None, period: str | None = None, kind: str | None = None,
+    after_id: int = 0, limit: int = 50,
+) -> list[Invoice]:
+    """Up to ``limit`` invoices (without their calls) after the one with id
+    ``after_id``, by id (the order they were issued in), filtered by account,
+    month (``'YYYY-MM'``) and kind: a keyset page."""
+    conditions = [invoices.c.id > after_id]
+    if period is not None:
+        conditions.append(invoices.c.period == period_label(parse_period(period)))
+    if account_id is not None:
+        conditions.append(invoices.c.account_id == account_id)
+    if kind is not None:
+        conditions.append(invoices.c.kind == kind)
+    async with reading(db) as conn:
+        ids = (await conn.scalars(select(invoices.c.id).where(*conditions).order_by(invoices.c.id).limit(limit))).all()
         return [await load_invoice(conn, invoices.c.id == i, with_calls=False) for i in ids]
 
 

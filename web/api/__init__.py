@@ -48,8 +48,40 @@ route                                     what                                  
 ``POST /quarantine/reprocess``            re-process one (``{"id"}``) or all      quarantine.reprocess
 ``GET  /fx-rates?from=&to=``              EUR→RON rates by day (≤ 366 days)       fx.read
 ``GET  /downtime?from=&to=``              downtime days (≤ 366 days)              downtime.read
+``PUT  /fx-rates/{day}``                  a manual EUR→RON rate (exact decimal)   fx.write
+``PUT  /downtime/{day}``                  record a downtime day with its reason   downtime.write
+``DELETE /downtime/{day}``                forget a downtime day                   downtime.write
+``GET  /tariffs``                         plans, versions in force, their dates   tariffs.read
+``GET  /tariffs/{plan}``                  a plan's versions and exact rates       tariffs.read
+``GET  /tariffs/{plan}/export``           the plan as the import's CSV            tariffs.read
+``POST /tariffs``                         import: CSV (text/csv) or JSON rows,    tariffs.write
+                                          all or nothing (400 names line / row)
+``GET  /invoices``                        by account, month, kind, status; pages  invoices.read
+``GET  /invoices/{invoice}``              lines, payments, standing ``?on=``      invoices.read
+``GET  /invoices/{invoice}.html``         the emailed document, sandboxed         invoices.read
+``POST /payments``                        record a payment (invoice or account)   invoices.write
+``POST /accounts/{id}/invoices/interim``  issue the account's interim invoice     invoices.write
+``GET  /outbox?state=``                   pending or dead emails, last error      outbox.read
+``POST /outbox/{id}/retry``               a dead email pending again (409 else)   outbox.retry
+``GET  /users``                           users and roles (never a password)      users.read
+``POST /users``                           create; a generated password shown once users.write
+``POST /users/{username}/disable``        its tokens stop at once                 users.write
+``GET  /users/{username}/tokens``         its tokens (never their values)         users.read
+``POST /users/{username}/tokens``         issue one; its value shown once         users.write
+``DELETE /tokens/{id}``                   revoke any token                        users.write
+``GET  /me``                              who the credential speaks for           self.read
+``GET  /me/tokens``                       the caller's own tokens                 self.read
+``POST /me/tokens``                       issue the caller a token (rotation)     self.write
+``DELETE /me/tokens/{id}``                revoke one of the caller's own          self.write
+``GET  /audit``                           the audit log, filtered; pages          audit.read
 ``GET  /openapi.json``, ``/docs``         the OpenAPI 3.1 document, its page      public
 ========================================  ======================================  ======================
+
+Every role holds ``self.read`` and ``self.write``: anyone may see itself and
+list, issue and revoke its own tokens, never another's (404 under /me).
+Each write is one audit entry with the fields before and after, in the
+change's transaction; a refused write leaves none, nor does one that
+changes nothing (disabling a disabled user, revoking a revoked token).
 
 Every refusal is ``{"error": {"code", "message", "field"?}}``
 (:mod:`web.api.errors`); authentication is :func:`web.api.security.caller`.
@@ -63,12 +95,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import account_routes, accounts, billing_data, calls, endpoint_routes, openapi, subscriber_routes
+from . import (
+    access_routes, account_routes, accounts, billing_data, calls, endpoint_routes, invoice_routes, openapi,
+    outbox_routes, subscriber_routes, tariff_routes,
+)
 from .registry import ApiRoute, add_routes
 
 API_ROUTES: list[ApiRoute] = [
     *accounts.routes.routes, *subscriber_routes.routes.routes, *endpoint_routes.routes.routes,
-    *account_routes.routes.routes, *calls.routes.routes, *billing_data.routes.routes, *openapi.routes.routes,
+    *account_routes.routes.routes, *calls.routes.routes, *billing_data.routes.routes,
+    *tariff_routes.routes.routes, *invoice_routes.routes.routes, *outbox_routes.routes.routes,
+    *access_routes.routes.routes, *openapi.routes.routes,
 ]
 """Every operation of /api/v1, in the document's order."""
 

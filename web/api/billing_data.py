@@ -1,15 +1,20 @@
-"""/api/v1's quarantined CDR lines (list, re-process), FX rates and downtime days."""
+"""/api/v1's quarantined CDR lines (list, re-process), FX rates and downtime
+days (list, and the operator's writes: a manual rate, a downtime day)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from billing import reprocessing
-from billing.fx_store import stored_rates
-from billing.invoicing.downtime import downtime_days
+from billing.fx_store import InvalidRateError, parse_rate, set_manual_rate, stored_rate_on, stored_rates
+from billing.invoicing.downtime import downtime_days, record_downtime, remove_downtime
+from billing.invoicing.errors import InvoiceError
 from billing.invoicing.recurring import BillingPeriod
 from provisioning.services import our_numbers
 
 from .errors import ApiError
 from .registry import ApiCall, RouteTable, id_from_cursor, next_cursor
+from .tariff_schemas import DowntimeIn, FxRateIn
 from .schemas import (
     MAX_DAY_RANGE,
     DayRangeQuery,
@@ -83,3 +88,64 @@ async def list_downtime(call: ApiCall) -> DowntimeList:
     """The downtime days in ``[from, to]`` and their reasons."""
     days = await downtime_days(call.engine, _period(call.query))
     return DowntimeList(items=[DowntimeDayOut(day=day, reason=reason) for day, reason in days])
+
+
+def _path_day(call: ApiCall) -> date:
+    text = call.request.match_info["day"]
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, f"day: {text!r} is not a day (YYYY-MM-DD)", "day") from None
+
+
+@routes.route("PUT", "/fx-rates/{day}", summary="Set the EUR→RON rate of a day by hand (it wins over BNR's)",
+              permission="fx.write", body=FxRateIn, response=FxRateOut)
+async def set_fx_rate(call: ApiCall) -> FxRateOut:
+    """The operator's rate for ``day``, exact as given (``"5.0720"``)."""
+    day = _path_day(call)
+    try:
+        rate = parse_rate(call.body.ron_per_unit)
+    except InvalidRateError as exc:
+        raise ApiError(400, f"ron_per_unit: {exc}", "ron_per_unit") from None
+    async with call.change("set", "fx_rate", day.isoformat()) as change:
+        before = await stored_rate_on(change.conn, day)
+        stored = await set_manual_rate(change.conn, day, rate)
+        change.fields(None if before is None else {"ron_per_unit": str(before.rate), "source": before.source},
+                      {"ron_per_unit": str(stored.rate), "source": stored.source})
+    return FxRateOut(day=stored.day, currency=stored.currency, ron_per_unit=str(stored.rate), source=stored.source)
+
+
+async def _downtime_reason(db: object, day: date) -> str | None:
+    found = await downtime_days(db, BillingPeriod(day, day))  # type: ignore[arg-type]
+    return found[0][1] if found else None
+
+
+@routes.route("PUT", "/downtime/{day}", summary="Record a downtime day with its reason (or change the reason)",
+              permission="downtime.write", body=DowntimeIn, response=DowntimeDayOut)
+async def set_downtime(call: ApiCall) -> DowntimeDayOut:
+    """The service was down on ``day`` through the provider's fault: credited on invoices not yet issued."""
+    day = _path_day(call)
+    if not call.body.reason.strip():
+        raise ApiError(400, "reason: say why the service was down", "reason")
+    async with call.change("set", "downtime", day.isoformat()) as change:
+        before = await _downtime_reason(change.conn, day)
+        try:
+            await record_downtime(change.conn, day, call.body.reason)
+        except InvoiceError as exc:
+            raise ApiError(400, f"reason: {exc}", "reason") from None
+        after = await _downtime_reason(change.conn, day)
+        change.fields({"reason": before}, {"reason": after})
+    return DowntimeDayOut(day=day, reason=after or "")
+
+
+@routes.route("DELETE", "/downtime/{day}", summary="Forget a downtime day recorded by mistake",
+              permission="downtime.write", response=DowntimeDayOut)
+async def delete_downtime(call: ApiCall) -> DowntimeDayOut:
+    """Remove ``day`` (404 if it is not a downtime day); issued invoices keep their credit."""
+    day = _path_day(call)
+    async with call.change("delete", "downtime", day.isoformat()) as change:
+        reason = await remove_downtime(change.conn, day)
+        if reason is None:
+            raise ApiError(404, f"{day.isoformat()} is not a downtime day")
+        change.fields({"reason": reason}, {"reason": None})
+    return DowntimeDayOut(day=day, reason=reason)

@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from web.admin_input import MAX_ID
 
-from .registry import ApiCall, ApiRoute, RouteTable
+from .registry import TEXT_PARAMETERS, ApiCall, ApiRoute, RouteTable
 from .schemas import ErrorBody
 
 routes = RouteTable()
@@ -88,6 +88,8 @@ def _operation(route: ApiRoute, refs: dict[Any, Any], error_ref: dict[str, Any])
     if route.body is not None:
         operation["requestBody"] = {"required": False, "content": {
             "application/json": {"schema": refs[(route.body, "validation")]}}}
+        if route.accepts_csv:
+            operation["requestBody"]["content"]["text/csv"] = {"schema": {"type": "string"}}
     if route.response is not None:
         content = {route.media_type: {"schema": refs[(route.response, "serialization")]}}
     else:
@@ -102,7 +104,8 @@ def _operation(route: ApiRoute, refs: dict[Any, Any], error_ref: dict[str, Any])
 
 def _parameters(route: ApiRoute) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS.get(name, _ID_SCHEMA)}
+        {"name": name, "in": "path", "required": True, "schema": TEXT_PARAMETERS[name][1] if name in TEXT_PARAMETERS
+         else _PATH_SCHEMAS.get(name, _ID_SCHEMA)}
         for name in route.path_parameters
     ]
     if route.query is not None:

@@ -50,6 +50,16 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _PATH_PARAMETER = re.compile(r"\{([a-z_]+)\}")
 
+TEXT_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "username": (r"[a-z0-9._-]{3,64}", {"type": "string", "pattern": r"^[a-z0-9._-]{3,64}$"}),
+    "plan": (r"[A-Za-z0-9_-]{1,64}", {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"}),
+    "invoice": (r"[A-Za-z]{1,16}-[0-9]{1,9}", {"type": "string", "pattern": r"^[A-Za-z]{1,16}-[0-9]{1,9}$",
+                                              "examples": ["CP-000012"]}),
+    "day": (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", {"type": "string", "format": "date"}),
+}
+"""Path parameters that are not digits: their router pattern (no dot, so a
+suffix such as ``.html`` stays apart) and their schema. Any other is ASCII digits."""
+
 
 @dataclass(frozen=True)
 class ApiRoute:
@@ -65,6 +75,7 @@ class ApiRoute:
     response: Optional[type[BaseModel]] = None
     status: int = 200
     media_type: str = "application/json"
+    accepts_csv: bool = False  # the body may also be text/csv: the handler gets its text
 
     @property
     def operation_id(self) -> str:
@@ -79,7 +90,8 @@ class ApiRoute:
     @property
     def router_path(self) -> str:
         """The path as aiohttp matches it: an id is ASCII digits ([0-9], not \\d)."""
-        return _PATH_PARAMETER.sub(lambda m: "{" + m.group(1) + ":[0-9]+}", self.path)
+        return _PATH_PARAMETER.sub(
+            lambda m: "{" + m.group(1) + ":" + TEXT_PARAMETERS.get(m.group(1), ("[0-9]+",))[0] + "}", self.path)
 
 
 @dataclass
@@ -230,6 +242,11 @@ async def _body_of(route: ApiRoute, request: web.Request) -> Any:
         return None
     raw = await request.read()  # aiohttp's 413 past client_max_size
     document: Any = {}  # no body: the defaults, validated (a body may require a field)
+    if raw and route.accepts_csv and request.content_type == "text/csv":
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "body: a CSV body is UTF-8 text", "body") from None
     if raw:
         if request.content_type != "application/json":
             raise ApiError(415, "send a JSON object with Content-Type: application/json")

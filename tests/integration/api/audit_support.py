@@ -25,3 +25,15 @@ async def refused(response, status: int, field: str | None) -> dict:
     error = (await response.json())["error"]
     assert error.get("field") == field, error
     return error
+
+
+async def audit_count(engine) -> int:
+    """How many entries the audit log holds (at most 200 in these tests)."""
+    return len(await entries(engine))
+
+
+async def one_entry_since(engine, count_before: int) -> audit.AuditEntry:
+    """The one entry written since the log held ``count_before`` (fails unless exactly one)."""
+    now = await entries(engine)
+    assert len(now) == count_before + 1, [(e.action, e.resource) for e in now[: len(now) - count_before]]
+    return now[0]

@@ -34,11 +34,15 @@ PREFIXES: dict[str, str | None] = {
     "accounts": "account", "subscribers": "subscriber", "endpoints": "endpoint", "dids": "did",
     "invoices": "invoice", "calls": None, "calls.csv": None, "quarantine": None, "fx-rates": None,
     "downtime": None, "openapi.json": None, "docs": None, "tariffs": None, "plans": None,
-    "templates": None, "outbox": None, "users": None, "tokens": None, "audit": None, "me": None,
+    "templates": None, "outbox": None, "users": None, "tokens": "token", "audit": None, "me": "token",
+    "payments": None,
 }
 """Every path's first segment after /api/v1 → the fixture resource its ids name."""
 
 _PARAMETER = re.compile(r"\{([a-z_]+)\}")
+SAMPLES = {"day": "2025-07-10", "username": "no.such.user", "plan": "annex_b", "token": "2147483647"}
+"""A value of each path parameter that is not an id (the router matches only its form); a token
+no one holds (revoking the caller's own would end the walk with 401s)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ async def owned(engine, code: str, number: str) -> Owned:
         endpoint_id = await conn.scalar(select(sip_endpoints.c.id).where(sip_endpoints.c.username == f"ep-{code}"))
         invoice_id = await conn.scalar(select(invoices.c.id).where(invoices.c.account_id == created.account.id))
     return Owned(ids={"account": str(created.account.id), "subscriber": str(created.subscriber.id),
-                      "endpoint": str(endpoint_id), "did": did.number, "invoice": str(invoice_id)},
+                      "endpoint": str(endpoint_id), "did": did.number, "invoice": issued.number},
                  markers=(code, f"ep-{code}", f"{code.lower()}@example.com", f"Setup {code}", issued.number))
 
 
@@ -91,7 +95,7 @@ def filled(path: str, resources: Owned) -> str:
     def one(match: re.Match) -> str:
         name = match.group(1)
         wanted = kind if name == "id" else name.removesuffix("_id")
-        return resources.ids.get(wanted or "", "1")
+        return resources.ids.get(wanted or "", SAMPLES.get(wanted or name, SAMPLES.get(name, "1")))
     return _PARAMETER.sub(one, path)
 
 
