@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from .i18n_admin import ADMIN_TEXTS
+
 LANGUAGES = ("ro", "en")
 DEFAULT_LANGUAGE = "ro"
 LANGUAGE_COOKIE = "cp_lang"
@@ -208,6 +210,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "no": "nu",
     },
 }
+# the tariff, invoice, audit, user and token pages' words (their own module)
+for _language, _texts in ADMIN_TEXTS.items():
+    CATALOG[_language].update(_texts)
 
 
 def translate(language: str, key: str, **values: object) -> str:

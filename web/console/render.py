@@ -34,6 +34,13 @@ HOME_PATH = "/console/"
 _NAV = (
     ("nav.dashboard", "/console/", "calls.read"),
     ("nav.subscribers", "/console/subscribers", "subscribers.read"),
+    # tariffs, invoices, audit log, users and one's own tokens and password
+    ("nav.tariffs", "/console/tariffs", "tariffs.read"),
+    ("nav.invoices", "/console/invoices", "invoices.read"),
+    ("nav.audit", "/console/audit", "audit.read"),
+    ("nav.users", "/console/users", "users.read"),
+    ("nav.my_tokens", "/console/me/tokens", "self.read"),
+    ("nav.password", "/console/me/password", "self.write"),
 )
 
 
