@@ -5,17 +5,13 @@ revoked; an invoice is viewed (its document framed) and a payment recorded."""
 
 from __future__ import annotations
 
-from access.roles import AUDITOR, OPERATOR
+from access.roles import AUDITOR
 from tests.integration.api.test_api_invoices import july  # noqa: F401  (the fixture: two July invoices)
 
-from .support import browser_login, new_user
+from .support import browser_login
+from .support import logged_in as _logged_in
 
 
-async def _logged_in(engine, console, page, role=OPERATOR) -> str:
-    name = await new_user(engine, role)
-    await browser_login(page, console, name)
-    await page.wait_for_url(f"{console}/console/")
-    return name
 
 
 async def test_an_operator_creates_a_user_who_then_logs_in(engine, console, page) -> None:
