@@ -11,15 +11,15 @@ memory is its own, and this process measures it over HTTP:
 
 * latency — ``--requests`` sequential requests of each URL of :data:`PAGES`
   (after a warm-up) for the first account: p50 and p99, ``--rounds`` times;
-  the medians of the rounds and their spread (min–max) are reported. A page
+  the medians of the rounds and their spread (max − min) are reported. A page
   that is not there (404: the console, before it is merged) is reported as
   absent. The console's pages are requested with the session cookie of an
   operator logged in through POST /console/login.
 * before/after — with ``--baseline DIR`` (a checkout of the code to compare
   with, e.g. ``git worktree add /tmp/before main``), a second server runs
   that code on a copy of the database migrated down to that code's head,
-  and each round times the baseline, then this code: on a shared, noisy
-  machine both see the same load.
+  and each page is timed on both in turn (the order reversed every other
+  round): on a shared, noisy machine both see the same load.
 * export — GET /api/v1/calls.csv of every CDR, read to the end: the rows,
   the seconds, and the server's peak RSS during the export (VmHWM, reset
   just before it: the console login's argon2id verification alone peaks
@@ -171,36 +171,53 @@ async def console_cookie(base: str) -> str | None:
             return f"cp_session={response.cookies['cp_session'].value}"
 
 
-async def time_pages(base: str, ids: dict[str, int], requests: int) -> list[dict]:
-    """p50/p99 of each page of :data:`PAGES`, requested one after another."""
-    rows = []
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    cookie = await console_cookie(base)
-    if cookie is not None:
-        headers["Cookie"] = cookie  # aiohttp's client keeps no Secure cookie over HTTP
-    async with aiohttp.ClientSession(headers=headers) as session:
-        for name, path in PAGES.items():
-            url = base + path.format(**ids)
-            async with session.get(url, allow_redirects=False) as response:
-                await response.read()
-                if response.status == 404:
-                    rows.append({"page": name, "path": path, "absent": True})
-                    continue
-                if response.status != 200:
-                    raise RuntimeError(f"{url}: {response.status} {(await response.text())[:200]}")
-            times = []
-            for i in range(WARM_UP + requests):
-                started = time.perf_counter()
-                async with session.get(url) as response:
-                    await response.read()
-                    assert response.status == 200, response.status
-                if i >= WARM_UP:
-                    times.append((time.perf_counter() - started) * 1000)
-            times.sort()
-            rows.append({"page": name, "path": path, "requests": requests,
-                         "p50_ms": round(statistics.median(times), 2),
-                         "p99_ms": round(times[int(len(times) * 0.99) - 1], 2)})
-    return rows
+async def time_page(session: aiohttp.ClientSession, base: str, name: str, path: str, ids: dict[str, int],
+                    requests: int) -> dict:
+    """p50/p99 of one page of :data:`PAGES`, requested one request after another."""
+    url = base + path.format(**ids)
+    async with session.get(url, allow_redirects=False) as response:
+        await response.read()
+        if response.status == 404:
+            return {"page": name, "path": path, "absent": True}
+        if response.status != 200:
+            raise RuntimeError(f"{url}: {response.status} {(await response.text())[:200]}")
+    times = []
+    for i in range(WARM_UP + requests):
+        started = time.perf_counter()
+        async with session.get(url) as response:
+            await response.read()
+            assert response.status == 200, response.status
+        if i >= WARM_UP:
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"page": name, "path": path, "requests": requests, "p50_ms": round(statistics.median(times), 2),
+            "p99_ms": round(times[int(len(times) * 0.99) - 1], 2)}
+
+
+async def time_rounds(bases: dict[str, str], ids: dict[str, int], requests: int, rounds: int) -> dict[str, list]:
+    """Each server's rows of :func:`time_page`, a list per round: each page
+    is timed on every server in turn, the order reversed every other round,
+    so a burst of load elsewhere on the machine falls on both alike."""
+    sessions = {}
+    for name, base in bases.items():
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        cookie = await console_cookie(base)
+        if cookie is not None:
+            headers["Cookie"] = cookie  # aiohttp's client keeps no Secure cookie over HTTP
+        sessions[name] = aiohttp.ClientSession(headers=headers)
+    timed: dict[str, list[list[dict]]] = {name: [] for name in bases}
+    try:
+        for n in range(rounds):
+            order = list(bases) if n % 2 == 0 else list(reversed(bases))
+            for name in bases:
+                timed[name].append([])
+            for page, path in PAGES.items():
+                for name in order:
+                    timed[name][-1].append(await time_page(sessions[name], bases[name], page, path, ids, requests))
+    finally:
+        for session in sessions.values():
+            await session.close()
+    return timed
 
 
 def over_rounds(rounds: list[list[dict]]) -> list[dict]:
@@ -278,10 +295,8 @@ def run(args: argparse.Namespace) -> dict:
             if args.baseline:
                 servers["before"] = Server(args.baseline, baseline_database(url, tmp, args.baseline))
             servers["after"] = server = Server(here, url)
-            rounds: dict[str, list[list[dict]]] = {name: [] for name in servers}
-            for _ in range(args.rounds):
-                for name, each in servers.items():  # the baseline first, then this code, every round
-                    rounds[name].append(asyncio.run(time_pages(each.base, ids, args.requests)))
+            bases = {name: each.base for name, each in servers.items()}
+            rounds = asyncio.run(time_rounds(bases, ids, args.requests, args.rounds))
             rss_before_export = peak_rss_mib(server.process.pid)
             reset_peak_rss(server.process.pid)
             export = asyncio.run(export_all(server.base))
