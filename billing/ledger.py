@@ -476,16 +476,18 @@ async def account_money(db: Db, account_id: int, now: datetime | None = None) ->
     """Return the account and its money in one statement (an admin page's
     read: no lock, so a write committing meanwhile is seen whole or not at
     all); raise :class:`UnknownAccountError`."""
-    now = now or utc_now()
-    statement = select(
-        *ACCOUNT_COLUMNS, balance_of(ACCOUNT_ID), reserved_of(ACCOUNT_ID, now), usage_between(ACCOUNT_ID, *today(now))
-    ).where(ACCOUNT_ID == account_id)
     async with transaction(db) as conn:
-        row = (await conn.execute(statement)).first()
+        row = (await conn.execute(_money_query(account_id, now or utc_now()))).first()
     if row is None:
         raise UnknownAccountError(account_id)
     *columns, balance, reserved, spent = row
     return AccountMoney(account_from(columns), int(balance), int(reserved), int(spent))
+
+
+def _money_query(account_id: int, now: datetime) -> Any:
+    return select(
+        *ACCOUNT_COLUMNS, balance_of(ACCOUNT_ID), reserved_of(ACCOUNT_ID, now), usage_between(ACCOUNT_ID, *today(now))
+    ).where(ACCOUNT_ID == account_id)
 
 
 # The same sums as SQL expressions, so a hot path (call admission) can read
