@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -45,7 +45,7 @@ from .reasons import reason
 from .tables import account_policies, live_calls
 
 __all__ = ["Admission", "CallRequest", "Decision", "Grant", "PolicyUpdate", "account_policy",
-           "change_account_policy", "set_account_policy"]
+           "change_account_policy", "live_call_count", "set_account_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +216,7 @@ class Admission:
     async def live_call_refs(self, account_id: int | None = None, now: datetime | None = None) -> list[str]:
         """Return the live calls' references (of one account, or all): those
         that count toward max_concurrent_calls at ``now`` (not expired)."""
-        query = select(live_calls.c.call_ref).order_by(live_calls.c.started_at).where(
-            or_(live_calls.c.expires_at.is_(None), live_calls.c.expires_at > (now or utc_now())))
+        query = select(live_calls.c.call_ref).order_by(live_calls.c.started_at).where(_counting(now or utc_now()))
         if account_id is not None:
             query = query.where(live_calls.c.account_id == account_id)
         async with self.engine.connect() as conn:
@@ -238,6 +237,21 @@ class Admission:
             },
         )
         return decision
+
+
+async def live_call_count(db: AsyncEngine | AsyncConnection, account_id: int, now: datetime | None = None) -> int:
+    """Return how many of the account's live calls count toward
+    max_concurrent_calls at ``now`` (those not expired), as
+    :meth:`Admission.live_call_refs` lists them."""
+    query = select(func.count()).select_from(live_calls).where(
+        live_calls.c.account_id == account_id, _counting(now or utc_now()))
+    async with transaction(db) as conn:
+        return int(await conn.scalar(query))
+
+
+def _counting(now: datetime):
+    """The live calls that still count at ``now`` (NULL expiry: until reconciliation)."""
+    return or_(live_calls.c.expires_at.is_(None), live_calls.c.expires_at > now)
 
 
 async def account_policy(conn: AsyncConnection, account_id: int) -> AccountPolicy:

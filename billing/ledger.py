@@ -456,6 +456,40 @@ async def spent_today_micro(db: Db, account_id: int, now: datetime | None = None
         return int(await conn.scalar(select(usage_between(account_id, *today(now or utc_now())))))
 
 
+@dataclass(frozen=True, slots=True)
+class AccountMoney:
+    """An account with its money read together: balance, what live
+    reservations hold and today's usage (see :func:`account_money`)."""
+
+    account: Account
+    balance_micro: int
+    reserved_micro: int
+    spent_today_micro: int
+
+    @property
+    def available_micro(self) -> int:
+        """Balance + credit limit − live reservations (may be negative)."""
+        return self.balance_micro + self.account.credit_limit_micro - self.reserved_micro
+
+
+async def account_money(db: Db, account_id: int, now: datetime | None = None) -> AccountMoney:
+    """Return the account and its money in one statement (an admin page's
+    read: no lock, so a write committing meanwhile is seen whole or not at
+    all); raise :class:`UnknownAccountError`."""
+    async with transaction(db) as conn:
+        row = (await conn.execute(_money_query(account_id, now or utc_now()))).first()
+    if row is None:
+        raise UnknownAccountError(account_id)
+    *columns, balance, reserved, spent = row
+    return AccountMoney(account_from(columns), int(balance), int(reserved), int(spent))
+
+
+def _money_query(account_id: int, now: datetime) -> Any:
+    return select(
+        *ACCOUNT_COLUMNS, balance_of(ACCOUNT_ID), reserved_of(ACCOUNT_ID, now), usage_between(ACCOUNT_ID, *today(now))
+    ).where(ACCOUNT_ID == account_id)
+
+
 # The same sums as SQL expressions, so a hot path (call admission) can read
 # them with the account in one statement. ``account_id`` may be a value or
 # a column (:data:`ACCOUNT_ID`: the subquery is then correlated).

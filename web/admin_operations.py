@@ -240,21 +240,15 @@ async def account_summary(engine: AsyncEngine, account_id: int, *, now: datetime
     its open suspension (billing), its call policy and its live-call count
     (admission)."""
     now = now or utc_now()
+    # one connection, five statements: the page is read often (issue 13: p99 <= 20 ms)
     async with engine.connect() as conn:
-        account = await ledger.get_account(conn, account_id)
-        balance = await ledger.balance_micro(conn, account_id)
-        held = await ledger.reserved_micro(conn, account_id, now)
-        spent = await ledger.spent_today_micro(conn, account_id, now)
+        money = await ledger.account_money(conn, account_id, now)
         policy = await admission_service.account_policy(conn, account_id)
+        live = await admission_service.live_call_count(conn, account_id, now)
         plans = await subscriptions.plan_history(conn, account_id)
         suspension = await suspensions.open_suspension(conn, account_id)
-    admission = admission_service.Admission(engine)
-    try:
-        live = await admission.live_call_refs(account_id)
-    finally:
-        admission.close()  # its worker's engines, not the caller's
-    return AccountSummary(account, balance, balance + account.credit_limit_micro - held, spent, policy, len(live),
-                          plans, subscriptions.contract_day(now), suspension, held)
+    return AccountSummary(money.account, money.balance_micro, money.available_micro, money.spent_today_micro,
+                          policy, live, plans, subscriptions.contract_day(now), suspension, money.reserved_micro)
 
 
 @dataclass(frozen=True)
