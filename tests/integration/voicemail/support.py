@@ -144,6 +144,17 @@ def wav_seconds(audio: bytes) -> float:
         return wav.getnframes() / wav.getframerate()
 
 
+HANGUP_LATE_S = 3.0
+"""How much longer than the message a recording may run: it ends when the
+caller's hangup reaches Asterisk, which a loaded machine delays by seconds."""
+
+
+def recorded_the_message(audio: bytes, played_seconds: float) -> bool:
+    """True when ``audio`` is a recording of a message played for
+    ``played_seconds``: at most a second short, at most HANGUP_LATE_S long."""
+    return played_seconds - 1.0 <= wav_seconds(audio) <= played_seconds + HANGUP_LATE_S
+
+
 def loudest_sample(audio: bytes) -> int:
     with wave.open(io.BytesIO(audio)) as wav:
         frames = wav.readframes(wav.getnframes())
