@@ -16,8 +16,8 @@ from provisioning import lifecycle
 from provisioning import services as provisioning
 from web import numbers
 from web.admin_input import AdminError, InvalidInputError, refusals
-from web.audited import audited_change
 
+from .changes import console_change
 from .context import PageNotFound, posted_form, services, viewer
 from .render import render, see_other
 from .subscribers import page_id
@@ -89,21 +89,19 @@ async def assign(request: web.Request) -> web.Response:
     form = await posted_form(request, who)
     wanted = {field: form.get(field, "").strip()[:32] for field in ("number", "subscriber_id", "ring_seconds")}
     wanted["voicemail_enabled"] = "on" if form.get("voicemail_enabled") else ""
-    svc = services(request)
     try:
-        with refusals():
-            subscriber_id = page_id(wanted["subscriber_id"])
-            if subscriber_id is None:
-                raise InvalidInputError("subscriber_id", "a subscriber's id (a whole number)")
-            ring = _ring_seconds(wanted["ring_seconds"] or "25")
-            async with audited_change(svc.engine, who.actor, svc.notifier, action="assign", resource="did") as change:
-                did = await numbers.assign_did(change.conn, number=wanted["number"], subscriber_id=subscriber_id,
-                                               ring_seconds=ring, voicemail_enabled=bool(wanted["voicemail_enabled"]))
-                change.resource_id = did.number
-                change.fields(None, numbers.did_view(did))
+        subscriber_id = page_id(wanted["subscriber_id"])
+        if subscriber_id is None:
+            raise InvalidInputError("subscriber_id", "a subscriber's id (a whole number)")
+        ring = _ring_seconds(wanted["ring_seconds"] or "25")
+        async with console_change(request, who, action="assign", resource="did") as change:
+            did = await numbers.assign_did(change.conn, number=wanted["number"], subscriber_id=subscriber_id,
+                                           ring_seconds=ring, voicemail_enabled=bool(wanted["voicemail_enabled"]))
+            change.resource_id = did.number
+            change.fields(None, numbers.did_view(did))
     except AdminError as exc:
         return await list_page(request, error=str(exc), form=wanted, status=exc.status)
-    await svc.provisioning_changed()  # a new on-net number and inbound extension
+    await services(request).provisioning_changed()  # a new on-net number and inbound extension
     return see_other(f"/console/dids?assigned={did.number}")
 
 
@@ -121,11 +119,8 @@ async def release(request: web.Request) -> web.Response:
     who = await viewer(request, "dids.write")
     await posted_form(request, who)
     number = _number(request)
-    svc = services(request)
-    with refusals():
-        async with audited_change(svc.engine, who.actor, svc.notifier, action="release", resource="did",
-                                  resource_id=number) as change:
-            did = await numbers.release_did(change.conn, number)
-            change.fields(numbers.did_view(did), None)
-    await svc.provisioning_changed()  # the number no longer rings anyone
+    async with console_change(request, who, action="release", resource="did", resource_id=number) as change:
+        did = await numbers.release_did(change.conn, number)
+        change.fields(numbers.did_view(did), None)
+    await services(request).provisioning_changed()  # the number no longer rings anyone
     return see_other(f"/console/dids?released={number}")

@@ -11,9 +11,8 @@ from aiohttp import web
 
 from notify import outbox
 from web import maintenance
-from web.admin_input import refusals
-from web.audited import audited_change
 
+from .changes import console_change
 from .context import posted_form, services, viewer
 from .render import render, see_other
 from .subscribers import page_id, path_id
@@ -41,10 +40,7 @@ async def retry(request: web.Request) -> web.Response:
     who = await viewer(request, "outbox.retry")
     await posted_form(request, who)
     email_id = path_id(request)
-    svc = services(request)
-    with refusals():
-        async with audited_change(svc.engine, who.actor, svc.notifier, action="retry", resource="outbox",
-                                  resource_id=email_id) as change:
-            _, before, after = await maintenance.retry_dead_email(change.conn, email_id)
-            change.fields(before, after)
+    async with console_change(request, who, action="retry", resource="outbox", resource_id=email_id) as change:
+        _, before, after = await maintenance.retry_dead_email(change.conn, email_id)
+        change.fields(before, after)
     return see_other(f"/console/outbox?state=dead&retried={email_id}")

@@ -13,9 +13,8 @@ from aiohttp import web
 from billing import reprocessing
 from provisioning.services import our_numbers
 from web import maintenance
-from web.admin_input import refusals
-from web.audited import audited_change
 
+from .changes import console_change
 from .context import posted_form, services, viewer
 from .render import render, see_other
 from .subscribers import page_id, path_id
@@ -43,13 +42,10 @@ def _count(text: str | None) -> int | None:
 async def _reprocess(request: web.Request, line_id: int | None) -> web.Response:
     who = await viewer(request, "quarantine.reprocess")
     await posted_form(request, who)
-    svc = services(request)
-    on_net = await our_numbers(svc.engine)
-    with refusals():
-        async with audited_change(svc.engine, who.actor, svc.notifier, action="reprocess", resource="quarantine",
-                                  resource_id=line_id) as change:
-            results, before, after = await maintenance.reprocess(change.conn, line_id, on_net=on_net)
-            change.fields(before, after)
+    on_net = await our_numbers(services(request).engine)
+    async with console_change(request, who, action="reprocess", resource="quarantine", resource_id=line_id) as change:
+        results, before, after = await maintenance.reprocess(change.conn, line_id, on_net=on_net)
+        change.fields(before, after)
     resolved = sum(1 for r in results if r.resolved)
     return see_other(f"/console/quarantine?resolved={resolved}&left={len(results) - resolved}")
 

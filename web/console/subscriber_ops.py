@@ -20,9 +20,9 @@ from provisioning import endpoints as provisioning_endpoints
 from provisioning import services as provisioning
 from provisioning.records import Endpoint
 from web.admin_input import AdminError, InvalidInputError, refusals
-from web.audited import audited_change
 from web.subscriber_changes import endpoint_view, terminate
 
+from .changes import console_change
 from .context import Viewer, posted_form, services, viewer
 from .render import render, see_other
 from .subscribers import path_id, subscriber_view
@@ -54,17 +54,15 @@ async def terminate_subscriber(request: web.Request) -> web.Response:
     subscriber_id = path_id(request)
     await subscriber_view(request, who, subscriber_id)  # 404, or 403 for another account's
     text = form.get("last_day", "").strip()[:10]
-    svc = services(request)
     try:
-        with refusals():
-            last_day = _last_day(text)
-            async with audited_change(svc.engine, who.actor, svc.notifier, action="terminate", resource="subscriber",
-                                      resource_id=subscriber_id) as change:
-                done = await terminate(change.conn, subscriber_id, last_day)
-                change.fields(done.before, done.after)
+        last_day = _last_day(text)
+        async with console_change(request, who, action="terminate", resource="subscriber",
+                                  resource_id=subscriber_id) as change:
+            done = await terminate(change.conn, subscriber_id, last_day)
+            change.fields(done.before, done.after)
     except AdminError as exc:
         return await terminate_page(request, error=str(exc), last_day=text, status=exc.status)
-    await svc.provisioning_changed()  # its endpoints leave Asterisk's configuration
+    await services(request).provisioning_changed()  # its endpoints leave Asterisk's configuration
     return see_other(f"/console/subscribers/{subscriber_id}")
 
 
@@ -85,12 +83,11 @@ async def reset_password(request: web.Request) -> web.Response:
     await posted_form(request, who)
     endpoint = await _endpoint_for(request, who)
     svc = services(request)
-    with refusals():
-        async with audited_change(svc.engine, who.actor, svc.notifier, action="reset_password", resource="endpoint",
-                                  resource_id=endpoint.id) as change:
-            reset = await provisioning.reset_password(change.conn, endpoint.username, realm=svc.sip_realm)
-            # which credential it has is a secret; that it changed is recorded by the entry itself
-            change.fields({"realm": endpoint.realm}, {"realm": reset.realm})
+    async with console_change(request, who, action="reset_password", resource="endpoint",
+                              resource_id=endpoint.id) as change:
+        reset = await provisioning.reset_password(change.conn, endpoint.username, realm=svc.sip_realm)
+        # which credential it has is a secret; that it changed is recorded by the entry itself
+        change.fields({"realm": endpoint.realm}, {"realm": reset.realm})
     await svc.provisioning_changed()  # the new credential, or the phone keeps the old one
     return render(request, "endpoint_password.html", {"endpoint": reset, "password": reset.password}, who=who)
 
@@ -100,14 +97,11 @@ async def change_profile(request: web.Request) -> web.Response:
     who = await viewer(request, "endpoints.write")
     form = await posted_form(request, who)
     endpoint = await _endpoint_for(request, who)
-    svc = services(request)
-    with refusals():
-        async with audited_change(svc.engine, who.actor, svc.notifier, action="update", resource="endpoint",
-                                  resource_id=endpoint.id) as change:
-            before, after = await provisioning_endpoints.update_endpoint(
-                change.conn, endpoint.id, profile=form.get("profile", "")[:32])
-            if before == after:
-                change.unchanged()
-            change.fields(endpoint_view(before), endpoint_view(after))
-    await svc.provisioning_changed()
+    async with console_change(request, who, action="update", resource="endpoint", resource_id=endpoint.id) as change:
+        before, after = await provisioning_endpoints.update_endpoint(
+            change.conn, endpoint.id, profile=form.get("profile", "")[:32])
+        if before == after:
+            change.unchanged()  # saved as it was: no entry
+        change.fields(endpoint_view(before), endpoint_view(after))
+    await services(request).provisioning_changed()
     return see_other(f"/console/subscribers/{endpoint.subscriber_id}?saved=1")

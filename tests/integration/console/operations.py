@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from access import audit
 from billing.ingest import CdrSource, ingest_lines
 from notify import outbox
 from notify.outbox import RetryPolicy
@@ -36,3 +37,13 @@ async def dead_email(engine, key: str) -> int:
     assert await outbox.record_failure(engine, claim, "550 5.1.1 no such mailbox", policy=RetryPolicy(),
                                        permanent=True) == outbox.DEAD
     return email_id
+
+
+async def audit_entries(engine) -> list:
+    """Every audit entry, newest first."""
+    return (await audit.list_entries(engine)).entries
+
+
+async def post_form(client, login, path: str, **data):
+    """POST a console form with the session's cookie and CSRF token, redirects not followed."""
+    return await client.post(path, data={"csrf": login.csrf, **data}, headers=login.headers, allow_redirects=False)

@@ -12,7 +12,6 @@ import re
 
 import pytest
 
-from access import audit
 from access.roles import ACCOUNT_ADMIN, AUDITOR, OPERATOR, SUPPORT
 from billing import ledger
 from notify import outbox
@@ -21,16 +20,8 @@ from tests.integration.admin.support import new_subscriber
 from tests.integration.notify.support import alert
 from web.console import calls as console_calls
 
-from .operations import dead_email, quarantined_line, rated_calls
+from .operations import audit_entries, dead_email, post_form, quarantined_line, rated_calls
 from .support import client_login, new_user
-
-
-async def _entries(engine) -> list:
-    return (await audit.list_entries(engine)).entries
-
-
-async def _post(client, login, path: str, **data):
-    return await client.post(path, data={"csrf": login.csrf, **data}, headers=login.headers, allow_redirects=False)
 
 
 @pytest.mark.parametrize("role,method,path,status", [
@@ -57,7 +48,7 @@ async def test_each_operations_page_answers_by_the_roles_permission(engine, clie
     """A role without the page's permission gets the 403 page; one with it gets through."""
     own = await new_subscriber(engine, code="OPSROLE")
     login = await client_login(client, await new_user(engine, role, own.account.id))
-    response = await (_post(client, login, path) if method == "POST"
+    response = await (post_form(client, login, path) if method == "POST"
                       else client.get(path, headers=login.headers, allow_redirects=False))
     assert response.status == status, await response.text()
     if status == 403:
@@ -72,12 +63,12 @@ async def test_assigning_and_releasing_a_did_are_one_audit_entry_each(engine, cl
     created = await new_subscriber(engine, code="DIDA")
     name = await new_user(engine, OPERATOR)
     login = await client_login(client, name)
-    response = await _post(client, login, "/console/dids", number="+40 31 234 5678",
+    response = await post_form(client, login, "/console/dids", number="+40 31 234 5678",
                            subscriber_id=str(created.subscriber.id), ring_seconds="30", voicemail_enabled="on")
     assert response.status == 303 and response.headers["Location"] == "/console/dids?assigned=40312345678"
     [did] = await provisioning.list_dids(engine)
     assert (did.number, did.subscriber_id, did.ring_seconds) == ("40312345678", created.subscriber.id, 30)
-    [entry] = await _entries(engine)
+    [entry] = await audit_entries(engine)
     assert (entry.action, entry.resource, entry.resource_id, entry.actor) == ("assign", "did", "40312345678", name)
     listed = await (await client.get(f"/console/dids?subscriber={created.subscriber.id}", headers=login.headers)).text()
     assert "+40312345678" in listed
@@ -85,10 +76,10 @@ async def test_assigning_and_releasing_a_did_are_one_audit_entry_each(engine, cl
     confirm = await client.get("/console/dids/40312345678/release", headers=login.headers)
     assert confirm.status == 200 and "Release +40312345678" in await confirm.text()
     assert await provisioning.list_dids(engine) != []  # the confirmation page changes nothing
-    response = await _post(client, login, "/console/dids/40312345678/release")
+    response = await post_form(client, login, "/console/dids/40312345678/release")
     assert response.status == 303
     assert await provisioning.list_dids(engine) == []
-    entries = await _entries(engine)
+    entries = await audit_entries(engine)
     assert len(entries) == 2 and (entries[0].action, entries[0].resource) == ("release", "did")
     assert plane.provisioning_changes == 2
 
@@ -102,10 +93,11 @@ async def test_a_bad_did_assignment_is_400_naming_the_field_and_not_audited(engi
     """A number that is not ours, ring seconds out of range, a subscriber id that is no id."""
     created = await new_subscriber(engine, code="DIDB")
     login = await client_login(client, await new_user(engine, OPERATOR))
-    response = await _post(client, login, "/console/dids", **{"subscriber_id": str(created.subscriber.id), **fields})
+    response = await post_form(client, login, "/console/dids",
+                               **{"subscriber_id": str(created.subscriber.id), **fields})
     assert response.status == 400, await response.text()
     assert f"{named}:" in await response.text()
-    assert await _entries(engine) == [] and await provisioning.list_dids(engine) == []
+    assert await audit_entries(engine) == [] and await provisioning.list_dids(engine) == []
 
 
 async def test_an_account_admin_lists_only_its_own_accounts_numbers(engine, client) -> None:
@@ -199,24 +191,24 @@ async def test_reprocessing_quarantine_charges_once_and_is_audited_once_per_clic
     assert "QLATE" in page and "waiting" in page
     line_id = int(re.search(r"/console/quarantine/([0-9]+)/reprocess", page).group(1))
     account = await ledger.open_account(engine, code="QLATE")
-    response = await _post(client, login, f"/console/quarantine/{line_id}/reprocess")
+    response = await post_form(client, login, f"/console/quarantine/{line_id}/reprocess")
     assert response.status == 303 and response.headers["Location"] == "/console/quarantine?resolved=1&left=0"
     assert await ledger.balance_micro(engine, account.id) == -15_000
-    [entry] = await _entries(engine)
+    [entry] = await audit_entries(engine)
     assert (entry.action, entry.resource, entry.resource_id, entry.actor) == ("reprocess", "quarantine",
                                                                              str(line_id), name)
     assert entry.changes == {"resolved": {"before": 0, "after": 1}}
-    await _post(client, login, "/console/quarantine/reprocess")
+    await post_form(client, login, "/console/quarantine/reprocess")
     assert await ledger.balance_micro(engine, account.id) == -15_000
-    assert len(await _entries(engine)) == 2
+    assert len(await audit_entries(engine)) == 2
 
 
 async def test_reprocessing_an_unknown_line_is_404_and_not_audited(engine, client) -> None:
     """No such quarantined line: the 404 page, no entry."""
     login = await client_login(client, await new_user(engine, OPERATOR))
-    response = await _post(client, login, "/console/quarantine/424242/reprocess")
+    response = await post_form(client, login, "/console/quarantine/424242/reprocess")
     assert response.status == 404
-    assert await _entries(engine) == []
+    assert await audit_entries(engine) == []
 
 
 # -- outbox ---------------------------------------------------------------------------
@@ -229,10 +221,10 @@ async def test_a_dead_email_is_listed_and_sent_again_with_one_audit_entry(engine
     login = await client_login(client, name)
     page = await (await client.get("/console/outbox?state=dead", headers=login.headers)).text()
     assert "low_balance" in page and "ana@example.ro" in page and "550 5.1.1 no such mailbox" in page
-    response = await _post(client, login, f"/console/outbox/{email_id}/retry")
+    response = await post_form(client, login, f"/console/outbox/{email_id}/retry")
     assert response.status == 303
     assert (await outbox.outbox_entry(engine, email_id)).state == outbox.PENDING
-    [entry] = await _entries(engine)
+    [entry] = await audit_entries(engine)
     assert (entry.action, entry.resource, entry.resource_id, entry.actor) == ("retry", "outbox", str(email_id), name)
     pending = await (await client.get("/console/outbox", headers=login.headers)).text()
     assert "ana@example.ro" in pending
@@ -242,6 +234,6 @@ async def test_retrying_an_email_that_is_not_dead_is_409_and_not_audited(engine,
     """A pending email is not sent 'again': 409, no entry; an unknown one 404."""
     email_id = await outbox.enqueue(engine, alert("console:pending:1"))
     login = await client_login(client, await new_user(engine, OPERATOR))
-    assert (await _post(client, login, f"/console/outbox/{email_id}/retry")).status == 409
-    assert (await _post(client, login, "/console/outbox/424242/retry")).status == 404
-    assert await _entries(engine) == []
+    assert (await post_form(client, login, f"/console/outbox/{email_id}/retry")).status == 409
+    assert (await post_form(client, login, "/console/outbox/424242/retry")).status == 404
+    assert await audit_entries(engine) == []
