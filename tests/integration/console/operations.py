@@ -47,3 +47,10 @@ async def audit_entries(engine) -> list:
 async def post_form(client, login, path: str, **data):
     """POST a console form with the session's cookie and CSRF token, redirects not followed."""
     return await client.post(path, data={"csrf": login.csrf, **data}, headers=login.headers, allow_redirects=False)
+
+
+async def answer(client, login, method: str, path: str, **data):
+    """The console's answer to ``login``'s GET or form POST of ``path`` (redirects not followed)."""
+    if method == "POST":
+        return await post_form(client, login, path, **data)
+    return await client.get(path, headers=login.headers, allow_redirects=False)

@@ -20,7 +20,7 @@ from tests.integration.admin.support import new_subscriber
 from tests.integration.notify.support import alert
 from web.console import calls as console_calls
 
-from .operations import audit_entries, dead_email, post_form, quarantined_line, rated_calls
+from .operations import answer, audit_entries, dead_email, post_form, quarantined_line, rated_calls
 from .support import client_login, new_user
 
 
@@ -48,8 +48,7 @@ async def test_each_operations_page_answers_by_the_roles_permission(engine, clie
     """A role without the page's permission gets the 403 page; one with it gets through."""
     own = await new_subscriber(engine, code="OPSROLE")
     login = await client_login(client, await new_user(engine, role, own.account.id))
-    response = await (post_form(client, login, path) if method == "POST"
-                      else client.get(path, headers=login.headers, allow_redirects=False))
+    response = await answer(client, login, method, path)
     assert response.status == status, await response.text()
     if status == 403:
         assert "You may not open this page." in await response.text()

@@ -12,7 +12,7 @@ from billing import ledger
 from provisioning import services as provisioning
 from tests.integration.admin.support import new_subscriber
 
-from .operations import audit_entries, post_form
+from .operations import answer, audit_entries, post_form
 from .support import client_login, new_user
 
 
@@ -41,8 +41,7 @@ async def test_each_subscriber_operation_answers_by_role_and_account(engine, cli
     login = await client_login(client, await new_user(engine, role, own.account.id))
     url = path.format(subscriber=other.subscriber.id, endpoint=await _endpoint_id(engine, other),
                       account=other.account.id, own=own.account.id, own_endpoint=await _endpoint_id(engine, own))
-    response = await (post_form(client, login, url, last_day="2025-09-30", daily_limit="5")
-                      if method == "POST" else client.get(url, headers=login.headers, allow_redirects=False))
+    response = await answer(client, login, method, url, last_day="2025-09-30", daily_limit="5")
     text = await response.text()
     assert response.status == status, text
     if status == 403:
