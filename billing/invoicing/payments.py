@@ -32,6 +32,7 @@ from billing.invoicing.records import (
     Invoice,
     InvoicePayment,
     format_invoice_number,
+    invoice_page,
     load_invoice,
     parse_invoice_number,
     ron_micro,
@@ -417,3 +418,31 @@ def penalty_as_of(invoice: Invoice, as_of: date) -> int:
     than what was unpaid on the due date (:mod:`billing.invoicing.penalty`).
     """
     return status_as_of(invoice, as_of).penalty_micro
+
+
+STATE_SCAN_BATCH = 200
+"""Invoices read at a time while filtering by state (computed from payments, not stored)."""
+
+
+async def invoices_in_state(db: Db, *, account_id: int | None = None, period: str | None = None,
+                            kind: str | None = None, state: str | None = None, as_of: date,
+                            after_id: int = 0, limit: int = 50) -> tuple[list[Invoice], int]:
+    """Up to ``limit`` invoices after id ``after_id`` (by id, the order
+    issued) filtered by account, month, kind and their ``state`` on
+    ``as_of`` (unpaid, partially_paid, paid; None: any); return them and the
+    id the next page starts after (the last invoice read)."""
+    batch_size = STATE_SCAN_BATCH if state else limit
+    found: list[Invoice] = []
+    last_id = after_id
+    while len(found) < limit:
+        batch = await invoice_page(db, account_id=account_id, period=period, kind=kind, after_id=last_id,
+                                   limit=batch_size)
+        for invoice in batch:
+            last_id = invoice.id
+            if state is None or status_as_of(invoice, as_of).state == state:
+                found.append(invoice)
+                if len(found) == limit:
+                    break
+        if len(batch) < batch_size:
+            break
+    return found, last_id

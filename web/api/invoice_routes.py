@@ -44,9 +44,6 @@ from .registry import ApiCall, RouteTable, cursor_for, id_from_cursor
 
 routes = RouteTable()
 
-SCAN_BATCH = 200
-"""Invoices read at a time while filtering by status (computed, not stored)."""
-
 # the document is customer data rendered by an autoescaping template; the page
 # may still run nothing, load nothing and submit nothing
 _SANDBOX = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -79,20 +76,9 @@ async def list_invoices(call: ApiCall) -> InvoicePage:
         account = call.own_account_id if account is None else account
         call.check_account(account)
     on = _on(query.on)
-    batch_size = SCAN_BATCH if query.status else query.limit
-    found: list[records.Invoice] = []
-    last_id = 0 if query.cursor is None else id_from_cursor(query.cursor)
-    while len(found) < query.limit:
-        batch = await records.invoice_page(call.engine, account_id=account, period=query.month, kind=query.kind,
-                                           after_id=last_id, limit=batch_size)
-        for invoice in batch:
-            last_id = invoice.id
-            if query.status is None or payments.status_as_of(invoice, on).state == query.status:
-                found.append(invoice)
-                if len(found) == query.limit:
-                    break
-        if len(batch) < batch_size:
-            break
+    found, last_id = await payments.invoices_in_state(
+        call.engine, account_id=account, period=query.month, kind=query.kind, state=query.status, as_of=on,
+        after_id=0 if query.cursor is None else id_from_cursor(query.cursor), limit=query.limit)
     return InvoicePage(items=[_summary(i, on) for i in found],
                        next_cursor=cursor_for(last_id) if len(found) == query.limit else None)
 

@@ -19,6 +19,7 @@ from billing import tariff_store
 from billing._datafile import DataFileError
 from billing.errors import UnknownTariffError
 from billing.tariffs import TARIFF_COLUMNS, Plan
+from web import tariff_import
 
 from .errors import ApiError
 from .registry import ApiCall, RouteTable
@@ -34,10 +35,6 @@ from .tariff_schemas import (
 )
 
 routes = RouteTable()
-
-MAX_REPORTED = 40
-"""The most plan versions named in an import's audit entry (each list is a string of ≤ 1,000 characters)."""
-
 
 def _version_out(plan: Plan) -> TariffVersionOut:
     return TariffVersionOut(version=plan.version, effective_from=plan.effective_from,
@@ -106,16 +103,6 @@ def _refused(exc: DataFileError, *, in_json: bool) -> ApiError:
     return ApiError(400, f"{field}: nothing imported: {problems}", field)
 
 
-def _pairs(pairs: list[tuple[str, str]]) -> list[str]:
-    return [f"{plan}/{version}" for plan, version in pairs]
-
-
-def _audited_list(pairs: list[tuple[str, str]]) -> str | None:
-    shown = _pairs(pairs[:MAX_REPORTED])
-    more = f" (+{len(pairs) - MAX_REPORTED} more)" if len(pairs) > MAX_REPORTED else ""
-    return (", ".join(shown)[:900] + more) if pairs else None
-
-
 @routes.route("POST", "/tariffs", summary="Import tariff versions: a tariff CSV (text/csv) or its rows as JSON",
               permission="tariffs.write", body=TariffImport, response=TariffImportReport, status=201,
               accepts_csv=True)
@@ -128,11 +115,11 @@ async def import_tariffs(call: ApiCall) -> TariffImportReport:
     try:
         async with call.change("import", "tariff") as change:
             report = await tariff_store.import_tariff_csv(change.conn, lines, "tariff import")
-            if not report.added and not report.superseded:  # every version stored already
+            if not tariff_import.changed_anything(report):  # every version stored already
                 change.unchanged()
-            change.resource_id = ",".join(sorted({plan for plan, _ in report.added + report.superseded}))[:64] or None
-            change.fields({}, {"added": _audited_list(report.added), "superseded": _audited_list(report.superseded)})
+            change.resource_id = tariff_import.import_resource_id(report)
+            change.fields({}, tariff_import.import_audit_after(report))
     except DataFileError as exc:
         raise _refused(exc, in_json=in_json) from None
-    return TariffImportReport(added=_pairs(report.added), unchanged=_pairs(report.unchanged),
-                              superseded=_pairs(report.superseded))
+    return TariffImportReport(added=tariff_import.pairs(report.added), unchanged=tariff_import.pairs(report.unchanged),
+                              superseded=tariff_import.pairs(report.superseded))

@@ -41,6 +41,17 @@ page                                    what                                perm
 ``GET/POST …/subscribers/{id}/terminate``  last day, confirm, terminate     subscribers.write
 ``POST …/endpoints/{id}/password``      new SIP password, shown once        endpoints.write
 ``POST …/endpoints/{id}/profile``       the dialplan profile                endpoints.write
+``GET/POST /console/tariffs``           plans, versions; import a CSV       tariffs.read/write
+``GET /console/tariffs/{plan}[/export]`` a plan's rates; its CSV             tariffs.read
+``GET /console/invoices``               filtered, cursor pages              invoices.read
+``GET /console/invoices/{n}[/document]`` one invoice, payments, penalty      invoices.read
+``POST …/invoices/{n}/payments``        record a payment                    invoices.write
+``GET /console/audit``                  the audit log, filtered, pages      audit.read
+``GET/POST /console/users``             users; create (password shown once) users.read/write
+``POST …/users/{name}/disable``         disable a user                      users.write
+``GET/POST …/users/{name}/tokens``      a user's tokens; issue, revoke      users.read/write
+``GET/POST /console/me/tokens``         my tokens; issue, revoke            self.read/write
+``GET/POST /console/me/password``       change my password                  self.write
 ======================================  ==================================  ====================
 """
 
@@ -54,6 +65,7 @@ from argon2 import PasswordHasher
 
 from . import accounts, dashboard, login, subscribers
 from . import calls, dids, outbox, quarantine, subscriber_ops
+from . import access_pages, audit_page, invoices, tariffs
 from .context import CONSOLE, ConsoleState
 from .render import console_pages, setup_templates
 
@@ -87,6 +99,10 @@ def console_app(services: object, *, hasher: Optional[PasswordHasher] = None) ->
                             ("allowlist", accounts.allowlist)):
         app.router.add_post(f"/accounts/{{id}}/{action}", handler)
     _add_operations(app)
+    tariffs.add_routes(app)
+    invoices.add_routes(app)
+    app.router.add_get("/audit", audit_page.audit_page)
+    access_pages.add_routes(app)
     app.router.add_static("/static/", STATIC)
     return app
 

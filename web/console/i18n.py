@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from .i18n_admin import ADMIN_TEXTS
+
 LANGUAGES = ("ro", "en")
 DEFAULT_LANGUAGE = "ro"
 LANGUAGE_COOKIE = "cp_lang"
@@ -208,6 +210,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "no": "nu",
     },
 }
+# the tariff, invoice, audit, user and token pages' words (their own module)
+for _language, _texts in ADMIN_TEXTS.items():
+    CATALOG[_language].update(_texts)
 
 
 # The operations pages (DIDs, calls, quarantine, outbox, termination, SIP endpoints, limits): one block per language.
@@ -279,7 +284,6 @@ CATALOG["en"].update({
     "endpoint.reset_password": "New password",
     "endpoint.new_password": "New SIP password",
     "endpoint.password_once": "Shown this once: write it into the phone now.",
-    "endpoint.back": "Back to the subscriber",
     "limits.title": "Limits",
     "limits.daily": "Daily limit (EUR; empty: none)",
     "limits.credit": "Credit limit (EUR)",
@@ -352,7 +356,6 @@ CATALOG["ro"].update({
     "endpoint.reset_password": "Parolă nouă",
     "endpoint.new_password": "Parolă SIP nouă",
     "endpoint.password_once": "Afișată o singură dată: introduceți-o acum în telefon.",
-    "endpoint.back": "Înapoi la abonat",
     "limits.title": "Limite",
     "limits.daily": "Limită zilnică (EUR; gol: fără)",
     "limits.credit": "Limită de credit (EUR)",

@@ -39,6 +39,13 @@ _NAV = (
     ("nav.calls", "/console/calls", "calls.read"),
     ("nav.quarantine", "/console/quarantine", "quarantine.read"),
     ("nav.outbox", "/console/outbox", "outbox.read"),
+    # tariffs, invoices, audit log, users and one's own tokens and password
+    ("nav.tariffs", "/console/tariffs", "tariffs.read"),
+    ("nav.invoices", "/console/invoices", "invoices.read"),
+    ("nav.audit", "/console/audit", "audit.read"),
+    ("nav.users", "/console/users", "users.read"),
+    ("nav.my_tokens", "/console/me/tokens", "self.read"),
+    ("nav.password", "/console/me/password", "self.write"),
 )
 
 

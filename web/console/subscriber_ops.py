@@ -89,7 +89,10 @@ async def reset_password(request: web.Request) -> web.Response:
         # which credential it has is a secret; that it changed is recorded by the entry itself
         change.fields({"realm": endpoint.realm}, {"realm": reset.realm})
     await svc.provisioning_changed()  # the new credential, or the phone keeps the old one
-    return render(request, "endpoint_password.html", {"endpoint": reset, "password": reset.password}, who=who)
+    return render(request, "secret_once.html", {
+        "title_key": "endpoint.new_password", "note_key": "endpoint.password_once", "subject": reset.username,
+        "secret": reset.password, "back": f"/console/subscribers/{reset.subscriber_id}",
+    }, who=who)
 
 
 async def change_profile(request: web.Request) -> web.Response:

@@ -6,7 +6,7 @@ import itertools
 import re
 
 from access import users
-from access.roles import ACCOUNT_ADMIN
+from access.roles import ACCOUNT_ADMIN, OPERATOR
 from tests.integration.access.support import PASSWORD, cheap_hasher
 
 _serial = itertools.count(1)
@@ -26,6 +26,14 @@ async def browser_login(page, base: str, username: str, password: str = PASSWORD
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
+
+
+async def logged_in(engine, console: str, page, role: str = OPERATOR, account_id: int | None = None) -> str:
+    """A new user of ``role`` logged in through the browser, on the dashboard; their username."""
+    name = await new_user(engine, role, account_id)
+    await browser_login(page, console, name)
+    await page.wait_for_url(f"{console}/console/")
+    return name
 
 
 class Session:

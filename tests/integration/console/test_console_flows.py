@@ -6,18 +6,13 @@ admin kept to its own account (invariant 8)."""
 from __future__ import annotations
 
 from access import audit
-from access.roles import ACCOUNT_ADMIN, OPERATOR
+from access.roles import ACCOUNT_ADMIN
 from billing import ledger
 from tests.integration.admin.support import new_subscriber
 
-from .support import browser_login, new_user
+from .support import logged_in as _logged_in
 
 
-async def _logged_in(engine, console, page, role=OPERATOR, account_id=None) -> str:
-    name = await new_user(engine, role, account_id)
-    await browser_login(page, console, name)
-    await page.wait_for_url(f"{console}/console/")
-    return name
 
 
 async def test_an_operator_creates_a_subscriber_and_sees_its_sip_password_once(engine, console, page) -> None:

@@ -89,7 +89,7 @@ async def test_a_new_sip_password_is_shown_once_and_never_audited(engine, client
     login = await client_login(client, await new_user(engine, OPERATOR))
     response = await post_form(client, login, f"/console/endpoints/{endpoint_id}/password")
     assert response.status == 200
-    password = (await response.text()).split('data-testid="sip-password">')[1].split("<")[0]
+    password = (await response.text()).split('data-testid="secret">')[1].split("<")[0]
     assert len(password) >= 24
     [after] = await provisioning.endpoints_of_subscriber(engine, created.subscriber.id)
     assert after.md5_cred != before.md5_cred
