@@ -14,6 +14,7 @@ from sqlalchemy import select
 from billing.accounts import PREPAID
 from billing.errors import InvalidAmountError
 from billing.ledger import ACCOUNT_COLUMNS, MAX_LIMIT_MICRO, Account, account_from, locked_account, require_micro
+from billing.money import format_micro
 from billing.tables import accounts
 from sqlbase import Db, transaction
 
@@ -50,6 +51,13 @@ async def set_limits(db: Db, account_id: int, *, credit_limit_micro: int | _Unch
         row = (await conn.execute(accounts.update().where(accounts.c.id == account_id).values(values)
                                   .returning(*ACCOUNT_COLUMNS))).one()
     return before, account_from(row)
+
+
+def limits_view(account: Account) -> dict[str, str | None]:
+    """An account's limits as an audit entry records them (decimal strings; None: no daily limit)."""
+    daily = account.daily_limit_micro
+    return {"credit_limit": format_micro(account.credit_limit_micro),
+            "daily_limit": None if daily is None else format_micro(daily)}
 
 
 async def accounts_of_subscriber(db: Db, subscriber_id: int) -> list[Account]:

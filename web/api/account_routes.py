@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from admission import service as admission_service
 from admission.policy import AccountPolicy
 from billing import ledger, reservations, subscriptions, suspensions
-from billing.account_admin import UNCHANGED, set_limits
+from billing.account_admin import UNCHANGED, limits_view, set_limits
 from billing.money import format_micro
 from web import admin_operations as operations
 
@@ -77,12 +77,6 @@ def _policy_out(policy: AccountPolicy) -> PolicyOut:
                      premium_enabled=policy.premium_enabled, international_enabled=policy.international_enabled,
                      blocked_prefixes=list(policy.blocked_prefixes),
                      max_concurrent_calls=policy.max_concurrent_calls)
-
-
-def _limits_view(account: ledger.Account) -> dict[str, Any]:
-    daily = account.daily_limit_micro
-    return {"credit_limit": format_micro(account.credit_limit_micro),
-            "daily_limit": None if daily is None else format_micro(daily)}
 
 
 def _suspension_out(suspension: suspensions.Suspension | None) -> SuspensionOut | None:
@@ -175,7 +169,7 @@ async def update_limits(call: ApiCall) -> AccountOut:
             credit_limit_micro=UNCHANGED if "credit_limit" not in given or body.credit_limit is None
             else body.credit_limit,
             daily_limit_micro=body.daily_limit if "daily_limit" in given else UNCHANGED)
-        change.fields(_limits_view(before), _limits_view(after))
+        change.fields(limits_view(before), limits_view(after))
     return await get_account(call)
 
 

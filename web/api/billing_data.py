@@ -11,6 +11,7 @@ from billing.invoicing.downtime import downtime_days, record_downtime, remove_do
 from billing.invoicing.errors import InvoiceError
 from billing.invoicing.recurring import BillingPeriod
 from provisioning.services import our_numbers
+from web import maintenance
 
 from .errors import ApiError
 from .registry import ApiCall, RouteTable, id_from_cursor, next_cursor
@@ -51,14 +52,8 @@ async def reprocess_quarantine(call: ApiCall) -> ReprocessReport:
     exactly once (invariant 4); a line that still fails stays quarantined."""
     on_net = await our_numbers(call.engine)
     async with call.change("reprocess", "quarantine", call.body.id) as change:
-        if call.body.id is None:
-            results = await reprocessing.reprocess_all_quarantined(change.conn, on_net=on_net)
-        else:
-            try:
-                results = [await reprocessing.reprocess_quarantined(change.conn, call.body.id, on_net=on_net)]
-            except reprocessing.UnknownQuarantineEntryError as exc:
-                raise ApiError(404, str(exc)) from None
-        change.fields({"resolved": 0}, {"resolved": sum(1 for r in results if r.resolved)})
+        results, before, after = await maintenance.reprocess(change.conn, call.body.id, on_net=on_net)
+        change.fields(before, after)
     resolved = sum(1 for r in results if r.resolved)
     return ReprocessReport(results=[ReprocessedOut.model_validate(r, from_attributes=True) for r in results],
                            resolved=resolved, still_quarantined=len(results) - resolved)

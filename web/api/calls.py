@@ -1,28 +1,20 @@
 """/api/v1's rated calls: a filtered, paginated list and its CSV export.
 
-The export is streamed: aiohttp's chunked response is written batch by
-batch from :func:`billing.call_records.stream_calls` (keyset queries of
-:data:`EXPORT_BATCH` rows), so memory stays flat however many calls match.
+The export is streamed by :mod:`web.call_export` (the console's export
+link uses the same writer).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from aiohttp.web import StreamResponse
 
-from aiohttp import web
-
-from billing.call_records import CallFilter, CallRecord, list_calls, stream_calls
+from billing.call_records import CallFilter, CallRecord, list_calls
+from web.call_export import stream_calls_csv
 
 from .registry import ApiCall, RouteTable, id_from_cursor, next_cursor
 from .schemas import CallOut, CallPage, CallQuery
 
 routes = RouteTable()
-
-EXPORT_BATCH = 1000
-CSV_COLUMNS = ("id", "account_id", "account_code", "dialled", "number_class", "destination", "disposition",
-               "start", "billsec", "charged_seconds", "cost", "system_name", "uniqueid")
-"""The CSV export's header: the JSON list's fields, in its order."""
 
 
 def _filter(call: ApiCall) -> CallFilter:
@@ -37,7 +29,8 @@ def _filter(call: ApiCall) -> CallFilter:
                       number_class=query.number_class, disposition=query.disposition)
 
 
-def _call_out(record: CallRecord) -> CallOut:
+def call_out(record: CallRecord) -> CallOut:
+    """A rated call as the list shows it (money as a decimal string)."""
     return CallOut(id=record.id, account_id=record.account_id, account_code=record.account_code,
                    dialled=record.dialled, number_class=record.number_class, destination=record.destination,
                    disposition=record.disposition, start=record.start, billsec=record.billsec,
@@ -52,30 +45,12 @@ async def list_call_records(call: ApiCall) -> CallPage:
     query: CallQuery = call.query
     before = None if query.cursor is None else id_from_cursor(query.cursor)
     found = await list_calls(call.engine, _filter(call), before_id=before, limit=query.limit)
-    return CallPage(items=[_call_out(r) for r in found], next_cursor=next_cursor(found, query.limit))
-
-
-def _csv_rows(batch: list[CallRecord]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for record in batch:
-        row = _call_out(record).model_dump(mode="json")
-        writer.writerow(row[name] for name in CSV_COLUMNS)
-    return out.getvalue().encode()
+    return CallPage(items=[call_out(r) for r in found], next_cursor=next_cursor(found, query.limit))
 
 
 @routes.route("GET", "/calls.csv", summary="The same calls as CSV, streamed (all pages; cursor and limit ignored)",
               permission="calls.read", query=CallQuery, media_type="text/csv")
-async def export_call_records(call: ApiCall) -> web.StreamResponse:
+async def export_call_records(call: ApiCall) -> StreamResponse:
     """Every call matching the filter as CSV, newest first, in chunks."""
     calls = _filter(call)  # refused before the answer starts
-    response = web.StreamResponse(headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
-    response.content_type = "text/csv"
-    response.charset = "utf-8"
-    response.enable_chunked_encoding()
-    await response.prepare(call.request)
-    await response.write(",".join(CSV_COLUMNS).encode() + b"\r\n")
-    async for batch in stream_calls(call.engine, calls, batch=EXPORT_BATCH):
-        await response.write(_csv_rows(batch))
-    await response.write_eof()
-    return response
+    return await stream_calls_csv(call.request, call.engine, calls)

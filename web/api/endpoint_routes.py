@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Optional
 
 from billing import ledger
-from billing.numbering import default_numbering_plan
 from provisioning import endpoints as provisioning_endpoints
 from provisioning import lifecycle
 from provisioning import services as provisioning
-from provisioning.numbers import add_did_as_written
 from provisioning.records import Did, Endpoint
+from web import numbers
+from web.numbers import did_view
 
 from .errors import ApiError
 from .provisioning_schemas import (
@@ -123,11 +123,6 @@ def _did_out(did: Did) -> DidOut:
                   voicemail_enabled=did.voicemail_enabled)
 
 
-def _did_view(did: Did) -> dict[str, object]:
-    return {"number": did.number, "subscriber_id": did.subscriber_id, "ring_seconds": did.ring_seconds,
-            "voicemail_enabled": did.voicemail_enabled}
-
-
 @routes.route("GET", "/dids", summary="List DIDs, by number", permission="dids.read", query=DidQuery,
               response=DidPage)
 async def list_dids(call: ApiCall) -> DidPage:
@@ -149,11 +144,10 @@ async def assign_did(call: ApiCall) -> DidOut:
     it is somebody's already. Asterisk is told (a new inbound extension)."""
     body: DidCreate = call.body
     async with call.change("assign", "did") as change:
-        did = await add_did_as_written(change.conn, number=body.number, subscriber_id=body.subscriber_id,
-                                       plan=default_numbering_plan(), ring_seconds=body.ring_seconds,
-                                       voicemail_enabled=body.voicemail_enabled)
+        did = await numbers.assign_did(change.conn, number=body.number, subscriber_id=body.subscriber_id,
+                                       ring_seconds=body.ring_seconds, voicemail_enabled=body.voicemail_enabled)
         change.resource_id = did.number
-        change.fields(None, _did_view(did))
+        change.fields(None, did_view(did))
     await admin_services(call).provisioning_changed()  # a new on-net number and inbound extension
     return _did_out(did)
 
@@ -163,10 +157,10 @@ async def assign_did(call: ApiCall) -> DidOut:
 async def release_did(call: ApiCall) -> DidOut:
     """The number leaves its subscriber (and Asterisk, after the commit); 404 when it is not ours."""
     number = call.request.match_info["number"]
-    if len(number) > 15:
+    if len(number) > numbers.MAX_DID_DIGITS:
         raise ApiError(404, "no such DID: a DID is at most 15 digits")
     async with call.change("release", "did", number) as change:
-        did = await lifecycle.release_did(change.conn, number)
-        change.fields(_did_view(did), None)
+        did = await numbers.release_did(change.conn, number)
+        change.fields(did_view(did), None)
     await admin_services(call).provisioning_changed()  # the number no longer rings anyone
     return _did_out(did)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from notify import outbox
 from notify.messages import OutboxEntry
+from web import maintenance
 
-from .errors import ApiError
 from .outbox_schemas import OutboxEntryOut, OutboxPage, OutboxQuery
 from .registry import ApiCall, RouteTable, id_from_cursor, next_cursor
 
@@ -35,12 +35,6 @@ async def retry_outbox_email(call: ApiCall) -> OutboxEntryOut:
     """The email back to pending, due now, with a fresh count of attempts."""
     email_id = call.path_id()
     async with call.change("retry", "outbox", email_id) as change:
-        before = await outbox.outbox_entry(change.conn, email_id)
-        if before is None:
-            raise ApiError(404, f"no email {email_id} in the outbox")
-        if before.state != outbox.DEAD or not await outbox.requeue_dead(change.conn, email_id):
-            raise ApiError(409, f"email {email_id} is {before.state}, not dead: only a dead email is sent again")
-        after = await outbox.outbox_entry(change.conn, email_id) or before  # requeued in this transaction
-        change.fields({"state": before.state, "attempts": before.attempts},
-                      {"state": after.state, "attempts": after.attempts})
+        after, before, now = await maintenance.retry_dead_email(change.conn, email_id)
+        change.fields(before, now)
     return _out(after)

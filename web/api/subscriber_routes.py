@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing import ledger, subscriptions
-from billing.account_admin import accounts_of_subscriber
+from billing import ledger
 from provisioning import lifecycle
 from provisioning import services as provisioning
 from provisioning.records import Endpoint, Subscriber
 from web import admin_operations as operations
 from web.admin_routes import ADMIN_SERVICES
+from web.subscriber_changes import endpoint_view, subscriber_view, terminate
 
 from .accounts import check_subscriber_account
 from .errors import ApiError
@@ -43,20 +43,6 @@ _ACCOUNT_TERMS = ("kind", "credit_limit", "daily_limit", "tariff", "plan", "plan
 def admin_services(call: ApiCall) -> Any:
     """The running control plane's parts (``web.app.AdminServices``)."""
     return call.request.app[ADMIN_SERVICES]
-
-
-def subscriber_view(subscriber: Subscriber) -> dict[str, Any]:
-    """What the audit log compares of a subscriber."""
-    ended = subscriber.contract_ended_on
-    return {"name": subscriber.name, "email": subscriber.email, "language": subscriber.language,
-            "contract_ended_on": None if ended is None else ended.isoformat()}
-
-
-def endpoint_view(endpoint: Endpoint) -> dict[str, Any]:
-    """What the audit log compares of a SIP endpoint (never its credential)."""
-    return {"username": endpoint.username, "display_name": endpoint.display_name,
-            "caller_id_number": endpoint.caller_id_number, "account_code": endpoint.account_code,
-            "profile": endpoint.profile, "enabled": endpoint.disabled_at is None}
 
 
 def subscriber_out(subscriber: Subscriber) -> SubscriberOut:
@@ -145,17 +131,8 @@ async def terminate_subscriber(call: ApiCall) -> TerminatedOut:
     subscriber_id = call.path_id()
     await _subscriber_in_reach(call, subscriber_id)
     async with call.change("terminate", "subscriber", subscriber_id) as change:
-        before = await provisioning.find_subscriber(change.conn, subscriber_id)
-        endpoints = await provisioning.endpoints_of_subscriber(change.conn, subscriber_id)
-        after = await lifecycle.terminate_subscriber(change.conn, subscriber_id, last_day=body.last_day)
-        ended = []
-        for account in await accounts_of_subscriber(change.conn, subscriber_id):
-            history = await subscriptions.plan_history(change.conn, account.id)
-            if subscriptions.plan_on(history, body.last_day) is not None:  # no plan that day: none to end
-                await operations.end_plan(change.conn, account.id, body.last_day)
-                ended.append(account.id)
-        disabled = [e.username for e in endpoints if e.disabled_at is None]
-        change.fields({**subscriber_view(before), "endpoints_enabled": len(disabled)},
-                      {**subscriber_view(after), "endpoints_enabled": 0, "plans_ended": len(ended)})
+        done = await terminate(change.conn, subscriber_id, body.last_day)
+        change.fields(done.before, done.after)
     await admin_services(call).provisioning_changed()  # its endpoints leave Asterisk's configuration
-    return TerminatedOut(subscriber=subscriber_out(after), endpoints_disabled=disabled, plans_ended=ended)
+    return TerminatedOut(subscriber=subscriber_out(done.subscriber), endpoints_disabled=done.endpoints_disabled,
+                         plans_ended=done.plans_ended)

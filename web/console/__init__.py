@@ -28,6 +28,19 @@ page                                    what                                perm
 ``POST …/accounts/{id}/reinstate``      make it active again                accounts.suspend
 ``POST …/accounts/{id}/end-calls``      end its live calls                  accounts.suspend
 ``POST …/accounts/{id}/allowlist``      the networks calls may come from    accounts.write
+``POST …/accounts/{id}/limits``         daily and credit limits             accounts.write
+``GET /console/dids``                   numbers by subscriber/account       dids.read
+``POST /console/dids``                  assign a number to a subscriber     dids.write
+``GET/POST …/dids/{number}/release``    confirm, then release               dids.write
+``GET /console/calls``                  search calls (account, days, ...)   calls.read
+``GET /console/calls.csv``              the same search as CSV, streamed    calls.read
+``GET /console/quarantine``             quarantined CDR lines               quarantine.read
+``POST …/quarantine[/{id}]/reprocess``  re-process one, or all waiting      quarantine.reprocess
+``GET /console/outbox``                 pending and dead emails             outbox.read
+``POST …/outbox/{id}/retry``            send a dead email again             outbox.retry
+``GET/POST …/subscribers/{id}/terminate``  last day, confirm, terminate     subscribers.write
+``POST …/endpoints/{id}/password``      new SIP password, shown once        endpoints.write
+``POST …/endpoints/{id}/profile``       the dialplan profile                endpoints.write
 ``GET/POST /console/tariffs``           plans, versions; import a CSV       tariffs.read/write
 ``GET /console/tariffs/{plan}[/export]`` a plan's rates; its CSV             tariffs.read
 ``GET /console/invoices``               filtered, cursor pages              invoices.read
@@ -51,6 +64,7 @@ from aiohttp import web
 from argon2 import PasswordHasher
 
 from . import accounts, dashboard, login, subscribers
+from . import calls, dids, outbox, quarantine, subscriber_ops
 from . import access_pages, audit_page, invoices, tariffs
 from .context import CONSOLE, ConsoleState
 from .render import console_pages, setup_templates
@@ -84,12 +98,33 @@ def console_app(services: object, *, hasher: Optional[PasswordHasher] = None) ->
                             ("reinstate", accounts.reinstate), ("end-calls", accounts.end_calls),
                             ("allowlist", accounts.allowlist)):
         app.router.add_post(f"/accounts/{{id}}/{action}", handler)
+    _add_operations(app)
     tariffs.add_routes(app)
     invoices.add_routes(app)
     app.router.add_get("/audit", audit_page.audit_page)
     access_pages.add_routes(app)
     app.router.add_static("/static/", STATIC)
     return app
+
+
+def _add_operations(app: web.Application) -> None:
+    """The operations pages: DIDs, calls, quarantine, outbox, subscriber termination, endpoints, limits."""
+    app.router.add_get("/dids", dids.list_page)
+    app.router.add_post("/dids", dids.assign)
+    app.router.add_get("/dids/{number}/release", dids.release_page)
+    app.router.add_post("/dids/{number}/release", dids.release)
+    app.router.add_get("/calls", calls.search_page)
+    app.router.add_get("/calls.csv", calls.export_csv)
+    app.router.add_get("/quarantine", quarantine.list_page)
+    app.router.add_post("/quarantine/reprocess", quarantine.reprocess_all)
+    app.router.add_post("/quarantine/{id}/reprocess", quarantine.reprocess_one)
+    app.router.add_get("/outbox", outbox.list_page)
+    app.router.add_post("/outbox/{id}/retry", outbox.retry)
+    app.router.add_get("/subscribers/{id}/terminate", subscriber_ops.terminate_page)
+    app.router.add_post("/subscribers/{id}/terminate", subscriber_ops.terminate_subscriber)
+    app.router.add_post("/endpoints/{id}/password", subscriber_ops.reset_password)
+    app.router.add_post("/endpoints/{id}/profile", subscriber_ops.change_profile)
+    app.router.add_post("/accounts/{id}/limits", accounts.limits)
 
 
 def add_console(app: web.Application, services: object, *, hasher: Optional[PasswordHasher] = None) -> None:

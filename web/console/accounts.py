@@ -1,7 +1,7 @@
 """The console's account page: money (balance, available, today's spend,
 daily limit), the ledger in pages, the call policy with its allowed
 networks, and the forms its role may use — top up, suspend with a cause or
-reinstate, edit the allowlist, end the live calls.
+reinstate, edit the allowlist and the limits, end the live calls.
 
 Every write is one audited change (:func:`web.audited.audited_change`) on
 the services the API and the CLI use. Ending calls is per account:
@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from admission import service as admission_service
 from billing import ledger, suspensions
+from billing.account_admin import UNCHANGED, limits_view, set_limits
 from billing.money import format_micro
 from billing.suspension_causes import CAUSE_NAMES
 from web import admin_operations
-from web.admin_input import MAX_TOP_UP_MICRO, AdminError, amount_micro, refusals
+from web.admin_input import MAX_LIMIT_MICRO, MAX_TOP_UP_MICRO, AdminError, amount_micro, refusals
 from web.audited import audited_change
 
 from .context import Viewer, posted_form, services, viewer
@@ -175,6 +176,24 @@ async def allowlist(request: web.Request) -> web.Response:
 
 def _networks(policy) -> str:
     return ", ".join(str(network) for network in policy.allowed_networks)[:1000]
+
+
+async def limits(request: web.Request) -> web.Response:
+    """POST /console/accounts/{id}/limits: the daily limit (empty: none) and,
+    for a postpaid account, the credit limit (billing.account_admin.set_limits; audited)."""
+    who, account_id = await _account_for(request, "accounts.write")
+    form = await posted_form(request, who)
+
+    async def changed(conn: AsyncConnection) -> tuple[Fields, Fields]:
+        daily_text = form.get("daily_limit", "").strip()
+        credit_text = form.get("credit_limit", "").strip()
+        daily = amount_micro("daily_limit", daily_text, maximum_micro=MAX_LIMIT_MICRO) if daily_text else None
+        credit = amount_micro("credit_limit", credit_text, maximum_micro=MAX_LIMIT_MICRO) if credit_text else UNCHANGED
+        before, after = await set_limits(conn, account_id, credit_limit_micro=credit, daily_limit_micro=daily)
+        return limits_view(before), limits_view(after)
+
+    return (await _audited(request, who, account_id, "update", changed)
+            or see_other(f"/console/accounts/{account_id}"))
 
 
 async def end_calls(request: web.Request) -> web.Response:

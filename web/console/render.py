@@ -34,6 +34,11 @@ HOME_PATH = "/console/"
 _NAV = (
     ("nav.dashboard", "/console/", "calls.read"),
     ("nav.subscribers", "/console/subscribers", "subscribers.read"),
+    # operations pages: numbers, calls, quarantined CDRs, the email outbox
+    ("nav.dids", "/console/dids", "dids.read"),
+    ("nav.calls", "/console/calls", "calls.read"),
+    ("nav.quarantine", "/console/quarantine", "quarantine.read"),
+    ("nav.outbox", "/console/outbox", "outbox.read"),
     # tariffs, invoices, audit log, users and one's own tokens and password
     ("nav.tariffs", "/console/tariffs", "tariffs.read"),
     ("nav.invoices", "/console/invoices", "invoices.read"),
@@ -51,6 +56,8 @@ def setup_templates(app: web.Application) -> None:
                                undefined=jinja2.StrictUndefined)
     # exact, as a person reads it: "12.50 EUR", every non-zero micro-euro kept
     env.filters["money"] = lambda micro: "" if micro is None else format_amount(micro)
+    # the same amount as a form's field holds it: "12.50", no currency
+    env.filters["money_input"] = lambda micro: "" if micro is None else format_amount(micro, "").strip()
     # times as the operator lives them: Europe/Bucharest, the contract's zone
     env.filters["when"] = lambda at: "" if at is None else at.astimezone(CONTRACT_TZ).strftime("%Y-%m-%d %H:%M")
 

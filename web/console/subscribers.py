@@ -13,6 +13,7 @@ from aiohttp import web
 from billing import ledger
 from billing.money import format_micro
 from provisioning import services as provisioning
+from provisioning.endpoints import DIALPLAN_PROFILES
 from web import admin_operations
 from web.admin_input import MAX_LIMIT_MICRO, AdminError, amount_micro, refusals
 from web.audited import audited_change
@@ -85,7 +86,7 @@ async def detail_page(request: web.Request) -> web.Response:
     return render(request, "subscriber.html", {
         "subscriber": subscriber, "endpoints": endpoints, "accounts": accounts, "error": None,
         "saved": request.query.get("saved") == "1", "languages": LANGUAGES,
-        "may_edit": who.may("subscribers.write"),
+        "may_edit": who.may("subscribers.write"), "profiles": DIALPLAN_PROFILES,
     }, who=who)
 
 
@@ -107,6 +108,7 @@ async def edit(request: web.Request) -> web.Response:
         return render(request, "subscriber.html", {
             "subscriber": subscriber, "endpoints": endpoints, "accounts": accounts, "error": str(exc),
             "saved": False, "languages": LANGUAGES, "may_edit": True,
+            "profiles": DIALPLAN_PROFILES,
         }, who=who, status=exc.status)
     return see_other(f"/console/subscribers/{subscriber_id}?saved=1")
 

@@ -14,7 +14,7 @@ from billing.ingest import CdrSource, ingest_lines
 from tests.integration.admin.support import new_subscriber
 from tests.integration.admin.test_http_admin import AUTH
 from tests.integration.billing.cdrs import master_line
-from web.api import calls as api_calls
+from web import call_export
 from web.api.schemas import MAX_PAGE_SIZE
 
 API = "/api/v1"
@@ -121,7 +121,7 @@ async def test_the_csv_export_is_chunked_and_matches_the_json_list(engine, clien
     """Issue 13 item 1: the CSV export is streamed (chunked, not built in
     memory, read in keyset batches — here of 2) and has the same calls as
     the JSON list, in its order."""
-    monkeypatch.setattr(api_calls, "EXPORT_BATCH", 2)
+    monkeypatch.setattr(call_export, "EXPORT_BATCH", 2)
     await _calls(engine, 7)
     since = (START + timedelta(minutes=2)).isoformat()
     listed = await client.get(f"{API}/calls", params={"from": since}, headers=AUTH)
