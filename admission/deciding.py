@@ -37,6 +37,7 @@ from .budget import next_chunk
 from .decisions import CallRequest, Decision
 from .policy import AccountPolicy, PolicyInput, is_always_free, parse_networks, policy_refusal
 from .reasons import reason
+from .refusals import count_refusal
 from .tables import account_policies, live_calls
 
 
@@ -80,8 +81,16 @@ def is_free(destination: Classification) -> bool:
 
 
 def decide_in(conn: Connection, terms: Terms) -> Decision | TariffNeeded:
-    """Decide ``terms.request`` in ``conn``'s transaction: refuse, or allow
-    and record the live call (with its reservation when paid)."""
+    """Decide ``terms.request`` in ``conn``'s transaction: refuse (and count
+    the refusal: :mod:`admission.refusals`), or allow and record the live
+    call (with its reservation when paid)."""
+    outcome = _decision_in(conn, terms)
+    if isinstance(outcome, Decision) and outcome.reason is not None:
+        count_refusal(conn, outcome, terms.now)
+    return outcome
+
+
+def _decision_in(conn: Connection, terms: Terms) -> Decision | TariffNeeded:
     request, destination, now = terms.request, terms.destination, terms.now
     if conn.dialect.name != "sqlite":  # SQLite's BEGIN IMMEDIATE holds the lock already
         conn.execute(_LOCK_ACCOUNT, {"endpoint": request.endpoint})

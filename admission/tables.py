@@ -1,10 +1,11 @@
-"""The tables admission owns: each account's call policy, and the calls
+"""The tables admission owns: each account's call policy, the calls
 live right now (for the concurrent-call limit, and so a restarted control
-plane knows what it was doing)."""
+plane knows what it was doing), and how many calls were refused a day, by
+account and reason (what the console's dashboard shows)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text
 
 from sqlbase import UtcDateTime, utc_now
 from sqlbase.naming import NAMING_CONVENTION
@@ -45,4 +46,19 @@ live_calls = Table(
     # counts until reconciliation finishes it
     Column("expires_at", UtcDateTime(), nullable=True),
     Index("ix_live_calls_account_id", "account_id"),
+)
+
+NO_ACCOUNT = 0
+"""The account id a refusal is counted under when no account was found (an unknown endpoint)."""
+
+# calls refused per Europe/Bucharest day, account and reason; counted in the
+# refusing decision's own transaction (a refusal rolled back is not counted)
+refusals_by_day = Table(
+    "refusals_by_day",
+    metadata,
+    Column("day", Date, primary_key=True),
+    # billing's accounts.id, or NO_ACCOUNT
+    Column("account_id", Integer, primary_key=True, autoincrement=False),
+    Column("reason", String(32), primary_key=True),
+    Column("refusals", Integer, nullable=False),
 )

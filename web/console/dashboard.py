@@ -2,9 +2,9 @@
 calls now, calls and revenue today (Europe/Bucharest), outbox and
 quarantine counts, Asterisk and database health.
 
-Refused calls by reason are not shown as counts: admission logs each
-decision (admission.service) and keeps no record or metric of refusals to
-count, so the dashboard says so instead of inventing a number.
+Today's refused calls by reason are admission's counts
+(:mod:`admission.refusals`, counted in each refusing decision's
+transaction).
 
 An account admin's dashboard counts its own account's calls only; the
 outbox, the quarantine and the health are the operator's, shown to staff.
@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from admission import refusals
 from admission import service as admission_service
+from admission.reasons import REASONS
 from billing import call_records, ledger, reprocessing
+from billing.subscriptions import contract_day
 from notify import outbox
 from sqlbase import utc_now
 
@@ -38,7 +41,8 @@ async def dashboard(request: web.Request) -> web.Response:
     who = await viewer(request, PERMISSION)
     svc = services(request)
     own = who.own_account_id
-    start, end = ledger.today(utc_now())
+    now = utc_now()
+    start, end = ledger.today(now)
     today = await call_records.call_totals(svc.engine, call_records.CallFilter(
         account_id=own, start_from=start, start_to=end))
     staff = own is None
@@ -46,6 +50,9 @@ async def dashboard(request: web.Request) -> web.Response:
     return render(request, "dashboard.html", {
         "live_calls": await _live_calls(svc.engine, own),
         "today": today,
+        "refusals": [(code, REASONS[code].text if code in REASONS else code, count)
+                     for code, count in (await refusals.refusals_on(svc.engine, contract_day(now),
+                                                                    account_id=own)).items()],
         "emails": emails,
         "quarantined": (await reprocessing.count_unresolved(svc.engine)
                         if staff and who.may("quarantine.read") else None),

@@ -5,9 +5,11 @@ counting its own account only."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 from access.roles import ACCOUNT_ADMIN, OPERATOR
+from admission.service import Admission, CallRequest
 from billing import call_records, ledger
 from billing.ingest import CdrSource, ingest_lines
 from billing.money import format_amount
@@ -53,7 +55,28 @@ async def test_an_operator_sees_todays_calls_revenue_outbox_quarantine_and_healt
     assert _shown(html, "live-calls") == "0"
     assert _shown(html, "quarantined") == "1"
     assert _shown(html, "outbox").startswith("1 <span")
-    assert "health-database" in html and "Refusals are not recorded" in html
+    assert "health-database" in html and _shown(html, "refusals-none") == "No call was refused today."
+
+
+async def test_the_dashboard_shows_todays_refused_calls_by_reason(engine, client) -> None:
+    """Calls refused today by real admission decisions appear by reason;
+    an account admin sees its own account's refusals only."""
+    mine = await new_subscriber(engine, code="REF1")
+    await new_subscriber(engine, code="REF2")
+    admission = Admission(engine, chunk_seconds=300, max_seconds=3600)
+    try:
+        for endpoint in ("ep-REF1", "ep-REF1", "ep-REF2"):
+            decision = await admission.decide(CallRequest(call_ref=f"ref-{uuid.uuid4().hex}", endpoint=endpoint,
+                                                          source_address="192.0.2.10", dialled="0712345678"))
+            assert decision.reason.code == "insufficient_credit"
+    finally:
+        admission.close()
+    login = await client_login(client, await new_user(engine, OPERATOR))
+    html = await (await client.get("/console/", headers=login.headers)).text()
+    assert _shown(html, "refusals-insufficient_credit") == "3"
+    login = await client_login(client, await new_user(engine, ACCOUNT_ADMIN, mine.account.id))
+    html = await (await client.get("/console/", headers=login.headers)).text()
+    assert _shown(html, "refusals-insufficient_credit") == "2"
 
 
 async def test_an_account_admins_dashboard_counts_its_own_account_only(engine, client) -> None:
