@@ -139,9 +139,12 @@ async def end_session(db: Db, cookie: str | None) -> bool:
     return bool(result.rowcount)
 
 
-async def end_sessions_of(db: Db, user_id: int) -> int:
-    """Delete every session of user ``user_id`` (e.g. after a password
-    change); return how many there were."""
+async def end_sessions_of(db: Db, user_id: int, *, keep: int | None = None) -> int:
+    """Delete every session of user ``user_id`` but the session ``keep`` (its
+    id; e.g. the one that changed the password); return how many ended."""
+    ending = delete(admin_sessions).where(admin_sessions.c.user_id == user_id)
+    if keep is not None:
+        ending = ending.where(admin_sessions.c.id != keep)
     async with transaction(db) as conn:
-        result = await conn.execute(delete(admin_sessions).where(admin_sessions.c.user_id == user_id))
+        result = await conn.execute(ending)
     return int(result.rowcount or 0)

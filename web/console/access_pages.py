@@ -21,7 +21,7 @@ from typing import Optional
 from aiohttp import web
 
 from access import inputs as access_inputs
-from access import tokens, users
+from access import sessions, tokens, users
 from access.errors import (InvalidInput, LockedOut, LoginRefused, TooManyTokens, UnknownToken,
                            UnknownUser, UserExists)
 from access.roles import ROLE_NAMES
@@ -248,6 +248,8 @@ async def change_password(request: web.Request) -> web.Response:
             async with audited_change(svc.engine, who.actor, svc.notifier, action="change_password",
                                       resource="user", resource_id=who.name) as change:
                 await users.set_password(change.conn, who.name, new, hasher=hasher)
+                # a password changed because it leaked must not leave the thief's sessions open
+                await sessions.end_sessions_of(change.conn, who.session.user_id, keep=who.session.id)
     except AdminError as exc:
         return await password_page(request, error=str(exc), status=exc.status)
     return see_other("/console/me/password?saved=1")

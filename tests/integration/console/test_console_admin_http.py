@@ -244,6 +244,17 @@ async def test_changing_my_password_needs_the_current_one(engine, client) -> Non
     assert (await users.verify_login(engine, name, new, source="test")).username == name
 
 
+async def test_changing_my_password_ends_my_other_sessions_but_this_one(engine, client) -> None:
+    """A password changed because it leaked must not leave another session (the thief's) open."""
+    name = await new_user(engine, AUDITOR)
+    mine, other = await client_login(client, name), await client_login(client, name)
+    new = "a much longer new password"
+    response = await _post(client, mine, "/console/me/password", {"current": PASSWORD, "new": new, "again": new})
+    assert response.status == 303
+    assert (await client.get("/console/", headers=mine.headers, allow_redirects=False)).status == 200
+    assert (await client.get("/console/", headers=other.headers, allow_redirects=False)).status == 303
+
+
 async def test_the_audit_log_filters_pages_and_shows_before_and_after(engine, client) -> None:
     """Filtered by resource and id; pages of PAGE_SIZE walk every entry once; a bad day is named."""
     actor = Actor(name="someone", source="127.0.0.1", role=OPERATOR)
