@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from billing import ledger, reservations
 from billing.numbering import Classification, NumberingPlan, default_numbering_plan
 from billing.accounts import ACTIVE, INACTIVE
-from sqlbase import transaction, utc_now
+from sqlbase import reading, transaction, utc_now
 from billing.tariff_store import load_tariff
 from billing.tariffs import Rate, Tariff
 from provisioning.did_cache import OurNumbers
@@ -239,13 +239,15 @@ class Admission:
         return decision
 
 
-async def live_call_count(db: AsyncEngine | AsyncConnection, account_id: int, now: datetime | None = None) -> int:
-    """Return how many of the account's live calls count toward
-    max_concurrent_calls at ``now`` (those not expired), as
-    :meth:`Admission.live_call_refs` lists them."""
-    query = select(func.count()).select_from(live_calls).where(
-        live_calls.c.account_id == account_id, _counting(now or utc_now()))
-    async with transaction(db) as conn:
+async def live_call_count(db: AsyncEngine | AsyncConnection, account_id: int | None,
+                          now: datetime | None = None) -> int:
+    """Return how many of the account's live calls (every account's, for
+    None) count toward max_concurrent_calls at ``now`` (those not expired),
+    as :meth:`Admission.live_call_refs` lists them."""
+    query = select(func.count()).select_from(live_calls).where(_counting(now or utc_now()))
+    if account_id is not None:
+        query = query.where(live_calls.c.account_id == account_id)
+    async with reading(db) as conn:  # a read: on SQLite a transaction would take the write lock
         return int(await conn.scalar(query))
 
 

@@ -28,14 +28,6 @@ from .render import render
 PERMISSION = "calls.read"
 
 
-async def _live_calls(engine, account_id: int | None) -> int:
-    admission = admission_service.Admission(engine)
-    try:
-        return len(await admission.live_call_refs(account_id))
-    finally:
-        admission.close()  # its worker's engines, not the caller's
-
-
 async def dashboard(request: web.Request) -> web.Response:
     """GET /console/: what the role may read of the service's state now."""
     who = await viewer(request, PERMISSION)
@@ -48,7 +40,7 @@ async def dashboard(request: web.Request) -> web.Response:
     staff = own is None
     emails = await outbox.count_by_state(svc.engine) if staff and who.may("outbox.read") else None
     return render(request, "dashboard.html", {
-        "live_calls": await _live_calls(svc.engine, own),
+        "live_calls": await admission_service.live_call_count(svc.engine, own, now),
         "today": today,
         "refusals": [(code, REASONS[code].text if code in REASONS else code, count)
                      for code, count in (await refusals.refusals_on(svc.engine, contract_day(now),

@@ -69,11 +69,16 @@ async def test_the_dashboard_shows_todays_refused_calls_by_reason(engine, client
             decision = await admission.decide(CallRequest(call_ref=f"ref-{uuid.uuid4().hex}", endpoint=endpoint,
                                                           source_address="192.0.2.10", dialled="0712345678"))
             assert decision.reason.code == "insufficient_credit"
+        await admin_operations.top_up(engine, mine.account.id, 5_000_000)
+        allowed = await admission.decide(CallRequest(call_ref=f"ref-{uuid.uuid4().hex}", endpoint="ep-REF1",
+                                                     source_address="192.0.2.10", dialled="0712345678"))
+        assert allowed.allowed
     finally:
         admission.close()
     login = await client_login(client, await new_user(engine, OPERATOR))
     html = await (await client.get("/console/", headers=login.headers)).text()
     assert _shown(html, "refusals-insufficient_credit") == "3"
+    assert _shown(html, "live-calls") == "1"
     login = await client_login(client, await new_user(engine, ACCOUNT_ADMIN, mine.account.id))
     html = await (await client.get("/console/", headers=login.headers)).text()
     assert _shown(html, "refusals-insufficient_credit") == "2"
