@@ -44,8 +44,8 @@ from .policy import AccountPolicy, is_always_free
 from .reasons import reason
 from .tables import account_policies, live_calls
 
-__all__ = ["Admission", "CallRequest", "Decision", "Grant", "PolicyUpdate", "account_policy",
-           "change_account_policy", "live_call_count", "set_account_policy"]
+__all__ = ["Admission", "CallRequest", "Decision", "Grant", "LiveCallView", "PolicyUpdate", "account_policy",
+           "account_live_calls", "change_account_policy", "live_call_count", "set_account_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,33 @@ async def live_call_count(db: AsyncEngine | AsyncConnection, account_id: int | N
         query = query.where(live_calls.c.account_id == account_id)
     async with reading(db) as conn:  # a read: on SQLite a transaction would take the write lock
         return int(await conn.scalar(query))
+
+
+@dataclass(frozen=True)
+class LiveCallView:
+    """One live call as the admin side shows it: its reference, number
+    class, the normalised number dialled, its start and the seconds granted."""
+
+    call_ref: str
+    number_class: str
+    normalised: str
+    started_at: datetime
+    reserved_seconds: int
+
+
+MAX_LIVE_CALLS_SHOWN = 200  # an account's concurrent-call limit is far lower; this bounds the read
+
+
+async def account_live_calls(db: AsyncEngine | AsyncConnection, account_id: int, now: datetime | None = None,
+                             limit: int = MAX_LIVE_CALLS_SHOWN) -> list[LiveCallView]:
+    """Return the account's live calls that count at ``now`` (as
+    :func:`live_call_count` counts them), oldest first, at most ``limit``."""
+    query = (select(live_calls.c.call_ref, live_calls.c.number_class, live_calls.c.normalised,
+                    live_calls.c.started_at, live_calls.c.reserved_seconds)
+             .where(_counting(now or utc_now()), live_calls.c.account_id == account_id)
+             .order_by(live_calls.c.started_at, live_calls.c.call_ref).limit(min(limit, MAX_LIVE_CALLS_SHOWN)))
+    async with reading(db) as conn:
+        return [LiveCallView(*row) for row in await conn.execute(query)]
 
 
 def _counting(now: datetime):

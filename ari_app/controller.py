@@ -210,18 +210,33 @@ class CallController:
         channels are hung up with) or any word (normal clearing). A call
         still being decided when this is called ends as soon as it is."""
         now = time.monotonic()
-        cause = REASONS[reason].q850_cause if reason in REASONS else NORMAL_CLEARING
+        cause = _cause_of(reason)
         orders = self._svc.end_orders
         for stale in [a for a, order in orders.items() if now - order[0] > END_ORDER_MEMORY_S]:
             del orders[stale]
         orders[account_id] = (now, paid_only, reason, cause)
         ending = [c for c in self._calls.values()
                   if c.account_id == account_id and not (paid_only and c.free)]
-        for call in ending:
-            call.request_end(reason, cause)
-        await self._wait_for(ending, END_WAIT_S)
+        await self._end(ending, reason, cause)
         log.info("account's calls ended", extra={"account": account_id, "calls": len(ending), "reason": reason})
         return len(ending)
+
+    async def end_call(self, call_ref: str, *, reason: str = "admin_hangup") -> bool:
+        """End one call this process owns (by its reference or any of its
+        channels' ids) at once, whatever it costs; return False when this
+        process owns no such call (another instance's, or already ended)."""
+        call = self._owner(call_ref)
+        if call is None:
+            return False
+        await self._end([call], reason, _cause_of(reason))
+        log.info("call ended on request", extra={"call": call.call_ref, "reason": reason})
+        return True
+
+    async def _end(self, calls: list[LiveCall], reason: str, cause: int) -> None:
+        """Ask the calls to end and wait (up to END_WAIT_S) until they have."""
+        for call in calls:
+            call.request_end(reason, cause)
+        await self._wait_for(calls, END_WAIT_S)
 
     # -- flows --------------------------------------------------------------------------
     async def _refuse_while_stopping(self, channel: dict[str, Any]) -> None:
@@ -452,6 +467,11 @@ class CallController:
         tasks = [c.task for c in calls if c.task is not None and not c.task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+
+
+def _cause_of(reason: str) -> int:
+    """The Q.850 cause a refusal reason code hangs up with (any other word: normal clearing)."""
+    return REASONS[reason].q850_cause if reason in REASONS else NORMAL_CLEARING
 
 
 def _is_ours(channel: dict[str, Any]) -> bool:

@@ -144,7 +144,7 @@ class ControlPlane:
         invoicing = invoicing_service(self.engine, self.notifier)  # one for the API and the scheduler
         admin_app = build_admin_app(AdminServices(
             engine=self.engine, admin_token=s.admin_token, sip_realm=s.sip_realm, notifier=self.notifier,
-            account_contact=account_contact, end_calls=self.calls.end_calls,
+            account_contact=account_contact, end_calls=self.calls.end_calls, end_call=self.calls.end_call,
             provisioning_changed=self.provisioning_changed, health=self.health,
             invoicing=invoicing, supplier=s.supplier,
             one_off_invoicing=OneOffInvoicing(invoicing, s.supplier, s.activation_requires_payment),

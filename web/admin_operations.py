@@ -55,6 +55,9 @@ both billing's accounts and provisioning's subscribers."""
 EndCalls = Callable[[int], Awaitable[int]]
 """Ends an account's live calls now and returns how many it ended (the ARI
 call controller's ``end_calls``)."""
+EndCall = Callable[[str], Awaitable[bool]]
+"""Ends one live call (by its reference) now; False when this process does
+not own it (the ARI call controller's ``end_call``)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from billing.invoicing.service import InvoicingService
 from billing.invoicing.supplier import Supplier
 from notify.notifier import Notifier
 
-from .admin_operations import AccountContact, AccountEmails, EndCalls, OneOffInvoicing
+from .admin_operations import AccountContact, AccountEmails, EndCall, EndCalls, OneOffInvoicing
 from .admin_routes import add_admin_routes
 from .api import add_api_routes
 from .api.errors import api_errors
@@ -48,7 +48,9 @@ class AdminServices:
     payments with their confirmation emails and issues interim invoices with
     theirs (the composition's, as the CLI's and the scheduler's), by
     ``supplier`` (the operator's, from the settings); ``one_off_invoicing``
-    issues and emails one-off invoices (None: refused, 503)."""
+    issues and emails one-off invoices (None: refused, 503); ``end_call(call_ref)``
+    ends one live call this process owns (False: not owned here; None: no
+    call controller, so per-call hang-up is refused)."""
 
     engine: AsyncEngine
     admin_token: str
@@ -61,6 +63,7 @@ class AdminServices:
     invoicing: InvoicingService
     supplier: Supplier
     one_off_invoicing: OneOffInvoicing | None = None
+    end_call: EndCall | None = None
 
     @property
     def emails(self) -> AccountEmails:

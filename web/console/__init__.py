@@ -98,6 +98,7 @@ def console_app(services: object, *, hasher: Optional[PasswordHasher] = None) ->
                             ("reinstate", accounts.reinstate), ("end-calls", accounts.end_calls),
                             ("allowlist", accounts.allowlist)):
         app.router.add_post(f"/accounts/{{id}}/{action}", handler)
+    app.router.add_post("/accounts/{id}/calls/{call_ref}/hang-up", accounts.hang_up)
     _add_operations(app)
     tariffs.add_routes(app)
     invoices.add_routes(app)

@@ -1,13 +1,13 @@
 """The console's account page: money (balance, available, today's spend,
 daily limit), the ledger in pages, the call policy with its allowed
 networks, and the forms its role may use — top up, suspend with a cause or
-reinstate, edit the allowlist and the limits, end the live calls.
+reinstate, edit the allowlist and the limits, list the live calls and
+hang one up or end them all.
 
 Every write is one audited change (:func:`web.audited.audited_change`) on
-the services the API and the CLI use. Ending calls is per account:
-the ARI call controller ends an account's calls (``AdminServices.end_calls``),
-and no per-call hangup is offered to the admin app, so the page offers
-"end all calls" rather than a button per call.
+the services the API and the CLI use. The ARI call controller ends calls:
+an account's (``AdminServices.end_calls``) or one
+(``AdminServices.end_call``, only a call this process owns).
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from web import admin_operations
 from web.admin_input import MAX_LIMIT_MICRO, MAX_TOP_UP_MICRO, AdminError, amount_micro, refusals
 from web.audited import audited_change
 
-from .context import Viewer, posted_form, services, viewer
+from . import i18n
+from .context import PageNotFound, Viewer, posted_form, services, viewer
 from .render import render, see_other
 from .subscribers import page_id, path_id
 
 LEDGER_PAGE = 25
 MAX_ALLOWLIST_CHARS = 8000  # admission bounds the networks' number; this bounds what is read
 MAX_TEXT_CHARS = 200
+MAX_CALL_REF_CHARS = 64  # admission's live_calls.call_ref
 
 
 async def _account_for(request: web.Request, permission: str) -> tuple[Viewer, int]:
@@ -53,10 +55,11 @@ async def account_page(request: web.Request, *, error: str | None = None, status
     entries = await ledger.entries_newest_first(engine, account_id, before_id=before, limit=LEDGER_PAGE + 1)
     return render(request, "account.html", {
         "summary": summary, "account": summary.account, "entries": entries[:LEDGER_PAGE],
+        "live_calls": await admission_service.account_live_calls(engine, account_id),
         "older": entries[LEDGER_PAGE - 1].id if len(entries) > LEDGER_PAGE else None, "before": before,
         "allowlist": "\n".join(str(network) for network in summary.policy.allowed_networks),
         "causes": CAUSE_NAMES, "idempotency_key": uuid.uuid4().hex, "error": error,
-        "ended": _count(request.query.get("ended")),
+        "ended": _count(request.query.get("ended")), "hung_up": request.query.get("hung_up") == "1",
         "may_top_up": who.may("accounts.top_up"), "may_suspend": who.may("accounts.suspend"),
         "may_write": who.may("accounts.write"),
     }, who=who, status=status)
@@ -209,3 +212,26 @@ async def end_calls(request: web.Request) -> web.Response:
                               resource_id=account_id) as change:
         change.fields({"calls_ended": None}, {"calls_ended": ended})
     return see_other(f"/console/accounts/{account_id}?ended={ended}")
+
+
+async def hang_up(request: web.Request) -> web.Response:
+    """POST /console/accounts/{id}/calls/{call_ref}/hang-up: end one of the
+    account's live calls now (audited); 404 when it is not live on this
+    account, 409 when another control-plane instance owns it."""
+    who, account_id = await _account_for(request, "accounts.suspend")
+    await posted_form(request, who)
+    call_ref = request.match_info["call_ref"]
+    svc = services(request)
+    with refusals():
+        await ledger.get_account(svc.engine, account_id)  # an unknown account is 404
+    live = await admission_service.account_live_calls(svc.engine, account_id)
+    if len(call_ref) > MAX_CALL_REF_CHARS or call_ref not in {c.call_ref for c in live}:
+        raise PageNotFound()
+    if svc.end_call is None or not await svc.end_call(call_ref):
+        return await account_page(request, error=i18n.translate(i18n.language_of(request), "account.call_not_here"),
+                                  status=409)
+    # ended first (the call controller may write on SQLite's one writer), then recorded
+    async with audited_change(svc.engine, who.actor, None, action="hang_up", resource="call",
+                              resource_id=call_ref) as change:
+        change.fields({"account_id": account_id, "state": "live"}, {"account_id": account_id, "state": "ended"})
+    return see_other(f"/console/accounts/{account_id}?hung_up=1")

@@ -33,6 +33,8 @@ class Plane:
     settings: Settings
     provisioning_changes: int = 0
     ended_for: list[int] = field(default_factory=list)
+    hung_up: list[str] = field(default_factory=list)
+    owns_calls: bool = True  # False: as if another instance's controller owned every call
 
     async def provisioning_changed(self) -> None:
         self.provisioning_changes += 1
@@ -40,6 +42,10 @@ class Plane:
     async def end_calls(self, account_id: int) -> int:
         self.ended_for.append(account_id)
         return 2
+
+    async def end_call(self, call_ref: str) -> bool:
+        self.hung_up.append(call_ref)
+        return self.owns_calls
 
     async def health(self) -> dict[str, object]:
         return {"status": "ok"}
@@ -50,7 +56,7 @@ class Plane:
         return AdminServices(
             engine=self.engine, admin_token=self.settings.admin_token, sip_realm=self.settings.sip_realm,
             notifier=notifier, account_contact=account_contact,
-            end_calls=self.end_calls,
+            end_calls=self.end_calls, end_call=self.end_call,
             provisioning_changed=self.provisioning_changed, health=self.health,
             invoicing=invoicing_service(self.engine, notifier), supplier=self.settings.supplier,
         )
