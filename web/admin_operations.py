@@ -46,7 +46,7 @@ from provisioning.credentials import DEFAULT_REALM
 from provisioning.records import Endpoint, Subscriber
 from sqlbase import Db, transaction, utc_now
 
-from .admin_input import MAX_CHARGES, ChargeRequest, InvalidInputError, checked_account_kind, checked_language, shown
+from .admin_input import MAX_CHARGES, ConflictError, NotFoundError, ChargeRequest, InvalidInputError, checked_account_kind, checked_language, shown
 
 AccountContact = Callable[[Db, ledger.Account], Awaitable[Contact | None]]
 """Finds who is told about an account (its subscriber), or None; the
@@ -369,3 +369,20 @@ async def end_plan(db: Db, account_id: int, last_day: date) -> list[subscription
     except InvalidSubscriptionError as exc:
         raise InvalidInputError("last_day", str(exc).removeprefix(f"{exc.field}: ")) from exc
     return await subscriptions.plan_history(db, account_id)
+
+
+MAX_CALL_REF_CHARS = 64  # admission's live_calls.call_ref
+
+
+async def end_live_call(db: Db, account_id: int, call_ref: str, end_call: EndCall | None) -> None:
+    """End one of the account's live calls now (``end_call``: the call
+    controller's). NotFoundError (404) for an unknown account or a call not
+    live on it; ConflictError (409) when this process's controller does not
+    own the call (another instance's, or it is ending already). The caller
+    audits after: the controller may write on SQLite's one writer."""
+    await ledger.get_account(db, account_id)  # UnknownAccountError: refusals() make it 404
+    live = await admission_service.account_live_calls(db, account_id)
+    if len(call_ref) > MAX_CALL_REF_CHARS or call_ref not in {call.call_ref for call in live}:
+        raise NotFoundError(f"no live call {call_ref[:MAX_CALL_REF_CHARS]} on account {account_id}")
+    if end_call is None or not await end_call(call_ref):
+        raise ConflictError(f"call {call_ref} is not handled by this control-plane instance; it was not hung up")

@@ -34,6 +34,7 @@ route                                     what                                  
 ``GET  /accounts/{id}/ledger``            ledger entries, newest first            accounts.read
 ``GET  /accounts/{id}/reservations``      live reservations (held credit)         accounts.read
 ``GET  /accounts/{id}/live-calls``        live calls' references                  accounts.read
+``POST /accounts/{id}/live-calls/{call_ref}/hangup``  end one; 404 not live, 409 elsewhere  accounts.suspend
 ``GET  /accounts/{id}/policy``            call policy                             accounts.read
 ``PATCH /accounts/{id}/policy``           allowlist (emailed, to Asterisk),       accounts.write
                                           premium, international, prefixes, calls

@@ -24,6 +24,7 @@ from billing.money import format_micro
 from web import admin_operations as operations
 
 from .account_schemas import (
+    HungUpOut,
     LiveCallsOut,
     LimitsPatch,
     PlanEndQuery,
@@ -121,6 +122,19 @@ async def list_live_calls(call: ApiCall) -> LiveCallsOut:
     finally:
         admission.close()  # its worker's engines, not the app's
     return LiveCallsOut(call_refs=refs, count=len(refs))
+
+
+@routes.route("POST", "/accounts/{id}/live-calls/{call_ref}/hangup", summary="Hang up one of an account's live calls",
+              permission="accounts.suspend", response=HungUpOut)
+async def hang_up(call: ApiCall) -> HungUpOut:
+    """Ends the call now; 404 when it is not live on the account, 409 when
+    another control-plane instance handles it (try again, or suspend)."""
+    account_id = await _account(call)
+    call_ref = call.request.match_info["call_ref"]
+    await operations.end_live_call(call.engine, account_id, call_ref, admin_services(call).end_call)
+    async with call.change("hang_up", "call", call_ref) as change:  # after the end: see end_live_call
+        change.fields({"account_id": account_id, "state": "live"}, {"account_id": account_id, "state": "ended"})
+    return HungUpOut(call_ref=call_ref, status="ended")
 
 
 @routes.route("GET", "/accounts/{id}/policy", summary="An account's call policy", permission="accounts.read",

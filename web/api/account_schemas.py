@@ -35,6 +35,11 @@ class LiveCallsOut(_Out):
     count: int
 
 
+class HungUpOut(_Out):
+    call_ref: str = Field(description="the call hung up")
+    status: str = Field(description='"ended"')
+
+
 class PolicyOut(_Out):
     allowed_networks: list[str] = Field(description="addresses or CIDRs calls may come from; empty: anywhere")
     premium_enabled: bool

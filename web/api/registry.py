@@ -56,9 +56,13 @@ TEXT_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
     "invoice": (r"[A-Za-z]{1,16}-[0-9]{1,9}", {"type": "string", "pattern": r"^[A-Za-z]{1,16}-[0-9]{1,9}$",
                                               "examples": ["CP-000012"]}),
     "day": (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", {"type": "string", "format": "date"}),
+    # a channel's uniqueid (dots in it: no route puts a suffix after it)
+    "call_ref": (r"[A-Za-z0-9._-]{1,64}", {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$",
+                                          "examples": ["1733480000.42"]}),
 }
-"""Path parameters that are not digits: their router pattern (no dot, so a
-suffix such as ``.html`` stays apart) and their schema. Any other is ASCII digits."""
+"""Path parameters that are not digits: their router pattern (no dot where
+a suffix such as ``.html`` may follow, so it stays apart) and their schema.
+Any other is ASCII digits."""
 
 
 @dataclass(frozen=True)

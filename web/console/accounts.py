@@ -35,7 +35,6 @@ from .subscribers import page_id, path_id
 LEDGER_PAGE = 25
 MAX_ALLOWLIST_CHARS = 8000  # admission bounds the networks' number; this bounds what is read
 MAX_TEXT_CHARS = 200
-MAX_CALL_REF_CHARS = 64  # admission's live_calls.call_ref
 
 
 async def _account_for(request: web.Request, permission: str) -> tuple[Viewer, int]:
@@ -222,14 +221,14 @@ async def hang_up(request: web.Request) -> web.Response:
     await posted_form(request, who)
     call_ref = request.match_info["call_ref"]
     svc = services(request)
-    with refusals():
-        await ledger.get_account(svc.engine, account_id)  # an unknown account is 404
-    live = await admission_service.account_live_calls(svc.engine, account_id)
-    if len(call_ref) > MAX_CALL_REF_CHARS or call_ref not in {c.call_ref for c in live}:
-        raise PageNotFound()
-    if svc.end_call is None or not await svc.end_call(call_ref):
+    try:
+        with refusals():
+            await admin_operations.end_live_call(svc.engine, account_id, call_ref, svc.end_call)
+    except AdminError as exc:
+        if exc.status == 404:
+            raise PageNotFound() from exc
         return await account_page(request, error=i18n.translate(i18n.language_of(request), "account.call_not_here"),
-                                  status=409)
+                                  status=exc.status)
     # ended first (the call controller may write on SQLite's one writer), then recorded
     async with audited_change(svc.engine, who.actor, None, action="hang_up", resource="call",
                               resource_id=call_ref) as change:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from access.roles import ACCOUNT_ADMIN, SUPPORT
+from admission.service import Admission, CallRequest
 from billing import ledger, reservations, service_plan_store
 from tests.integration.admin.support import new_subscriber, outbox_count
 from tests.integration.admin.test_http_admin import AUTH, client, plane  # noqa: F401  (fixtures)
@@ -166,3 +167,31 @@ async def test_a_plan_is_put_and_ended_each_audited(engine, client):
     await refused(await client.put(path, json={"plan": "nosuch"}, headers=AUTH), 400, "plan")
     await refused(await client.delete(path, params={"last_day": "soon"}, headers=AUTH), 400, "last_day")
     assert len(await entries(engine)) == len(before) + 2
+
+
+async def test_one_live_call_is_hung_up_through_the_api_and_audited_once(engine, client, plane):
+    """POST …/live-calls/{ref}/hangup ends that call (the controller is asked), one "hang_up" entry;
+    a call not live on the account is 404, one another instance handles 409 — neither audited;
+    an account admin may not."""
+    created = await new_subscriber(engine, code="HUP1")
+    await ledger.top_up(engine, created.account.id, 5_000_000)
+    admission = Admission(engine, chunk_seconds=300, max_seconds=3600)
+    try:
+        assert (await admission.decide(CallRequest(call_ref="hup-call-1", endpoint="ep-HUP1",
+                                                   source_address="192.0.2.10", dialled="0712345678"))).allowed
+    finally:
+        admission.close()
+    path = f"{API}/accounts/{created.account.id}/live-calls"
+    await refused(await client.post(f"{path}/no-such-call/hangup", headers=AUTH), 404, None)
+    headers = await bearer(engine, ACCOUNT_ADMIN, created.account.id)
+    assert (await client.post(f"{path}/hup-call-1/hangup", headers=headers)).status == 403
+    plane.owns_calls = False
+    before = await entries(engine)
+    await refused(await client.post(f"{path}/hup-call-1/hangup", headers=AUTH), 409, None)
+    plane.owns_calls = True
+    response = await client.post(f"{path}/hup-call-1/hangup", headers=AUTH)
+    assert response.status == 200, await response.text()
+    assert await response.json() == {"call_ref": "hup-call-1", "status": "ended"}
+    assert plane.hung_up == ["hup-call-1", "hup-call-1"]
+    entry = await one_new_entry(engine, before)
+    assert (entry.action, entry.resource, entry.resource_id) == ("hang_up", "call", "hup-call-1")
