@@ -116,11 +116,7 @@ async def list_reservations(call: ApiCall) -> ReservationList:
 async def list_live_calls(call: ApiCall) -> LiveCallsOut:
     """The references of the calls counting toward the account's concurrent-call limit now."""
     account_id = await _account(call)
-    admission = admission_service.Admission(call.engine)
-    try:
-        refs = await admission.live_call_refs(account_id)
-    finally:
-        admission.close()  # its worker's engines, not the app's
+    refs = [live.call_ref for live in await admission_service.account_live_calls(call.engine, account_id)]
     return LiveCallsOut(call_refs=refs, count=len(refs))
 
 
