@@ -20,7 +20,7 @@ from aiohttp import web
 from billing import subscriptions
 from billing.fx_bnr import FxError
 from billing.invoicing import payments, records
-from billing.invoicing.errors import InvalidSeriesError, InvalidUntilError, InvoiceError
+from billing.invoicing.errors import InvalidPeriodError, InvalidSeriesError, InvalidUntilError, InvoiceError
 from billing.invoicing.presentation import invoice_json, render_invoice_html
 from billing.money import format_micro
 from web.admin_input import payment_amount_micro
@@ -76,6 +76,11 @@ async def list_invoices(call: ApiCall) -> InvoicePage:
         account = call.own_account_id if account is None else account
         call.check_account(account)
     on = _on(query.on)
+    if query.month is not None:
+        try:
+            records.parse_period(query.month)  # the pattern passes 0000-01, which no calendar has
+        except InvalidPeriodError as exc:
+            raise ApiError(400, f"month: {exc}", "month") from None
     found, last_id = await payments.invoices_in_state(
         call.engine, account_id=account, period=query.month, kind=query.kind, state=query.status, as_of=on,
         after_id=0 if query.cursor is None else id_from_cursor(query.cursor), limit=query.limit)

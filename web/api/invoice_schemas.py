@@ -21,7 +21,7 @@ InvoiceState = Literal["paid", "partially_paid", "unpaid"]
 
 class InvoiceQuery(_Query):
     account: Optional[Id] = None
-    month: Optional[str] = Field(None, pattern=r"^[0-9]{4}-[0-9]{2}$", description="the period, YYYY-MM")
+    month: Optional[str] = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="the period, YYYY-MM (month 01 to 12)")
     kind: Optional[Literal["monthly", "interim", "one_off"]] = None
     status: Optional[InvoiceState] = Field(None, description="where it stands on ``on`` (default today)")
     on: Optional[date] = Field(None, description="the day standings are computed for (default today)")
