@@ -65,6 +65,21 @@ class UnknownPermission(ValueError):
     loudly rather than answered False (which would hide it)."""
 
 
+def holds(role: str, permission: str) -> bool:
+    """True if ``role`` holds ``permission`` at all (for an account admin: on
+    its own account, which :func:`sees_account` then checks)."""
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def sees_account(role: str, own_account_id: int | None, account_id: int | None) -> bool:
+    """True if a user of ``role`` (bound to ``own_account_id`` when an
+    account admin) may see account ``account_id``: staff see every account,
+    an account admin only its own (a resource of no account is not theirs)."""
+    if role != ACCOUNT_ADMIN:
+        return True
+    return account_id is not None and account_id == own_account_id
+
+
 def allowed(role: str, permission: str, *, account_id: int | None = None,
             own_account_id: int | None = None) -> bool:
     """True if ``role`` holds ``permission``. For ``account_admin`` only on its

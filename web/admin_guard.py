@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 from aiohttp import web
 
 from access.audit import Actor
-from access.roles import ACCOUNT_ADMIN, PERMISSIONS, ROLE_PERMISSIONS, UnknownPermission
+from access.roles import ACCOUNT_ADMIN, PERMISSIONS, UnknownPermission, holds
 
 from .admin_input import AdminError, InvalidInputError, PlanImportError, refusals
 from .audited import Change, audited_change
@@ -57,7 +57,7 @@ def admin_route(permission: str) -> Callable[[Handler], Handler]:
                 who = await identify(request, services.engine, services.admin_token, request.app[FAILED_LOGINS])
             except Refused as refused:
                 return error_response(refused.status, str(refused), headers=refused.headers)
-            if who.role == ACCOUNT_ADMIN or permission not in ROLE_PERMISSIONS.get(who.role, frozenset()):
+            if who.role == ACCOUNT_ADMIN or not holds(who.role, permission):
                 # /admin has no per-account filtering: it is for staff only
                 return error_response(403, f"forbidden: the role {who.role} may not do this ({permission})")
             request[_ACTOR] = Actor(name=who.name, source=(request.remote or "unknown")[:64], role=who.role)

@@ -26,7 +26,7 @@ from typing import Optional
 from aiohttp import web
 
 from access.audit import Actor
-from access.roles import ACCOUNT_ADMIN, ROLE_PERMISSIONS
+from access.roles import ACCOUNT_ADMIN, holds, sees_account
 from web.admin_routes import ADMIN_SERVICES, FAILED_LOGINS
 from web.auth import BOOTSTRAP_ACTOR, Refused, identify
 
@@ -59,13 +59,13 @@ class Caller:
 
     def may(self, permission: str) -> bool:
         """True if the caller's role holds ``permission`` (on some account, for an account admin)."""
-        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+        return holds(self.role, permission)
 
     def check_account(self, account_id: Optional[int]) -> None:
         """Raise ApiError 403 unless the caller may see ``account_id``: staff
         may see every account, an account admin only its own (a resource of
         no account is not theirs)."""
-        if self.role == ACCOUNT_ADMIN and (account_id is None or account_id != self.account_id):
+        if not sees_account(self.role, self.account_id, account_id):
             raise ApiError(403, "forbidden: this resource belongs to another account")
 
 

@@ -26,7 +26,7 @@ from argon2 import PasswordHasher
 
 from access import sessions
 from access.audit import Actor
-from access.roles import ACCOUNT_ADMIN, ROLE_PERMISSIONS
+from access.roles import ACCOUNT_ADMIN, holds, sees_account
 
 SESSION_COOKIE = "cp_session"
 COOKIE_PATH = "/console"
@@ -93,11 +93,11 @@ class Viewer:
 
     def may(self, permission: str) -> bool:
         """True if the role holds ``permission`` (on its own account, for an account admin)."""
-        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+        return holds(self.role, permission)
 
     def check_account(self, account_id: Optional[int]) -> None:
         """Raise Forbidden unless the user may see account ``account_id``."""
-        if self.role == ACCOUNT_ADMIN and (account_id is None or account_id != self.session.account_id):
+        if not sees_account(self.role, self.session.account_id, account_id):
             raise Forbidden()
 
 
