@@ -14,6 +14,7 @@ from access.roles import (
     SUPPORT,
     UnknownPermission,
     allowed,
+    sees_account,
 )
 
 SUPPORT_WRITES = {"accounts.top_up", "accounts.suspend", "quarantine.reprocess"}
@@ -81,7 +82,6 @@ def test_an_unknown_permission_is_a_loud_error():
 
 def test_an_account_admin_sees_only_its_own_account_and_staff_see_every_one() -> None:
     """Invariant 8 as one rule, asked by the API, /admin and the console."""
-    from access.roles import ACCOUNT_ADMIN, AUDITOR, sees_account
     assert sees_account(ACCOUNT_ADMIN, 7, 7)
     assert not sees_account(ACCOUNT_ADMIN, 7, 8) and not sees_account(ACCOUNT_ADMIN, 7, None)
     assert sees_account(AUDITOR, None, 8) and sees_account(AUDITOR, None, None)
